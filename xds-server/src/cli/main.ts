@@ -1,0 +1,27 @@
+import { Command } from "commander";
+import { registerCompile } from "./commands/compile.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerEnvoy } from "./commands/envoy.js";
+import { registerServe } from "./commands/serve.js";
+import { registerSidecar } from "./commands/sidecar.js";
+import { registerStatus } from "./commands/status.js";
+import { registerValidate } from "./commands/validate.js";
+
+/** Builds the `picoseg` command line; each command lives in commands/<name>.ts. */
+export function buildProgram(): Command {
+  const program = new Command("picoseg")
+    .description("pico-segmentation for Envoy and Istio: policy tools, xDS server, local sidecars")
+    .showHelpAfterError();
+  registerServe(program);
+  registerValidate(program);
+  registerCompile(program);
+  registerEnvoy(program);
+  registerSidecar(program);
+  registerStatus(program);
+  registerDemo(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
