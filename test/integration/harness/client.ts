@@ -1,0 +1,103 @@
+// A TCP (or mTLS) client for tests: write bytes, read what came back, and see how the connection
+// ended — 'end' (FIN from Envoy), 'reset' (RST), or still open — always with a bounded wait.
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { sleep, waitFor } from "./wait.js";
+
+export interface ClientTls {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export type CloseKind = "end" | "reset" | "close";
+
+export class TcpClient {
+  private chunks: Buffer[] = [];
+  /** How the connection ended, once it has. */
+  closedBy: CloseKind | undefined;
+  error: string | undefined;
+  private constructor(readonly socket: Socket | TLSSocket) {
+    socket.on("data", (d: Buffer) => this.chunks.push(Buffer.from(d)));
+    socket.on("end", () => {
+      this.closedBy ??= "end";
+      socket.end();
+    });
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      this.error = e.code ?? e.message;
+      if (e.code === "ECONNRESET" || e.code === "EPIPE") this.closedBy ??= "reset";
+    });
+    socket.on("close", () => (this.closedBy ??= "close"));
+  }
+
+  /** Connects to 127.0.0.1:port (TLS handshake included when tls is given), within timeoutMs. */
+  static connect(port: number, opts: { tls?: ClientTls; timeoutMs?: number } = {}): Promise<TcpClient> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const sock: Socket = opts.tls
+        ? tlsConnect({
+            host: "127.0.0.1",
+            port,
+            cert: opts.tls.certPem,
+            key: opts.tls.keyPem,
+            ca: opts.tls.caPem,
+            servername: "localhost",
+          })
+        : netConnect({ host: "127.0.0.1", port });
+      sock.setNoDelay(true);
+      const client = new TcpClient(sock);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`connect to ${port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const fail = (e: Error): void => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      sock.once("error", fail);
+      sock.once(opts.tls ? "secureConnect" : "connect", () => {
+        clearTimeout(timer);
+        sock.off("error", fail);
+        resolve(client);
+      });
+    });
+  }
+
+  /** Writes bytes and waits for them to be handed to the kernel. */
+  write(bytes: Buffer | string): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed || !this.socket.writable) return resolve();
+      this.socket.write(bytes, () => resolve());
+    });
+  }
+
+  /** Everything received so far. */
+  received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  isOpen(): boolean {
+    return this.closedBy === undefined;
+  }
+
+  async waitForBytes(n: number, timeoutMs = 5000): Promise<Buffer> {
+    return waitFor(`${n} bytes at the client (have ${this.received().length})`, () =>
+      this.received().length >= n ? this.received() : undefined, timeoutMs);
+  }
+
+  /** Waits for the connection to end; throws if it is still open after timeoutMs. */
+  async waitForClose(timeoutMs = 5000): Promise<CloseKind> {
+    return waitFor("the client connection to be closed", () => this.closedBy, timeoutMs);
+  }
+
+  /** Waits ms and tells whether the connection is still open (for "stays open" checks). */
+  async staysOpenFor(ms: number): Promise<boolean> {
+    await sleep(ms);
+    return this.isOpen();
+  }
+
+  /** Closes our side and frees the socket. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

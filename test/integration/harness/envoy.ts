@@ -1,0 +1,241 @@
+// A real Envoy for a test: the project's installed binary, a generated bootstrap, admin on a port
+// Envoy picks (read back from --admin-address-path), readiness from the admin API, stats and the
+// filter's JSON decision lines from Envoy's own log. Every Envoy started here is tracked and killed
+// by stopAll() (afterAll) and, at worst, when the test process exits.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { envoyBinaryPath, toYaml, type Bootstrap } from "../../../xds-server/src/envoy/index.js";
+import { sleep, waitFor } from "./wait.js";
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+/** One JSON decision line the filter wrote to Envoy's log. */
+export interface Decision {
+  reason?: string;
+  segment?: string;
+  rule?: string;
+  source?: string;
+  principal?: string;
+  port?: number;
+  bytes?: number;
+  [k: string]: unknown;
+}
+
+export interface StartEnvoyOptions {
+  /** Listener ports that must be up before start() resolves (all static listeners by default). */
+  listenerPorts?: number[];
+  /** Worker threads; 2 by default so tests see the multi-worker behaviour. */
+  concurrency?: number;
+  /** Envoy's log level; info by default (the filter's decision lines must reach the log). */
+  logLevel?: string;
+  /** Wait for /ready (LIVE) and the listeners. False for a sidecar expected to stay warming. */
+  waitReady?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export class Envoy {
+  private logText = "";
+  private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private readonly child: ChildProcess,
+    readonly adminUrl: string,
+  ) {
+    child.stdout?.on("data", (d: Buffer) => (this.logText += d.toString("utf8")));
+    child.stderr?.on("data", (d: Buffer) => (this.logText += d.toString("utf8")));
+    child.once("exit", (code, signal) => {
+      this.exited = { code, signal };
+      live.delete(child);
+    });
+  }
+
+  /** Starts Envoy with the bootstrap; resolves once its admin answers (and, by default, it is LIVE). */
+  static async start(bootstrap: Bootstrap, opts: StartEnvoyOptions = {}): Promise<Envoy> {
+    const dir = mkdtempSync(join(tmpdir(), "picoseg-it-envoy-"));
+    const config = join(dir, "bootstrap.yaml");
+    const adminPath = join(dir, "admin-address");
+    writeFileSync(config, toYaml(bootstrap));
+    const args = [
+      "-c", config,
+      "--disable-hot-restart",
+      "--concurrency", String(opts.concurrency ?? 2),
+      "-l", opts.logLevel ?? "info",
+      "--admin-address-path", adminPath,
+    ];
+    const child = spawn(envoyBinaryPath(), args, { stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
+    let exitedEarly = false;
+    child.once("exit", () => (exitedEarly = true));
+    const logSoFar: string[] = [];
+    child.stderr?.on("data", (d: Buffer) => logSoFar.push(d.toString("utf8")));
+    const timeout = opts.readyTimeoutMs ?? 30_000;
+    let admin: string;
+    try {
+      admin = await waitFor("Envoy's admin address", () => {
+        if (exitedEarly) throw new Error("Envoy exited");
+        if (!existsSync(adminPath)) return undefined;
+        const a = readFileSync(adminPath, "utf8").trim();
+        return a ? a : undefined;
+      }, timeout);
+    } catch (err) {
+      child.kill("SIGKILL");
+      throw new Error(`Envoy did not start: ${(err as Error).message}\n${tail(logSoFar.join(""))}`);
+    }
+    const envoy = new Envoy(dir, child, `http://${admin}`);
+    envoy.logText = logSoFar.join("");
+    if (opts.waitReady ?? true) {
+      const ports = opts.listenerPorts ??
+        bootstrap.static_resources.listeners.map((l) => l.address.socket_address.port_value);
+      try {
+        await envoy.waitReady(ports, timeout);
+      } catch (err) {
+        await envoy.stop();
+        throw new Error(`${(err as Error).message}\n${tail(envoy.log())}`);
+      }
+    }
+    return envoy;
+  }
+
+  /** /ready answers LIVE and every given port has an active listener. */
+  async waitReady(listenerPorts: number[], timeoutMs: number): Promise<void> {
+    await waitFor("Envoy /ready LIVE", async () => {
+      this.assertRunning();
+      const r = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(2000) });
+      return r.status === 200 ? true : undefined;
+    }, timeoutMs, 50);
+    await waitFor(`listeners on ${listenerPorts.join(", ")}`, async () => {
+      const up = await this.listenerPorts();
+      return listenerPorts.every((p) => up.includes(p)) ? true : undefined;
+    }, timeoutMs, 50);
+  }
+
+  /** Ports of the listeners Envoy has active. */
+  async listenerPorts(): Promise<number[]> {
+    const body = (await this.adminJson("/listeners?format=json")) as {
+      listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }>;
+    };
+    return (body.listener_statuses ?? [])
+      .map((l) => l.local_address?.socket_address?.port_value)
+      .filter((p): p is number => typeof p === "number");
+  }
+
+  async adminText(path: string): Promise<string> {
+    this.assertRunning();
+    const r = await fetch(`${this.adminUrl}${path}`, { signal: AbortSignal.timeout(5000) });
+    return r.text();
+  }
+
+  async adminJson(path: string): Promise<unknown> {
+    return JSON.parse(await this.adminText(path)) as unknown;
+  }
+
+  /**
+   * Counters and gauges whose name matches the regex (Envoy's `/stats?filter=`), name → value.
+   * Envoy registers Wasm-defined metrics under the custom stat namespace `wasmcustom` and strips
+   * that prefix in /stats, so a filter's `picoseg.x` shows up as `picoseg.x`.
+   */
+  async stats(filter = "picoseg"): Promise<Map<string, number>> {
+    const text = await this.adminText(`/stats?filter=${encodeURIComponent(filter)}`);
+    const out = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      const m = /^(\S+): (\d+)$/.exec(line);
+      if (m && m[1] && m[2]) out.set(m[1], Number(m[2]));
+    }
+    return out;
+  }
+
+  /** One counter by its exact name as /stats shows it (with or without `wasmcustom.`); 0 if absent. */
+  async counter(name: string): Promise<number> {
+    const s = await this.stats(`^(wasmcustom\\.)?${escapeRegex(name)}$`);
+    return s.get(name) ?? s.get(`wasmcustom.${name}`) ?? 0;
+  }
+
+  /** Waits until counter(name) >= atLeast; returns its value. */
+  async waitForCounter(name: string, atLeast: number, timeoutMs = 5000): Promise<number> {
+    return waitFor(`counter ${name} >= ${atLeast}`, async () => {
+      const v = await this.counter(name);
+      return v >= atLeast ? v : undefined;
+    }, timeoutMs, 50);
+  }
+
+  /** Everything Envoy has logged so far. */
+  log(): string {
+    return this.logText;
+  }
+
+  /** The filter's JSON decision lines (one per deny or audit would-deny), in log order. */
+  decisions(): Decision[] {
+    const out: Decision[] = [];
+    for (const line of this.logText.split("\n")) {
+      if (!line.includes("[wasm]") && !line.includes("wasm log")) continue;
+      const brace = line.indexOf("{");
+      if (brace < 0) continue;
+      try {
+        const parsed: unknown = JSON.parse(line.slice(brace));
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) out.push(parsed as Decision);
+      } catch {
+        // not a decision line
+      }
+    }
+    return out;
+  }
+
+  /** Waits for a decision line satisfying pred. */
+  async waitForDecision(pred: (d: Decision) => boolean, timeoutMs = 5000): Promise<Decision> {
+    return waitFor("a picoseg decision line in Envoy's log", () => this.decisions().find(pred), timeoutMs, 50);
+  }
+
+  isRunning(): boolean {
+    return this.exited === undefined;
+  }
+
+  private assertRunning(): void {
+    if (this.exited) {
+      throw new Error(`Envoy exited (code ${this.exited.code}, signal ${this.exited.signal})\n${tail(this.logText)}`);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after 5 s; removes its temp dir. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.exited === undefined) {
+      const gone = new Promise<void>((r) => this.child.once("exit", () => r()));
+      this.child.kill("SIGTERM");
+      const killed = await Promise.race([gone.then(() => true), sleep(5000).then(() => false)]);
+      if (!killed) {
+        this.child.kill("SIGKILL");
+        await Promise.race([gone, sleep(2000)]);
+      }
+    }
+    live.delete(this.child);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Kills every Envoy this process started (for afterAll). */
+export async function stopAllEnvoys(): Promise<void> {
+  const waits: Promise<void>[] = [];
+  for (const p of [...live]) {
+    waits.push(new Promise<void>((r) => {
+      if (p.exitCode !== null || p.signalCode !== null) return r();
+      p.once("exit", () => r());
+      p.kill("SIGKILL");
+      setTimeout(r, 3000).unref();
+    }));
+  }
+  await Promise.all(waits);
+  live.clear();
+}
+
+function tail(text: string, lines = 40): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

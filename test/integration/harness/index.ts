@@ -1,0 +1,9 @@
+// The integration harness (in the spirit of go-control-plane's pkg/test/main): a real Envoy with a
+// generated bootstrap, real loopback upstreams, real TCP/mTLS clients, all on 127.0.0.1 with ports
+// chosen at run time and every wait bounded.
+export * from "./certs.js";
+export * from "./client.js";
+export * from "./envoy.js";
+export * from "./ports.js";
+export * from "./upstream.js";
+export * from "./wait.js";
