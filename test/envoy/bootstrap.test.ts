@@ -1,0 +1,219 @@
+// The bootstrap builders: what Envoy is told, field by field (the shapes DESIGN.md's
+// "Loading the filter into Envoy" fixes), without starting Envoy.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  EnvoyNotInstalledError,
+  PICOSEG_ECDS_RESOURCE,
+  WASM_FILTER_TYPE_URL,
+  envoyBinaryPath,
+  exitCodeOf,
+  parseHostPort,
+  sidecarBootstrap,
+  staticBootstrap,
+  toYaml,
+  type SidecarBootstrapOptions,
+} from "../../xds-server/src/envoy/index.js";
+import { parseKeyValues, sidecarBootstrapFromFlags } from "../../xds-server/src/cli/commands/sidecar.js";
+
+const CONFIG = "picoseg 1\nsegment a/b enforce\nrule r\nport 5432 5432\nend\n";
+
+function sidecarOpts(over: Partial<SidecarBootstrapOptions> = {}): SidecarBootstrapOptions {
+  return {
+    admin: { host: "127.0.0.1", port: 15000 },
+    xds: { host: "127.0.0.1", port: 18000 },
+    listener: { listen: { host: "127.0.0.1", port: 15006 }, upstream: { host: "127.0.0.1", port: 5432 } },
+    node: {
+      id: "sidecar~127.0.0.1~db-0.payments~payments.svc.cluster.local",
+      cluster: "db.payments",
+      namespace: "payments",
+      labels: { app: "payments-db" },
+      annotations: { "picoseg.io/max-bytes-in": "1Mi" },
+      serviceAccount: "db",
+      workloadName: "payments-db",
+    },
+    ...over,
+  };
+}
+
+describe("staticBootstrap", () => {
+  const b = staticBootstrap({
+    admin: { host: "127.0.0.1", port: 9901 },
+    wasm: { filename: "/abs/picoseg.wasm" },
+    configuration: CONFIG,
+    listeners: [
+      { listen: { host: "127.0.0.1", port: 10000 }, upstream: { host: "127.0.0.1", port: 5432 } },
+      { listen: { host: "127.0.0.1", port: 10001 }, upstream: { host: "localhost", port: 6379 } },
+    ],
+  });
+
+  it("puts the Wasm filter before tcp_proxy on every listener, each with its own upstream cluster", () => {
+    expect(b.static_resources.listeners).toHaveLength(2);
+    for (const l of b.static_resources.listeners) {
+      const names = l.filter_chains[0]!.filters.map((f) => f.name);
+      expect(names).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
+      const proxy = l.filter_chains[0]!.filters[1]!.typed_config!;
+      expect(b.static_resources.clusters.map((c) => c.name)).toContain(proxy["cluster"]);
+    }
+    expect(b.static_resources.listeners[0]!.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 10000 });
+  });
+
+  it("loads picoseg.wasm in V8 under root_id picoseg with the configuration string verbatim", () => {
+    const wasm = b.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config!;
+    expect(wasm["@type"]).toBe(WASM_FILTER_TYPE_URL);
+    expect(wasm["config"]).toEqual({
+      name: "picoseg",
+      root_id: "picoseg",
+      vm_config: { vm_id: "picoseg", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: "/abs/picoseg.wasm" } } },
+      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: CONFIG },
+    });
+  });
+
+  it("resolves a host-name upstream with DNS and an IP literal statically", () => {
+    expect(b.static_resources.clusters.map((c) => c.type)).toEqual(["STATIC", "STRICT_DNS"]);
+  });
+
+  it("keeps the configuration string byte-exact through YAML", async () => {
+    const { parse } = await import("yaml");
+    const back = parse(toYaml(b)) as typeof b;
+    const wasm = back.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config!;
+    expect((wasm["config"] as { configuration: { value: string } }).configuration.value).toBe(CONFIG);
+  });
+
+  it("refuses a bootstrap without listeners", () => {
+    expect(() => staticBootstrap({ admin: { host: "127.0.0.1", port: 0 }, wasm: { filename: "x" }, configuration: "", listeners: [] })).toThrow();
+  });
+});
+
+describe("sidecarBootstrap", () => {
+  it("asks for the filter by ECDS under the agreed name, typed as the Wasm filter, with no default config", () => {
+    const b = sidecarBootstrap(sidecarOpts());
+    const f = b.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!;
+    expect(f.name).toBe(PICOSEG_ECDS_RESOURCE);
+    expect(PICOSEG_ECDS_RESOURCE).toBe("picoseg");
+    expect(f.typed_config).toBeUndefined();
+    expect(f.config_discovery).toEqual({
+      config_source: {
+        resource_api_version: "V3",
+        api_config_source: {
+          api_type: "GRPC",
+          transport_api_version: "V3",
+          grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
+        },
+      },
+      type_urls: ["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"],
+    });
+    expect(JSON.stringify(b)).not.toContain("default_config");
+    expect(b.dynamic_resources).toBeUndefined();
+    expect(b.static_resources.listeners[0]!.filter_chains[0]!.filters[1]!.name).toBe("envoy.filters.network.tcp_proxy");
+  });
+
+  it("reaches the xDS server over HTTP/2 on the xds cluster", () => {
+    const b = sidecarBootstrap(sidecarOpts());
+    const xds = b.static_resources.clusters.find((c) => c.name === "xds")!;
+    expect(xds.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18000 });
+    expect(JSON.stringify(xds.typed_extension_protocol_options)).toContain("http2_protocol_options");
+  });
+
+  it("with ads, subscribes over the aggregated stream and configures ads_config with the chosen api type", () => {
+    const b = sidecarBootstrap(sidecarOpts({ ads: true, api: "DELTA_GRPC", initialFetchTimeoutSeconds: 2 }));
+    const cs = b.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.config_discovery!.config_source;
+    expect(cs).toEqual({ resource_api_version: "V3", initial_fetch_timeout: "2s", ads: {} });
+    expect(b.dynamic_resources!.ads_config.api_type).toBe("DELTA_GRPC");
+    expect(b.dynamic_resources!.ads_config.grpc_services).toEqual([{ envoy_grpc: { cluster_name: "xds" } }]);
+  });
+
+  it("sends the Istio node metadata keys", () => {
+    const b = sidecarBootstrap(sidecarOpts());
+    expect(b.node).toEqual({
+      id: "sidecar~127.0.0.1~db-0.payments~payments.svc.cluster.local",
+      cluster: "db.payments",
+      metadata: {
+        NAMESPACE: "payments",
+        LABELS: { app: "payments-db" },
+        ANNOTATIONS: { "picoseg.io/max-bytes-in": "1Mi" },
+        SERVICE_ACCOUNT: "db",
+        WORKLOAD_NAME: "payments-db",
+      },
+    });
+  });
+
+  it("requires client certificates signed by the given CA when TLS files are given", () => {
+    const b = sidecarBootstrap(sidecarOpts({
+      listener: {
+        listen: { host: "127.0.0.1", port: 15006 },
+        upstream: { host: "127.0.0.1", port: 5432 },
+        tls: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" },
+      },
+    }));
+    const ts = b.static_resources.listeners[0]!.filter_chains[0]!.transport_socket!;
+    expect(ts.name).toBe("envoy.transport_sockets.tls");
+    expect(ts.typed_config).toEqual({
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { filename: "/c.pem" }, private_key: { filename: "/k.pem" } }],
+        validation_context: { trusted_ca: { filename: "/ca.pem" } },
+      },
+    });
+  });
+
+  it("is pure: the same options give the same bootstrap", () => {
+    expect(toYaml(sidecarBootstrap(sidecarOpts()))).toBe(toYaml(sidecarBootstrap(sidecarOpts())));
+  });
+});
+
+describe("sidecar flags", () => {
+  const base = {
+    xds: "127.0.0.1:18000", listen: "127.0.0.1:15006", upstream: "127.0.0.1:5432",
+    namespace: "payments", labels: "app=payments-db,tier=db", admin: "127.0.0.1:0", api: "GRPC", logLevel: "info",
+  };
+
+  it("derives an Istio-style node id and the workload name from the app label", () => {
+    const b = sidecarBootstrapFromFlags(base);
+    expect(b.node!.id).toBe("sidecar~127.0.0.1~payments-db-15006.payments~payments.svc.cluster.local");
+    expect(b.node!.metadata!["WORKLOAD_NAME"]).toBe("payments-db");
+    expect(b.node!.metadata!["LABELS"]).toEqual({ app: "payments-db", tier: "db" });
+  });
+
+  it("takes --node-id, --service-account, --annotations, --api and --ads", () => {
+    const b = sidecarBootstrapFromFlags({ ...base, nodeId: "n1", serviceAccount: "sa", annotations: "picoseg.io/mode=enforce", api: "delta_grpc", ads: true });
+    expect(b.node!.id).toBe("n1");
+    expect(b.node!.metadata!["SERVICE_ACCOUNT"]).toBe("sa");
+    expect(b.node!.metadata!["ANNOTATIONS"]).toEqual({ "picoseg.io/mode": "enforce" });
+    expect(b.dynamic_resources!.ads_config.api_type).toBe("DELTA_GRPC");
+  });
+
+  it("refuses partial TLS flags, a bad api type and malformed labels", () => {
+    expect(() => sidecarBootstrapFromFlags({ ...base, tlsCert: "/c.pem" })).toThrow(/go together/);
+    expect(() => sidecarBootstrapFromFlags({ ...base, api: "REST" })).toThrow(/GRPC or DELTA_GRPC/);
+    expect(() => parseKeyValues("app", "--labels")).toThrow(/k=v/);
+  });
+
+  it("parses HOST:PORT and [V6]:PORT and refuses the rest", () => {
+    expect(parseHostPort("127.0.0.1:80")).toEqual({ host: "127.0.0.1", port: 80 });
+    expect(parseHostPort("[::1]:15006")).toEqual({ host: "::1", port: 15006 });
+    expect(parseHostPort("xds.svc:18000")).toEqual({ host: "xds.svc", port: 18000 });
+    expect(() => parseHostPort("127.0.0.1")).toThrow();
+    expect(() => parseHostPort("h:70000")).toThrow();
+  });
+});
+
+describe("installed Envoy lookup", () => {
+  it("tells the user to run npm ci when .venv is missing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "picoseg-noenv-"));
+    try {
+      expect(() => envoyBinaryPath(dir)).toThrow(EnvoyNotInstalledError);
+      expect(() => envoyBinaryPath(dir)).toThrow(/npm ci/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reports a child killed by a signal as 128 + signal number", () => {
+    expect(exitCodeOf(3, null)).toBe(3);
+    expect(exitCodeOf(null, "SIGTERM")).toBe(143);
+  });
+});
