@@ -122,3 +122,20 @@ export interface CompiledConfig {
   /** Annotations that did not parse or could not apply (never tighten-breaking): reported in status. */
   warnings: string[];
 }
+
+/** What loading policy files yields: the valid segments and every refusal. */
+export interface PolicyLoadResult {
+  /** Segments of the documents without errors, in file order then document order. */
+  segments: LoadedSegment[];
+  errors: PolicyError[];
+  /** Every file read, as named (directory entries joined to the directory as given). */
+  files: string[];
+}
+
+/** Options of compileForWorkload. */
+export interface CompileOptions {
+  /** The compilation instant; only its UTC year matters (the time-zone horizon). Default: now. */
+  now?: Date;
+  /** When set, a `generation G` line follows the header (CONFIG.md). */
+  generation?: number;
+}

@@ -1,0 +1,141 @@
+// Segments → the filter's configuration string for one workload (filter/CONFIG.md, schema
+// version 1). Everything that needs a library or time-zone data happens here; the filter only
+// reads numbers and short tokens. Identical inputs give identical strings (the xDS server
+// versions configurations by content hash): no timestamps, no map-order dependence, and a
+// time-zone horizon that depends on the year only.
+
+import { readAnnotations, tighter, type Tightening } from "./annotations.js";
+import { parseCidr } from "./cidr.js";
+import { delimiterBytes, toHex } from "./framing.js";
+import { segmentKey } from "./load.js";
+import { parsePort } from "./ports.js";
+import { parseDuration, parseQuantity, type Parsed } from "./quantity.js";
+import { windowIntervals, type WeekInterval } from "./schedule.js";
+import { selectSegments } from "./select.js";
+import { offsetTable } from "./timezone.js";
+import type { CompileOptions, CompiledConfig, Framing, LoadedSegment, Mode, Rule, Workload } from "./types.js";
+
+export const CONFIG_SCHEMA_VERSION = 1;
+const DEFAULT_TIMEZONE = "UTC";
+/**
+ * Years of time-zone transitions from 1 January of the compilation year: three, so that even a
+ * configuration compiled on 31 December covers CONFIG.md's "at least the next 400 days".
+ */
+export const TIMEZONE_HORIZON_YEARS = 3;
+
+/**
+ * The configuration of one workload: the segments of its namespace whose selector it matches,
+ * merged in namespace/name order, tightened by its annotations. `segments` must be validated
+ * (loadPolicyFiles / validatePolicyText); an invalid value throws. The string ends with
+ * `end` and a newline.
+ */
+export function compileForWorkload(segments: readonly LoadedSegment[], workload: Workload, opts: CompileOptions = {}): CompiledConfig {
+  const selected = selectSegments(segments, workload);
+  const { tightening, warnings } = readAnnotations(workload.annotations);
+  const year = (opts.now ?? new Date()).getUTCFullYear();
+
+  const lines: string[] = [`picoseg ${CONFIG_SCHEMA_VERSION}`];
+  if (opts.generation !== undefined) lines.push(`generation ${checkedNumber(opts.generation, "generation")}`);
+
+  // Time-zone tables first: one per distinct zone, numbered in order of first use.
+  const zoneIds = new Map<string, number>();
+  for (const { segment } of selected) {
+    for (const rule of segment.spec.rules ?? []) {
+      const zone = rule.schedule ? rule.schedule.timezone ?? DEFAULT_TIMEZONE : undefined;
+      if (zone !== undefined && !zoneIds.has(zone)) zoneIds.set(zone, zoneIds.size);
+    }
+  }
+  for (const [zone, id] of zoneIds) {
+    const table = offsetTable(zone, year, year + TIMEZONE_HORIZON_YEARS);
+    lines.push(["tz", id, table.initial, ...table.transitions.flatMap((t) => [t.at, t.offset])].join(" "));
+  }
+
+  const enforcing: string[] = [];
+  for (const { segment } of selected) {
+    const written: Mode = segment.spec.mode ?? "enforce";
+    const mode: Mode = tightening.enforce ? "enforce" : written;
+    if (written === "enforce") enforcing.push(segmentKey(segment));
+    lines.push(`segment ${segmentKey(segment)} ${mode}`);
+    const q = segment.spec.quarantine;
+    if (q) lines.push(`quarantine ${q.strikes} ${seconds(q.window)} ${seconds(q.duration)}`);
+    for (const rule of segment.spec.rules ?? []) lines.push(...ruleLines(rule, zoneIds, tightening));
+  }
+  if (tightening.auditRequested && enforcing.length > 0) {
+    warnings.push(`annotation picoseg.io/mode: audit ignored for enforcing segment${enforcing.length > 1 ? "s" : ""} ${enforcing.join(", ")} (annotations may only tighten)`);
+  }
+
+  lines.push("end");
+  return { config: `${lines.join("\n")}\n`, segments: selected.map((s) => segmentKey(s.segment)), warnings };
+}
+
+function ruleLines(rule: Rule, zoneIds: ReadonlyMap<string, number>, tightening: Tightening): string[] {
+  const out = [`rule ${rule.name}`];
+  for (const p of rule.from?.principals ?? []) out.push(`principal ${p}`);
+  for (const block of rule.from?.ipBlocks ?? []) out.push(`ip ${valid(parseCidr(block)).canonical}`);
+  for (const block of rule.from?.notIpBlocks ?? []) out.push(`notip ${valid(parseCidr(block)).canonical}`);
+  for (const port of rule.ports ?? []) {
+    const range = valid(parsePort(port));
+    out.push(`port ${range.lo} ${range.hi}`);
+  }
+  for (const protocol of rule.protocols ?? []) out.push(`protocol ${protocol}`);
+
+  if (rule.schedule) {
+    const id = zoneIds.get(rule.schedule.timezone ?? DEFAULT_TIMEZONE);
+    out.push(`schedule ${id}`);
+    for (const w of weekIntervals(rule)) out.push(`window ${w.start} ${w.end}`);
+  }
+
+  const limits = rule.limits ?? {};
+  const bytes = (q: number | string | undefined): number | undefined => (q === undefined ? undefined : valid(parseQuantity(q)));
+  const maxBytesIn = tighter(bytes(limits.maxBytesIn), tightening.limits.maxBytesIn);
+  const maxBytesOut = tighter(bytes(limits.maxBytesOut), tightening.limits.maxBytesOut);
+  const maxMessageBytes = tighter(bytes(limits.maxMessageBytes), tightening.limits.maxMessageBytes);
+  const maxDurationSeconds = tighter(limits.maxDurationSeconds, tightening.limits.maxDurationSeconds);
+  if (maxBytesIn !== undefined) out.push(`maxBytesIn ${maxBytesIn}`);
+  if (maxBytesOut !== undefined) out.push(`maxBytesOut ${maxBytesOut}`);
+  if (maxMessageBytes !== undefined) {
+    // Framing only matters under a message limit; without one the filter need not frame at all.
+    out.push(`maxMessageBytes ${maxMessageBytes}`, framingLine(limits.framing ?? { type: "chunk" }));
+  }
+  if (maxDurationSeconds !== undefined) out.push(`maxDurationSeconds ${maxDurationSeconds}`);
+
+  const ps = rule.perSource;
+  if (ps) {
+    const orDash = (n: number | undefined): string => (n === undefined ? "-" : String(n));
+    out.push(`perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}`);
+  }
+  return out;
+}
+
+/** The rule's windows as week intervals, sorted and without repeats (the order does not matter to the filter). */
+function weekIntervals(rule: Rule): WeekInterval[] {
+  const all = (rule.schedule?.windows ?? []).flatMap(windowIntervals);
+  all.sort((a, b) => a.start - b.start || a.end - b.end);
+  return all.filter((w, i) => i === 0 || w.start !== all[i - 1]?.start || w.end !== all[i - 1]?.end);
+}
+
+function framingLine(framing: Framing): string {
+  switch (framing.type) {
+    case "chunk":
+      return "framing chunk";
+    case "lengthPrefixed":
+      return `framing lengthPrefixed ${framing.offset ?? 0} ${framing.width} ${framing.endian ?? "big"} ${framing.adjustment ?? 0}`;
+    case "delimited":
+      return `framing delimited ${toHex(delimiterBytes(framing.delimiter))}`;
+  }
+}
+
+function seconds(duration: string): number {
+  return valid(parseDuration(duration));
+}
+
+function checkedNumber(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got ${n}`);
+  return n;
+}
+
+/** Compilation trusts validation; a value that does not parse here is a caller's bug. */
+function valid<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new Error(`compileForWorkload: unvalidated segment: ${parsed.message}`);
+  return parsed.value;
+}

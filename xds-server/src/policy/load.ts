@@ -1,0 +1,157 @@
+// Policy files → validated PicoSegments. Text of one file (the xDS server's directory
+// watcher validates each file on its own, refusing only the bad one), lists of files and
+// directories (the CLI), and the one check that spans files: unique namespace/name.
+
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { formatPath } from "./path.js";
+import { schemaErrors } from "./schema.js";
+import { semanticErrors } from "./semantic.js";
+import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
+import { parseYamlDocuments, type SourceDocument } from "./yaml-source.js";
+
+export const API_VERSION = "picoseg.io/v1alpha1";
+export const KIND = "PicoSegment";
+
+/** The valid segments of one file's text and the errors of the others (`file` names it in errors). */
+export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[] } {
+  const parsed = parseYamlDocuments(text, file);
+  const segments: LoadedSegment[] = [];
+  const errors: PolicyError[] = [...parsed.errors];
+  for (const doc of parsed.documents) {
+    const docErrors = documentErrors(doc, file);
+    if (docErrors.length === 0) segments.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
+    errors.push(...docErrors);
+  }
+  errors.sort((a, b) => a.line - b.line);
+  return { segments, errors };
+}
+
+function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
+  const value = doc.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const found = Array.isArray(value) ? "a list" : `${JSON.stringify(value)}`;
+    return [{ file, line: doc.line, field: "", message: `expected a ${KIND} mapping, found ${found}` }];
+  }
+  const record = value as Record<string, unknown>;
+  const kind = record["kind"];
+  if (kind !== KIND) {
+    const found = kind === undefined ? "no kind" : JSON.stringify(kind);
+    return [{ file, line: doc.lineOf(["kind"]), field: "kind", message: `expected ${KIND}, found ${found}` }];
+  }
+  const apiVersion = record["apiVersion"];
+  if (apiVersion !== API_VERSION) {
+    const found = apiVersion === undefined ? "no apiVersion" : JSON.stringify(apiVersion);
+    return [{ file, line: doc.lineOf(["apiVersion"]), field: "apiVersion", message: `expected ${API_VERSION}, found ${found}` }];
+  }
+  return [...schemaErrors(doc, file), ...semanticErrors(doc, file)].sort((a, b) => a.line - b.line);
+}
+
+/**
+ * Segments defined more than once (same namespace/name), in one file or across files: one
+ * error at every place, naming the others. Such a segment must not be served at all, since
+ * which definition wins would depend on file order.
+ */
+export function duplicateSegmentErrors(segments: readonly LoadedSegment[]): PolicyError[] {
+  const byKey = new Map<string, LoadedSegment[]>();
+  for (const s of segments) {
+    const key = segmentKey(s.segment);
+    byKey.set(key, [...(byKey.get(key) ?? []), s]);
+  }
+  const errors: PolicyError[] = [];
+  for (const [key, places] of byKey) {
+    if (places.length < 2) continue;
+    for (const here of places) {
+      const others = places.filter((p) => p !== here).map((p) => `${p.source.file}:${p.source.line}`);
+      errors.push({ ...here.source, field: formatPath(["metadata", "name"]), message: `segment ${key} is defined more than once (also at ${others.join(", ")})` });
+    }
+  }
+  return errors;
+}
+
+export function segmentKey(segment: PicoSegment): string {
+  return `${segment.metadata.namespace}/${segment.metadata.name}`;
+}
+
+/**
+ * Loads files and directories (recursively: *.yaml and *.yml, sorted, hidden entries such as
+ * a ConfigMap mount's `..data` skipped). Duplicated segments are reported and left out.
+ */
+export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyLoadResult> {
+  const files: string[] = [];
+  const errors: PolicyError[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    try {
+      for (const file of await expand(path)) {
+        const real = await realpath(file);
+        if (seen.has(real)) continue; // the same file named twice is read once
+        seen.add(real);
+        files.push(file);
+      }
+    } catch (err) {
+      errors.push({ file: path, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
+    }
+  }
+  const loaded: LoadedSegment[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      errors.push({ file, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
+      continue;
+    }
+    const result = validatePolicyText(text, file);
+    loaded.push(...result.segments);
+    errors.push(...result.errors);
+  }
+  const duplicates = duplicateSegmentErrors(loaded);
+  errors.push(...duplicates);
+  const duplicated = new Set(duplicates.map((e) => `${e.file}:${e.line}`));
+  const segments = loaded.filter((s) => !duplicated.has(`${s.source.file}:${s.source.line}`));
+  return { segments, errors, files };
+}
+
+/** Loads one directory of policy files (see loadPolicyFiles). */
+export function loadPolicyDir(dir: string): Promise<PolicyLoadResult> {
+  return loadPolicyFiles([dir]);
+}
+
+const POLICY_FILE = /\.ya?ml$/;
+
+async function expand(path: string): Promise<string[]> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return [path];
+  const out: string[] = [];
+  await walk(path, out, new Set());
+  return out;
+}
+
+async function walk(dir: string, out: string[], visited: Set<string>): Promise<void> {
+  const real = await realpath(dir);
+  if (visited.has(real)) return; // a symlink loop
+  visited.add(real);
+  const names = (await readdir(dir)).filter((n) => !n.startsWith(".")).sort(compareCodeUnits);
+  for (const name of names) {
+    const path = dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`; // as the operator named the directory
+    const info = await stat(path).catch(() => undefined); // a dangling symlink is no policy
+    if (!info) continue;
+    if (info.isDirectory()) await walk(path, out, visited);
+    else if (info.isFile() && POLICY_FILE.test(name)) out.push(path);
+  }
+}
+
+/** Locale-independent order, so that every machine merges files identically. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function describeIoError(err: unknown): string {
+  if (typeof err === "object" && err !== null && "code" in err) {
+    const code = (err as { code: unknown }).code;
+    if (code === "ENOENT") return "no such file or directory";
+    if (code === "EACCES") return "permission denied";
+    if (code === "EISDIR") return "is a directory";
+  }
+  return err instanceof Error ? err.message : String(err);
+}

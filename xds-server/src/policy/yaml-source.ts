@@ -1,0 +1,79 @@
+// YAML text → plain documents that remember where each node came from, so that every error
+// can name the line of the offending node (`file:line: field: message`).
+
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
+import type { FieldPath } from "./path.js";
+import type { PolicyError } from "./types.js";
+
+/** One non-empty YAML document of a file. */
+export interface SourceDocument {
+  /** The document as plain data (mappings become objects, sequences arrays). */
+  value: unknown;
+  /** 1-based line of the document's first content line. */
+  line: number;
+  /**
+   * Line of the node at `path`: for a mapping entry the line of its key, for a sequence item
+   * the line of the item. A path that does not exist (a missing field) resolves to the line of
+   * the deepest node that does, so "is required" errors point at the parent.
+   */
+  lineOf(path: FieldPath): number;
+}
+
+export interface ParsedSource {
+  documents: SourceDocument[];
+  errors: PolicyError[];
+}
+
+/** Parses every `---`-separated document of `text`; empty documents are skipped. */
+export function parseYamlDocuments(text: string, file: string): ParsedSource {
+  const lineCounter = new LineCounter();
+  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+  const documents: SourceDocument[] = [];
+  const errors: PolicyError[] = [];
+
+  for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: false })) {
+    if (doc.errors.length > 0) {
+      // A document with syntax errors is never half-trusted: report them, skip its content.
+      for (const e of doc.errors) {
+        errors.push({ file, line: lineAt(e.pos[0]), field: "", message: `YAML: ${firstLine(e.message)}` });
+      }
+      continue;
+    }
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && root.value === null)) continue; // empty document
+    const rootLine = root.range ? lineAt(root.range[0]) : 1;
+    documents.push({
+      value: doc.toJS({ maxAliasCount: 100 }) as unknown,
+      line: rootLine,
+      lineOf: (path) => lineOfPath(root, path, rootLine, lineAt),
+    });
+  }
+  return { documents, errors };
+}
+
+function lineOfPath(root: Node, path: FieldPath, rootLine: number, lineAt: (offset: number) => number): number {
+  let node: unknown = root;
+  let line = rootLine;
+  for (const step of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(step));
+      if (!pair) break;
+      const key = pair.key as Node;
+      if (key.range) line = lineAt(key.range[0]);
+      node = pair.value;
+    } else if (isSeq(node) && typeof step === "number") {
+      const item: unknown = node.items[step];
+      if (item === undefined) break;
+      const range = (item as Node | null)?.range;
+      if (range) line = lineAt(range[0]);
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return line;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
