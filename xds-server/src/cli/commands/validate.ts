@@ -1,12 +1,26 @@
 import type { Command } from "commander";
+import { loadPolicyFiles } from "../../policy/load.js";
+import { formatPolicyError } from "../../policy/types.js";
 
-// Placeholder until the command lands; it fails loudly rather than pretending.
+/**
+ * `picoseg validate PATH…`: files and directories (recursively, *.yaml / *.yml). Every error
+ * goes to stderr as `file:line: field: message`, paths as given; exit 1 when there is any.
+ * Otherwise a one-line summary on stderr and exit 0. Nothing is printed on stdout.
+ */
 export function registerValidate(program: Command): void {
   program
     .command("validate")
-    .description("not implemented yet")
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error("picoseg validate: not implemented yet");
+    .description("validate PicoSegment files and directories; print every error as file:line: field: message")
+    .argument("<paths...>", "policy files or directories")
+    .action(async (paths: string[]) => {
+      const result = await loadPolicyFiles(paths);
+      for (const error of result.errors) process.stderr.write(`${formatPolicyError(error)}\n`);
+      if (result.errors.length > 0) {
+        process.exitCode = 1;
+        return;
+      }
+      const n = result.segments.length;
+      const f = result.files.length;
+      process.stderr.write(`${n} segment${n === 1 ? "" : "s"} valid in ${f} file${f === 1 ? "" : "s"}\n`);
     });
 }
