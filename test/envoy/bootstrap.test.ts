@@ -160,6 +160,13 @@ describe("sidecarBootstrap", () => {
     });
   });
 
+  it("quotes strings that YAML 1.1 (Envoy's reader) would take for booleans", () => {
+    const yaml = toYaml(sidecarBootstrap(sidecarOpts({ node: { id: "n", cluster: "on", labels: { app: "yes" } } })));
+    expect(yaml).toContain('id: "n"');
+    expect(yaml).toContain('cluster: "on"');
+    expect(yaml).toContain('app: "yes"');
+  });
+
   it("is pure: the same options give the same bootstrap", () => {
     expect(toYaml(sidecarBootstrap(sidecarOpts()))).toBe(toYaml(sidecarBootstrap(sidecarOpts())));
   });

@@ -309,7 +309,11 @@ export function sidecarBootstrap(opts: SidecarBootstrapOptions): Bootstrap {
   };
 }
 
-/** YAML text of a bootstrap, as Envoy's `-c FILE.yaml` reads it. */
+/**
+ * YAML text of a bootstrap, as Envoy's `-c FILE.yaml` reads it. Every string value is double-quoted:
+ * Envoy's YAML reader follows YAML 1.1, where a plain `n`, `no`, `on` or `y` is a boolean, so a node
+ * id or label value like that would otherwise fail to load (or change meaning).
+ */
 export function toYaml(bootstrap: Bootstrap): string {
-  return stringify(bootstrap, { lineWidth: 0 });
+  return stringify(bootstrap, { lineWidth: 0, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
 }
