@@ -1,0 +1,181 @@
+// A real gRPC client (grpc-js over 127.0.0.1) that plays an Envoy asking for ECDS resources,
+// sotw or delta, over ADS or the standalone ECDS service. Tests drive it request by request.
+import * as grpc from "@grpc/grpc-js";
+import { loadServices } from "../../xds-server/src/xds/protos.js";
+import { decodeFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type DecodedFilterResource } from "../../xds-server/src/xds/resources.js";
+import {
+  jsonToStruct,
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  type ProtoNode,
+} from "../../xds-server/src/xds/server/messages.js";
+
+export interface FakeNode {
+  id: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+function protoNode(n: FakeNode): ProtoNode {
+  const md: Record<string, unknown> = {};
+  if (n.namespace) md["NAMESPACE"] = n.namespace;
+  if (n.labels) md["LABELS"] = n.labels;
+  if (n.annotations) md["ANNOTATIONS"] = n.annotations;
+  return { id: n.id, cluster: "test", metadata: jsonToStruct(md) };
+}
+
+type Service = "ads" | "ecds";
+
+class Inbox<T> {
+  private readonly items: T[] = [];
+  private waiter: ((v: T) => void) | undefined;
+  ended: Error | undefined;
+  push(v: T): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(v);
+    } else this.items.push(v);
+  }
+  /** The next message, or a rejection after `ms`. */
+  next(ms = 3000): Promise<T> {
+    const v = this.items.shift();
+    if (v !== undefined) return Promise.resolve(v);
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no response within ${ms} ms`));
+      }, ms);
+      this.waiter = (x) => {
+        clearTimeout(t);
+        resolve(x);
+      };
+    });
+  }
+  /** Resolves true if nothing arrives within `ms`. */
+  async nothingWithin(ms: number): Promise<boolean> {
+    try {
+      await this.next(ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+  get pending(): number {
+    return this.items.length;
+  }
+}
+
+function client(address: string, service: Service): grpc.Client {
+  const { clients } = loadServices();
+  const Ctor = service === "ads" ? clients.ads : clients.ecds;
+  return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+export class SotwEnvoy {
+  readonly inbox = new Inbox<DiscoveryResponse>();
+  private readonly client: grpc.Client;
+  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  private first = true;
+
+  constructor(address: string, readonly service: Service, readonly node: FakeNode) {
+    this.client = client(address, service);
+    const method = service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs";
+    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>>)[method]!.call(this.client);
+    this.call.on("data", (r: DiscoveryResponse) => this.inbox.push(r));
+    this.call.on("error", (e: Error) => (this.inbox.ended = e));
+    this.call.on("end", () => (this.inbox.ended ??= new Error("stream ended")));
+  }
+
+  /** A request; the node travels with the first one only, as Envoy does. */
+  send(req: Omit<DiscoveryRequest, "node">): void {
+    this.call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, ...req, ...(this.first ? { node: protoNode(this.node) } : {}) });
+    this.first = false;
+  }
+
+  subscribe(names: string[], versionInfo = ""): void {
+    this.send({ resource_names: names, version_info: versionInfo });
+  }
+
+  ack(r: DiscoveryResponse, names: string[]): void {
+    this.send({ resource_names: names, version_info: r.version_info, response_nonce: r.nonce });
+  }
+
+  nack(r: DiscoveryResponse, names: string[], lastGoodVersion: string, message: string): void {
+    this.send({
+      resource_names: names,
+      version_info: lastGoodVersion,
+      response_nonce: r.nonce,
+      error_detail: { code: 3, message },
+    });
+  }
+
+  close(): void {
+    this.call.end();
+    this.client.close();
+  }
+}
+
+export class DeltaEnvoy {
+  readonly inbox = new Inbox<DeltaDiscoveryResponse>();
+  private readonly client: grpc.Client;
+  private readonly call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  private first = true;
+
+  constructor(address: string, readonly service: Service, readonly node: FakeNode) {
+    this.client = client(address, service);
+    const method = service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs";
+    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>>)[method]!.call(this.client);
+    this.call.on("data", (r: DeltaDiscoveryResponse) => this.inbox.push(r));
+    this.call.on("error", (e: Error) => (this.inbox.ended = e));
+    this.call.on("end", () => (this.inbox.ended ??= new Error("stream ended")));
+  }
+
+  send(req: Omit<DeltaDiscoveryRequest, "node">): void {
+    this.call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, ...req, ...(this.first ? { node: protoNode(this.node) } : {}) });
+    this.first = false;
+  }
+
+  subscribe(names: string[], initial: Record<string, string> = {}): void {
+    this.send({ resource_names_subscribe: names, initial_resource_versions: initial });
+  }
+
+  ack(r: DeltaDiscoveryResponse): void {
+    this.send({ response_nonce: r.nonce });
+  }
+
+  nack(r: DeltaDiscoveryResponse, message: string): void {
+    this.send({ response_nonce: r.nonce, error_detail: { code: 3, message } });
+  }
+
+  close(): void {
+    this.call.end();
+    this.client.close();
+  }
+}
+
+/** The filter resource of a sotw response, decoded. */
+export function sotwConfigs(r: DiscoveryResponse): DecodedFilterResource[] {
+  return r.resources.map((a) => {
+    if (a.type_url !== TYPED_EXTENSION_CONFIG_TYPE) throw new Error(`unexpected ${a.type_url}`);
+    return decodeFilterResource(a.value);
+  });
+}
+
+export function deltaConfigs(r: DeltaDiscoveryResponse): Array<DecodedFilterResource & { version: string }> {
+  return r.resources.map((x) => ({ ...decodeFilterResource(x.resource.value), version: x.version }));
+}
+
+/** Polls until `check` holds or `ms` pass. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

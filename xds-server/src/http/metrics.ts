@@ -1,0 +1,67 @@
+// Prometheus metrics of the xDS server, fed by the stream callbacks and the policy source.
+// Each server owns its registry, so several servers in one process (tests) do not collide.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";
+import type { PolicyState, Refusal } from "../source/types.js";
+
+export class XdsMetrics implements Callbacks {
+  readonly registry = new Registry();
+  private readonly streams: Gauge<"service" | "protocol">;
+  private readonly pushes: Counter<"protocol">;
+  private readonly acks: Counter<"protocol">;
+  private readonly nacks: Counter<"protocol">;
+  private readonly pushLatency: Histogram<"protocol">;
+  private readonly refused: Counter;
+  private readonly refusalsNow: Gauge;
+  private readonly segments: Gauge;
+
+  constructor(connectedProxies: () => number, opts: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    new Gauge({
+      name: "picoseg_xds_connected_proxies",
+      help: "Proxies (distinct node ids) with at least one open xDS stream",
+      registers,
+      collect() {
+        this.set(connectedProxies());
+      },
+    });
+    this.streams = new Gauge({ name: "picoseg_xds_streams", help: "Open xDS streams", labelNames: ["service", "protocol"], registers });
+    this.pushes = new Counter({ name: "picoseg_xds_pushes_total", help: "Discovery responses sent", labelNames: ["protocol"], registers });
+    this.acks = new Counter({ name: "picoseg_xds_acks_total", help: "Responses ACKed by proxies", labelNames: ["protocol"], registers });
+    this.nacks = new Counter({ name: "picoseg_xds_nacks_total", help: "Responses NACKed by proxies", labelNames: ["protocol"], registers });
+    this.pushLatency = new Histogram({
+      name: "picoseg_xds_push_latency_seconds",
+      help: "From a proxy's snapshot change to its ACK of the response carrying it",
+      labelNames: ["protocol"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.refused = new Counter({ name: "picoseg_policy_refused_documents_total", help: "Policy documents refused (invalid)", registers });
+    this.refusalsNow = new Gauge({ name: "picoseg_policy_refusals", help: "Refusals standing now", registers });
+    this.segments = new Gauge({ name: "picoseg_policy_segments", help: "Segments in force", registers });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "picoseg_" });
+  }
+
+  onStreamOpen(s: StreamInfo): void {
+    this.streams.inc({ service: s.service, protocol: s.protocol });
+  }
+  onStreamClosed(s: StreamInfo): void {
+    this.streams.dec({ service: s.service, protocol: s.protocol });
+  }
+  onResponse(s: StreamInfo): void {
+    this.pushes.inc({ protocol: s.protocol });
+  }
+  onAck(s: StreamInfo, r: SentResponse): void {
+    this.acks.inc({ protocol: s.protocol });
+    this.pushLatency.observe({ protocol: s.protocol }, Math.max(0, Date.now() - r.snapshotSetAt) / 1000);
+  }
+  onNack(s: StreamInfo): void {
+    this.nacks.inc({ protocol: s.protocol });
+  }
+
+  onPolicy(state: PolicyState, fresh: readonly Refusal[]): void {
+    this.refused.inc(fresh.length);
+    this.refusalsNow.set(state.refusals.length);
+    this.segments.set(state.segments.length);
+  }
+}

@@ -1,0 +1,202 @@
+// Wiring of the xDS server: policy source → ProxyConfigs (compile per proxy) → SnapshotCache
+// → gRPC stream servers (ADS + ECDS, sotw + delta) → Envoy; and the HTTP side (health,
+// metrics, status, the module). Nothing here knows the protocol or the policy format.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { startAdmin, WASM_PATH, type AdminServer } from "./http/admin.js";
+import { XdsMetrics } from "./http/metrics.js";
+import { compileForWorkload, validatePolicyText } from "./policy/index.js";
+import { DirectorySource } from "./source/directory.js";
+import type { FileValidator, PolicySource, PolicyState } from "./source/types.js";
+import { SnapshotCache } from "./xds/cache/snapshot-cache.js";
+import { ProxyConfigs, type CompileFn } from "./xds/proxy-configs.js";
+import type { WasmModuleSource } from "./xds/resources.js";
+import { fanOut } from "./xds/server/callbacks.js";
+import { addXdsServices } from "./xds/server/grpc-services.js";
+import { StreamTracker, type StatusReport } from "./xds/status.js";
+
+/** The ECDS resource name sidecars ask for (envoy/bootstrap.ts PICOSEG_ECDS_RESOURCE). */
+export const DEFAULT_RESOURCE_NAME = "picoseg";
+
+/** filter/build/picoseg.wasm of this checkout (works from src/ via tsx and from dist/). */
+export function defaultWasmPath(): string {
+  const fromDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "filter", "build", "picoseg.wasm");
+  const fromSrc = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "filter", "build", "picoseg.wasm");
+  return import.meta.url.includes("/dist/") ? fromDist : fromSrc;
+}
+
+export interface XdsServerOptions {
+  /** A policy directory to watch, or any PolicySource. */
+  policies: string | PolicySource;
+  /** Default: policy/compile.ts compileForWorkload. */
+  compile?: CompileFn;
+  /** Per-file validation for a directory source (default: policy/load.ts). */
+  validateFile?: FileValidator;
+  host?: string;
+  /** gRPC port; 0 picks a free one. Default 18000. */
+  xdsPort?: number;
+  /** HTTP port; 0 picks a free one. Default 18080. */
+  httpPort?: number;
+  /** The filter module; default filter/build/picoseg.wasm of this checkout. */
+  wasmPath?: string;
+  /**
+   * Have proxies fetch the module from this server's HTTP side (with its sha256) through the
+   * named Envoy cluster, instead of reading `wasmPath` from their own disk.
+   */
+  remoteWasm?: { cluster: string; baseUrl?: string };
+  /** Names served to wildcard subscribers. Default ["picoseg"]. */
+  defaultResourceNames?: string[];
+  debounceMs?: number;
+  /** Sent to proxies as control_plane.identifier. */
+  controlPlaneId?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningXdsServer {
+  /** host:port of the gRPC side. */
+  xdsAddress: string;
+  xdsPort: number;
+  /** http://host:port of the HTTP side. */
+  httpUrl: string;
+  httpPort: number;
+  cache: SnapshotCache;
+  configs: ProxyConfigs;
+  source: PolicySource;
+  metrics: XdsMetrics;
+  status(): StatusReport;
+  close(): Promise<void>;
+}
+
+export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXdsServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const controlPlaneId = opts.controlPlaneId ?? `picoseg@${process.pid}`;
+  const startedAt = Date.now();
+  const wasmPath = path.resolve(opts.wasmPath ?? defaultWasmPath());
+  const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined);
+
+  // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
+  const cache = new SnapshotCache();
+  const tracker = new StreamTracker();
+  let configs: ProxyConfigs | undefined;
+  const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, { processMetrics: true });
+  let ready = false;
+  let source: PolicySource | undefined;
+  const status = (): StatusReport => {
+    const st = source?.current();
+    return {
+      controlPlane: controlPlaneId,
+      startedAt,
+      ready,
+      policySource: source?.description ?? "",
+      policyRevision: st?.revision ?? 0,
+      segments: (st?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
+      refusals: [...(st?.refusals ?? [])],
+      proxies: configs ? tracker.proxies(configs) : [],
+    };
+  };
+  const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
+    ready: () => ready,
+    status,
+    registry: metrics.registry,
+    module: () => moduleBytes,
+  });
+  const httpUrl = `http://${host}:${admin.port}`;
+
+  let module: WasmModuleSource;
+  if (opts.remoteWasm) {
+    if (!moduleBytes) throw new Error(`--remote-wasm: no module at ${wasmPath}`);
+    const base = opts.remoteWasm.baseUrl ?? httpUrl;
+    module = { kind: "remote", uri: `${base}${WASM_PATH}`, cluster: opts.remoteWasm.cluster, sha256: moduleBytes.sha256 };
+  } else {
+    module = { kind: "local", filename: wasmPath };
+  }
+  configs = new ProxyConfigs({
+    cache,
+    compile: opts.compile ?? ((segments, workload) => compileForWorkload(segments, workload)),
+    module,
+    defaultResourceNames: opts.defaultResourceNames ?? [DEFAULT_RESOURCE_NAME],
+  });
+  const proxyConfigs = configs;
+
+  source =
+    typeof opts.policies === "string"
+      ? new DirectorySource(opts.policies, {
+          validateFile: opts.validateFile ?? ((file, text) => validatePolicyText(text, file)),
+          ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+        })
+      : opts.policies;
+  const policySource = source;
+  const apply = (state: PolicyState, fresh: readonly { text: string }[]): void => {
+    for (const r of fresh) log(`picoseg: refused ${r.text} (previous state of the file stays in force)`);
+    metrics.onPolicy(state, fresh as PolicyState["refusals"]);
+    proxyConfigs.setSegments(state.segments);
+  };
+  policySource.onChange(apply);
+
+  const grpcServer = new grpc.Server({
+    // Envoy keeps its xDS stream open for hours; keepalive notices dead peers.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  });
+  addXdsServices(grpcServer, {
+    watcher: cache,
+    callbacks: fanOut(proxyConfigs, tracker, metrics),
+    controlPlaneId,
+  });
+  let xdsPort: number;
+  try {
+    await policySource.start(); // publishes the initial state through apply()
+    ready = true;
+    xdsPort = await new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync(`${host}:${opts.xdsPort ?? 18000}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
+    });
+  } catch (err) {
+    await policySource.close();
+    grpcServer.forceShutdown();
+    await admin.close();
+    throw err;
+  }
+
+  log(
+    `picoseg: xDS on ${host}:${xdsPort} (ADS + ECDS, sotw + delta), HTTP on ${httpUrl}, policies ${policySource.description}, module ${
+      module.kind === "local" ? module.filename : `${module.uri} via cluster ${module.cluster}`
+    }`,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    xdsAddress: `${host}:${xdsPort}`,
+    xdsPort,
+    httpUrl,
+    httpPort: admin.port,
+    cache,
+    configs: proxyConfigs,
+    source: policySource,
+    metrics,
+    status,
+    close: () =>
+      (closing ??= (async () => {
+        await policySource.close();
+        // Streams are endless: do not wait for them to finish.
+        grpcServer.forceShutdown();
+        await admin.close();
+      })()),
+  };
+}
+
+function readModule(file: string, required: boolean): { bytes: Uint8Array; sha256: string } | undefined {
+  try {
+    const bytes = readFileSync(file);
+    return { bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+  } catch (err) {
+    if (required) throw new Error(`cannot read the filter module ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,39 @@
+// Where segments come from. The xDS side only sees a PolicySource: today a watched directory
+// (./directory.ts), later Kubernetes PicoSegment custom resources behind the same interface.
+import type { LoadedSegment, PolicyError } from "../policy/types.js";
+
+/** A document (or file) the source would not take; the previous good state stays in force. */
+export interface Refusal extends PolicyError {
+  /** `file:line: field: message`. */
+  text: string;
+  /** When it was refused (ms since epoch). */
+  at: number;
+}
+
+/** The current good state of a source, plus what it is refusing right now. */
+export interface PolicyState {
+  /** Every segment in force, ordered by origin (file path, then position in the file). */
+  readonly segments: readonly LoadedSegment[];
+  /** Refusals still standing (cleared when the offending file is fixed or removed). */
+  readonly refusals: readonly Refusal[];
+  /** Increases with every change of `segments` or `refusals`. */
+  readonly revision: number;
+  readonly loadedAt: number;
+}
+
+export interface PolicySource {
+  /** For logs and status, e.g. `dir:/etc/picoseg/policies`. */
+  readonly description: string;
+  /**
+   * Loads the initial state, publishing it to the listeners registered so far (rejects when the
+   * source cannot be read at all), and starts watching.
+   */
+  start(): Promise<PolicyState>;
+  current(): PolicyState | undefined;
+  /** Called after each change; returns an unsubscribe function. */
+  onChange(listener: (state: PolicyState, newRefusals: readonly Refusal[]) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Turns one file's text into its valid segments and the errors of the rest. */
+export type FileValidator = (file: string, text: string) => { segments: LoadedSegment[]; errors: PolicyError[] };

@@ -1,0 +1,162 @@
+// Content, not protocol: for every connected proxy, the segments that select its workload
+// compiled into the filter's configuration, wrapped as the ECDS resources it asks for, and set
+// as that proxy's snapshot in the cache. It listens to the stream callbacks only to learn
+// which proxies are connected and which resource names they want.
+import type { CompiledConfig, LoadedSegment, Workload } from "../policy/types.js";
+import type { SnapshotCache } from "./cache/snapshot-cache.js";
+import type { Subscription } from "./cache/types.js";
+import type { NodeInfo } from "./node.js";
+import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
+import type { Callbacks, StreamInfo } from "./server/callbacks.js";
+
+export type CompileFn = (segments: LoadedSegment[], workload: Workload) => CompiledConfig;
+
+export interface ProxyConfigsOptions {
+  cache: SnapshotCache;
+  compile: CompileFn;
+  module: WasmModuleSource;
+  /** Names served to a wildcard subscriber (sidecars ask by name; see envoy/bootstrap.ts). */
+  defaultResourceNames: readonly string[];
+}
+
+/** What status shows about one proxy's content. */
+export interface ProxyContent {
+  node: NodeInfo;
+  streams: number[];
+  resourceNames: string[];
+  segments: string[];
+  warnings: string[];
+  /** The compiled configuration string currently in its snapshot. */
+  config?: string;
+  /** Resource name → version currently in its snapshot. */
+  currentVersions: Record<string, string>;
+  /** A compile failure; the proxy keeps its previous snapshot meanwhile. */
+  error?: string;
+}
+
+interface ProxyEntry {
+  node: NodeInfo;
+  streams: Set<number>;
+  names: Set<string>;
+  compiled?: CompiledConfig;
+  current: Record<string, string>;
+  error?: string;
+}
+
+export class ProxyConfigs implements Callbacks {
+  private segments: LoadedSegment[] = [];
+  private readonly proxies = new Map<string, ProxyEntry>();
+  // Many proxies share a workload, and most share a config string: compile and marshal once.
+  private compiledByWorkload = new Map<string, CompiledConfig>();
+  private resourceByContent = new Map<string, MarshaledResource>();
+
+  constructor(private readonly opts: ProxyConfigsOptions) {}
+
+  /** New policy state: recompile for every connected proxy; unchanged ones get no push. */
+  setSegments(segments: readonly LoadedSegment[]): void {
+    this.segments = [...segments];
+    this.compiledByWorkload = new Map();
+    const previous = this.resourceByContent;
+    this.resourceByContent = new Map();
+    for (const [id, p] of this.proxies) this.refresh(id, p, previous);
+  }
+
+  onStreamRequest(stream: StreamInfo, typeUrl: string, subscription: Subscription): void {
+    const node = stream.node;
+    if (!node) return;
+    let p = this.proxies.get(node.id);
+    let dirty = false;
+    if (!p) {
+      p = { node, streams: new Set(), names: new Set(), current: {} };
+      this.proxies.set(node.id, p);
+      dirty = true;
+    } else if (workloadKey(p.node.workload) !== workloadKey(node.workload)) {
+      p.node = node; // the same node id came back with other metadata
+      dirty = true;
+    }
+    if (!p.streams.has(stream.id)) p.streams.add(stream.id);
+    if (typeUrl === TYPED_EXTENSION_CONFIG_TYPE) {
+      for (const n of subscription.names) {
+        if (!p.names.has(n)) {
+          p.names.add(n);
+          dirty = true;
+        }
+      }
+    }
+    if (dirty) this.refresh(node.id, p, this.resourceByContent);
+  }
+
+  onStreamClosed(stream: StreamInfo): void {
+    const id = stream.node?.id;
+    if (id === undefined) return;
+    const p = this.proxies.get(id);
+    if (!p) return;
+    p.streams.delete(stream.id);
+    if (p.streams.size === 0) {
+      this.proxies.delete(id);
+      this.opts.cache.clearSnapshot(id);
+    }
+  }
+
+  proxyIds(): string[] {
+    return [...this.proxies.keys()];
+  }
+
+  describe(id: string): ProxyContent | undefined {
+    const p = this.proxies.get(id);
+    if (!p) return undefined;
+    return {
+      node: p.node,
+      streams: [...p.streams],
+      resourceNames: this.namesOf(p),
+      segments: p.compiled?.segments ?? [],
+      warnings: p.compiled?.warnings ?? [],
+      ...(p.compiled ? { config: p.compiled.config } : {}),
+      currentVersions: { ...p.current },
+      ...(p.error !== undefined ? { error: p.error } : {}),
+    };
+  }
+
+  private namesOf(p: ProxyEntry): string[] {
+    return [...new Set([...this.opts.defaultResourceNames, ...p.names])].sort();
+  }
+
+  private refresh(id: string, p: ProxyEntry, reuse: Map<string, MarshaledResource>): void {
+    let compiled: CompiledConfig;
+    try {
+      compiled = this.compileFor(p.node.workload);
+    } catch (err) {
+      p.error = `compile failed: ${err instanceof Error ? err.message : String(err)}`;
+      return; // keep the previous snapshot
+    }
+    delete p.error;
+    p.compiled = compiled;
+    const resources = new Map<string, MarshaledResource>();
+    for (const name of this.namesOf(p)) {
+      const key = `${name}\0${compiled.config}`;
+      let r = this.resourceByContent.get(key) ?? reuse.get(key);
+      if (!r) r = buildFilterResource(name, compiled.config, this.opts.module);
+      this.resourceByContent.set(key, r);
+      resources.set(name, r);
+    }
+    p.current = Object.fromEntries([...resources].map(([n, r]) => [n, r.version]));
+    this.opts.cache.setSnapshot(id, new Map([[TYPED_EXTENSION_CONFIG_TYPE, resources]]));
+  }
+
+  private compileFor(workload: Workload): CompiledConfig {
+    const key = workloadKey(workload);
+    let c = this.compiledByWorkload.get(key);
+    if (!c) {
+      c = this.opts.compile(this.segments, workload);
+      this.compiledByWorkload.set(key, c);
+    }
+    return c;
+  }
+}
+
+/** Everything of a workload that compilation may read, canonically ordered. */
+export function workloadKey(w: Workload): string {
+  const sorted = (r: Record<string, string>): [string, string][] =>
+    Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([w.namespace, sorted(w.labels), sorted(w.annotations), w.serviceAccount ?? "", w.name ?? ""]);
+}

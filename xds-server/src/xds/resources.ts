@@ -1,0 +1,132 @@
+// The one kind of resource picoseg serves: an ECDS `TypedExtensionConfig` wrapping the Wasm
+// network filter (DESIGN.md "Loading the filter into Envoy"). Built and marshaled once per
+// distinct content; its version is a hash of those bytes, so identical inputs give identical
+// versions across proxies and across server restarts.
+import { createHash } from "node:crypto";
+import { messageType } from "./protos.js";
+
+export const TYPED_EXTENSION_CONFIG_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+export const WASM_NETWORK_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
+const STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue";
+
+export const PICOSEG_ROOT_ID = "picoseg";
+export const WASM_RUNTIME = "envoy.wasm.runtime.v8";
+
+/** A resource as the cache holds it: already marshaled, with its content version. */
+export interface MarshaledResource {
+  name: string;
+  typeUrl: string;
+  /** Content hash of `value`; the per-resource version in delta xDS. */
+  version: string;
+  /** The serialized message, i.e. the `value` of the Any sent to Envoy. */
+  value: Uint8Array;
+}
+
+/** Where Envoy gets the filter's module from. */
+export type WasmModuleSource =
+  | { kind: "local"; filename: string }
+  | {
+      kind: "remote";
+      /** URL of the module on this server's HTTP side. */
+      uri: string;
+      /** Name of the Envoy cluster (in the sidecar bootstrap) that reaches that URL. */
+      cluster: string;
+      sha256: string;
+    };
+
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+}
+
+/** Marshals one picoseg ECDS resource: `name` is the ECDS resource name Envoy asked for. */
+export function buildFilterResource(name: string, filterConfig: string, module: WasmModuleSource): MarshaledResource {
+  const code =
+    module.kind === "local"
+      ? { local: { filename: module.filename } }
+      : {
+          remote: {
+            http_uri: { uri: module.uri, cluster: module.cluster, timeout: { seconds: 10 } },
+            sha256: module.sha256,
+          },
+        };
+  const stringValue = messageType("google.protobuf.StringValue");
+  const wasm = messageType("envoy.extensions.filters.network.wasm.v3.Wasm");
+  const typed = messageType("envoy.config.core.v3.TypedExtensionConfig");
+  const wasmMessage = wasm.fromObject({
+    config: {
+      name,
+      root_id: PICOSEG_ROOT_ID,
+      // One VM per module, shared by every picoseg filter config on the proxy (as in envoy/bootstrap.ts).
+      vm_config: { vm_id: PICOSEG_ROOT_ID, runtime: WASM_RUNTIME, code },
+      configuration: {
+        type_url: STRING_VALUE_TYPE,
+        value: stringValue.encode(stringValue.fromObject({ value: filterConfig })).finish(),
+      },
+    },
+  });
+  const value = typed
+    .encode(
+      typed.fromObject({
+        name,
+        typed_config: { type_url: WASM_NETWORK_FILTER_TYPE, value: wasm.encode(wasmMessage).finish() },
+      }),
+    )
+    .finish();
+  return { name, typeUrl: TYPED_EXTENSION_CONFIG_TYPE, version: contentVersion(value), value };
+}
+
+/** What a picoseg resource says, decoded (for tests, fake clients and `status`). */
+export interface DecodedFilterResource {
+  name: string;
+  rootId: string;
+  runtime: string;
+  module: { local?: string; remote?: { uri: string; cluster: string; sha256: string } };
+  configuration: string;
+}
+
+export function decodeFilterResource(value: Uint8Array): DecodedFilterResource {
+  const typed = messageType("envoy.config.core.v3.TypedExtensionConfig").decode(value) as unknown as {
+    name: string;
+    typed_config?: { type_url: string; value: Uint8Array };
+  };
+  if (typed.typed_config?.type_url !== WASM_NETWORK_FILTER_TYPE) {
+    throw new Error(`unexpected typed_config ${typed.typed_config?.type_url ?? "(none)"}`);
+  }
+  const wasm = messageType("envoy.extensions.filters.network.wasm.v3.Wasm").decode(typed.typed_config.value) as unknown as {
+    config?: {
+      root_id?: string;
+      vm_config?: {
+        runtime?: string;
+        code?: {
+          local?: { filename?: string };
+          remote?: { http_uri?: { uri?: string; cluster?: string }; sha256?: string };
+        };
+      };
+      configuration?: { type_url: string; value: Uint8Array };
+    };
+  };
+  const cfg = wasm.config;
+  const conf = cfg?.configuration;
+  const configuration = conf
+    ? (messageType("google.protobuf.StringValue").decode(conf.value) as unknown as { value?: string }).value ?? ""
+    : "";
+  const code = cfg?.vm_config?.code;
+  return {
+    name: typed.name,
+    rootId: cfg?.root_id ?? "",
+    runtime: cfg?.vm_config?.runtime ?? "",
+    module: {
+      ...(code?.local ? { local: code.local.filename ?? "" } : {}),
+      ...(code?.remote
+        ? {
+            remote: {
+              uri: code.remote.http_uri?.uri ?? "",
+              cluster: code.remote.http_uri?.cluster ?? "",
+              sha256: code.remote.sha256 ?? "",
+            },
+          }
+        : {}),
+    },
+    configuration,
+  };
+}

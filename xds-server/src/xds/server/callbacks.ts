@@ -1,0 +1,72 @@
+// Observability hooks of the stream servers (go-control-plane's Callbacks): status and metrics
+// listen here instead of being woven into the protocol code. All hooks are synchronous.
+import type { Subscription } from "../cache/types.js";
+import type { NodeInfo } from "../node.js";
+
+export type XdsService = "ads" | "ecds";
+export type XdsProtocol = "sotw" | "delta";
+
+export interface StreamInfo {
+  readonly id: number;
+  readonly service: XdsService;
+  readonly protocol: XdsProtocol;
+  readonly peer: string;
+  readonly openedAt: number;
+  /** Set from the first request that carries a node; later requests may omit it. */
+  node?: NodeInfo;
+}
+
+export interface ResourceVersion {
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface SentResponse {
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** sotw: `version_info` of the response; delta: `system_version_info`. */
+  readonly version: string;
+  readonly resources: readonly ResourceVersion[];
+  readonly removed: readonly string[];
+  /** When the snapshot behind it was set (ms since epoch). */
+  readonly snapshotSetAt: number;
+}
+
+export interface Callbacks {
+  onStreamOpen?(stream: StreamInfo): void;
+  onStreamClosed?(stream: StreamInfo): void;
+  /**
+   * Every request, once the node is known and before the stream (re)opens its watch: a
+   * snapshot set from here is what that watch sees (picoseg builds named resources on demand).
+   */
+  onStreamRequest?(stream: StreamInfo, typeUrl: string, subscription: Subscription): void;
+  onResponse?(stream: StreamInfo, response: SentResponse): void;
+  /** The client accepted `response`. */
+  onAck?(stream: StreamInfo, response: SentResponse): void;
+  /** The client rejected `response`; it keeps what it had before. */
+  onNack?(stream: StreamInfo, response: SentResponse, errorDetail: string): void;
+}
+
+/** Calls every listener in order; one that throws does not stop the others. */
+export function fanOut(...all: Callbacks[]): Callbacks {
+  const each = <K extends keyof Callbacks>(key: K) =>
+    ((...args: unknown[]) => {
+      for (const c of all) {
+        const f = c[key] as ((...a: unknown[]) => void) | undefined;
+        if (!f) continue;
+        try {
+          f.apply(c, args);
+        } catch (err) {
+          console.error(`picoseg: xds callback ${key} failed:`, err);
+        }
+      }
+    }) as NonNullable<Callbacks[K]>;
+  return {
+    onStreamOpen: each("onStreamOpen"),
+    onStreamClosed: each("onStreamClosed"),
+    onStreamRequest: each("onStreamRequest"),
+    onResponse: each("onResponse"),
+    onAck: each("onAck"),
+    onNack: each("onNack"),
+  };
+}

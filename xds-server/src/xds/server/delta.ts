@@ -1,0 +1,139 @@
+// Incremental ("delta") xDS streams (DeltaAggregatedResources, DeltaExtensionConfigs).
+//
+// The client changes its subscription with each request (`resource_names_subscribe` /
+// `_unsubscribe`, `*` for wildcard) and says on reconnect what it already holds
+// (`initial_resource_versions`). The server sends only resources whose version differs from
+// what the client holds, plus `removed_resources`. ACK and NACK name only the nonce: an ACK
+// has no `error_detail`, a NACK has one, and the client then keeps its previous resources.
+import * as grpc from "@grpc/grpc-js";
+import type { CancelWatch, DeltaWatchResponse } from "../cache/types.js";
+import type { SentResponse, XdsService } from "./callbacks.js";
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages.js";
+import {
+  errorDetailText,
+  failStream,
+  learnNode,
+  newStreamInfo,
+  requestTypeUrl,
+  runStream,
+  type StreamServerOptions,
+} from "./stream-common.js";
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** name → version the client holds or was last sent (a NACKed version counts: not resent). */
+  known: Map<string, string>;
+  /** Responses sent and not yet ACKed or NACKed, by nonce. */
+  outstanding: Map<string, SentResponse>;
+}
+
+export function handleDeltaStream(
+  call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+  service: XdsService,
+  opts: StreamServerOptions,
+): void {
+  const info = newStreamInfo(service, "delta", call.getPeer());
+  const types = new Map<string, TypeState>();
+  const watches = new Map<string, CancelWatch>();
+  let nonceCounter = 0;
+
+  const send = (typeUrl: string, state: TypeState, r: DeltaWatchResponse): void => {
+    const nonce = String(++nonceCounter);
+    for (const x of r.resources) state.known.set(x.name, x.version);
+    for (const name of r.removed) state.known.delete(name);
+    const response: DeltaDiscoveryResponse = {
+      system_version_info: r.systemVersion,
+      resources: r.resources.map((x) => ({
+        name: x.name,
+        version: x.version,
+        resource: { type_url: x.typeUrl, value: x.value },
+      })),
+      type_url: typeUrl,
+      removed_resources: [...r.removed],
+      nonce,
+      control_plane: { identifier: opts.controlPlaneId },
+    };
+    const sent: SentResponse = {
+      typeUrl,
+      nonce,
+      version: r.systemVersion,
+      resources: r.resources.map((x) => ({ name: x.name, version: x.version })),
+      removed: [...r.removed],
+      snapshotSetAt: r.snapshotSetAt,
+    };
+    state.outstanding.set(nonce, sent);
+    watches.delete(typeUrl); // a watch answers once
+    call.write(response);
+    opts.callbacks.onResponse?.(info, sent);
+  };
+
+  runStream(call, info, opts, watches, (req) => {
+    if (!learnNode(info, req.node)) {
+      failStream(call, grpc.status.INVALID_ARGUMENT, "the first request of a stream must carry a node with an id");
+      return;
+    }
+    const typeUrl = requestTypeUrl(service, req.type_url);
+    if (!typeUrl) {
+      failStream(call, grpc.status.INVALID_ARGUMENT, "an ADS request must set type_url");
+      return;
+    }
+    const subscribe = req.resource_names_subscribe ?? [];
+    const unsubscribe = req.resource_names_unsubscribe ?? [];
+    let state = types.get(typeUrl);
+    if (!state) {
+      state = {
+        // An empty first subscription is the (legacy) wildcard.
+        wildcard: subscribe.length === 0 || subscribe.includes("*"),
+        names: new Set(subscribe.filter((n) => n !== "*")),
+        known: new Map(Object.entries(req.initial_resource_versions ?? {})),
+        outstanding: new Map(),
+      };
+      types.set(typeUrl, state);
+    } else {
+      for (const name of subscribe) {
+        if (name === "*") state.wildcard = true;
+        else {
+          state.names.add(name);
+          state.known.delete(name); // a (re)subscription is answered with the resource
+        }
+      }
+      for (const name of unsubscribe) {
+        if (name === "*") state.wildcard = false;
+        else {
+          state.names.delete(name);
+          state.known.delete(name);
+        }
+      }
+    }
+
+    const nonce = req.response_nonce ?? "";
+    const answered = nonce ? state.outstanding.get(nonce) : undefined;
+    if (answered) {
+      // Earlier outstanding responses are implicitly superseded by this answer.
+      for (const n of [...state.outstanding.keys()]) {
+        state.outstanding.delete(n);
+        if (n === nonce) break;
+      }
+      const detail = errorDetailText(req.error_detail);
+      if (detail !== undefined) opts.callbacks.onNack?.(info, answered, detail);
+      else opts.callbacks.onAck?.(info, answered);
+    }
+
+    const subscription = { wildcard: state.wildcard, names: new Set(state.names) };
+    opts.callbacks.onStreamRequest?.(info, typeUrl, subscription);
+
+    watches.get(typeUrl)?.();
+    watches.delete(typeUrl);
+    const s = state;
+    let answeredAtOnce = false;
+    const cancel = opts.watcher.createDeltaWatch(
+      { nodeId: info.node!.id, typeUrl, subscription, known: new Map(s.known) },
+      (r) => {
+        answeredAtOnce = true;
+        send(typeUrl, s, r);
+      },
+    );
+    if (!answeredAtOnce) watches.set(typeUrl, cancel);
+  });
+}

@@ -1,0 +1,145 @@
+// What `/status` and `picoseg status` show: per connected proxy, who it is, which segments
+// select it, and per resource what was sent, what it ACKed, and the detail of its last NACK.
+// The tracker learns all of it from the stream callbacks.
+import type { Workload } from "../policy/types.js";
+import type { Refusal } from "../source/types.js";
+import type { ProxyConfigs } from "./proxy-configs.js";
+import type { Callbacks, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./server/callbacks.js";
+
+export interface ResourceStatus {
+  name: string;
+  /** Version in the proxy's snapshot now (what it should converge to). */
+  current?: string;
+  sent?: string;
+  sentAt?: number;
+  acked?: string;
+  ackedAt?: number;
+  nack?: { version: string; detail: string; at: number };
+}
+
+export interface StreamStatus {
+  id: number;
+  service: XdsService;
+  protocol: XdsProtocol;
+  peer: string;
+  connectedAt: number;
+}
+
+export interface ProxyStatus {
+  nodeId: string;
+  cluster: string;
+  workload: Workload;
+  segments: string[];
+  warnings: string[];
+  error?: string;
+  streams: StreamStatus[];
+  resources: ResourceStatus[];
+}
+
+export interface StatusReport {
+  controlPlane: string;
+  startedAt: number;
+  ready: boolean;
+  policySource: string;
+  policyRevision: number;
+  segments: string[];
+  refusals: Refusal[];
+  proxies: ProxyStatus[];
+}
+
+interface TrackedStream {
+  info: StreamInfo;
+  resources: Map<string, ResourceStatus>;
+}
+
+export class StreamTracker implements Callbacks {
+  private readonly streams = new Map<number, TrackedStream>();
+
+  onStreamOpen(stream: StreamInfo): void {
+    this.streams.set(stream.id, { info: stream, resources: new Map() });
+  }
+
+  onStreamClosed(stream: StreamInfo): void {
+    this.streams.delete(stream.id);
+  }
+
+  onResponse(stream: StreamInfo, r: SentResponse): void {
+    const t = this.streams.get(stream.id);
+    if (!t) return;
+    const at = Date.now();
+    for (const x of r.resources) {
+      const s = this.resource(t, x.name);
+      s.sent = x.version;
+      s.sentAt = at;
+    }
+    for (const name of r.removed) t.resources.delete(name);
+  }
+
+  onAck(stream: StreamInfo, r: SentResponse): void {
+    const t = this.streams.get(stream.id);
+    if (!t) return;
+    const at = Date.now();
+    for (const x of r.resources) {
+      const s = this.resource(t, x.name);
+      s.acked = x.version;
+      s.ackedAt = at;
+    }
+  }
+
+  onNack(stream: StreamInfo, r: SentResponse, detail: string): void {
+    const t = this.streams.get(stream.id);
+    if (!t) return;
+    const at = Date.now();
+    for (const x of r.resources) this.resource(t, x.name).nack = { version: x.version, detail, at };
+  }
+
+  streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Joins stream state with each proxy's content. */
+  proxies(configs: ProxyConfigs): ProxyStatus[] {
+    const out: ProxyStatus[] = [];
+    for (const id of configs.proxyIds().sort()) {
+      const c = configs.describe(id);
+      if (!c) continue;
+      const streams = c.streams.map((sid) => this.streams.get(sid)).filter((t): t is TrackedStream => !!t);
+      const resources = new Map<string, ResourceStatus>();
+      // Oldest stream first, so the newest stream's view of a resource wins.
+      for (const t of streams.sort((a, b) => a.info.openedAt - b.info.openedAt)) {
+        for (const [name, s] of t.resources) resources.set(name, { ...s });
+      }
+      for (const [name, version] of Object.entries(c.currentVersions)) {
+        const s = resources.get(name) ?? { name };
+        s.current = version;
+        resources.set(name, s);
+      }
+      out.push({
+        nodeId: id,
+        cluster: c.node.cluster,
+        workload: c.node.workload,
+        segments: c.segments,
+        warnings: c.warnings,
+        ...(c.error !== undefined ? { error: c.error } : {}),
+        streams: streams.map((t) => ({
+          id: t.info.id,
+          service: t.info.service,
+          protocol: t.info.protocol,
+          peer: t.info.peer,
+          connectedAt: t.info.openedAt,
+        })),
+        resources: [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      });
+    }
+    return out;
+  }
+
+  private resource(t: TrackedStream, name: string): ResourceStatus {
+    let s = t.resources.get(name);
+    if (!s) {
+      s = { name };
+      t.resources.set(name, s);
+    }
+    return s;
+  }
+}
