@@ -43,7 +43,10 @@ function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
     const found = apiVersion === undefined ? "no apiVersion" : JSON.stringify(apiVersion);
     return [{ file, line: doc.lineOf(["apiVersion"]), field: "apiVersion", message: `expected ${API_VERSION}, found ${found}` }];
   }
-  return [...schemaErrors(doc, file), ...semanticErrors(doc, file)].sort((a, b) => a.line - b.line);
+  // In document order (structural before semantic errors of the same node), as an editor shows them.
+  return [...schemaErrors(doc, file), ...semanticErrors(doc, file)]
+    .sort((a, b) => a.offset - b.offset)
+    .map(({ file: f, line, field, message }) => ({ file: f, line, field, message }));
 }
 
 /**

@@ -5,8 +5,7 @@
 import { Ajv, type ErrorObject } from "ajv";
 import schemaDocument from "../../../policies/picosegment.schema.json" with { type: "json" };
 import { formatPath, pointerToPath, type PathStep } from "./path.js";
-import type { SourceDocument } from "./yaml-source.js";
-import type { PolicyError } from "./types.js";
+import { errorAt, type LocatedError, type SourceDocument } from "./yaml-source.js";
 
 /** The JSON Schema of a PicoSegment (draft-07), as kept in policies/. */
 export const picoSegmentSchema: Readonly<Record<string, unknown>> = schemaDocument;
@@ -17,7 +16,7 @@ ajv.addKeyword({ keyword: "x-kubernetes-int-or-string", schemaType: "boolean" })
 const validateSchema = ajv.compile(schemaDocument);
 
 /** Every structural error of one document (empty when it matches the schema). */
-export function schemaErrors(doc: SourceDocument, file: string): PolicyError[] {
+export function schemaErrors(doc: SourceDocument, file: string): LocatedError[] {
   if (validateSchema(doc.value)) return [];
   return collapseAnyOf(validateSchema.errors ?? []).map((e) => toPolicyError(e, doc, file));
 }
@@ -46,20 +45,20 @@ function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
   return kept;
 }
 
-function toPolicyError(e: ErrorObject, doc: SourceDocument, file: string): PolicyError {
+function toPolicyError(e: ErrorObject, doc: SourceDocument, file: string): LocatedError {
   const path: PathStep[] = pointerToPath(e.instancePath);
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "required": {
       const missing = String(params["missingProperty"]);
-      return { file, line: doc.lineOf(path), field: formatPath([...path, missing]), message: "is required" };
+      return errorAt(doc, file, path, formatPath([...path, missing]), "is required");
     }
     case "additionalProperties": {
       const unknown = [...path, String(params["additionalProperty"])];
-      return { file, line: doc.lineOf(unknown), field: formatPath(unknown), message: "unknown field" };
+      return errorAt(doc, file, unknown, formatPath(unknown), "unknown field");
     }
     default:
-      return { file, line: doc.lineOf(path), field: formatPath(path), message: describe(e, params) };
+      return errorAt(doc, file, path, formatPath(path), describe(e, params));
   }
 }
 

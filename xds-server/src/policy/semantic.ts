@@ -10,15 +10,14 @@ import { parsePort } from "./ports.js";
 import { MAX_CONFIG_NUMBER, parseDuration, parseQuantity, type Parsed } from "./quantity.js";
 import { parseClock } from "./schedule.js";
 import { checkTimeZone } from "./timezone.js";
-import type { PolicyError } from "./types.js";
-import type { SourceDocument } from "./yaml-source.js";
+import { errorAt, type LocatedError, type SourceDocument } from "./yaml-source.js";
 
 type Report = (path: FieldPath, message: string) => void;
 
 /** Every semantic error of one PicoSegment document (kind and apiVersion already checked). */
-export function semanticErrors(doc: SourceDocument, file: string): PolicyError[] {
-  const errors: PolicyError[] = [];
-  const report: Report = (path, message) => errors.push({ file, line: doc.lineOf(path), field: formatPath(path), message });
+export function semanticErrors(doc: SourceDocument, file: string): LocatedError[] {
+  const errors: LocatedError[] = [];
+  const report: Report = (path, message) => errors.push(errorAt(doc, file, path, formatPath(path), message));
   const root = asRecord(doc.value);
   if (!root) return errors;
 

@@ -17,6 +17,18 @@ export interface SourceDocument {
    * the deepest node that does, so "is required" errors point at the parent.
    */
   lineOf(path: FieldPath): number;
+  /** Source offset of the same node as lineOf, to list errors in document order. */
+  offsetOf(path: FieldPath): number;
+}
+
+/** An error and the source offset of its node, so that a document's errors can be listed in order. */
+export interface LocatedError extends PolicyError {
+  offset: number;
+}
+
+/** The error at `path` of `doc` (line and offset of the node the path names). */
+export function errorAt(doc: SourceDocument, file: string, path: FieldPath, field: string, message: string): LocatedError {
+  return { file, line: doc.lineOf(path), field, message, offset: doc.offsetOf(path) };
 }
 
 export interface ParsedSource {
@@ -41,37 +53,38 @@ export function parseYamlDocuments(text: string, file: string): ParsedSource {
     }
     const root = doc.contents;
     if (root === null || (isScalar(root) && root.value === null)) continue; // empty document
-    const rootLine = root.range ? lineAt(root.range[0]) : 1;
+    const rootOffset = root.range ? root.range[0] : 0;
     documents.push({
       value: doc.toJS({ maxAliasCount: 100 }) as unknown,
-      line: rootLine,
-      lineOf: (path) => lineOfPath(root, path, rootLine, lineAt),
+      line: lineAt(rootOffset),
+      lineOf: (path) => lineAt(offsetOfPath(root, path, rootOffset)),
+      offsetOf: (path) => offsetOfPath(root, path, rootOffset),
     });
   }
   return { documents, errors };
 }
 
-function lineOfPath(root: Node, path: FieldPath, rootLine: number, lineAt: (offset: number) => number): number {
+function offsetOfPath(root: Node, path: FieldPath, rootOffset: number): number {
   let node: unknown = root;
-  let line = rootLine;
+  let offset = rootOffset;
   for (const step of path) {
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(step));
       if (!pair) break;
       const key = pair.key as Node;
-      if (key.range) line = lineAt(key.range[0]);
+      if (key.range) offset = key.range[0];
       node = pair.value;
     } else if (isSeq(node) && typeof step === "number") {
       const item: unknown = node.items[step];
       if (item === undefined) break;
       const range = (item as Node | null)?.range;
-      if (range) line = lineAt(range[0]);
+      if (range) offset = range[0];
       node = item;
     } else {
       break;
     }
   }
-  return line;
+  return offset;
 }
 
 function firstLine(message: string): string {
