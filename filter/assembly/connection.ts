@@ -1,0 +1,121 @@
+// Per-connection state and the registry of live connections.
+// Connections live outside the managed heap: no refcounting on the hot path,
+// no cycle buffer to grow, a fixed ~170 bytes each. The registry is an
+// intrusive hash table (the chain link is in the connection), so adding a
+// connection allocates nothing but the connection itself; each root context
+// keeps its connections on an intrusive list for the tick.
+
+export const F_CLOSED: u32 = 1;      // we closed it (or it was denied at connect)
+export const F_ENDED: u32 = 2;       // the host reported a close
+export const F_AUDIT: u32 = 4;       // governed by an audit-mode segment
+export const F_SNIFF_UP: u32 = 8;    // the upstream spoke first
+export const F_SNIFF_SET: u32 = 16;  // the first direction is known
+
+@unmanaged
+export class Conn {
+  id: u32;
+  root: u32;        // slot of the root context
+  cfgId: u32;       // configuration the rule index refers to
+  rule: i32;        // governing rule, -1 none
+  flags: u32;
+  auditLogged: u32; // bit per reason already logged in audit mode
+  port: i32;        // destination port, -1 unknown
+  protocol: i32;    // sniffed protocol, -1 undecided
+  heldIn: u32;      // bytes held back by our last StopIteration, per direction
+  heldOut: u32;
+  bytesIn: u64;
+  bytesOut: u64;
+  startMs: i64;
+  frameIn: usize;   // FrameState or 0
+  frameOut: usize;
+  psKey: usize;     // per-source shared-data key bytes (only with perSource maxBytes) or 0
+  psKeyLen: u32;
+  hashNext: usize;
+  prev: usize;
+  next: usize;
+}
+
+export const CONN_SIZE: usize = offsetof<Conn>();
+
+var buckets: StaticArray<usize> = new StaticArray<usize>(16384);
+var mask: u32 = 16383;
+var count: u32 = 0;
+
+function hash(id: u32): u32 {
+  let h = id * 0x9e3779b1;
+  return (h ^ (h >> 15)) & mask;
+}
+
+export function connCount(): u32 {
+  return count;
+}
+
+export function connNew(id: u32): Conn {
+  let p = heap.alloc(CONN_SIZE);
+  memory.fill(p, 0, CONN_SIZE);
+  let c = changetype<Conn>(p);
+  c.id = id;
+  c.rule = -1;
+  c.port = -1;
+  c.protocol = -1;
+  return c;
+}
+
+export function connFind(id: u32): usize {
+  let p = unchecked(buckets[hash(id)]);
+  while (p != 0) {
+    let c = changetype<Conn>(p);
+    if (c.id == id) return p;
+    p = c.hashNext;
+  }
+  return 0;
+}
+
+export function connInsert(c: Conn): void {
+  if (count >= (mask + 1) * 4) grow();
+  let b = hash(c.id);
+  c.hashNext = unchecked(buckets[b]);
+  unchecked(buckets[b] = changetype<usize>(c));
+  count++;
+}
+
+/** Unlinks from the registry (the root list is the caller's) and frees the connection. */
+export function connRemove(c: Conn): void {
+  let b = hash(c.id);
+  let p = unchecked(buckets[b]);
+  let prev: usize = 0;
+  let self = changetype<usize>(c);
+  while (p != 0) {
+    if (p == self) {
+      if (prev == 0) unchecked(buckets[b] = c.hashNext);
+      else changetype<Conn>(prev).hashNext = c.hashNext;
+      count--;
+      break;
+    }
+    prev = p;
+    p = changetype<Conn>(p).hashNext;
+  }
+  if (c.frameIn != 0) heap.free(c.frameIn);
+  if (c.frameOut != 0) heap.free(c.frameOut);
+  if (c.psKey != 0) heap.free(c.psKey);
+  heap.free(self);
+}
+
+// Doubling is amortised over the connections that filled the table (rare: past 65,536 live).
+function grow(): void {
+  let old = buckets;
+  let n = old.length * 2;
+  buckets = new StaticArray<usize>(n);
+  mask = <u32>n - 1;
+  for (let i = 0; i < old.length; i++) {
+    let p = old[i];
+    while (p != 0) {
+      let c = changetype<Conn>(p);
+      let next = c.hashNext;
+      let b = hash(c.id);
+      c.hashNext = buckets[b];
+      buckets[b] = p;
+      p = next;
+    }
+  }
+}

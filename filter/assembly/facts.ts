@@ -1,0 +1,83 @@
+// What the filter learns about the current connection from Envoy's attributes.
+// Every property may be absent or malformed; absent facts match nothing that
+// requires them (fail closed).
+import { addrHi, addrLo, addrV4, parseSocketAddress } from "./cidr";
+import { hostGetProperty, hostLen, hostPtr, releaseHost } from "./hostcalls";
+
+function path(a: string, b: string): ArrayBuffer {
+  return String.UTF8.encode(a + String.fromCharCode(0) + b);
+}
+
+const P_SOURCE = path("source", "address");
+const P_PORT = path("destination", "port");
+const P_MTLS = path("connection", "mtls");
+const P_SAN = path("connection", "uri_san_peer_certificate");
+const P_PLUGIN_NAME = String.UTF8.encode("plugin_name");
+
+const MAX_TEXT: usize = 1024;
+
+/** Facts of the connection read by the last readFacts(). */
+export var sourceText: string = "";
+export var sourceOk: bool = false;
+export var sourceV4: bool = false;
+export var sourceHi: u64 = 0;
+export var sourceLo: u64 = 0;
+export var destPort: i32 = -1;
+export var principal: string = "";
+
+export function readFacts(): void {
+  sourceText = "";
+  sourceOk = false;
+  if (hostGetProperty(P_SOURCE)) {
+    if (hostLen > 0 && hostLen <= MAX_TEXT) {
+      sourceText = String.UTF8.decodeUnsafe(hostPtr, hostLen);
+      sourceOk = parseSocketAddress(hostPtr, hostLen);
+      sourceV4 = addrV4;
+      sourceHi = addrHi;
+      sourceLo = addrLo;
+    }
+    releaseHost();
+  }
+  destPort = -1;
+  if (hostGetProperty(P_PORT)) {
+    if (hostLen == 8) {
+      let v = load<i64>(hostPtr);
+      if (v >= 0 && v <= 65535) destPort = <i32>v;
+    }
+    releaseHost();
+  }
+  let mtls = false;
+  if (hostGetProperty(P_MTLS)) {
+    mtls = hostLen >= 1 && load<u8>(hostPtr) != 0;
+    releaseHost();
+  }
+  principal = "";
+  if (mtls && hostGetProperty(P_SAN)) {
+    if (hostLen > 0 && hostLen <= MAX_TEXT) principal = String.UTF8.decodeUnsafe(hostPtr, hostLen);
+    releaseHost();
+  }
+}
+
+/** Per-source identity: the principal, else the source IP (without port), else "?". */
+export function identity(): string {
+  if (principal.length > 0) return principal;
+  let s = sourceText;
+  if (s.length == 0) return "?";
+  if (s.charCodeAt(0) == 91) {
+    let close = s.indexOf("]");
+    return close > 0 ? s.substring(1, close) : s;
+  }
+  let first = s.indexOf(":");
+  let last = s.lastIndexOf(":");
+  if (first >= 0 && first == last) return s.substring(0, first);
+  return s;
+}
+
+export function readPluginName(): string {
+  let name = "";
+  if (hostGetProperty(P_PLUGIN_NAME)) {
+    if (hostLen > 0 && hostLen <= MAX_TEXT) name = String.UTF8.decodeUnsafe(hostPtr, hostLen);
+    releaseHost();
+  }
+  return name;
+}

@@ -1,0 +1,103 @@
+// Message boundaries under a rule's framing, advanced over each read's new bytes.
+// Only lengthPrefixed header bytes are read from the host; delimited framing
+// must scan for its delimiter, which is inherently per byte.
+import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_LENGTH_PREFIXED, Rule } from "./config";
+import { hostGetBuffer, hostLen, hostPtr, releaseHost } from "./hostcalls";
+
+/** Per-direction framing state, kept outside the managed heap (no refcounting). */
+@unmanaged
+export class FrameState {
+  pos: u64;   // bytes of the current message seen so far
+  len: u64;   // length of the current message once its header is known, else 0
+  value: u64; // length field accumulated from header bytes
+}
+
+export function newFrameState(): usize {
+  let p = heap.alloc(offsetof<FrameState>());
+  memory.fill(p, 0, offsetof<FrameState>());
+  return p;
+}
+
+const SCAN_CHUNK: u32 = 16384;
+
+/**
+ * Feeds [start, end) of the host buffer `bufferType` through the framing.
+ * Returns false when a message exceeds maxMessageBytes (or cannot be framed).
+ */
+export function frameAdvance(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32): bool {
+  if (end <= start) return true;
+  let max = r.maxMessageBytes;
+  if (r.framing == FRAMING_CHUNK) return <u64>(end - start) <= max;
+  if (r.framing == FRAMING_LENGTH_PREFIXED) return lengthPrefixed(r, st, bufferType, start, end, max);
+  if (r.framing == FRAMING_DELIMITED) return delimited(r, st, bufferType, start, end, max);
+  return false;
+}
+
+function lengthPrefixed(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32, max: u64): bool {
+  let hdr: u64 = r.lpOffset + <u64>r.lpWidth;
+  let p = start;
+  while (p < end) {
+    let avail = <u64>(end - p);
+    if (st.pos < hdr) {
+      if (st.pos < r.lpOffset) {
+        let skip = min(r.lpOffset - st.pos, avail);
+        st.pos += skip;
+        p += <u32>skip;
+        continue;
+      }
+      // Read only the length field's bytes that are in this read.
+      let want = min(hdr - st.pos, avail);
+      if (!hostGetBuffer(bufferType, p, <u32>want)) return false;
+      if (<u64>hostLen < want) { releaseHost(); return false; }
+      for (let k: u64 = 0; k < want; k++) {
+        let b = <u64>load<u8>(hostPtr + <usize>k);
+        let idx = st.pos - r.lpOffset + k; // byte index within the length field
+        if (r.lpBig) st.value = (st.value << 8) | b;
+        else st.value |= b << (idx * 8);
+      }
+      releaseHost();
+      st.pos += want;
+      p += <u32>want;
+      if (st.pos == hdr) {
+        // length = OFFSET + WIDTH + value + ADJUSTMENT; values past 2^53 can only be too big.
+        if (st.value > 9007199254740992) return false;
+        let total: i64 = <i64>hdr + <i64>st.value + r.lpAdjustment;
+        if (total < <i64>hdr) return false;
+        if (<u64>total > max) return false;
+        st.len = <u64>total;
+        if (st.len == hdr) { st.pos = 0; st.len = 0; st.value = 0; }
+      }
+      continue;
+    }
+    let take = min(st.len - st.pos, avail);
+    st.pos += take;
+    p += <u32>take;
+    if (st.pos == st.len) { st.pos = 0; st.len = 0; st.value = 0; }
+  }
+  return true;
+}
+
+function delimited(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32, max: u64): bool {
+  let dlen = r.delimiterLen;
+  let mask: u32 = dlen >= 4 ? 0xffffffff : ((<u32>1 << (dlen * 8)) - 1);
+  let delim = r.delimiter & mask;
+  // st.value holds the last bytes seen (rolling window), st.pos the message length so far.
+  let window = <u32>st.value;
+  let p = start;
+  while (p < end) {
+    let n = min(end - p, SCAN_CHUNK);
+    if (!hostGetBuffer(bufferType, p, n)) return false;
+    let got = <u32>hostLen;
+    if (got < n) { releaseHost(); return false; }
+    for (let k: u32 = 0; k < got; k++) {
+      window = (window << 8) | <u32>load<u8>(hostPtr + k);
+      st.pos++;
+      if (st.pos > max) { releaseHost(); return false; }
+      if (st.pos >= <u64>dlen && (window & mask) == delim) st.pos = 0;
+    }
+    releaseHost();
+    p += got;
+  }
+  st.value = <u64>window;
+  return true;
+}

@@ -1,0 +1,145 @@
+// Thin, non-throwing wrappers over the proxy-wasm host calls.
+// The SDK's wrappers throw (and so abort the VM) on any non-Ok result, and its
+// get_property fails on an absent property; picoseg must never trap, so every
+// call here reports failure as a value.
+import {
+  proxy_log, proxy_get_property, proxy_get_buffer_bytes, proxy_get_current_time_nanoseconds,
+  proxy_get_shared_data, proxy_set_shared_data, proxy_close_stream, proxy_set_effective_context,
+  proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric,
+} from "@solo-io/proxy-runtime/imports";
+import { free } from "@solo-io/proxy-runtime/malloc";
+
+// ABI 0.2.1; not declared by the SDK.
+// @ts-ignore: decorator
+@external("env", "proxy_get_log_level")
+declare function proxy_get_log_level(levelPtr: usize): u32;
+
+export const OK: u32 = 0;
+export const CAS_MISMATCH: u32 = 8;
+
+export const BUF_DOWNSTREAM: i32 = 2;
+export const BUF_UPSTREAM: i32 = 3;
+export const BUF_PLUGIN_CONFIG: i32 = 7;
+export const STREAM_DOWNSTREAM: i32 = 2;
+
+export const LOG_TRACE: i32 = 0;
+export const LOG_DEBUG: i32 = 1;
+export const LOG_INFO: i32 = 2;
+export const LOG_WARN: i32 = 3;
+export const LOG_ERROR: i32 = 4;
+
+// Out-parameters the host writes into; allocated once.
+const OUT_PTR: usize = heap.alloc(8);
+const OUT_SIZE: usize = heap.alloc(8);
+const OUT_CAS: usize = heap.alloc(8);
+const OUT_U64: usize = heap.alloc(8);
+
+/** The bytes of the last successful hostGet* call; valid until releaseHost(). */
+export var hostPtr: usize = 0;
+export var hostLen: usize = 0;
+
+/** Gives back the buffer the host allocated through our malloc. */
+export function releaseHost(): void {
+  if (hostPtr != 0) free(hostPtr);
+  hostPtr = 0;
+  hostLen = 0;
+}
+
+function takeHostOut(rc: u32): bool {
+  if (rc != OK) {
+    hostPtr = 0;
+    hostLen = 0;
+    return false;
+  }
+  hostPtr = load<usize>(OUT_PTR);
+  hostLen = load<usize>(OUT_SIZE);
+  if (hostPtr == 0) hostLen = 0;
+  return true;
+}
+
+/** Reads a property (path tokens joined by NUL) into hostPtr/hostLen. */
+export function hostGetProperty(path: ArrayBuffer): bool {
+  store<usize>(OUT_PTR, 0);
+  store<usize>(OUT_SIZE, 0);
+  return takeHostOut(proxy_get_property(changetype<usize>(path), path.byteLength, OUT_PTR, OUT_SIZE));
+}
+
+/** Copies [start, start+len) of a host buffer into hostPtr/hostLen (may be shorter). */
+export function hostGetBuffer(bufferType: i32, start: u32, len: u32): bool {
+  store<usize>(OUT_PTR, 0);
+  store<usize>(OUT_SIZE, 0);
+  if (len == 0) {
+    hostPtr = 0;
+    hostLen = 0;
+    return true;
+  }
+  return takeHostOut(proxy_get_buffer_bytes(bufferType, start, len, OUT_PTR, OUT_SIZE));
+}
+
+/** Shared data: value into hostPtr/hostLen, its CAS into hostCas. NotFound gives an empty value and CAS 0. */
+export var hostCas: u32 = 0;
+export function hostGetShared(keyPtr: usize, keyLen: usize): bool {
+  store<usize>(OUT_PTR, 0);
+  store<usize>(OUT_SIZE, 0);
+  store<u32>(OUT_CAS, 0);
+  let rc = proxy_get_shared_data(keyPtr, keyLen, OUT_PTR, OUT_SIZE, OUT_CAS);
+  if (rc != OK) {
+    hostPtr = 0;
+    hostLen = 0;
+    hostCas = 0;
+    return rc == 1; // NotFound: a fresh record
+  }
+  hostCas = load<u32>(OUT_CAS);
+  return takeHostOut(rc);
+}
+
+export function hostSetShared(keyPtr: usize, keyLen: usize, value: usize, len: usize, cas: u32): u32 {
+  return proxy_set_shared_data(keyPtr, keyLen, value, len, cas);
+}
+
+var lastNowMs: i64 = 0;
+/** Host clock in milliseconds; on a host error the last known time. */
+export function nowMs(): i64 {
+  store<u64>(OUT_U64, 0);
+  if (proxy_get_current_time_nanoseconds(OUT_U64) == OK) {
+    let ns = load<u64>(OUT_U64);
+    lastNowMs = <i64>(ns / 1000000);
+  }
+  return lastNowMs;
+}
+
+/** The host's current log level; info when the host cannot tell. */
+export function hostLogLevel(): i32 {
+  store<u32>(OUT_U64, <u32>LOG_INFO);
+  if (proxy_get_log_level(OUT_U64) != OK) return LOG_INFO;
+  return <i32>load<u32>(OUT_U64);
+}
+
+export function hostLog(level: i32, msg: string): void {
+  let buf = String.UTF8.encode(msg);
+  proxy_log(<usize>level, changetype<usize>(buf), buf.byteLength);
+}
+
+export function closeDownstream(): void {
+  proxy_close_stream(STREAM_DOWNSTREAM);
+}
+
+export function setEffectiveContext(id: u32): bool {
+  return proxy_set_effective_context(id) == OK;
+}
+
+export function setTickPeriod(ms: u32): void {
+  proxy_set_tick_period_milliseconds(ms);
+}
+
+/** Defines a counter; 0xffffffff when the host refused. */
+export function defineCounter(name: string): u32 {
+  let buf = String.UTF8.encode(name);
+  store<u32>(OUT_U64, 0xffffffff);
+  if (proxy_define_metric(0, changetype<usize>(buf), buf.byteLength, OUT_U64) != OK) return 0xffffffff;
+  return load<u32>(OUT_U64);
+}
+
+export function incrementCounter(id: u32): void {
+  if (id != 0xffffffff) proxy_increment_metric(id, 1);
+}

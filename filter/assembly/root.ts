@@ -1,0 +1,478 @@
+// The root context: configuration, the tick, and every enforcement decision.
+// Connection callbacks arrive through index.ts and are dispatched here by id.
+import { RootContext } from "@solo-io/proxy-runtime/runtime";
+import { Config, NONE, Rule, Segment, parseConfig } from "./config";
+import { Conn, F_AUDIT, F_CLOSED, F_ENDED, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
+import { Decision, logDecision, wouldLog } from "./decisionlog";
+import { identity, principal, readFacts, readPluginName, sourceText, destPort } from "./facts";
+import { FrameState, frameAdvance, newFrameState } from "./framing";
+import {
+  BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, closeDownstream, hostGetBuffer,
+  hostLen, hostLog, hostPtr, nowMs, releaseHost, setEffectiveContext, setTickPeriod,
+} from "./hostcalls";
+import { Metrics } from "./metrics";
+import { addStrike, isQuarantined, perSourceAddBytes, perSourceAdmit } from "./persource";
+import {
+  R_BYTES_IN, R_BYTES_OUT, R_DURATION, R_MESSAGE_SIZE, R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_REVOKED,
+  R_SCHEDULE, R_SOURCE_BYTES, isStrike,
+} from "./reasons";
+import { findSameRule, firstFromRule, fromMatches, portMatches, select, selectedRule } from "./rules";
+import { ruleInWindow } from "./schedule";
+import { P_UNDECIDED, P_UNKNOWN, SNIFF_LIMIT, protocolName, sniff } from "./sniff";
+
+export const CONTINUE: u32 = 0;
+export const STOP: u32 = 1;
+const TICK_MS: u32 = 500;
+const NO_ROOT: u32 = 0xffffffff;
+
+/** Newest configuration parsed per plugin_name: what old root contexts re-check their connections against. */
+const newestByPlugin = new Map<string, Config>();
+
+const roots = new Array<PicosegRoot | null>();
+
+export function rootById(id: u32): PicosegRoot | null {
+  for (let i = 0; i < roots.length; i++) {
+    let r = roots[i];
+    if (r !== null && r.context_id == id) return r;
+  }
+  return null;
+}
+
+function rootAt(slot: u32): PicosegRoot | null {
+  if (slot >= <u32>roots.length) return null;
+  return roots[slot];
+}
+
+export function createRoot(id: u32): void {
+  if (rootById(id) !== null) return;
+  let slot = -1;
+  for (let i = 0; i < roots.length; i++) if (roots[i] === null) { slot = i; break; }
+  if (slot < 0) { slot = roots.length; roots.push(null); }
+  let r = new PicosegRoot(id);
+  r.slot = <u32>slot;
+  roots[slot] = r;
+}
+
+export class PicosegRoot extends RootContext {
+  slot: u32 = 0;
+  cfg: Config | null = null;
+  /** The configuration replaced in place, while its connections are re-bound or revoked by the next tick. */
+  prevCfg: Config | null = null;
+  /** Newest plugin configuration the live connections were last checked against. */
+  checkedCfg: Config | null = null;
+  pluginName: string = "";
+  metrics: Metrics;
+  head: usize = 0; // intrusive list of live connections
+  live: u32 = 0;
+  deleted: bool = false;
+
+  constructor(id: u32) {
+    super(id);
+    this.metrics = new Metrics();
+  }
+
+  configure(size: u32): void {
+    let cfg: Config;
+    if (size == 0 || !hostGetBuffer(BUF_PLUGIN_CONFIG, 0, size)) {
+      cfg = parseConfig(0, 0);
+    } else {
+      cfg = parseConfig(hostPtr, hostLen);
+      releaseHost();
+    }
+    if (!cfg.valid && wouldLog(LOG_ERROR)) {
+      hostLog(LOG_ERROR, "picoseg: configuration rejected, denying every connection (no-config): " + cfg.error);
+    }
+    this.pluginName = readPluginName();
+    if (this.live > 0 && this.cfg !== null) this.prevCfg = this.cfg;
+    else this.checkedCfg = cfg;
+    this.cfg = cfg;
+    newestByPlugin.set(this.pluginName, cfg);
+    setTickPeriod(TICK_MS);
+  }
+
+  // ---- connection lifecycle ----
+
+  link(c: Conn): void {
+    c.root = this.slot;
+    c.next = this.head;
+    if (this.head != 0) changetype<Conn>(this.head).prev = changetype<usize>(c);
+    this.head = changetype<usize>(c);
+    this.live++;
+  }
+
+  unlink(c: Conn): void {
+    if (c.prev != 0) changetype<Conn>(c.prev).next = c.next;
+    else if (this.head == changetype<usize>(c)) this.head = c.next;
+    if (c.next != 0) changetype<Conn>(c.next).prev = c.prev;
+    c.prev = 0;
+    c.next = 0;
+    if (this.live > 0) this.live--;
+  }
+
+  ruleOf(c: Conn): Rule | null {
+    if (c.rule < 0) return null;
+    let cfg = this.cfgOf(c);
+    if (cfg === null) return null;
+    let rules = (cfg as Config).rules;
+    return c.rule < rules.length ? rules[c.rule] : null;
+  }
+
+  cfgOf(c: Conn): Config | null {
+    let cfg = this.cfg;
+    if (cfg !== null && cfg.id == c.cfgId) return cfg;
+    let prev = this.prevCfg;
+    if (prev !== null && prev.id == c.cfgId) return prev;
+    return null;
+  }
+
+  // ---- decisions ----
+
+  /**
+   * A violation (or, in audit mode, a would-be violation) on connection c, whose
+   * context is effective. Returns true when the connection was closed.
+   */
+  violate(c: Conn, reason: i32, cfg: Config | null, ruleIdx: i32, audit: bool, strikeRule: i32): bool {
+    if (audit) {
+      let bit: u32 = (<u32>1) << <u32>reason;
+      if ((c.auditLogged & bit) != 0) return false;
+      c.auditLogged |= bit;
+    } else {
+      c.flags |= F_CLOSED;
+      closeDownstream();
+    }
+    this.metrics.countDecision(reason, audit);
+    let now = nowMs();
+    let d = new Decision();
+    d.verdict = audit ? "audit" : "deny";
+    d.reason = reason;
+    d.mode = audit ? "audit" : "enforce";
+    d.connection = c.id;
+    d.bytesIn = c.bytesIn;
+    d.bytesOut = c.bytesOut;
+    d.protocol = c.protocol >= 0 ? protocolName(c.protocol) : "";
+    readFacts();
+    d.source = sourceText;
+    d.principal = principal;
+    d.port = destPort;
+    if (cfg !== null && ruleIdx >= 0 && ruleIdx < cfg.rules.length) {
+      let r = cfg.rules[ruleIdx];
+      d.rule = r.name;
+      if (r.segment < cfg.segments.length) d.segment = cfg.segments[r.segment].name;
+    }
+    logDecision(d);
+    // Strikes go to the segment of the rule involved (for `port`, the first rule whose `from` matched).
+    if (isStrike(reason) && cfg !== null && strikeRule >= 0 && strikeRule < cfg.rules.length) {
+      let r = cfg.rules[strikeRule];
+      if (r.segment < cfg.segments.length) {
+        let seg = cfg.segments[r.segment];
+        if (seg.quarantineStrikes > 0) addStrike(quarantineKey(seg), seg, now);
+      }
+    }
+    return !audit;
+  }
+
+  newConnection(c: Conn): u32 {
+    let now = nowMs();
+    c.startMs = now;
+    let cfg = this.cfg;
+    if (cfg === null || !cfg.valid) {
+      this.violate(c, R_NO_CONFIG, null, -1, false, -1);
+      return STOP;
+    }
+    readFacts();
+    c.port = destPort;
+    let reason = select(cfg);
+    if (reason >= 0) {
+      // No governing rule: audit only when every segment is in audit mode.
+      let audit = cfg.allAudit;
+      let closed = this.violate(c, reason, cfg, firstFromRule, audit, firstFromRule);
+      if (!closed) this.metrics.countAllowed();
+      return closed ? STOP : CONTINUE;
+    }
+    let ri = selectedRule;
+    let r = cfg.rules[ri];
+    let seg = cfg.segments[r.segment];
+    c.rule = ri;
+    c.cfgId = cfg.id;
+    let audit = seg.audit;
+    if (audit) c.flags |= F_AUDIT;
+    if (seg.quarantineStrikes > 0 && isQuarantined(quarantineKey(seg), now)) {
+      if (this.violate(c, R_QUARANTINED, cfg, ri, audit, -1)) return STOP;
+    }
+    if (!ruleInWindow(cfg, r, now)) {
+      if (this.violate(c, R_SCHEDULE, cfg, ri, audit, -1)) return STOP;
+    }
+    if (r.hasPerSource) {
+      let key = String.UTF8.encode(perSourceKey(seg, r));
+      let ps = perSourceAdmit(key, r, c.port, now);
+      if (ps >= 0 && this.violate(c, ps, cfg, ri, audit, ri)) return STOP;
+      if (r.psMaxBytes != NONE) {
+        c.psKeyLen = <u32>key.byteLength;
+        c.psKey = heap.alloc(<usize>key.byteLength);
+        memory.copy(c.psKey, changetype<usize>(key), <usize>key.byteLength);
+      }
+    }
+    if (r.maxMessageBytes != NONE) {
+      c.frameIn = newFrameState();
+      c.frameOut = newFrameState();
+    }
+    this.metrics.countAllowed();
+    if (wouldLog(LOG_DEBUG)) {
+      let d = new Decision();
+      d.verdict = "allow";
+      d.connection = c.id;
+      d.segment = seg.name;
+      d.rule = r.name;
+      d.source = sourceText;
+      d.principal = principal;
+      d.port = destPort;
+      d.mode = audit ? "audit" : "enforce";
+      logDecision(d);
+    }
+    return CONTINUE;
+  }
+
+  data(c: Conn, size: u32, end: bool, upstream: bool): u32 {
+    if ((c.flags & F_CLOSED) != 0) return STOP;
+    if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
+    let cfg = this.cfgOf(c);
+    let r = this.ruleOf(c);
+    if (cfg === null || r === null) {
+      // Its configuration was replaced twice before a tick could re-check it.
+      this.violate(c, R_REVOKED, null, -1, (c.flags & F_AUDIT) != 0, -1);
+      if ((c.flags & F_CLOSED) != 0) return STOP;
+      c.rule = -1;
+      return CONTINUE;
+    }
+    let rule = r as Rule;
+    let audit = (c.flags & F_AUDIT) != 0;
+    let held = upstream ? c.heldOut : c.heldIn;
+    if (size < held) held = size; // the host's buffer shrank: never count negative bytes
+    let fresh = <u64>(size - held);
+    let bufType = upstream ? BUF_UPSTREAM : BUF_DOWNSTREAM;
+
+    // Byte budget: the read that would pass it is not forwarded.
+    let total: u64;
+    let max: u64;
+    if (upstream) { total = c.bytesOut + fresh; c.bytesOut = total; max = rule.maxBytesOut; }
+    else { total = c.bytesIn + fresh; c.bytesIn = total; max = rule.maxBytesIn; }
+    if (total > max) {
+      if (this.violate(c, upstream ? R_BYTES_OUT : R_BYTES_IN, cfg, c.rule, audit, c.rule)) return STOP;
+    }
+
+    // Message size under the rule's framing.
+    if (rule.maxMessageBytes != NONE && fresh > 0) {
+      let stp = upstream ? c.frameOut : c.frameIn;
+      if (stp != 0) {
+        let st = changetype<FrameState>(stp);
+        if (!frameAdvance(rule, st, bufType, held, size)) {
+          if (this.violate(c, R_MESSAGE_SIZE, cfg, c.rule, audit, c.rule)) return STOP;
+          st.pos = 0; st.len = 0; st.value = 0; // audit: resynchronise at the next read
+        }
+      }
+    }
+
+    // Per-source volume across connections and workers.
+    if (c.psKey != 0 && fresh > 0) {
+      if (!perSourceAddBytes(c.psKey, <usize>c.psKeyLen, rule, fresh, nowMs())) {
+        if (this.violate(c, R_SOURCE_BYTES, cfg, c.rule, audit, c.rule)) return STOP;
+      }
+    }
+
+    // Protocol: decided on the first bytes of whichever direction speaks first.
+    if (rule.protocols != 0 && c.protocol < 0) {
+      if ((c.flags & F_SNIFF_SET) == 0) {
+        c.flags |= F_SNIFF_SET;
+        if (upstream) c.flags |= F_SNIFF_UP;
+      }
+      let sniffUp = (c.flags & F_SNIFF_UP) != 0;
+      if (sniffUp == upstream) {
+        let final = size >= SNIFF_LIMIT || end;
+        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
+        let proto = P_UNKNOWN;
+        if (hostGetBuffer(bufType, 0, n)) {
+          proto = sniff(hostPtr, hostLen, upstream, final || hostLen < <usize>n);
+          releaseHost();
+        }
+        if (proto == P_UNDECIDED) {
+          if (upstream) c.heldOut = size; else c.heldIn = size;
+          return STOP;
+        }
+        c.protocol = proto;
+        if ((rule.protocols & ((<u32>1) << <u32>proto)) == 0) {
+          if (this.violate(c, R_PROTOCOL, cfg, c.rule, audit, c.rule)) return STOP;
+        }
+      }
+    }
+    if (upstream) c.heldOut = 0; else c.heldIn = 0;
+    return CONTINUE;
+  }
+
+  // ---- the tick: duration, schedule, revocation ----
+
+  tick(): void {
+    let now = nowMs();
+    let cfg = this.cfg;
+    if (cfg !== null) refreshWindows(cfg as Config, now);
+    let prev = this.prevCfg;
+    if (prev !== null) refreshWindows(prev as Config, now);
+    let newest: Config | null = null;
+    if (newestByPlugin.has(this.pluginName)) newest = newestByPlugin.get(this.pluginName);
+    let recheck = newest !== null && (newest !== this.checkedCfg || prev !== null);
+    let p = this.head;
+    while (p != 0) {
+      let c = changetype<Conn>(p);
+      p = c.next; // c may be closed below, never freed here
+      if ((c.flags & (F_CLOSED | F_ENDED)) != 0 || c.rule < 0) continue;
+      let ccfg = this.cfgOf(c);
+      let r = this.ruleOf(c);
+      let audit = (c.flags & F_AUDIT) != 0;
+      if (ccfg === null || r === null) {
+        setEffectiveContext(c.id);
+        this.violate(c, R_REVOKED, null, -1, audit, -1);
+        continue;
+      }
+      let rule = r as Rule;
+      if (rule.maxDurationS != NONE && now - c.startMs >= <i64>min(rule.maxDurationS, 9007199254740) * 1000) {
+        setEffectiveContext(c.id);
+        if (this.violate(c, R_DURATION, ccfg, c.rule, audit, -1)) continue;
+      }
+      if (!rule.inWindow) {
+        setEffectiveContext(c.id);
+        if (this.violate(c, R_SCHEDULE, ccfg, c.rule, audit, -1)) continue;
+      }
+      if (recheck) this.recheck(c, ccfg as Config, rule, newest as Config, now);
+    }
+    if (newest !== null) this.checkedCfg = newest;
+    this.prevCfg = null;
+    setEffectiveContext(this.context_id);
+    __collect(); // free cyclic garbage of the managed heap (AS 0.17 never does it by itself)
+  }
+
+  /** Revocation: is c still admitted by the same-named rule of the newest configuration? */
+  recheck(c: Conn, ccfg: Config, rule: Rule, newest: Config, now: i64): void {
+    setEffectiveContext(c.id);
+    let audit = (c.flags & F_AUDIT) != 0;
+    if (!newest.valid) {
+      this.violate(c, R_REVOKED, ccfg, c.rule, audit, -1);
+      return;
+    }
+    readFacts();
+    let segName = rule.segment < ccfg.segments.length ? ccfg.segments[rule.segment].name : "";
+    let j = findSameRule(newest, segName, rule.name);
+    let admitted = j >= 0;
+    if (admitted) {
+      let nr = newest.rules[j];
+      if (!fromMatches(nr) || !portMatches(nr)) admitted = false;
+      else if (nr.protocols != 0 && c.protocol >= 0 && (nr.protocols & ((<u32>1) << <u32>c.protocol)) == 0) admitted = false;
+      else if (!ruleInWindow(newest, nr, now)) admitted = false;
+      if (admitted && newest === this.cfg && ccfg !== newest) {
+        // Reconfigured in place: the old configuration is dropped, so the connection moves to the new rule.
+        c.rule = j;
+        c.cfgId = newest.id;
+        let segAudit = nr.segment < newest.segments.length && newest.segments[nr.segment].audit;
+        if (segAudit) c.flags |= F_AUDIT; else c.flags &= ~F_AUDIT;
+        if (nr.maxMessageBytes != NONE && c.frameIn == 0) { c.frameIn = newFrameState(); c.frameOut = newFrameState(); }
+      }
+    }
+    if (!admitted) {
+      this.violate(c, R_REVOKED, ccfg, c.rule, audit, -1);
+      if (newest === this.cfg && ccfg !== newest) c.rule = -1; // audit: nothing left to enforce it with
+    }
+  }
+}
+
+function refreshWindows(cfg: Config, now: i64): void {
+  let rules = cfg.rules;
+  for (let i = 0; i < rules.length; i++) {
+    let r = rules[i];
+    if (r.tz >= 0) r.inWindow = ruleInWindow(cfg, r, now);
+  }
+}
+
+function perSourceKey(seg: Segment, r: Rule): string {
+  return "picoseg/ps/" + seg.name + "/" + r.name + "/" + identity();
+}
+
+function quarantineKey(seg: Segment): ArrayBuffer {
+  return String.UTF8.encode("picoseg/q/" + seg.name + "/" + identity());
+}
+
+// ---- dispatch from the exports ----
+
+export function contextCreate(id: u32, rootId: u32): void {
+  if (rootId == 0) {
+    createRoot(id);
+    return;
+  }
+  if (connFind(id) != 0) return;
+  let c = connNew(id);
+  connInsert(c);
+  let root = rootById(rootId);
+  if (root !== null) root.link(c);
+  else c.root = NO_ROOT;
+}
+
+export function newConnection(id: u32): u32 {
+  let p = connFind(id);
+  if (p == 0) { closeDownstream(); return STOP; }
+  let c = changetype<Conn>(p);
+  let root = rootAt(c.root);
+  if (root === null) {
+    c.flags |= F_CLOSED;
+    closeDownstream();
+    return STOP;
+  }
+  return root.newConnection(c);
+}
+
+export function connectionData(id: u32, size: u32, end: bool, upstream: bool): u32 {
+  let p = connFind(id);
+  if (p == 0) { closeDownstream(); return STOP; }
+  let c = changetype<Conn>(p);
+  let root = rootAt(c.root);
+  if (root === null) {
+    c.flags |= F_CLOSED;
+    closeDownstream();
+    return STOP;
+  }
+  return root.data(c, size, end, upstream);
+}
+
+export function connectionClosed(id: u32): void {
+  let p = connFind(id);
+  if (p != 0) changetype<Conn>(p).flags |= F_ENDED;
+}
+
+export function contextDelete(id: u32): void {
+  let p = connFind(id);
+  if (p != 0) {
+    let c = changetype<Conn>(p);
+    let root = rootAt(c.root);
+    if (root !== null) {
+      root.unlink(c);
+      if (root.deleted && root.live == 0) roots[root.slot] = null;
+    }
+    connRemove(c);
+    return;
+  }
+  let root = rootById(id);
+  if (root !== null) {
+    root.deleted = true;
+    if (root.live == 0) roots[root.slot] = null;
+  }
+}
+
+export function configure(rootId: u32, size: u32): void {
+  let root = rootById(rootId);
+  if (root === null) {
+    createRoot(rootId);
+    root = rootById(rootId);
+  }
+  if (root !== null) root.configure(size);
+}
+
+export function tick(rootId: u32): void {
+  let root = rootById(rootId);
+  if (root !== null) root.tick();
+}

@@ -1,0 +1,727 @@
+// A proxy-wasm ABI 0.2.1 host for picoseg's network filter, in the spirit of the
+// Go SDK's proxytest: it loads filter/build/picoseg.wasm into Node's WebAssembly
+// and plays Envoy's part — contexts, buffers with Envoy's StopIteration/Continue
+// semantics, properties, shared data with CAS, metrics, logs, a clock we control
+// and ticks. It is for speed and determinism, never a substitute for Envoy.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export const LogLevel = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5 } as const;
+export type LogLevelName = keyof typeof LogLevel;
+
+/** proxy-wasm WasmResult values used here. */
+const Ok = 0;
+const NotFound = 1;
+const BadArgument = 2;
+const CasMismatch = 8;
+
+const BUFFER_DOWNSTREAM = 2;
+const BUFFER_UPSTREAM = 3;
+const BUFFER_PLUGIN_CONFIG = 7;
+const BUFFER_VM_CONFIG = 6;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const RELEASE_WASM = path.resolve(here, "../../filter/build/picoseg.wasm");
+export const DEBUG_WASM = path.resolve(here, "../../filter/build/picoseg.debug.wasm");
+
+export type Bytes = Uint8Array | string | readonly number[];
+
+export function toBytes(b: Bytes): Uint8Array {
+  if (typeof b === "string") return new TextEncoder().encode(b);
+  if (b instanceof Uint8Array) return b;
+  return Uint8Array.from(b);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Thrown (and recorded) when the module traps or calls proc_exit: tests must fail loudly. */
+export class FilterCrash extends Error {}
+
+export interface LogEntry {
+  level: number;
+  message: string;
+  /** The effective context when the filter logged. */
+  context: number;
+}
+
+/** A decision line the filter logged (`{"picoseg": ...}`). */
+export interface DecisionLine {
+  picoseg: string;
+  reason: string;
+  segment: string;
+  rule: string;
+  source: string;
+  principal: string;
+  port: number | null;
+  protocol: string;
+  bytesIn: number;
+  bytesOut: number;
+  mode: string;
+  connection: number;
+}
+
+export interface StartOptions {
+  /** The plugin configuration string; null or omitted = none (the filter must deny with no-config). */
+  config?: Bytes | null;
+  wasmPath?: string;
+  /** The host's log level (what proxy_get_log_level answers). Default info. */
+  logLevel?: LogLevelName;
+  pluginName?: string;
+  rootId?: string;
+  /** Start of the clock, ms since the Unix epoch. */
+  nowMs?: number;
+}
+
+export interface ConnectOptions {
+  /** Envoy's `source.address`, e.g. "10.1.2.3:40000" or "[::1]:40000"; null = absent. */
+  source?: string | null;
+  /** `destination.port`; null = absent. */
+  port?: number | null;
+  /** The peer certificate's URI SAN; sets `connection.mtls` true unless `mtls` says otherwise. */
+  principal?: string | null;
+  mtls?: boolean;
+  /** Raw property overrides by dotted path ("source.address"); null removes a property. */
+  properties?: Record<string, Uint8Array | string | null>;
+  root?: RootHandle;
+  /** Skip proxy_on_new_connection (to drive callbacks by hand). */
+  noNewConnection?: boolean;
+}
+
+export interface RootHandle {
+  readonly id: number;
+  readonly pluginName: string;
+  config: Uint8Array | null;
+  tickPeriodMs: number;
+  nextTickAt: number;
+  deleted: boolean;
+}
+
+type Exports = {
+  memory: WebAssembly.Memory;
+  malloc: (size: number) => number;
+  proxy_on_context_create: (id: number, parent: number) => void;
+  proxy_on_vm_start: (id: number, size: number) => number;
+  proxy_on_configure: (id: number, size: number) => number;
+  proxy_on_tick: (id: number) => void;
+  proxy_on_new_connection: (id: number) => number;
+  proxy_on_downstream_data: (id: number, size: number, end: number) => number;
+  proxy_on_upstream_data: (id: number, size: number, end: number) => number;
+  proxy_on_downstream_connection_close: (id: number, peer: number) => void;
+  proxy_on_upstream_connection_close: (id: number, peer: number) => void;
+  proxy_on_done: (id: number) => number;
+  proxy_on_log: (id: number) => void;
+  proxy_on_delete: (id: number) => void;
+};
+
+const moduleCache = new Map<string, WebAssembly.Module>();
+
+function compiled(file: string): WebAssembly.Module {
+  let m = moduleCache.get(file);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(file));
+    moduleCache.set(file, m);
+  }
+  return m;
+}
+
+/** One downstream connection through the filter. */
+export class Connection {
+  readonly id: number;
+  readonly root: RootHandle;
+  /** Whether the connection was closed (by the filter or by a peer). */
+  closed = false;
+  /** Who closed it: "filter" when the filter called proxy_close_stream. */
+  closedBy: "filter" | "client" | "server" | null = null;
+  /** Every status the filter returned for a data callback, in order (0 Continue, 1 StopIteration). */
+  readonly statuses: number[] = [];
+  private toServer: Uint8Array[] = [];
+  private toClient: Uint8Array[] = [];
+  heldFromClient: Uint8Array = new Uint8Array(0);
+  heldFromServer: Uint8Array = new Uint8Array(0);
+  /** Properties by dotted path. */
+  readonly properties: Map<string, Uint8Array>;
+  newConnectionStatus = -1;
+
+  constructor(private readonly host: FilterHost, id: number, root: RootHandle, properties: Map<string, Uint8Array>) {
+    this.id = id;
+    this.root = root;
+    this.properties = properties;
+  }
+
+  /** Bytes the filter let through to the upstream server. */
+  get deliveredToServer(): Uint8Array {
+    return this.toServer.reduce((a, b) => concat(a, b), new Uint8Array(0));
+  }
+  /** Bytes the filter let through to the downstream client. */
+  get deliveredToClient(): Uint8Array {
+    return this.toClient.reduce((a, b) => concat(a, b), new Uint8Array(0));
+  }
+
+  /** The reason of the filter's last deny decision on this connection, or null. */
+  get closeReason(): string | null {
+    const mine = this.host.decisions().filter((d) => d.picoseg === "deny" && d.connection === this.id);
+    return mine.length > 0 ? mine[mine.length - 1]!.reason : null;
+  }
+
+  /** Decision lines (deny, audit, allow) logged for this connection. */
+  decisions(): DecisionLine[] {
+    return this.host.decisions().filter((d) => d.connection === this.id);
+  }
+
+  /** The client sends bytes; returns the filter's status (or null when already closed). */
+  fromClient(bytes: Bytes, opts: { end?: boolean } = {}): number | null {
+    if (this.closed) return null;
+    const buf = concat(this.heldFromClient, toBytes(bytes));
+    return this.deliver(BUFFER_DOWNSTREAM, buf, buf.length, opts.end ?? false);
+  }
+
+  /** The upstream server sends bytes. */
+  fromServer(bytes: Bytes, opts: { end?: boolean } = {}): number | null {
+    if (this.closed) return null;
+    const buf = concat(this.heldFromServer, toBytes(bytes));
+    return this.deliver(BUFFER_UPSTREAM, buf, buf.length, opts.end ?? false);
+  }
+
+  /**
+   * Low level, for fuzzing: calls the data callback with `buffer` as the host
+   * buffer and `reportedSize` as the size argument, whatever they are.
+   */
+  rawData(upstream: boolean, buffer: Uint8Array, reportedSize: number, end: boolean): number | null {
+    if (this.closed) return null;
+    return this.deliver(upstream ? BUFFER_UPSTREAM : BUFFER_DOWNSTREAM, buffer, reportedSize, end);
+  }
+
+  private deliver(type: number, buf: Uint8Array, size: number, end: boolean): number {
+    const h = this.host;
+    h.setBuffer(type, buf);
+    const fn = type === BUFFER_DOWNSTREAM ? "proxy_on_downstream_data" : "proxy_on_upstream_data";
+    let status: number;
+    try {
+      status = h.callIn(this.id, fn, () =>
+        type === BUFFER_DOWNSTREAM
+          ? h.exports.proxy_on_downstream_data(this.id, size >>> 0, end ? 1 : 0)
+          : h.exports.proxy_on_upstream_data(this.id, size >>> 0, end ? 1 : 0),
+      );
+    } finally {
+      h.setBuffer(type, null);
+    }
+    this.statuses.push(status);
+    // Continue forwards the whole buffer to the next filter even when a close was
+    // requested in the same callback (Envoy flushes what was written); StopIteration holds it.
+    if (status === 0) {
+      if (type === BUFFER_DOWNSTREAM) {
+        this.toServer.push(buf);
+        this.heldFromClient = new Uint8Array(0);
+      } else {
+        this.toClient.push(buf);
+        this.heldFromServer = new Uint8Array(0);
+      }
+    } else if (type === BUFFER_DOWNSTREAM) this.heldFromClient = buf;
+    else this.heldFromServer = buf;
+    h.processCloses();
+    return status;
+  }
+
+  /** The client closes its side: the connection ends. */
+  closeFromClient(): void {
+    if (!this.closed) this.host.finish(this, "client");
+  }
+
+  /** The server closes: the connection ends. */
+  closeFromServer(): void {
+    if (!this.closed) this.host.finish(this, "server");
+  }
+}
+
+export class FilterHost {
+  exports!: Exports;
+  private memory!: WebAssembly.Memory;
+  private nextId = 1;
+  private clockMs: number;
+  private readonly rootsById = new Map<number, RootHandle>();
+  readonly roots: RootHandle[] = [];
+  private readonly conns = new Map<number, Connection>();
+  private effective = 0;
+  private readonly buffers = new Map<number, Uint8Array>();
+  private readonly pendingClose = new Set<number>();
+  private readonly shared = new Map<string, { value: Uint8Array; cas: number }>();
+  private nextCas = 1;
+  private readonly metricIds = new Map<string, number>();
+  private readonly metricValues = new Map<number, number>();
+  private readonly metricNamesById = new Map<number, string>();
+  private readonly logEntries: LogEntry[] = [];
+  private logLevel: number;
+  crashed: Error | null = null;
+  /** Payload bytes the filter copied out of the connection buffers (proxy_get_buffer_bytes on types 2 and 3). */
+  bytesRead = 0;
+  /** Every proxy_log call and the bytes it carried (whatever the level). */
+  logCalls = 0;
+  logBytes = 0;
+  /** How many host calls the filter made, by import name. */
+  readonly hostCalls = new Map<string, number>();
+
+  private constructor(opts: StartOptions) {
+    this.clockMs = opts.nowMs ?? Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
+    this.logLevel = LogLevel[opts.logLevel ?? "info"];
+  }
+
+  /** Loads the filter, creates the root context "picoseg" and configures it. */
+  static async start(opts: StartOptions = {}): Promise<FilterHost> {
+    const host = new FilterHost(opts);
+    await host.instantiate(opts.wasmPath ?? RELEASE_WASM);
+    host.addRoot({ config: opts.config ?? null, pluginName: opts.pluginName, rootId: opts.rootId, vmStart: true });
+    return host;
+  }
+
+  private async instantiate(file: string): Promise<void> {
+    const mod = compiled(file);
+    const impls = this.imports();
+    const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+    for (const imp of WebAssembly.Module.imports(mod)) {
+      const ns = (imports[imp.module] ??= {});
+      const key = `${imp.module}.${imp.name}`;
+      const impl = impls[key];
+      if (imp.kind !== "function") throw new Error(`unexpected import kind ${imp.kind} for ${key}`);
+      ns[imp.name] = (...args: unknown[]) => {
+        this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
+        if (!impl) throw new FilterCrash(`the filter called ${key}, which this host does not provide`);
+        return impl(...args);
+      };
+    }
+    const instance = await WebAssembly.instantiate(mod, imports);
+    this.exports = instance.exports as unknown as Exports;
+    this.memory = this.exports.memory;
+  }
+
+  // ---------- memory helpers ----------
+
+  private u8(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+  private view(): DataView {
+    return new DataView(this.memory.buffer);
+  }
+  private readBytes(ptr: number, len: number): Uint8Array {
+    if (ptr + len > this.memory.buffer.byteLength) throw new FilterCrash(`filter passed an out-of-bounds range ${ptr}+${len}`);
+    return this.u8().slice(ptr, ptr + len);
+  }
+  private readString(ptr: number, len: number): string {
+    return new TextDecoder().decode(this.readBytes(ptr, len));
+  }
+  /** Copies bytes into memory the filter allocates (as Envoy does, through its malloc). */
+  private copyOut(bytes: Uint8Array, ptrPtr: number, sizePtr: number): void {
+    const p = this.exports.malloc(bytes.length) >>> 0;
+    this.u8().set(bytes, p);
+    const v = this.view();
+    v.setUint32(ptrPtr, p, true);
+    v.setUint32(sizePtr, bytes.length, true);
+  }
+
+  /** Wasm linear memory in bytes. */
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  // ---------- calls into the module ----------
+
+  /** Runs an export with `context` effective; a trap or proc_exit becomes a FilterCrash. */
+  callIn<T>(context: number, name: string, fn: () => T): T {
+    if (this.crashed) throw new FilterCrash(`the filter crashed earlier: ${this.crashed.message}`);
+    const saved = this.effective;
+    this.effective = context;
+    try {
+      return fn();
+    } catch (e) {
+      const crit = this.logEntries.filter((l) => l.level >= LogLevel.error).map((l) => l.message).slice(-3);
+      const err = new FilterCrash(`filter crashed in ${name}(${context}): ${(e as Error).message}; last error logs: ${JSON.stringify(crit)}`);
+      this.crashed = err;
+      throw err;
+    } finally {
+      this.effective = saved;
+    }
+  }
+
+  setBuffer(type: number, buf: Uint8Array | null): void {
+    if (buf) this.buffers.set(type, buf);
+    else this.buffers.delete(type);
+  }
+
+  // ---------- roots ----------
+
+  /** Creates another root context in the same VM (Envoy does this for a new plugin configuration). */
+  addRoot(opts: { config?: Bytes | null; pluginName?: string; rootId?: string; vmStart?: boolean } = {}): RootHandle {
+    const id = this.nextId++;
+    const root: RootHandle = {
+      id,
+      pluginName: opts.pluginName ?? "picoseg",
+      config: opts.config == null ? null : toBytes(opts.config),
+      tickPeriodMs: 0,
+      nextTickAt: 0,
+      deleted: false,
+    };
+    (root as { rootIdName?: string }).rootIdName = opts.rootId ?? "picoseg";
+    this.rootsById.set(id, root);
+    this.roots.push(root);
+    this.callIn(id, "proxy_on_context_create", () => this.exports.proxy_on_context_create(id, 0));
+    if (opts.vmStart) this.callIn(id, "proxy_on_vm_start", () => this.exports.proxy_on_vm_start(id, 0));
+    this.configure(root);
+    return root;
+  }
+
+  /** The first root context. */
+  get root(): RootHandle {
+    return this.roots[0]!;
+  }
+
+  /** The newest root context (where Envoy sends new connections after a config update). */
+  get newestRoot(): RootHandle {
+    return this.roots[this.roots.length - 1]!;
+  }
+
+  /** Calls proxy_on_configure again on an existing root with a new configuration. */
+  reconfigure(config: Bytes | null, root: RootHandle = this.root): number {
+    root.config = config == null ? null : toBytes(config);
+    return this.configure(root);
+  }
+
+  private configure(root: RootHandle): number {
+    const cfg = root.config ?? new Uint8Array(0);
+    this.setBuffer(BUFFER_PLUGIN_CONFIG, cfg);
+    try {
+      return this.callIn(root.id, "proxy_on_configure", () => this.exports.proxy_on_configure(root.id, cfg.length));
+    } finally {
+      this.setBuffer(BUFFER_PLUGIN_CONFIG, null);
+    }
+  }
+
+  /** Deletes a root context (proxy_on_done, proxy_on_delete). */
+  deleteRoot(root: RootHandle): void {
+    this.callIn(root.id, "proxy_on_done", () => this.exports.proxy_on_done(root.id));
+    this.callIn(root.id, "proxy_on_delete", () => this.exports.proxy_on_delete(root.id));
+    root.deleted = true;
+    root.tickPeriodMs = 0;
+  }
+
+  // ---------- connections ----------
+
+  /** Opens a connection on the newest root (or opts.root) and calls proxy_on_new_connection. */
+  connect(opts: ConnectOptions = {}): Connection {
+    const root = opts.root ?? this.newestRoot;
+    const id = this.nextId++;
+    const props = new Map<string, Uint8Array>();
+    const enc = new TextEncoder();
+    const source = opts.source === undefined ? "10.1.2.3:40000" : opts.source;
+    if (source !== null) props.set("source.address", enc.encode(source));
+    const port = opts.port === undefined ? 5432 : opts.port;
+    if (port !== null) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigInt64(0, BigInt(port), true);
+      props.set("destination.port", b);
+    }
+    const principal = opts.principal ?? null;
+    const mtls = opts.mtls ?? principal !== null;
+    props.set("connection.mtls", Uint8Array.of(mtls ? 1 : 0));
+    if (principal !== null) props.set("connection.uri_san_peer_certificate", enc.encode(principal));
+    for (const [k, v] of Object.entries(opts.properties ?? {})) {
+      if (v === null) props.delete(k);
+      else props.set(k, typeof v === "string" ? enc.encode(v) : v);
+    }
+    const c = new Connection(this, id, root, props);
+    this.conns.set(id, c);
+    this.callIn(id, "proxy_on_context_create", () => this.exports.proxy_on_context_create(id, root.id));
+    if (!opts.noNewConnection) {
+      c.newConnectionStatus = this.callIn(id, "proxy_on_new_connection", () => this.exports.proxy_on_new_connection(id));
+      this.processCloses();
+    }
+    return c;
+  }
+
+  /** Opens n connections cheaply (for the benchmark and the setup-cost regression test). */
+  connectMany(n: number, opts: ConnectOptions | ((i: number) => ConnectOptions) = {}): Connection[] {
+    const out: Connection[] = new Array<Connection>(n);
+    for (let i = 0; i < n; i++) out[i] = this.connect(typeof opts === "function" ? opts(i) : opts);
+    return out;
+  }
+
+  /** Live (not closed) connections. */
+  get liveConnections(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (!c.closed) n++;
+    return n;
+  }
+
+  connection(id: number): Connection | undefined {
+    return this.conns.get(id);
+  }
+
+  /** Applies the closes the filter requested during the last call. */
+  processCloses(): void {
+    if (this.pendingClose.size === 0) return;
+    const ids = [...this.pendingClose];
+    this.pendingClose.clear();
+    for (const id of ids) {
+      const c = this.conns.get(id);
+      if (c && !c.closed) this.finish(c, "filter");
+    }
+  }
+
+  /** Ends a connection as Envoy does: close event, then done, log, delete. Held bytes are dropped. */
+  finish(c: Connection, by: "filter" | "client" | "server"): void {
+    c.closed = true;
+    c.closedBy = by;
+    c.heldFromClient = new Uint8Array(0);
+    c.heldFromServer = new Uint8Array(0);
+    const peer = by === "filter" ? 1 : 2; // Local : Remote
+    this.callIn(c.id, "proxy_on_downstream_connection_close", () => this.exports.proxy_on_downstream_connection_close(c.id, peer));
+    this.callIn(c.id, "proxy_on_done", () => this.exports.proxy_on_done(c.id));
+    this.callIn(c.id, "proxy_on_log", () => this.exports.proxy_on_log(c.id));
+    this.callIn(c.id, "proxy_on_delete", () => this.exports.proxy_on_delete(c.id));
+    this.pendingClose.delete(c.id);
+    this.conns.delete(c.id);
+    this.closedConns.set(c.id, c);
+    if (this.closedConns.size > 20000) {
+      const first = this.closedConns.keys().next();
+      if (!first.done) this.closedConns.delete(first.value);
+    }
+  }
+  private readonly closedConns = new Map<number, Connection>();
+
+  // ---------- clock and ticks ----------
+
+  /** Current host time, ms since the Unix epoch. */
+  now(): number {
+    return this.clockMs;
+  }
+
+  /** Sets the clock without firing ticks (e.g. before connecting). */
+  setTime(ms: number): void {
+    this.clockMs = ms;
+    for (const r of this.roots) if (r.tickPeriodMs > 0) r.nextTickAt = ms + r.tickPeriodMs;
+  }
+
+  /** Moves the clock forward, firing every root's ticks at their period on the way. */
+  advance(ms: number): void {
+    const target = this.clockMs + ms;
+    for (;;) {
+      let next: RootHandle | null = null;
+      for (const r of this.roots) {
+        if (r.deleted || r.tickPeriodMs <= 0) continue;
+        if (r.nextTickAt <= target && (next === null || r.nextTickAt < next.nextTickAt)) next = r;
+      }
+      if (next === null) break;
+      this.clockMs = Math.max(this.clockMs, next.nextTickAt);
+      next.nextTickAt += next.tickPeriodMs;
+      const id = next.id;
+      this.callIn(id, "proxy_on_tick", () => this.exports.proxy_on_tick(id));
+      this.processCloses();
+    }
+    this.clockMs = target;
+  }
+
+  // ---------- observation ----------
+
+  /** A counter's value; throws when the filter never defined it (so a typo cannot pass as 0). */
+  counter(name: string): number {
+    const id = this.metricIds.get(name);
+    if (id === undefined) throw new Error(`metric ${name} is not defined; defined: ${[...this.metricIds.keys()].join(", ")}`);
+    return this.metricValues.get(id) ?? 0;
+  }
+
+  metricNames(): string[] {
+    return [...this.metricIds.keys()];
+  }
+
+  /** Messages the filter logged at exactly `level` (all levels when omitted). */
+  logs(level?: LogLevelName): string[] {
+    const want = level === undefined ? -1 : LogLevel[level];
+    return this.logEntries.filter((l) => want < 0 || l.level === want).map((l) => l.message);
+  }
+
+  logEntriesSince(index: number): LogEntry[] {
+    return this.logEntries.slice(index);
+  }
+
+  get logCount(): number {
+    return this.logEntries.length;
+  }
+
+  clearLogs(): void {
+    this.logEntries.length = 0;
+  }
+
+  /** Every decision line the filter logged, parsed. */
+  decisions(): DecisionLine[] {
+    const out: DecisionLine[] = [];
+    for (const l of this.logEntries) {
+      if (!l.message.startsWith('{"picoseg"')) continue;
+      out.push(JSON.parse(l.message) as DecisionLine);
+    }
+    return out;
+  }
+
+  setLogLevel(level: LogLevelName): void {
+    this.logLevel = LogLevel[level];
+  }
+
+  sharedData(): Map<string, Uint8Array> {
+    const m = new Map<string, Uint8Array>();
+    for (const [k, v] of this.shared) m.set(k, v.value);
+    return m;
+  }
+
+  // ---------- the ABI ----------
+
+  private currentProps(): Map<string, Uint8Array> | null {
+    const c = this.conns.get(this.effective);
+    return c ? c.properties : null;
+  }
+
+  private rootOfEffective(): RootHandle | undefined {
+    const r = this.rootsById.get(this.effective);
+    if (r) return r;
+    const c = this.conns.get(this.effective);
+    return c?.root;
+  }
+
+  private imports(): Record<string, (...args: unknown[]) => unknown> {
+    const n = (x: unknown): number => Number(x);
+    return {
+      "wasi_unstable.proc_exit": (code) => {
+        throw new FilterCrash(`proc_exit(${n(code)})`);
+      },
+      "wasi_snapshot_preview1.proc_exit": (code) => {
+        throw new FilterCrash(`proc_exit(${n(code)})`);
+      },
+      "env.abort": () => {
+        throw new FilterCrash("abort");
+      },
+      "env.proxy_log": (level, ptr, size) => {
+        const msg = this.readString(n(ptr), n(size));
+        this.logCalls++;
+        this.logBytes += n(size);
+        this.logEntries.push({ level: n(level), message: msg, context: this.effective });
+        return Ok;
+      },
+      "env.proxy_get_log_level": (ptr) => {
+        this.view().setUint32(n(ptr), this.logLevel, true);
+        return Ok;
+      },
+      "env.proxy_get_current_time_nanoseconds": (ptr) => {
+        this.view().setBigUint64(n(ptr), BigInt(Math.floor(this.clockMs)) * 1_000_000n, true);
+        return Ok;
+      },
+      "env.proxy_set_tick_period_milliseconds": (ms) => {
+        const r = this.rootsById.get(this.effective);
+        if (!r) return BadArgument;
+        r.tickPeriodMs = n(ms);
+        r.nextTickAt = this.clockMs + r.tickPeriodMs;
+        return Ok;
+      },
+      "env.proxy_get_property": (pathPtr, pathSize, valuePtrPtr, valueSizePtr) => {
+        const key = this.readString(n(pathPtr), n(pathSize)).split("\0").join(".");
+        let value: Uint8Array | undefined = this.currentProps()?.get(key);
+        if (value === undefined) {
+          const r = this.rootOfEffective();
+          const enc = new TextEncoder();
+          if (r && key === "plugin_name") value = enc.encode(r.pluginName);
+          else if (r && key === "plugin_root_id") value = enc.encode((r as { rootIdName?: string }).rootIdName ?? "picoseg");
+        }
+        if (value === undefined) return NotFound;
+        this.copyOut(value, n(valuePtrPtr), n(valueSizePtr));
+        return Ok;
+      },
+      "env.proxy_get_buffer_bytes": (type, start, length, ptrPtr, sizePtr) => {
+        const t = n(type);
+        let buf = this.buffers.get(t);
+        if (t === BUFFER_VM_CONFIG) buf = new Uint8Array(0);
+        if (!buf) return NotFound;
+        const s = n(start) >>> 0;
+        let len = n(length) >>> 0;
+        if (s > buf.length) return BadArgument;
+        if (s + len > buf.length) len = buf.length - s;
+        if (len > 0) {
+          if (t === BUFFER_DOWNSTREAM || t === BUFFER_UPSTREAM) this.bytesRead += len;
+          this.copyOut(buf.subarray(s, s + len), n(ptrPtr), n(sizePtr));
+        }
+        return Ok;
+      },
+      "env.proxy_get_buffer_status": (type, lengthPtr, flagsPtr) => {
+        const buf = this.buffers.get(n(type));
+        if (!buf) return NotFound;
+        this.view().setUint32(n(lengthPtr), buf.length, true);
+        this.view().setUint32(n(flagsPtr), 0, true);
+        return Ok;
+      },
+      "env.proxy_close_stream": (type) => {
+        const t = n(type);
+        if (!this.conns.has(this.effective)) return BadArgument;
+        if (t !== 2 && t !== 3) return BadArgument;
+        this.pendingClose.add(this.effective);
+        return Ok;
+      },
+      "env.proxy_continue_stream": () => 12, // Unimplemented for network filters, as in Envoy
+      "env.proxy_set_effective_context": (id) => {
+        const i = n(id);
+        if (!this.conns.has(i) && !this.rootsById.has(i)) return BadArgument;
+        this.effective = i;
+        return Ok;
+      },
+      "env.proxy_done": () => Ok,
+      "env.proxy_get_shared_data": (keyPtr, keySize, valuePtrPtr, valueSizePtr, casPtr) => {
+        const key = this.readString(n(keyPtr), n(keySize));
+        const e = this.shared.get(key);
+        if (!e) return NotFound;
+        this.copyOut(e.value, n(valuePtrPtr), n(valueSizePtr));
+        this.view().setUint32(n(casPtr), e.cas, true);
+        return Ok;
+      },
+      "env.proxy_set_shared_data": (keyPtr, keySize, valuePtr, valueSize, cas) => {
+        const key = this.readString(n(keyPtr), n(keySize));
+        const e = this.shared.get(key);
+        const c = n(cas) >>> 0;
+        if (c !== 0 && e && e.cas !== c) return CasMismatch;
+        this.shared.set(key, { value: this.readBytes(n(valuePtr), n(valueSize)), cas: this.nextCas++ });
+        return Ok;
+      },
+      "env.proxy_define_metric": (type, namePtr, nameSize, idPtr) => {
+        const name = this.readString(n(namePtr), n(nameSize));
+        let id = this.metricIds.get(name);
+        if (id === undefined) {
+          id = this.metricIds.size + 1;
+          this.metricIds.set(name, id);
+          this.metricNamesById.set(id, name);
+          this.metricValues.set(id, 0);
+        }
+        void type;
+        this.view().setUint32(n(idPtr), id, true);
+        return Ok;
+      },
+      "env.proxy_increment_metric": (id, offset) => {
+        const i = n(id);
+        if (!this.metricValues.has(i)) return NotFound;
+        this.metricValues.set(i, (this.metricValues.get(i) ?? 0) + Number(offset as bigint));
+        return Ok;
+      },
+      "env.proxy_record_metric": (id, value) => {
+        const i = n(id);
+        if (!this.metricValues.has(i)) return NotFound;
+        this.metricValues.set(i, Number(value as bigint));
+        return Ok;
+      },
+      "env.proxy_get_metric": (id, resultPtr) => {
+        const i = n(id);
+        if (!this.metricValues.has(i)) return NotFound;
+        this.view().setBigUint64(n(resultPtr), BigInt(this.metricValues.get(i) ?? 0), true);
+        return Ok;
+      },
+    };
+  }
+}
