@@ -14,15 +14,20 @@ process.once("exit", () => {
   for (const p of live) p.kill("SIGKILL");
 });
 
-/** One JSON decision line the filter wrote to Envoy's log. */
+/** One JSON decision line the filter wrote to Envoy's log (filter/assembly/decisionlog.ts). */
 export interface Decision {
+  picoseg?: "deny" | "audit" | "allow";
   reason?: string;
   segment?: string;
   rule?: string;
   source?: string;
   principal?: string;
   port?: number;
-  bytes?: number;
+  protocol?: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  mode?: string;
+  connection?: number;
   [k: string]: unknown;
 }
 
@@ -137,8 +142,9 @@ export class Envoy {
 
   /**
    * Counters and gauges whose name matches the regex (Envoy's `/stats?filter=`), name → value.
-   * Envoy registers Wasm-defined metrics under the custom stat namespace `wasmcustom` and strips
-   * that prefix in /stats, so a filter's `picoseg.x` shows up as `picoseg.x`.
+   * Envoy 1.40 registers Wasm-defined metrics under the custom stat namespace `wasmcustom`: a
+   * counter the filter defines as `picoseg.denied.source` is `wasmcustom.picoseg.denied.source` in
+   * /stats (text and JSON) and `picoseg_denied_source` in /stats/prometheus (prefix stripped).
    */
   async stats(filter = "picoseg"): Promise<Map<string, number>> {
     const text = await this.adminText(`/stats?filter=${encodeURIComponent(filter)}`);
@@ -178,7 +184,7 @@ export class Envoy {
       if (brace < 0) continue;
       try {
         const parsed: unknown = JSON.parse(line.slice(brace));
-        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) out.push(parsed as Decision);
+        if (typeof parsed === "object" && parsed !== null && "picoseg" in parsed) out.push(parsed as Decision);
       } catch {
         // not a decision line
       }

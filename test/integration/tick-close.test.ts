@@ -1,0 +1,80 @@
+// The claim the picoseg filter's live enforcement (schedule end, maxDurationSeconds, revocation)
+// rests on, checked in the real Envoy with a minimal probe filter (probe/tick-close.as) rather than
+// the filter itself (probe/tick-close.as, AssemblyScript kept out of tsc's way by its extension and
+// copied to a .ts file at build time), so it holds independently of the filter's state: a root context's tick closes a
+// live connection by proxy_set_effective_context(connection) + proxy_close_stream(downstream), on
+// every worker thread. It also pins down how Envoy names Wasm-defined counters.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, staticBootstrap } from "../../xds-server/src/envoy/index.js";
+import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
+
+const PROBE_DIR = join(dirname(fileURLToPath(import.meta.url)), "probe");
+const CONNECTIONS = 4; // over 2 workers
+
+describe("closing a live connection from the root context's tick (real Envoy, --concurrency 2)", () => {
+  let envoy: Envoy;
+  let echo: Upstream;
+  let port: number;
+  let buildDir: string;
+
+  beforeAll(async () => {
+    buildDir = mkdtempSync(join(tmpdir(), "picoseg-it-probe-"));
+    const wasm = join(buildDir, "tick-close.wasm");
+    // Built in a temp folder so asc does not pick up the project's asconfig.json; no abort import.
+    copyFileSync(join(PROBE_DIR, "tick-close.as"), join(buildDir, "tick-close.ts"));
+    execFileSync(join(repoRoot(), "node_modules", ".bin", "asc"),
+      ["tick-close.ts", "--runtime", "stub", "-O3", "--use", "abort=", "--binaryFile", wasm],
+      { cwd: buildDir, timeout: 60_000, stdio: "pipe" });
+    echo = await Upstream.start();
+    [port] = (await freePorts(1)) as [number];
+    envoy = await Envoy.start(staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: wasm, vmId: "tick-close-probe" },
+      configuration: "",
+      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }],
+    }), { concurrency: 2 });
+  });
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await stopAllEnvoys();
+    await echo?.stop();
+    rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  it("a connection carrying traffic is closed by the tick after 10 ticks of 100 ms, both ways", async () => {
+    const t0 = Date.now();
+    const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => TcpClient.connect(port)));
+    for (const c of clients) await c.write("ping\n");
+    for (const c of clients) expect((await c.waitForBytes(5, 2000)).toString()).toBe("ping\n");
+    // Still open well before the deadline: the tick, not something else, closes them.
+    expect(clients.every((c) => c.isOpen())).toBe(true);
+    const closedAt: number[] = [];
+    for (const c of clients) {
+      await c.waitForClose(3000);
+      closedAt.push(Date.now() - t0);
+    }
+    for (const ms of closedAt) {
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(2000);
+    }
+    // The upstream side was closed too, and saw exactly what the client sent.
+    await Promise.all(echo.connections.map((u) => u.waitForClose(2000)));
+    expect(echo.connections.map((u) => u.received().toString())).toEqual(Array(CONNECTIONS).fill("ping\n"));
+    expect(await envoy.counter("picoseg.probe.tick_closed")).toBe(CONNECTIONS);
+    expect(await envoy.counter("picoseg.probe.downstream_close")).toBe(CONNECTIONS);
+  });
+
+  it("names Wasm counters wasmcustom.<name> in /stats and <name with _> in /stats/prometheus", async () => {
+    const text = await envoy.adminText("/stats?filter=probe");
+    expect(text).toContain(`wasmcustom.picoseg.probe.connections: ${CONNECTIONS}`);
+    const prom = await envoy.adminText("/stats/prometheus?filter=probe");
+    expect(prom).toContain(`picoseg_probe_connections{} ${CONNECTIONS}`);
+    expect(prom).not.toContain("wasmcustom");
+  });
+});
