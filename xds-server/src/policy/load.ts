@@ -3,7 +3,6 @@
 // directories (the CLI), and the one check that spans files: unique namespace/name.
 
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
-import { formatPath } from "./path.js";
 import { schemaErrors } from "./schema.js";
 import { semanticErrors } from "./semantic.js";
 import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
@@ -65,7 +64,7 @@ export function duplicateSegmentErrors(segments: readonly LoadedSegment[]): Poli
     if (places.length < 2) continue;
     for (const here of places) {
       const others = places.filter((p) => p !== here).map((p) => `${p.source.file}:${p.source.line}`);
-      errors.push({ ...here.source, field: formatPath(["metadata", "name"]), message: `segment ${key} is defined more than once (also at ${others.join(", ")})` });
+      errors.push({ ...here.source, field: "", message: `segment ${key} is defined more than once (also at ${others.join(", ")})` });
     }
   }
   return errors;
@@ -82,31 +81,30 @@ export function segmentKey(segment: PicoSegment): string {
 export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyLoadResult> {
   const files: string[] = [];
   const errors: PolicyError[] = [];
+  const loaded: LoadedSegment[] = [];
   const seen = new Set<string>();
   for (const path of paths) {
+    let expanded: string[];
     try {
-      for (const file of await expand(path)) {
+      expanded = await expand(path);
+    } catch (err) {
+      errors.push({ file: path, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
+      continue;
+    }
+    for (const file of expanded) {
+      try {
         const real = await realpath(file);
         if (seen.has(real)) continue; // the same file named twice is read once
         seen.add(real);
+        const text = await readFile(file, "utf8");
         files.push(file);
+        const result = validatePolicyText(text, file);
+        loaded.push(...result.segments);
+        errors.push(...result.errors);
+      } catch (err) {
+        errors.push({ file, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
       }
-    } catch (err) {
-      errors.push({ file: path, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
     }
-  }
-  const loaded: LoadedSegment[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      errors.push({ file, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
-      continue;
-    }
-    const result = validatePolicyText(text, file);
-    loaded.push(...result.segments);
-    errors.push(...result.errors);
   }
   const duplicates = duplicateSegmentErrors(loaded);
   errors.push(...duplicates);
