@@ -38,11 +38,14 @@ export class DirectorySource implements PolicySource {
   private readonly debounceMs: number;
   private readonly now: () => number;
 
+  readonly dir: string;
+
   constructor(
-    readonly dir: string,
+    /** As the operator gave it: errors name files under it (`policies/db.yaml:3: …`). */
+    private readonly dirAsGiven: string,
     private readonly opts: DirectorySourceOptions,
   ) {
-    this.dir = path.resolve(dir);
+    this.dir = path.resolve(dirAsGiven);
     this.description = `dir:${this.dir}`;
     this.debounceMs = opts.debounceMs ?? 150;
     this.now = opts.now ?? Date.now;
@@ -144,7 +147,7 @@ export class DirectorySource implements PolicySource {
       const prev = this.files.get(file);
       if (prev && prev.text === text) continue;
       changed = true;
-      const display = path.relative(process.cwd(), file) || file;
+      const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
       const { segments, errors } = this.opts.validateFile(display, text);
       if (errors.length === 0) {
         this.files.set(file, { text, segments, refusals: [] });

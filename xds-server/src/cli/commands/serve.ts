@@ -1,12 +1,53 @@
 import type { Command } from "commander";
+import { startXdsServer } from "../../server.js";
 
-// Placeholder until the command lands; it fails loudly rather than pretending.
+interface ServeFlags {
+  policies: string;
+  xdsPort: string;
+  httpPort: string;
+  host: string;
+  wasm?: string;
+  remoteWasm?: boolean;
+  wasmCluster: string;
+}
+
+function port(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: not a port: ${text}`);
+  return n;
+}
+
+/** `picoseg serve`: the xDS server (ADS + ECDS, sotw + delta) and its HTTP side, until a signal. */
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("not implemented yet")
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error("picoseg serve: not implemented yet");
+    .description("run the xDS server: watch a policy directory and push each proxy its compiled filter config")
+    .requiredOption("--policies <dir>", "directory of PicoSegment YAML files (watched)")
+    .option("--xds-port <port>", "gRPC port (ADS and ECDS); 0 picks a free one", "18000")
+    .option("--http-port <port>", "HTTP port (healthz, readyz, metrics, status, the module); 0 picks a free one", "18080")
+    .option("--host <addr>", "address to bind both servers to", "127.0.0.1")
+    .option("--wasm <path>", "the filter module (default: filter/build/picoseg.wasm of this checkout)")
+    .option("--remote-wasm", "proxies fetch the module from this server's HTTP side (with its sha256) instead of a local path")
+    .option("--wasm-cluster <name>", "with --remote-wasm: the Envoy cluster that reaches this server's HTTP side", "picoseg_http")
+    .action(async (flags: ServeFlags) => {
+      const server = await startXdsServer({
+        policies: flags.policies,
+        host: flags.host,
+        xdsPort: port(flags.xdsPort, "--xds-port"),
+        httpPort: port(flags.httpPort, "--http-port"),
+        ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
+        ...(flags.remoteWasm ? { remoteWasm: { cluster: flags.wasmCluster } } : {}),
+      });
+      for (const r of server.status().refusals) console.error(`picoseg: refused ${r.text}`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await server.close();
     });
 }

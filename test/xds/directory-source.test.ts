@@ -1,0 +1,111 @@
+// The watched policy directory: what a change on disk does to the segments in force.
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { validatePolicyText } from "../../xds-server/src/policy/index.js";
+import { DirectorySource } from "../../xds-server/src/source/directory.js";
+import type { PolicyState } from "../../xds-server/src/source/types.js";
+import { eventually } from "./fake-envoy.js";
+import { segment } from "./server-fixture.js";
+
+let dir = "";
+let source: DirectorySource | undefined;
+let changes = 0;
+afterEach(async () => {
+  await source?.close();
+  source = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function open(files: Record<string, string>): Promise<DirectorySource> {
+  dir = await mkdtemp(path.join(tmpdir(), "picoseg-src-"));
+  for (const [f, t] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
+    await writeFile(path.join(dir, f), t);
+  }
+  changes = 0;
+  source = new DirectorySource(dir, { validateFile: (file, text) => validatePolicyText(text, file), debounceMs: 50 });
+  source.onChange(() => changes++);
+  await source.start();
+  return source;
+}
+
+const names = (s: PolicyState | undefined): string[] => (s?.segments ?? []).map((x) => `${x.segment.metadata.namespace}/${x.segment.metadata.name}`);
+const settle = async (what: string, check: () => boolean): Promise<void> => eventually(check, 3000, what);
+
+describe("the watched policy directory", () => {
+  it("loads every document of multi-document files in nested folders, ignoring other files", async () => {
+    const s = await open({
+      "a.yaml": `${segment("one", "one", 1)}---\n${segment("two", "two", 2)}`,
+      "sub/b.yml": segment("three", "three", 3),
+      "notes.txt": "not a policy",
+      ".hidden.yaml": segment("hidden", "h", 4),
+    });
+    expect(names(s.current())).toEqual(["shop/one", "shop/two", "shop/three"]);
+  });
+
+  it("follows edits, additions, deletions and renames", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    await writeFile(path.join(dir, "b.yaml"), segment("two", "two", 2));
+    await settle("add", () => names(s.current()).includes("shop/two"));
+    await writeFile(path.join(dir, "a.yaml"), segment("uno", "one", 1));
+    await settle("edit", () => names(s.current()).includes("shop/uno") && !names(s.current()).includes("shop/one"));
+    await rename(path.join(dir, "b.yaml"), path.join(dir, "c.yaml"));
+    await settle("rename", () => s.current()!.segments.some((x) => x.source.file.endsWith("c.yaml")));
+    expect(names(s.current())).toEqual(["shop/uno", "shop/two"]);
+    await rm(path.join(dir, "c.yaml"));
+    await settle("delete", () => names(s.current()).length === 1);
+    await rename(path.join(dir, "a.yaml"), path.join(dir, "a.txt")); // renamed away from *.yaml
+    await settle("renamed away", () => names(s.current()).length === 0);
+  });
+
+  it("takes an editor's write-to-temp-then-rename as one change after the debounce", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    const before = changes;
+    const tmp = path.join(dir, ".a.yaml.swp");
+    await writeFile(tmp, segment("one", "one", 11));
+    await rename(tmp, path.join(dir, "a.yaml"));
+    await settle("edit", () => JSON.stringify(s.current()!.segments[0]!.segment.spec.rules).includes("11"));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(changes - before).toBe(1);
+  });
+
+  it("refuses a file with an invalid document as a whole, keeps its last good segments, and clears the refusal once fixed", async () => {
+    const s = await open({ "a.yaml": `${segment("one", "one", 1)}---\n${segment("two", "two", 2)}` });
+    await writeFile(path.join(dir, "a.yaml"), `${segment("one", "one", 1)}---\n${segment("two", "two", 2).replace("ports: [2]", "ports: [-5]")}`);
+    await settle("refusal", () => s.current()!.refusals.length > 0);
+    const r = s.current()!.refusals[0]!;
+    expect(r.text).toBe(`${path.join(dir, "a.yaml")}:${r.line}: spec.rules[0].ports[0]: ${r.message}`);
+    expect(r.line).toBeGreaterThan(12);
+    expect(names(s.current())).toEqual(["shop/one", "shop/two"]);
+    expect(JSON.stringify(s.current()!.segments[1]!.segment.spec.rules)).toContain("[2]");
+
+    await writeFile(path.join(dir, "a.yaml"), segment("one", "one", 1));
+    await settle("fixed", () => s.current()!.refusals.length === 0);
+    expect(names(s.current())).toEqual(["shop/one"]);
+  });
+
+  it("a new invalid file contributes nothing and is reported; YAML syntax errors too", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    await writeFile(path.join(dir, "b.yaml"), "apiVersion: picoseg.io/v1alpha1\nkind: [unclosed\n");
+    await settle("refusal", () => s.current()!.refusals.length > 0);
+    expect(s.current()!.refusals[0]!.text).toMatch(/b\.yaml:\d+: /);
+    expect(names(s.current())).toEqual(["shop/one"]);
+  });
+
+  it("refuses a second definition of the same namespace/name and keeps the first", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1), "b.yaml": segment("one", "other", 2) });
+    expect(s.current()!.segments).toHaveLength(1);
+    expect(s.current()!.segments[0]!.source.file).toMatch(/a\.yaml$/);
+    expect(s.current()!.refusals[0]!.text).toMatch(/b\.yaml:\d+: metadata\.name: segment shop\/one is already defined at .*a\.yaml:1/);
+  });
+
+  it("fails to start on a directory that does not exist", async () => {
+    const missing = new DirectorySource(path.join(tmpdir(), "picoseg-no-such-dir-xyz"), {
+      validateFile: (file, text) => validatePolicyText(text, file),
+    });
+    await expect(missing.start()).rejects.toThrow();
+    await missing.close();
+  });
+});
