@@ -1,0 +1,105 @@
+// The xDS server's life with real Envoys: per-workload configs, refused edits, NACKs, restarts.
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { PICOSEG_ECDS_RESOURCE, sidecarBootstrap, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server.js";
+import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { probe, probeUntil } from "../xds/envoy-probe.js";
+import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+
+let fx: Fixture | undefined;
+const envoys: Envoy[] = [];
+const upstreams: Upstream[] = [];
+const servers: RunningXdsServer[] = [];
+afterEach(async () => {
+  for (const e of envoys.splice(0)) await e.stop();
+  for (const u of upstreams.splice(0)) await u.stop();
+  for (const s of servers.splice(0)) await s.close();
+  await fx?.close();
+  fx = undefined;
+});
+afterAll(stopAllEnvoys);
+
+async function sidecar(
+  xdsPort: number,
+  listenPort: number,
+  id: string,
+  labels: Record<string, string>,
+  api: XdsApiType = "DELTA_GRPC",
+): Promise<Envoy> {
+  const echo = await Upstream.start();
+  upstreams.push(echo);
+  const e = await Envoy.start(
+    sidecarBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      xds: { host: "127.0.0.1", port: xdsPort },
+      api,
+      listener: { listen: { host: "127.0.0.1", port: listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
+      node: { id, cluster: "shop", namespace: "shop", labels },
+    }),
+  );
+  envoys.push(e);
+  return e;
+}
+
+const wasm = defaultWasmPath();
+
+describe("the xDS server with real Envoys", () => {
+  it("gives two differently labelled sidecars different configs, hence different decisions", async () => {
+    const [dbPort, apiPort] = (await freePorts(2)) as [number, number];
+    fx = await startFixture({ "db.yaml": segment("db", "db", dbPort) }, { wasmPath: wasm });
+    const db = await sidecar(fx.server.xdsPort, dbPort, "db-1", { app: "db" });
+    const api = await sidecar(fx.server.xdsPort, apiPort, "api-1", { app: "api" }, "GRPC");
+    expect(await probe(dbPort)).toBe("allowed");
+    expect(await probe(apiPort)).toBe("denied");
+    expect((await api.waitForDecision((d) => d.picoseg === "deny")).reason).toBe("no-rule");
+    expect(db.decisions().filter((d) => d.picoseg === "deny")).toEqual([]);
+    const segments = Object.fromEntries(fx.server.status().proxies.map((p) => [p.nodeId, p.segments]));
+    expect(segments).toEqual({ "db-1": ["shop/db"], "api-1": [] });
+  });
+
+  it("refuses an invalid policy edit and keeps enforcing the previous segment", async () => {
+    const [port] = (await freePorts(1)) as [number];
+    fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: wasm });
+    const e = await sidecar(fx.server.xdsPort, port, "db-1", { app: "db" });
+    expect(await probe(port)).toBe("allowed");
+    await fx.write("db.yaml", segment("db", "db", port).replace("ports:", "portz:"));
+    await waitFor("the refusal", () => (fx!.server.status().refusals.length > 0 ? true : undefined), 3000);
+    expect(fx.server.status().refusals[0]!.text).toMatch(/db\.yaml:\d+: /);
+    expect(await probe(port)).toBe("allowed");
+    expect(await e.counter(`extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOURCE}.config_reload`)).toBe(1);
+  });
+
+  it("shows a NACK in status while the sidecar keeps its last config, and resyncs after a restart under traffic", async () => {
+    const [port, xdsPort] = (await freePorts(2)) as [number, number];
+    fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: wasm, xdsPort });
+    const e = await sidecar(xdsPort, port, "db-1", { app: "db" });
+    expect(await probe(port)).toBe("allowed");
+    const acked = fx.server.status().proxies[0]!.resources[0]!.acked;
+
+    // A server whose module path does not exist: Envoy rejects that config.
+    await fx.server.close();
+    const broken = await startXdsServer({ policies: fx.dir, xdsPort, httpPort: 0, wasmPath: "/nonexistent/picoseg.wasm", log: () => {} });
+    servers.push(broken);
+    const nack = await waitFor("a NACK in status", () => broken.status().proxies[0]?.resources[0]?.nack, 15_000);
+    expect(nack.detail).toContain("/nonexistent/picoseg.wasm"); // Envoy's own words: "Invalid path: …"
+    expect(broken.status().proxies[0]!.resources[0]!.acked).toBeUndefined();
+    expect(await probe(port)).toBe("allowed"); // still the config it ACKed before
+    expect(await e.counter(`extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOURCE}.config_fail`)).toBeGreaterThanOrEqual(1);
+
+    // Down: the sidecar keeps enforcing; the policy changes meanwhile.
+    await broken.close();
+    await fx.write("db.yaml", segment("db", "db", port + 1));
+    for (let i = 0; i < 5; i++) expect(await probe(port)).toBe("allowed");
+
+    // Back up on the same port: the sidecar reconnects and gets the new policy.
+    const back = await startXdsServer({ policies: fx.dir, xdsPort, httpPort: 0, wasmPath: wasm, log: () => {} });
+    servers.push(back);
+    await probeUntil(port, "denied", 20_000);
+    const res = await waitFor("the ACK after the resync", () => {
+      const r = back.status().proxies[0]?.resources[0];
+      return r?.acked !== undefined && r.acked === r.current ? r : undefined;
+    }, 5000);
+    expect(res.acked).not.toBe(acked);
+    expect(e.isRunning()).toBe(true);
+  }, 60_000);
+});
