@@ -78,6 +78,17 @@ export interface StartOptions {
   rootId?: string;
   /** Start of the clock, ms since the Unix epoch. */
   nowMs?: number;
+  /**
+   * Another host whose shared data this one uses: two hosts are then two Envoy
+   * worker threads (two VMs) of one proxy.
+   */
+  shareWith?: FilterHost;
+}
+
+/** Envoy's shared data: one store per proxy, shared by every worker's VM. */
+export class SharedStore {
+  readonly entries = new Map<string, { value: Uint8Array; cas: number }>();
+  nextCas = 1;
 }
 
 export interface ConnectOptions {
@@ -252,8 +263,7 @@ export class FilterHost {
   private effective = 0;
   private readonly buffers = new Map<number, Uint8Array>();
   private readonly pendingClose = new Set<number>();
-  private readonly shared = new Map<string, { value: Uint8Array; cas: number }>();
-  private nextCas = 1;
+  readonly store: SharedStore;
   private readonly metricIds = new Map<string, number>();
   private readonly metricValues = new Map<number, number>();
   private readonly metricNamesById = new Map<number, string>();
@@ -271,6 +281,7 @@ export class FilterHost {
   private constructor(opts: StartOptions) {
     this.clockMs = opts.nowMs ?? Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
     this.logLevel = LogLevel[opts.logLevel ?? "info"];
+    this.store = opts.shareWith ? opts.shareWith.store : new SharedStore();
   }
 
   /** Loads the filter, creates the root context "picoseg" and configures it. */
@@ -573,7 +584,7 @@ export class FilterHost {
 
   sharedData(): Map<string, Uint8Array> {
     const m = new Map<string, Uint8Array>();
-    for (const [k, v] of this.shared) m.set(k, v.value);
+    for (const [k, v] of this.store.entries) m.set(k, v.value);
     return m;
   }
 
@@ -677,7 +688,7 @@ export class FilterHost {
       "env.proxy_done": () => Ok,
       "env.proxy_get_shared_data": (keyPtr, keySize, valuePtrPtr, valueSizePtr, casPtr) => {
         const key = this.readString(n(keyPtr), n(keySize));
-        const e = this.shared.get(key);
+        const e = this.store.entries.get(key);
         if (!e) return NotFound;
         this.copyOut(e.value, n(valuePtrPtr), n(valueSizePtr));
         this.view().setUint32(n(casPtr), e.cas, true);
@@ -685,10 +696,10 @@ export class FilterHost {
       },
       "env.proxy_set_shared_data": (keyPtr, keySize, valuePtr, valueSize, cas) => {
         const key = this.readString(n(keyPtr), n(keySize));
-        const e = this.shared.get(key);
+        const e = this.store.entries.get(key);
         const c = n(cas) >>> 0;
         if (c !== 0 && e && e.cas !== c) return CasMismatch;
-        this.shared.set(key, { value: this.readBytes(n(valuePtr), n(valueSize)), cas: this.nextCas++ });
+        this.store.entries.set(key, { value: this.readBytes(n(valuePtr), n(valueSize)), cas: this.store.nextCas++ });
         return Ok;
       },
       "env.proxy_define_metric": (type, namePtr, nameSize, idPtr) => {
