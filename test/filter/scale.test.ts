@@ -1,0 +1,77 @@
+// Connection setup must not grow with the number of live connections (the SDK's
+// context creation logged every live context id: 1.0 ms per connection at 10,000 live).
+// Not a timed test: it counts what setup does — log calls, log bytes, Wasm memory.
+import { describe, expect, it } from "vitest";
+import type { FilterHost } from "../host/host.js";
+import { config, hostWith } from "./helpers.js";
+
+/** A rule with every per-connection state in use: framing in both directions, perSource bytes, sniffing. */
+const FULL = config(
+  "segment ns/db enforce", "rule api", "ip 10.0.0.0/8", "port 5432 5432", "protocol postgres", "protocol unknown",
+  "maxBytesIn 1000000", "maxBytesOut 1000000", "maxMessageBytes 65536", "framing lengthPrefixed 1 4 big -4",
+  "maxDurationSeconds 3600", "perSource 3600 1000000000 - -",
+);
+
+const src = (i: number) => ({ source: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:40000` });
+
+function setupCost(host: FilterHost, n: number, offset: number): { logCalls: number; logBytes: number; memory: number } {
+  const calls = host.logCalls;
+  const bytesLogged = host.logBytes;
+  const mem = host.memoryBytes();
+  host.connectMany(n, (i) => src(offset + i));
+  return { logCalls: host.logCalls - calls, logBytes: host.logBytes - bytesLogged, memory: host.memoryBytes() - mem };
+}
+
+describe("connection setup at 10,000 live connections", () => {
+  it("makes no log call when the host would not print (info level), at 10 or at 10,000 live", async () => {
+    const host = await hostWith(FULL, { logLevel: "info" });
+    host.connectMany(10, src);
+    expect(setupCost(host, 100, 10).logCalls).toBe(0);
+    host.connectMany(10_000, (i) => src(200 + i));
+    expect(host.liveConnections).toBeGreaterThanOrEqual(10_000);
+    expect(setupCost(host, 100, 20_000).logCalls).toBe(0);
+  });
+
+  it("logs the same bytes per new connection at trace level whether 10 or 10,000 are live", async () => {
+    const host = await hostWith(FULL, { logLevel: "trace" });
+    host.connectMany(10, src);
+    const few = setupCost(host, 100, 10);
+    host.connectMany(10_000, (i) => src(200 + i));
+    const many = setupCost(host, 100, 20_000);
+    expect(few.logCalls).toBe(100); // one allow line each
+    expect(many.logCalls).toBe(100);
+    // the lines differ only in the digits of ids and addresses
+    expect(Math.abs(many.logBytes - few.logBytes) / 100).toBeLessThan(8);
+  });
+
+  it("uses at most 512 bytes of Wasm memory per live connection", async () => {
+    const host = await hostWith(FULL);
+    host.connectMany(100, src); // warm-up: registry, scratch buffers
+    const before = host.memoryBytes();
+    const conns = host.connectMany(10_000, (i) => src(1000 + i));
+    for (const c of conns.slice(0, 50)) expect(c.closed).toBe(false);
+    const perConnection = (host.memoryBytes() - before) / 10_000;
+    expect(perConnection).toBeLessThanOrEqual(512);
+  });
+
+  it("memory for new connections at 10,000 live is not proportional to the live count", async () => {
+    const host = await hostWith(FULL);
+    host.connectMany(10_000, src);
+    const growth = setupCost(host, 2_000, 50_000).memory;
+    expect(growth).toBeLessThanOrEqual(2_000 * 512);
+  });
+
+  it("closed connections give their memory back: churn does not grow memory", async () => {
+    const host = await hostWith(FULL);
+    const warm = host.connectMany(2_000, src);
+    for (const c of warm) { c.fromClient(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f)); c.closeFromClient(); }
+    host.advance(1000);
+    const before = host.memoryBytes();
+    for (let round = 0; round < 5; round++) {
+      const batch = host.connectMany(2_000, (i) => src(10_000 * (round + 1) + i));
+      for (const c of batch) { c.fromClient(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f)); c.closeFromServer(); }
+      host.advance(1000);
+    }
+    expect(host.memoryBytes()).toBe(before);
+  });
+});
