@@ -15,7 +15,7 @@ export function registerCompile(program: Command): void {
     .description("print the filter configuration string of one workload")
     .argument("<paths...>", "policy directory (or files)")
     .requiredOption("--namespace <ns>", "the workload's namespace")
-    .requiredOption("--labels <k=v,...>", "the workload's labels (repeatable; \"\" for none)", mergePairs, {})
+    .requiredOption("--labels <k=v,...>", "the workload's labels (repeatable; \"\" for none)", mergePairs)
     .option("--annotations <k=v,...>", "the workload's pod annotations (repeatable)", mergePairs, {})
     .option("--generation <n>", "emit a `generation N` line", parseGeneration)
     .option("--now <iso-date>", "compile as of this instant (the time-zone tables start on 1 January of its year)", parseDate)
@@ -45,7 +45,7 @@ interface CompileCliOptions {
 }
 
 /** "k=v,k2=v2" merged into what earlier flags gave; the value is everything after the first '='. */
-function mergePairs(text: string, previous: Record<string, string>): Record<string, string> {
+function mergePairs(text: string, previous: Record<string, string> | undefined): Record<string, string> {
   const merged = { ...previous };
   for (const item of text.split(",")) {
     if (item.trim() === "") continue;
