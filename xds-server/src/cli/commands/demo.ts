@@ -1,12 +1,18 @@
 import type { Command } from "commander";
+import { runDemo } from "../../demo/run.js";
 
-// Placeholder until the command lands; it fails loudly rather than pretending.
+// `picoseg demo` (npm start): the xDS server, demo services and real Envoy sidecars on loopback, a
+// scripted traffic scenario with its table of decisions, a hot policy change, then a running mesh.
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("not implemented yet")
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error("picoseg demo: not implemented yet");
+    .description("xDS server + Envoy sidecars + demo services on loopback, a scripted scenario and a hot policy change")
+    .option("--once", "run the scenario and exit: 0 only if every decision was the expected one")
+    .option("--keep", "leave the working directory (policies, certificates, Envoy logs) in place")
+    .action(async (flags: { once?: boolean; keep?: boolean }) => {
+      const code = await runDemo({ once: flags.once === true, keepDir: flags.keep === true });
+      process.exitCode = code;
+      // gRPC and fetch keep-alive handles must not hold the process open after the cleanup.
+      setTimeout(() => process.exit(code), 1000).unref();
     });
 }

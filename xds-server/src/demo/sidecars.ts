@@ -1,0 +1,267 @@
+// The demo's sidecars: the project's installed Envoy, one per workload, started with the sidecar
+// bootstrap (the picoseg filter fed by ECDS from the demo's xDS server, downstream mTLS requiring
+// a client certificate from the demo CA). Envoy's log goes to a file the user can tail; the
+// filter's JSON decision lines are also parsed as they arrive.
+import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { sidecarBootstrap, toYaml, type Bootstrap, type DownstreamTls, type HostPort, type Listener } from "../envoy/index.js";
+import { ProcessGroup } from "./processes.js";
+import { sleep, waitFor } from "./wait.js";
+
+export interface SidecarSpec {
+  /** Short name used for files and in the table, e.g. "cart-cache". */
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  serviceAccount?: string;
+  /** The inbound listener, e.g. 127.0.0.2:6379. */
+  listen: HostPort;
+  /** More inbound ports on the same address, forwarded to the same upstream. */
+  extraPorts?: number[];
+  upstream: HostPort;
+}
+
+/** One JSON line the filter writes per denial, audit would-deny, or (at debug level) allowed connection. */
+export interface DecisionLine {
+  verdict: string;
+  reason: string;
+  segment: string;
+  rule: string;
+  source: string;
+  principal: string;
+  port: number | null;
+  protocol: string;
+  bytesIn: number;
+  bytesOut: number;
+  mode: string;
+  /** Position in the log, to tell new lines from old. */
+  seq: number;
+}
+
+export function parseDecisionLine(line: string, seq: number): DecisionLine | undefined {
+  const at = line.indexOf('{"picoseg"');
+  if (at < 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line.slice(at));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const o = parsed as Record<string, unknown>;
+  const str = (k: string): string => (typeof o[k] === "string" ? (o[k] as string) : "");
+  const num = (k: string): number => (typeof o[k] === "number" ? (o[k] as number) : 0);
+  return {
+    verdict: str("picoseg"),
+    reason: str("reason"),
+    segment: str("segment"),
+    rule: str("rule"),
+    source: str("source"),
+    principal: str("principal"),
+    port: typeof o["port"] === "number" ? o["port"] : null,
+    protocol: str("protocol"),
+    bytesIn: num("bytesIn"),
+    bytesOut: num("bytesOut"),
+    mode: str("mode"),
+    seq,
+  };
+}
+
+export interface SidecarContext {
+  xds: HostPort;
+  tls: DownstreamTls;
+  /** Directory for bootstraps and logs. */
+  dir: string;
+  envoyBinary: string;
+  processes: ProcessGroup;
+  initialFetchTimeoutSeconds?: number;
+}
+
+/** The sidecar bootstrap for spec, plus its extra ports as copies of the inbound listener. */
+export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds" | "tls" | "initialFetchTimeoutSeconds">): Bootstrap {
+  const workload = spec.labels["app"] ?? spec.name;
+  const b = sidecarBootstrap({
+    admin: { host: "127.0.0.1", port: 0 },
+    xds: ctx.xds,
+    api: "GRPC",
+    initialFetchTimeoutSeconds: ctx.initialFetchTimeoutSeconds ?? 15,
+    listener: { listen: spec.listen, upstream: spec.upstream, tls: ctx.tls },
+    node: {
+      id: sidecarNodeId(spec),
+      cluster: `${workload}.${spec.namespace}`,
+      namespace: spec.namespace,
+      labels: spec.labels,
+      annotations: spec.annotations ?? {},
+      workloadName: workload,
+      ...(spec.serviceAccount !== undefined ? { serviceAccount: spec.serviceAccount } : {}),
+    },
+  });
+  // sidecarBootstrap builds one listener; a pod's sidecar captures every inbound port, so the
+  // extra ports are the same listener (same ECDS filter, same upstream) on another port.
+  const first = b.static_resources.listeners[0];
+  if (first && spec.extraPorts) {
+    for (const port of spec.extraPorts) {
+      const copy = JSON.parse(JSON.stringify(first)) as Listener;
+      copy.name = `picoseg_inbound_${port}`;
+      copy.address = { socket_address: { address: spec.listen.host, port_value: port } };
+      b.static_resources.listeners.push(copy);
+    }
+  }
+  return b;
+}
+
+export function sidecarNodeId(spec: SidecarSpec): string {
+  // Istio's shape: sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local
+  return `sidecar~${spec.listen.host}~${spec.name}.${spec.namespace}~${spec.namespace}.svc.cluster.local`;
+}
+
+export class Sidecar {
+  readonly nodeId: string;
+  readonly logFile: string;
+  private decisionLines: DecisionLine[] = [];
+  private seq = 0;
+  private tailLines: string[] = [];
+  private partial = "";
+  private exited: string | undefined;
+
+  private constructor(
+    readonly spec: SidecarSpec,
+    private readonly child: ChildProcess,
+    private readonly log: WriteStream,
+    logFile: string,
+    readonly adminUrl: string,
+  ) {
+    this.nodeId = sidecarNodeId(spec);
+    this.logFile = logFile;
+  }
+
+  /** Every port this sidecar listens on. */
+  get ports(): number[] {
+    return [this.spec.listen.port, ...(this.spec.extraPorts ?? [])];
+  }
+
+  static async start(spec: SidecarSpec, ctx: SidecarContext): Promise<Sidecar> {
+    const config = join(ctx.dir, `${spec.name}.bootstrap.yaml`);
+    const adminPath = join(ctx.dir, `${spec.name}.admin-address`);
+    const logFile = join(ctx.dir, `${spec.name}.envoy.log`);
+    writeFileSync(config, toYaml(demoBootstrap(spec, ctx)));
+    const args = [
+      "-c", config,
+      "--disable-hot-restart",
+      "--concurrency", "1",
+      "-l", "info",
+      // The filter logs allowed connections at debug: the table names the rule that admitted them.
+      "--component-log-level", "wasm:debug",
+      "--admin-address-path", adminPath,
+    ];
+    const child = ctx.processes.spawn(ctx.envoyBinary, args);
+    const log = createWriteStream(logFile);
+    let early: string | undefined;
+    child.once("exit", (code, signal) => (early = `exited (code ${code}, signal ${signal})`));
+    child.once("error", (err) => (early = err.message));
+    const pending: Buffer[] = [];
+    const collect = (d: Buffer): void => void pending.push(d);
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    let admin: string;
+    try {
+      admin = await waitFor(`${spec.name}: Envoy's admin address`, () => {
+        if (early) throw new Error(`Envoy ${early}`);
+        if (!existsSync(adminPath)) return undefined;
+        const a = readFileSync(adminPath, "utf8").trim();
+        return a || undefined;
+      }, 20_000, 50);
+    } catch (err) {
+      await ProcessGroup.stop(child);
+      log.end(Buffer.concat(pending));
+      const text = Buffer.concat(pending).toString("utf8").split("\n").slice(-30).join("\n");
+      throw new Error(`sidecar ${spec.name} did not start: ${(err as Error).message}\n${text}`);
+    }
+    const sc = new Sidecar(spec, child, log, logFile, `http://${admin}`);
+    child.stdout?.off("data", collect);
+    child.stderr?.off("data", collect);
+    for (const d of pending) sc.onOutput(d);
+    child.stdout?.on("data", (d: Buffer) => sc.onOutput(d));
+    child.stderr?.on("data", (d: Buffer) => sc.onOutput(d));
+    child.on("exit", (code, signal) => (sc.exited = `exited (code ${code}, signal ${signal})`));
+    return sc;
+  }
+
+  private onOutput(d: Buffer): void {
+    this.log.write(d);
+    const text = this.partial + d.toString("utf8");
+    const lines = text.split("\n");
+    this.partial = lines.pop() ?? "";
+    for (const line of lines) {
+      this.tailLines.push(line);
+      if (this.tailLines.length > 60) this.tailLines.shift();
+      const dl = parseDecisionLine(line, ++this.seq);
+      if (dl) {
+        this.decisionLines.push(dl);
+        if (this.decisionLines.length > 20_000) this.decisionLines.splice(0, 10_000);
+      }
+    }
+  }
+
+  /** The last lines Envoy logged (for error messages). */
+  tail(): string {
+    return this.tailLines.join("\n");
+  }
+
+  isRunning(): boolean {
+    return this.exited === undefined;
+  }
+
+  /** Sequence number of the newest log line so far (decision lines after it are newer). */
+  lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Decision lines for one client connection, identified by its source address "IP:PORT". */
+  decisionsFor(source: string): DecisionLine[] {
+    return this.decisionLines.filter((d) => d.source === source);
+  }
+
+  /** Waits until Envoy is LIVE and every listener is up (the ECDS config has arrived by then). */
+  async waitReady(timeoutMs: number): Promise<void> {
+    await waitFor(`${this.spec.name}: Envoy /ready LIVE`, async () => {
+      if (this.exited) throw new Error(`Envoy ${this.exited}\n${this.tail()}`);
+      const r = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(2000) });
+      await r.text();
+      return r.status === 200 ? true : undefined;
+    }, timeoutMs, 100);
+    await waitFor(`${this.spec.name}: listeners on ${this.ports.join(", ")}`, async () => {
+      const body = (await (await fetch(`${this.adminUrl}/listeners?format=json`, { signal: AbortSignal.timeout(2000) })).json()) as {
+        listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }>;
+      };
+      const up = (body.listener_statuses ?? []).map((l) => l.local_address?.socket_address?.port_value);
+      return this.ports.every((p) => up.includes(p)) ? true : undefined;
+    }, timeoutMs, 100);
+  }
+
+  /**
+   * picoseg counters from Envoy's /stats. Envoy keeps Wasm-defined metrics in its `wasmcustom`
+   * stat namespace and strips that prefix in /stats, so they read picoseg.allowed,
+   * picoseg.denied.<reason>, picoseg.audit.<reason>.
+   */
+  async counters(): Promise<Map<string, number>> {
+    const r = await fetch(`${this.adminUrl}/stats?filter=${encodeURIComponent("^(wasmcustom\\.)?picoseg\\.")}`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const out = new Map<string, number>();
+    for (const line of (await r.text()).split("\n")) {
+      const m = /^(?:wasmcustom\.)?(\S+): (\d+)$/.exec(line);
+      if (m && m[1] && m[2]) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await ProcessGroup.stop(this.child);
+    // Let the last output drain into the log file.
+    await sleep(20);
+    await new Promise<void>((r) => this.log.end(() => r()));
+  }
+}
