@@ -1,0 +1,72 @@
+// `picoseg demo --once` is the project's main job: the real xDS server, four real Envoy sidecars,
+// real mTLS traffic, a hot policy change. It exits 0 only if every decision was the expected one.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../../xds-server/src/envoy/index.js";
+
+const TIMEOUT_MS = 120_000;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/** Runs the CLI; SIGTERM at the deadline (the demo then stops its Envoys), SIGKILL 15 s later. */
+function runDemoOnce(): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot(), "bin", "picoseg.js"), "demo", "--once"], {
+      cwd: repoRoot(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    const term = setTimeout(() => child.kill("SIGTERM"), TIMEOUT_MS);
+    const kill = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS + 15_000);
+    child.once("exit", (code, signal) => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/** The scenario tables' data rows: "#  client  target …  decision  reason  expected  ok". */
+function tableRows(output: string): string[] {
+  return output.split("\n").filter((l) => /^\d+\s{2,}\S+\/\S+\s{2,}/.test(l));
+}
+
+describe("picoseg demo --once", () => {
+  it(
+    "runs the scenario with allowed and denied connections and a hot change, every decision as expected, and stops every process",
+    async () => {
+      const run = await runDemoOnce();
+      const rows = tableRows(run.output);
+      // Diagnostics first: on failure the whole printout is in the assertion message.
+      expect(rows.length, run.output).toBeGreaterThanOrEqual(15);
+      expect(rows.some((r) => /\sallowed\s/.test(r)), run.output).toBe(true);
+      expect(rows.some((r) => /\sclosed\s/.test(r)), run.output).toBe(true);
+      expect(run.output, run.output).toMatch(/hot policy change: .*checkout/);
+      expect(run.output, run.output).toMatch(/cart-cache sidecar ACKed \S+ \(was \S+\)/);
+      expect(rows.some((r) => /\srevoked\s/.test(r)), run.output).toBe(true);
+      expect(run.output, run.output).toContain("every decision was the expected one");
+      expect({ code: run.code, signal: run.signal }, run.output).toEqual({ code: 0, signal: null });
+      // Every sidecar was stopped: the demo's addresses are free again.
+      for (const [host, port] of [["127.0.0.2", 6379], ["127.0.0.2", 16379], ["127.0.0.3", 5432], ["127.0.0.4", 8080], ["127.0.0.5", 8080]] as const) {
+        expect(await portFree(host, port), `${host}:${port} still in use after the demo`).toBe(true);
+      }
+    },
+    TIMEOUT_MS + 20_000,
+  );
+});
