@@ -82,6 +82,23 @@ describe("staticBootstrap", () => {
     expect((wasm["config"] as { configuration: { value: string } }).configuration.value).toBe(CONFIG);
   });
 
+  it("lets a listener carry its own configuration and VM id", () => {
+    const two = staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: "/abs/picoseg.wasm" },
+      configuration: CONFIG,
+      listeners: [
+        { listen: { host: "127.0.0.1", port: 1 }, upstream: { host: "127.0.0.1", port: 2 } },
+        { listen: { host: "127.0.0.1", port: 3 }, upstream: { host: "127.0.0.1", port: 4 }, configuration: "other", vmId: "iso" },
+      ],
+    });
+    const cfg = (i: number) => two.static_resources.listeners[i]!.filter_chains[0]!.filters[0]!.typed_config!["config"] as {
+      vm_config: { vm_id: string }; configuration: { value: string };
+    };
+    expect([cfg(0).vm_config.vm_id, cfg(0).configuration.value]).toEqual(["picoseg", CONFIG]);
+    expect([cfg(1).vm_config.vm_id, cfg(1).configuration.value]).toEqual(["iso", "other"]);
+  });
+
   it("refuses a bootstrap without listeners", () => {
     expect(() => staticBootstrap({ admin: { host: "127.0.0.1", port: 0 }, wasm: { filename: "x" }, configuration: "", listeners: [] })).toThrow();
   });

@@ -30,20 +30,26 @@ export class TcpClient {
     socket.on("close", () => (this.closedBy ??= "close"));
   }
 
-  /** Connects to 127.0.0.1:port (TLS handshake included when tls is given), within timeoutMs. */
-  static connect(port: number, opts: { tls?: ClientTls; timeoutMs?: number } = {}): Promise<TcpClient> {
+  /**
+   * Connects to 127.0.0.1:port (TLS handshake included when tls is given), within timeoutMs.
+   * `from` binds the client to another loopback address (all of 127.0.0.0/8 is local on Linux), so
+   * one test machine can play several sources.
+   */
+  static connect(port: number, opts: { tls?: ClientTls; timeoutMs?: number; from?: string } = {}): Promise<TcpClient> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
+      const local = opts.from !== undefined ? { localAddress: opts.from } : {};
       const sock: Socket = opts.tls
         ? tlsConnect({
             host: "127.0.0.1",
             port,
+            ...local,
             cert: opts.tls.certPem,
             key: opts.tls.keyPem,
             ca: opts.tls.caPem,
             servername: "localhost",
           })
-        : netConnect({ host: "127.0.0.1", port });
+        : netConnect({ host: "127.0.0.1", port, ...local });
       sock.setNoDelay(true);
       const client = new TcpClient(sock);
       const timer = setTimeout(() => {

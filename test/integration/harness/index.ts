@@ -7,3 +7,5 @@ export * from "./envoy.js";
 export * from "./ports.js";
 export * from "./upstream.js";
 export * from "./wait.js";
+export * from "./filter-env.js";
+export * from "./verdicts.js";

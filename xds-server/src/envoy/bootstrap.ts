@@ -59,6 +59,10 @@ export interface ListenerSpec {
   listen: HostPort;
   upstream: HostPort;
   tls?: DownstreamTls;
+  /** Static bootstraps only: this listener's own filter configuration (default: the bootstrap's). */
+  configuration?: string;
+  /** Static bootstraps only: this listener's own VM id, to isolate its filter state (shared data). */
+  vmId?: string;
 }
 
 /** Identity sent in the xDS node; the metadata keys are those an Istio sidecar sends. */
@@ -249,15 +253,18 @@ function nodeOf(node: NodeIdentity): NonNullable<Bootstrap["node"]> {
 /** A bootstrap whose listeners run the picoseg filter with an inlined configuration string. */
 export function staticBootstrap(opts: StaticBootstrapOptions): Bootstrap {
   if (opts.listeners.length === 0) throw new Error("staticBootstrap: at least one listener");
-  const filter: NetworkFilter = {
+  const filterFor = (l: ListenerSpec): NetworkFilter => ({
     name: "envoy.filters.network.wasm",
-    typed_config: picosegWasmFilterConfig(opts.wasm, opts.configuration),
-  };
+    typed_config: picosegWasmFilterConfig(
+      l.vmId !== undefined ? { ...opts.wasm, vmId: l.vmId } : opts.wasm,
+      l.configuration ?? opts.configuration,
+    ),
+  });
   return {
     ...(opts.node ? { node: nodeOf(opts.node) } : {}),
     admin: { address: socketAddress(opts.admin) },
     static_resources: {
-      listeners: opts.listeners.map((l) => listener(l, filter)),
+      listeners: opts.listeners.map((l) => listener(l, filterFor(l))),
       clusters: opts.listeners.map((l) => cluster(upstreamClusterName(l), l.upstream)),
     },
   };
