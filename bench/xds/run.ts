@@ -1,0 +1,168 @@
+// Push benchmark: N simulated delta-ECDS clients (each its own HTTP/2 connection, like N Envoys)
+// on one xDS server process. For each policy change it measures the time from the file write to
+// every client holding the new config (median, p99, max) and to the server having counted every
+// ACK; plus the server's memory per connected client and its CPU time per push.
+//
+//   npx tsx bench/xds/run.ts [--clients 1000] [--workloads 20] [--rounds 5] [--debounce 150]
+import { fork } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { loadServices } from "../../xds-server/src/xds/protos.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/xds/resources.js";
+import { jsonToStruct, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../xds-server/src/xds/server/messages.js";
+import type { ServerMessage, ServerSample } from "./server-process.js";
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number`);
+  return v;
+}
+const N = arg("clients", 1000);
+const WORKLOADS = arg("workloads", 20);
+const ROUNDS = arg("rounds", 5);
+const DEBOUNCE = arg("debounce", 150);
+
+// Every client is selected by the shared segment (which each round edits) and by its app's own.
+const shared = (round: number): string => `apiVersion: picoseg.io/v1alpha1
+kind: PicoSegment
+metadata: { name: shared, namespace: bench }
+spec:
+  selector: { matchLabels: { tier: bench } }
+  rules:
+    - name: round-${round}
+      ports: [${10000 + round}]
+`;
+const perApp = (i: number): string => `apiVersion: picoseg.io/v1alpha1
+kind: PicoSegment
+metadata: { name: app-${i}, namespace: bench }
+spec:
+  selector: { matchLabels: { app: app-${i} } }
+  rules:
+    - name: db
+      ports: [5432]
+      limits: { maxBytesIn: ${i + 1}Mi }
+`;
+
+interface Client {
+  call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  channel: grpc.Client;
+  version: string;
+  /** When the current round's config arrived (ms, performance.now()). */
+  updatedAt: number;
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const ms = (x: number): string => `${x.toFixed(1)} ms`;
+const mib = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "picoseg-bench-"));
+  await writeFile(path.join(dir, "shared.yaml"), shared(0));
+  await writeFile(path.join(dir, "apps.yaml"), Array.from({ length: WORKLOADS }, (_, i) => perApp(i)).join("---\n"));
+
+  const child = fork(path.join(import.meta.dirname, "server-process.ts"), [dir, String(DEBOUNCE)], {
+    execArgv: ["--import", "tsx", "--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const inbox: ServerMessage[] = [];
+  let wake: (() => void) | undefined;
+  child.on("message", (m) => {
+    inbox.push(m as ServerMessage);
+    wake?.();
+  });
+  const next = async (): Promise<ServerMessage> => {
+    while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
+    return inbox.shift()!;
+  };
+  const sample = async (what: "sample" | "memory" = "sample"): Promise<ServerSample> => {
+    child.send(what);
+    const m = await next();
+    if (m.kind !== "sample") throw new Error("unexpected message");
+    return m.sample;
+  };
+  const ready = await next();
+  if (ready.kind !== "ready") throw new Error("server did not start");
+  const before = await sample("memory");
+
+  const { clients: ctors } = loadServices();
+  const clients: Client[] = [];
+  let received = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    // A local subchannel pool: one HTTP/2 connection per client, as N Envoys would have.
+    const channel = new ctors.ecds(ready.xdsAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    const call = (channel as unknown as { DeltaExtensionConfigs(): Client["call"] }).DeltaExtensionConfigs();
+    const c: Client = { call, channel, version: "", updatedAt: 0 };
+    call.on("data", (r: DeltaDiscoveryResponse) => {
+      const res = r.resources[0];
+      if (res) {
+        c.version = res.version;
+        c.updatedAt = performance.now();
+        received++;
+      }
+      call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, response_nonce: r.nonce });
+    });
+    call.on("error", () => {});
+    call.write({
+      type_url: TYPED_EXTENSION_CONFIG_TYPE,
+      resource_names_subscribe: ["picoseg"],
+      node: {
+        id: `bench-${i}`,
+        cluster: "bench",
+        metadata: jsonToStruct({ NAMESPACE: "bench", LABELS: { tier: "bench", app: `app-${i % WORKLOADS}` } }),
+      },
+    });
+    clients.push(c);
+  }
+  while (received < N) await new Promise((r) => setTimeout(r, 10));
+  const connectMs = performance.now() - t0;
+  while ((await sample()).acks < N) await new Promise((r) => setTimeout(r, 10));
+  const connected = await sample("memory");
+
+  console.log(`picoseg xDS push benchmark: ${N} delta-ECDS clients (one HTTP/2 connection each), ${WORKLOADS} workloads, debounce ${DEBOUNCE} ms`);
+  console.log(`  connect + initial config to all: ${ms(connectMs)}`);
+  console.log(
+    `  server memory: rss ${mib(before.rss)} -> ${mib(connected.rss)}, heap ${mib(before.heapUsed)} -> ${mib(connected.heapUsed)}; per client: rss ${((connected.rss - before.rss) / N / 1024).toFixed(1)} KiB, heap ${((connected.heapUsed - before.heapUsed) / N / 1024).toFixed(1)} KiB`,
+  );
+
+  const rows: string[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const s0 = await sample();
+    const versions = new Set(clients.map((c) => c.version));
+    received = 0;
+    const start = performance.now();
+    await writeFile(path.join(dir, "shared.yaml"), shared(round));
+    while (received < N) await new Promise((r) => setTimeout(r, 2));
+    const allReceived = performance.now() - start;
+    let s1 = await sample();
+    while (s1.acks < s0.acks + N) {
+      await new Promise((r) => setTimeout(r, 5));
+      s1 = await sample();
+    }
+    const allAcked = performance.now() - start;
+    const lat = clients.map((c) => c.updatedAt - start);
+    if (clients.some((c) => versions.has(c.version))) throw new Error("a client kept an old version");
+    const pushes = s1.pushes - s0.pushes;
+    rows.push(
+      `  round ${round}: median ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}; all received ${ms(allReceived)}, all ACKed at server ${ms(allAcked)}; server CPU ${((s1.cpuMicros - s0.cpuMicros) / 1000).toFixed(0)} ms for ${pushes} pushes = ${((s1.cpuMicros - s0.cpuMicros) / Math.max(1, pushes)).toFixed(0)} µs/push`,
+    );
+    console.log(rows[rows.length - 1]);
+  }
+  console.log(`  (latencies are from the policy file write, so they include the ${DEBOUNCE} ms debounce)`);
+
+  for (const c of clients) {
+    c.call.end();
+    c.channel.close();
+  }
+  child.send("stop");
+  await new Promise((r) => child.once("exit", r));
+  await rm(dir, { recursive: true, force: true });
+}
+
+await main();
