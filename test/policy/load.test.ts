@@ -53,6 +53,19 @@ describe("YAML syntax errors", () => {
   });
 });
 
+describe("YAML aliases", () => {
+  it("are resolved, but an expansion bomb is refused instead of exhausting memory", () => {
+    const ok = segmentDoc("rules:\n  - name: a\n    ports: &p [80, 443]\n  - name: b\n    ports: *p");
+    expect(validatePolicyText(ok, "f.yaml").segments[0]?.segment.spec.rules?.[1]?.ports).toEqual([80, 443]);
+    const lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 8; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    const result = validatePolicyText(`${lines.join("\n")}\n`, "bomb.yaml");
+    expect(result.segments).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]?.message).toMatch(/^YAML: .*alias/i);
+  });
+});
+
 describe("unknown fields in a file", () => {
   it("are each reported at the line of the key", async () => {
     const result = await loadPolicyFiles([`${FIXTURES}/unknown-fields.yaml`]);
@@ -90,6 +103,16 @@ describe("segments are unique by namespace/name", () => {
     expect(result.errors.map(formatPolicyError)).toEqual([
       `${FIXTURES}/duplicates/a.yaml:1: segment team-a/web is defined more than once (also at ${FIXTURES}/duplicates/nested/b.yml:2)`,
       `${FIXTURES}/duplicates/nested/b.yml:2: segment team-a/web is defined more than once (also at ${FIXTURES}/duplicates/a.yaml:1)`,
+    ]);
+    expect(result.segments).toEqual([]);
+  });
+
+  it("a duplicate within one file is refused by the per-file validation the directory watcher uses", () => {
+    const text = `${segmentDoc("{}", "web")}---\n${segmentDoc("{}", "web")}`;
+    const result = validatePolicyText(text, "f.yaml");
+    expect(result.errors.map(formatPolicyError)).toEqual([
+      "f.yaml:1: segment team-a/web is defined more than once (also at f.yaml:9)",
+      "f.yaml:9: segment team-a/web is defined more than once (also at f.yaml:1)",
     ]);
     expect(result.segments).toEqual([]);
   });

@@ -11,18 +11,24 @@ import { parseYamlDocuments, type SourceDocument } from "./yaml-source.js";
 export const API_VERSION = "picoseg.io/v1alpha1";
 export const KIND = "PicoSegment";
 
-/** The valid segments of one file's text and the errors of the others (`file` names it in errors). */
+/**
+ * The valid segments of one file's text and the errors of the others (`file` names it in
+ * errors). A segment defined twice in the file is refused at both places; duplicates across
+ * files are for the caller to check over all files (duplicateSegmentErrors).
+ */
 export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[] } {
   const parsed = parseYamlDocuments(text, file);
-  const segments: LoadedSegment[] = [];
+  const valid: LoadedSegment[] = [];
   const errors: PolicyError[] = [...parsed.errors];
   for (const doc of parsed.documents) {
     const docErrors = documentErrors(doc, file);
-    if (docErrors.length === 0) segments.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
+    if (docErrors.length === 0) valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
     errors.push(...docErrors);
   }
+  const { unique, errors: duplicates } = withoutDuplicates(valid);
+  errors.push(...duplicates);
   errors.sort((a, b) => a.line - b.line);
-  return { segments, errors };
+  return { segments: unique, errors };
 }
 
 function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
@@ -70,6 +76,13 @@ export function duplicateSegmentErrors(segments: readonly LoadedSegment[]): Poli
   return errors;
 }
 
+/** The segments not defined more than once, and the errors of those that are. */
+function withoutDuplicates(segments: LoadedSegment[]): { unique: LoadedSegment[]; errors: PolicyError[] } {
+  const errors = duplicateSegmentErrors(segments);
+  const duplicated = new Set(errors.map((e) => `${e.file}:${e.line}`));
+  return { unique: segments.filter((s) => !duplicated.has(`${s.source.file}:${s.source.line}`)), errors };
+}
+
 export function segmentKey(segment: PicoSegment): string {
   return `${segment.metadata.namespace}/${segment.metadata.name}`;
 }
@@ -106,11 +119,9 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
       }
     }
   }
-  const duplicates = duplicateSegmentErrors(loaded);
+  const { unique, errors: duplicates } = withoutDuplicates(loaded);
   errors.push(...duplicates);
-  const duplicated = new Set(duplicates.map((e) => `${e.file}:${e.line}`));
-  const segments = loaded.filter((s) => !duplicated.has(`${s.source.file}:${s.source.line}`));
-  return { segments, errors, files };
+  return { segments: unique, errors, files };
 }
 
 /** Loads one directory of policy files (see loadPolicyFiles). */

@@ -54,8 +54,16 @@ export function parseYamlDocuments(text: string, file: string): ParsedSource {
     const root = doc.contents;
     if (root === null || (isScalar(root) && root.value === null)) continue; // empty document
     const rootOffset = root.range ? root.range[0] : 0;
+    let value: unknown;
+    try {
+      // A bounded alias expansion: a few aliases must not expand into gigabytes ("billion laughs").
+      value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    } catch (err) {
+      errors.push({ file, line: lineAt(rootOffset), field: "", message: `YAML: ${err instanceof Error ? err.message : String(err)}` });
+      continue;
+    }
     documents.push({
-      value: doc.toJS({ maxAliasCount: 100 }) as unknown,
+      value,
       line: lineAt(rootOffset),
       lineOf: (path) => lineAt(offsetOfPath(root, path, rootOffset)),
       offsetOf: (path) => offsetOfPath(root, path, rootOffset),
