@@ -2,7 +2,7 @@
 // Connection callbacks arrive through index.ts and are dispatched here by id.
 import { RootContext } from "@solo-io/proxy-runtime/runtime";
 import { Config, NONE, Rule, Segment, parseConfig } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_ENDED, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
 import { Decision, logDecision, wouldLog } from "./decisionlog";
 import { identity, principal, readFacts, readPluginName, sourceText, destPort } from "./facts";
 import { FrameState, frameAdvance, newFrameState } from "./framing";
@@ -172,6 +172,8 @@ export class PicosegRoot extends RootContext {
   }
 
   newConnection(c: Conn): u32 {
+    if ((c.flags & F_DECIDED) != 0) return (c.flags & F_CLOSED) != 0 ? STOP : CONTINUE;
+    c.flags |= F_DECIDED;
     let now = nowMs();
     c.startMs = now;
     let cfg = this.cfg;
@@ -233,6 +235,8 @@ export class PicosegRoot extends RootContext {
   }
 
   data(c: Conn, size: u32, end: bool, upstream: bool): u32 {
+    // Data before proxy_on_new_connection: decide admission first, never forward undecided.
+    if ((c.flags & F_DECIDED) == 0 && this.newConnection(c) == STOP) return STOP;
     if ((c.flags & F_CLOSED) != 0) return STOP;
     if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
     let cfg = this.cfgOf(c);

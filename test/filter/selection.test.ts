@@ -173,3 +173,16 @@ describe("no configuration", () => {
     expect(host.connect().closeReason).toBe("no-rule");
   });
 });
+
+describe("callback order", () => {
+  it("data arriving before proxy_on_new_connection is judged by the same admission first", async () => {
+    const host = await hostWith(oneRule("ip 10.1.0.0/16"));
+    const denied = host.connect({ source: "10.2.0.1:1", noNewConnection: true });
+    expect(denied.fromClient("x")).toBe(1);
+    expect(denied.closeReason).toBe("source");
+    expect(denied.deliveredToServer.length).toBe(0);
+    const allowed = host.connect({ source: "10.1.0.1:1", noNewConnection: true });
+    expect(allowed.fromClient("x")).toBe(0);
+    expect(host.counter("picoseg.allowed")).toBe(1);
+  });
+});
