@@ -75,11 +75,12 @@ export class SnapshotCache implements ConfigWatcher {
     return this.nodes.get(nodeId)?.snapshot;
   }
 
-  /** Forgets a node (its last stream closed). Open watches stay until their streams cancel them. */
+  /**
+   * Forgets a node once its last stream closed (the streams cancelled their watches first), so
+   * that churning node ids do not accumulate.
+   */
   clearSnapshot(nodeId: string): void {
-    const entry = this.nodes.get(nodeId);
-    if (entry && entry.watches.size === 0) this.nodes.delete(nodeId);
-    else if (entry) entry.snapshot = new Map();
+    this.nodes.delete(nodeId);
   }
 
   nodeIds(): string[] {
