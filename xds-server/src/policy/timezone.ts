@@ -78,15 +78,14 @@ export function offsetTable(zone: string, fromYear: number, toYear: number): Off
 /** The UTC offset in minutes of `zone` at a Unix second. */
 export function offsetFunction(zone: string): (unixSeconds: number) => number {
   const format = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" });
-  return (unixSeconds) => {
-    const name = format.formatToParts(unixSeconds * 1000).find((p) => p.type === "timeZoneName")?.value ?? "GMT";
-    return parseGmtOffset(name);
-  };
+  // format() ("6/15/2026, GMT+02:00") costs half of formatToParts(), and this runs ~26,000
+  // times per zone and horizon.
+  return (unixSeconds) => parseGmtOffset(format.format(unixSeconds * 1000));
 }
 
-/** "GMT" → 0, "GMT+05:30" → 330, "GMT-03:00" → -180 (seconds, in historical LMT offsets, are rounded). */
+/** "…GMT" → 0, "…GMT+05:30" → 330, "…GMT-03:00" → -180 (seconds, in historical LMT offsets, are rounded). */
 function parseGmtOffset(name: string): number {
-  const m = /^GMT(?:([+-])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$/.exec(name);
+  const m = /GMT(?:([+-])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$/.exec(name);
   if (!m) throw new Error(`unexpected time zone offset name ${JSON.stringify(name)}`);
   if (m[1] === undefined) return 0;
   const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0) + Math.round(Number(m[4] ?? 0) / 60);
