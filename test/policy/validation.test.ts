@@ -317,6 +317,15 @@ describe("perSource and quarantine", () => {
     ]);
   });
 
+  it("counts stay within what the configuration carries (2^53 - 1)", () => {
+    expect(errorsOf(segmentDoc("quarantine: { strikes: 1e300, window: 1m, duration: 1m }"))).toEqual([
+      "t.yaml:7: spec.quarantine.strikes: 1e+300 is too large (at most 2^53 - 1)",
+    ]);
+    expect(errorsOf(ruleDoc("perSource: { window: 1m, maxConnections: 1e20 }"))).toEqual([
+      "t.yaml:9: spec.rules[0].perSource.maxConnections: 100000000000000000000 is too large (at most 2^53 - 1)",
+    ]);
+  });
+
   it("quarantine needs strikes >= 1, a window and a duration", () => {
     expect(errorsOf(segmentDoc("quarantine: { strikes: 0 }"))).toEqual([
       "t.yaml:7: spec.quarantine.window: is required",

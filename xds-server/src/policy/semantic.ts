@@ -57,6 +57,7 @@ export function semanticErrors(doc: SourceDocument, file: string): LocatedError[
 
   const quarantine = asRecord(spec["quarantine"]);
   if (quarantine) {
+    checkSafeInteger(quarantine["strikes"], ["spec", "quarantine", "strikes"], report);
     checkDuration(quarantine["window"], ["spec", "quarantine", "window"], report);
     checkDuration(quarantine["duration"], ["spec", "quarantine", "duration"], report);
   }
