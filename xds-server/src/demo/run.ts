@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, filterWasmPath, repoRoot, type HostPort } from "../envoy/index.js";
 import { generateMtls, type MtlsMaterial } from "../pki/index.js";
 import { DEFAULT_RESOURCE_NAME, startXdsServer, type RunningXdsServer } from "../server.js";
@@ -26,6 +26,8 @@ export interface DemoOptions {
   /** Where the example policies come from. Default: the checkout's policies/. */
   policiesDir?: string;
   out?: (text: string) => void;
+  /** The filter module (default: filter/build/picoseg.wasm of this checkout). */
+  wasmPath?: string;
   /** Leave the working directory (policies, certificates, Envoy logs) in place for inspection. */
   keepDir?: boolean;
 }
@@ -77,7 +79,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   // Prerequisites first, with the fix in the message.
   const envoyBinary = envoyBinaryPath(root);
-  const wasm = filterWasmPath(root);
+  const wasm = opts.wasmPath !== undefined ? resolve(opts.wasmPath) : filterWasmPath(root);
   if (!existsSync(wasm)) throw new Error(`picoseg demo: no filter module at ${wasm}; run \`npm run build\``);
   for (const w of WORKLOADS) {
     for (const port of [w.listen.port, ...(w.extraPorts ?? [])]) await checkAddressFree({ host: w.listen.host, port });

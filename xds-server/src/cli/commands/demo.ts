@@ -9,8 +9,13 @@ export function registerDemo(program: Command): void {
     .description("xDS server + Envoy sidecars + demo services on loopback, a scripted scenario and a hot policy change")
     .option("--once", "run the scenario and exit: 0 only if every decision was the expected one")
     .option("--keep", "leave the working directory (policies, certificates, Envoy logs) in place")
-    .action(async (flags: { once?: boolean; keep?: boolean }) => {
-      const code = await runDemo({ once: flags.once === true, keepDir: flags.keep === true });
+    .option("--wasm <file>", "the filter module to load (default: filter/build/picoseg.wasm)")
+    .action(async (flags: { once?: boolean; keep?: boolean; wasm?: string }) => {
+      const code = await runDemo({
+        once: flags.once === true,
+        keepDir: flags.keep === true,
+        ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
+      });
       process.exitCode = code;
       // gRPC and fetch keep-alive handles must not hold the process open after the cleanup.
       setTimeout(() => process.exit(code), 1000).unref();
