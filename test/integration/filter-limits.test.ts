@@ -1,0 +1,190 @@
+// Volume, message size and lifetime through the real Envoy: exact byte budgets both ways (the limit
+// passes, one byte more closes and the other side never receives more than the limit), message size
+// under lengthPrefixed framing with a header split across reads and under delimited framing, and
+// maxDurationSeconds closing a live connection from the tick.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FilterEnv, TcpClient, expectAllowedEcho, expectDenied, picosegConfig, sleep, STAYS_OPEN_MS } from "./harness/index.js";
+
+const LIMIT = 100;
+/** Time for Envoy to deliver a write as its own read before the next one is sent. */
+const BETWEEN_READS_MS = 100;
+
+/** A frame for `framing lengthPrefixed 0 4 big 0`: 4-byte big-endian payload length, then payload. */
+function frame(payloadLength: number, fill = 0x61): Buffer {
+  const b = Buffer.alloc(4 + payloadLength, fill);
+  b.writeUInt32BE(payloadLength, 0);
+  return b;
+}
+
+describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
+  let env: FilterEnv;
+
+  beforeAll(async () => {
+    env = await FilterEnv.start([
+      { name: "bytesIn", config: () => picosegConfig("segment it/in enforce", "rule budget", `maxBytesIn ${LIMIT}`) },
+      {
+        name: "bytesOut",
+        upstream: { echo: false },
+        config: () => picosegConfig("segment it/out enforce", "rule budget", `maxBytesOut ${LIMIT}`),
+      },
+      {
+        name: "frames",
+        config: () => picosegConfig("segment it/frames enforce", "rule frames", "maxMessageBytes 20", "framing lengthPrefixed 0 4 big 0"),
+      },
+      {
+        name: "lines",
+        config: () => picosegConfig("segment it/lines enforce", "rule lines", "maxMessageBytes 10", "framing delimited 0a"),
+      },
+      { name: "duration", config: () => picosegConfig("segment it/short enforce", "rule short", "maxDurationSeconds 2") },
+    ]);
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  describe("maxBytesIn", () => {
+    it(`carries exactly ${LIMIT} client bytes and stays open`, async () => {
+      const before = await env.counters();
+      const { client } = await expectAllowedEcho(env, "bytesIn", Buffer.alloc(LIMIT, 0x41), before);
+      client.destroy();
+    });
+
+    it(`closes on byte ${LIMIT + 1} with bytes-in; the upstream got the ${60} bytes before the violating read`, async () => {
+      const before = await env.counters();
+      const up = env.upstream("bytesIn");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("bytesIn"));
+      await c.write(Buffer.alloc(60, 0x42));
+      await c.waitForBytes(60, 3000);
+      await sleep(BETWEEN_READS_MS);
+      await c.write(Buffer.alloc(LIMIT + 1 - 60, 0x43)); // 41 bytes: 101 in total
+      await expectDenied(env, c, "bytes-in", before);
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForClose(3000);
+      expect(conn.received().equals(Buffer.alloc(60, 0x42))).toBe(true);
+      expect(c.received().equals(Buffer.alloc(60, 0x42))).toBe(true);
+    });
+  });
+
+  describe("maxBytesOut", () => {
+    it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
+      const before = await env.counters();
+      const up = env.upstream("bytesOut");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("bytesOut"));
+      await c.write("GIVE\n");
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForBytes(5, 3000);
+      await conn.write(Buffer.alloc(LIMIT, 0x44));
+      expect((await c.waitForBytes(LIMIT, 3000)).equals(Buffer.alloc(LIMIT, 0x44))).toBe(true);
+      await sleep(STAYS_OPEN_MS);
+      expect(c.isOpen()).toBe(true);
+      await env.expectCounterDelta(before, "picoseg.allowed", 1);
+      c.destroy();
+    });
+
+    it(`closes on server byte ${LIMIT + 1} with bytes-out; the client never receives more than ${LIMIT}`, async () => {
+      const before = await env.counters();
+      const up = env.upstream("bytesOut");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("bytesOut"));
+      await c.write("GIVE\n");
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForBytes(5, 3000);
+      await conn.write(Buffer.alloc(70, 0x45));
+      await c.waitForBytes(70, 3000);
+      await sleep(BETWEEN_READS_MS);
+      await conn.write(Buffer.alloc(LIMIT + 1 - 70, 0x46)).catch(() => undefined);
+      await expectDenied(env, c, "bytes-out", before);
+      expect(c.received().equals(Buffer.alloc(70, 0x45))).toBe(true);
+      await conn.waitForClose(3000);
+    });
+  });
+
+  describe("maxMessageBytes under lengthPrefixed framing (4-byte big-endian length, limit 20)", () => {
+    it("allows a 20-byte frame whose header is split across two reads, then another", async () => {
+      const before = await env.counters();
+      const up = env.upstream("frames");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("frames"));
+      const f = frame(16); // 4 + 16 = 20 bytes: exactly the limit
+      await c.write(f.subarray(0, 2));
+      await sleep(BETWEEN_READS_MS);
+      await c.write(f.subarray(2));
+      await c.waitForBytes(20, 3000);
+      await c.write(frame(0)); // a zero-length frame: 4 bytes
+      const all = Buffer.concat([f, frame(0)]);
+      expect((await c.waitForBytes(all.length, 3000)).equals(all)).toBe(true);
+      const conn = await up.waitForConnection(index + 1);
+      expect(conn.received().equals(all)).toBe(true);
+      await sleep(STAYS_OPEN_MS);
+      expect(c.isOpen()).toBe(true);
+      await env.expectCounterDelta(before, "picoseg.allowed", 1);
+      c.destroy();
+    });
+
+    it("closes on a 21-byte frame split across two reads with message-size; none of its payload is forwarded", async () => {
+      const before = await env.counters();
+      const up = env.upstream("frames");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("frames"));
+      const good = frame(16, 0x67);
+      await c.write(good);
+      await c.waitForBytes(20, 3000);
+      const bad = frame(17, 0x62); // 21 bytes
+      await c.write(bad.subarray(0, 2));
+      await sleep(BETWEEN_READS_MS);
+      await c.write(bad.subarray(2));
+      await expectDenied(env, c, "message-size", before);
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForClose(3000);
+      const got = conn.received();
+      // The good frame arrived whole; of the bad one at most the 2 header bytes that were forwarded
+      // before its length could be known — never a payload byte.
+      expect(got.subarray(0, 20).equals(good)).toBe(true);
+      expect(got.length).toBeLessThanOrEqual(22);
+      expect(got.includes(0x62)).toBe(false);
+    });
+  });
+
+  describe("maxMessageBytes under delimited framing (\\n, limit 10)", () => {
+    it("allows a 10-byte line (delimiter included)", async () => {
+      const before = await env.counters();
+      const { client } = await expectAllowedEcho(env, "lines", "123456789\n", before);
+      client.destroy();
+    });
+
+    it("closes on an 11-byte line with message-size; the upstream only has the lines before it", async () => {
+      const before = await env.counters();
+      const up = env.upstream("lines");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("lines"));
+      await c.write("ok\n");
+      await c.waitForBytes(3, 3000);
+      await sleep(BETWEEN_READS_MS);
+      await c.write("1234567890\n");
+      await expectDenied(env, c, "message-size", before);
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForClose(3000);
+      expect(conn.received().toString()).toBe("ok\n");
+    });
+  });
+
+  describe("maxDurationSeconds", () => {
+    it("keeps a connection open before its duration and closes it from the tick after 2 s with duration", async () => {
+      const before = await env.counters();
+      const t0 = Date.now();
+      const { client, upstream } = await expectAllowedEcho(env, "duration", "short-lived\n", before);
+      await sleep(Math.max(0, t0 + 1500 - Date.now()));
+      expect(client.isOpen()).toBe(true);
+      await client.waitForClose(3000);
+      const lived = Date.now() - t0;
+      expect(lived).toBeGreaterThanOrEqual(2000);
+      expect(lived).toBeLessThanOrEqual(3100);
+      await upstream.waitForClose(2000);
+      expect(upstream.received().toString()).toBe("short-lived\n");
+      await env.expectCounterDelta(before, "picoseg.denied.duration", 1);
+    });
+  });
+});
