@@ -242,7 +242,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const code = mismatches.length === 0 && problems.length === 0 ? 0 : 1;
     if (opts.once) return code;
 
-    // Keep running for the user.
+    // Keep running for the user (the scenario's live connections are done).
+    for (const c of kept.values()) c.destroy();
+    kept.clear();
     const cart = certs.clients.get(ID.cart);
     const dash = certs.clients.get(ID.dashboard);
     const rel = cwdRel;
