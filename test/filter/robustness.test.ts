@@ -73,3 +73,17 @@ describe("robustness", () => {
     }
   });
 });
+
+describe("odd bytes in names", () => {
+  it("invalid UTF-8 in segment, rule and principal tokens neither traps nor breaks the JSON line", async () => {
+    const enc = new TextEncoder();
+    const cfg = new Uint8Array([
+      ...enc.encode("picoseg 1\nsegment "), 0xff, 0xfe, 0x2f, 0xc0, ...enc.encode(" enforce\nrule "), 0xed, 0xa0, 0x80,
+      ...enc.encode("\nprincipal spiffe://"), 0xf8, 0x22, ...enc.encode("\nport 1 1\nend\n"),
+    ]);
+    const host = await FilterHost.start({ config: cfg });
+    const c = host.connect({ port: 2, principal: "spiffe://\u0000\u001f" });
+    expect(c.closeReason).toBe("source");
+    expect(host.crashed).toBeNull();
+  });
+});

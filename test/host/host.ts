@@ -178,13 +178,13 @@ export class Connection {
 
   /** The reason of the filter's last deny decision on this connection, or null. */
   get closeReason(): string | null {
-    const mine = this.host.decisions().filter((d) => d.picoseg === "deny" && d.connection === this.id);
+    const mine = this.decisions().filter((d) => d.picoseg === "deny");
     return mine.length > 0 ? mine[mine.length - 1]!.reason : null;
   }
 
   /** Decision lines (deny, audit, allow) logged for this connection. */
   decisions(): DecisionLine[] {
-    return this.host.decisions().filter((d) => d.connection === this.id);
+    return this.host.decisionsFor(this.id);
   }
 
   /** The client sends bytes; returns the filter's status (or null when already closed). */
@@ -301,9 +301,9 @@ export class FilterHost {
       const key = `${imp.module}.${imp.name}`;
       const impl = impls[key];
       if (imp.kind !== "function") throw new Error(`unexpected import kind ${imp.kind} for ${key}`);
+      if (!impl) throw new FilterCrash(`the filter imports ${key}, which this host (and Envoy's ABI 0.2.1) does not provide`);
       ns[imp.name] = (...args: unknown[]) => {
         this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
-        if (!impl) throw new FilterCrash(`the filter called ${key}, which this host does not provide`);
         return impl(...args);
       };
     }
@@ -497,13 +497,7 @@ export class FilterHost {
     this.callIn(c.id, "proxy_on_delete", () => this.exports.proxy_on_delete(c.id));
     this.pendingClose.delete(c.id);
     this.conns.delete(c.id);
-    this.closedConns.set(c.id, c);
-    if (this.closedConns.size > 20000) {
-      const first = this.closedConns.keys().next();
-      if (!first.done) this.closedConns.delete(first.value);
-    }
   }
-  private readonly closedConns = new Map<number, Connection>();
 
   // ---------- clock and ticks ----------
 
@@ -564,19 +558,24 @@ export class FilterHost {
     return this.logEntries.length;
   }
 
+  /** Forgets logs and decision lines (long fuzz runs). */
   clearLogs(): void {
     this.logEntries.length = 0;
+    this.decisionLines.length = 0;
+    this.decisionsByConn.clear();
   }
 
   /** Every decision line the filter logged, parsed. */
   decisions(): DecisionLine[] {
-    const out: DecisionLine[] = [];
-    for (const l of this.logEntries) {
-      if (!l.message.startsWith('{"picoseg"')) continue;
-      out.push(JSON.parse(l.message) as DecisionLine);
-    }
-    return out;
+    return [...this.decisionLines];
   }
+
+  /** Decision lines of one connection (by the `connection` field). */
+  decisionsFor(id: number): DecisionLine[] {
+    return [...(this.decisionsByConn.get(id) ?? [])];
+  }
+  private readonly decisionLines: DecisionLine[] = [];
+  private readonly decisionsByConn = new Map<number, DecisionLine[]>();
 
   setLogLevel(level: LogLevelName): void {
     this.logLevel = LogLevel[level];
@@ -619,6 +618,14 @@ export class FilterHost {
         this.logCalls++;
         this.logBytes += n(size);
         this.logEntries.push({ level: n(level), message: msg, context: this.effective });
+        if (msg.startsWith('{"picoseg"')) {
+          // A decision line must be valid JSON: a parse error here fails the test.
+          const d = JSON.parse(msg) as DecisionLine;
+          this.decisionLines.push(d);
+          const list = this.decisionsByConn.get(d.connection);
+          if (list) list.push(d);
+          else this.decisionsByConn.set(d.connection, [d]);
+        }
         return Ok;
       },
       "env.proxy_get_log_level": (ptr) => {
