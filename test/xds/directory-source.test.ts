@@ -1,5 +1,5 @@
 // The watched policy directory: what a change on disk does to the segments in force.
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -99,6 +99,32 @@ describe("the watched policy directory", () => {
     expect(s.current()!.segments).toHaveLength(1);
     expect(s.current()!.segments[0]!.source.file).toMatch(/a\.yaml$/);
     expect(s.current()!.refusals[0]!.text).toMatch(/b\.yaml:\d+: metadata\.name: segment shop\/one is already defined at .*a\.yaml:1/);
+  });
+
+  it("reads a Kubernetes ConfigMap volume (files are symlinks through ..data) and follows its atomic swap", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "picoseg-cm-"));
+    await mkdir(path.join(dir, "..v1"));
+    await writeFile(path.join(dir, "..v1", "db.yaml"), segment("db", "db", 1));
+    await symlink("..v1", path.join(dir, "..data"));
+    await symlink(path.join("..data", "db.yaml"), path.join(dir, "db.yaml"));
+    source = new DirectorySource(dir, { validateFile: (file, text) => validatePolicyText(text, file), debounceMs: 50 });
+    await source.start();
+    expect(names(source.current())).toEqual(["shop/db"]);
+    // The kubelet writes a new timestamped dir, then renames a fresh ..data link over the old one.
+    await mkdir(path.join(dir, "..v2"));
+    await writeFile(path.join(dir, "..v2", "db.yaml"), segment("db2", "db", 2));
+    await symlink("..v2", path.join(dir, "..data_tmp"));
+    await rename(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+    const s = source;
+    await settle("swap", () => names(s.current()).includes("shop/db2"));
+    expect(names(s.current())).toEqual(["shop/db2"]);
+  });
+
+  it("keeps the last state when the directory itself disappears", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    await rm(dir, { recursive: true });
+    await s.rescan();
+    expect(names(s.current())).toEqual(["shop/one"]);
   });
 
   it("fails to start on a directory that does not exist", async () => {

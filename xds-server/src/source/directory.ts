@@ -201,23 +201,36 @@ function toRefusal(e: PolicyError, at: number): Refusal {
   return { ...e, text: formatPolicyError(e), at };
 }
 
-/** Every *.yaml / *.yml below `dir`, skipping hidden files and directories (editor temp files). */
+/**
+ * Every *.yaml / *.yml below `dir`, skipping hidden names (editor temp files, and the `..data`
+ * directory of a Kubernetes ConfigMap volume, whose files are reached through the symlinks next
+ * to it). Symlinks are followed. An unreadable root throws, so the caller keeps its last state
+ * instead of taking a vanished directory for an empty one.
+ */
 async function listPolicyFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
+  const walk = async (d: string, depth: number): Promise<void> => {
     let entries;
     try {
       entries = await readdir(d, { withFileTypes: true });
-    } catch {
+    } catch (err) {
+      if (depth === 0) throw err;
       return;
     }
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
       const full = path.join(d, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (e.isFile() && POLICY_FILE.test(e.name)) out.push(full);
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        const target = await stat(full).catch(() => undefined); // a dangling link is no file
+        isDir = target?.isDirectory() ?? false;
+        isFile = target?.isFile() ?? false;
+      }
+      if (isDir && depth < 16) await walk(full, depth + 1);
+      else if (isFile && POLICY_FILE.test(e.name)) out.push(full);
     }
   };
-  await walk(dir);
+  await walk(dir, 0);
   return out.sort();
 }

@@ -70,7 +70,8 @@ export class ProxyConfigs implements Callbacks {
       p = { node, streams: new Set(), names: new Set(), current: {} };
       this.proxies.set(node.id, p);
       dirty = true;
-    } else if (workloadKey(p.node.workload) !== workloadKey(node.workload)) {
+    } else if (p.node !== node && workloadKey(p.node.workload) !== workloadKey(node.workload)) {
+      // (Every ACK comes through here: the identity check spares the key on the common path.)
       p.node = node; // the same node id came back with other metadata
       dirty = true;
     }
