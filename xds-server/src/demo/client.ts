@@ -18,6 +18,8 @@ export type Ending = "refused" | "handshake" | "end" | "reset" | "close";
 export class DemoConnection {
   private chunks: Buffer[] = [];
   ended: Ending | undefined;
+  /** When the connection was seen to end (ms since epoch). */
+  endedAt: number | undefined;
   error: string | undefined;
   /** "127.0.0.1:PORT", as Envoy reports the connection's source. */
   source = "";
@@ -33,6 +35,7 @@ export class DemoConnection {
     socket.on("data", (d: Buffer) => this.chunks.push(Buffer.from(d)));
     socket.on("end", () => {
       this.ended ??= this.secure ? "end" : "handshake";
+      this.endedAt ??= Date.now();
       socket.end();
     });
     socket.on("error", (e: NodeJS.ErrnoException) => {
@@ -41,7 +44,10 @@ export class DemoConnection {
       else if (!this.secure) this.ended ??= "handshake";
       else if (e.code === "ECONNRESET" || e.code === "EPIPE") this.ended ??= "reset";
     });
-    socket.on("close", () => (this.ended ??= this.secure ? "close" : "handshake"));
+    socket.on("close", () => {
+      this.ended ??= this.secure ? "close" : "handshake";
+      this.endedAt ??= Date.now();
+    });
   }
 
   /**

@@ -106,6 +106,9 @@ export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds"
       const copy = JSON.parse(JSON.stringify(first)) as Listener;
       copy.name = `picoseg_inbound_${port}`;
       copy.address = { socket_address: { address: spec.listen.host, port_value: port } };
+      for (const chain of copy.filter_chains) {
+        for (const f of chain.filters) if (f.typed_config && "stat_prefix" in f.typed_config) f.typed_config["stat_prefix"] = copy.name;
+      }
       b.static_resources.listeners.push(copy);
     }
   }
@@ -256,6 +259,22 @@ export class Sidecar {
       if (m && m[1] && m[2]) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
     }
     return out;
+  }
+
+  /** Envoy stats whose name matches the regex, name → value. */
+  async stats(filter: string): Promise<Map<string, number>> {
+    const r = await fetch(`${this.adminUrl}/stats?filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(3000) });
+    const out = new Map<string, number>();
+    for (const line of (await r.text()).split("\n")) {
+      const m = /^(\S+): (\d+)$/.exec(line);
+      if (m && m[1] && m[2]) out.set(m[1], Number(m[2]));
+    }
+    return out;
+  }
+
+  /** The Envoy process id (the same before and after a hot change: no restart). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   async stop(): Promise<void> {
