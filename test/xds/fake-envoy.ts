@@ -31,16 +31,22 @@ type Service = "ads" | "ecds";
 
 class Inbox<T> {
   private readonly items: T[] = [];
-  private waiter: ((v: T) => void) | undefined;
+  private waiter: { resolve: (v: T) => void; reject: (e: Error) => void } | undefined;
   ended: Error | undefined;
   push(v: T): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(v);
-    } else this.items.push(v);
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) w.resolve(v);
+    else this.items.push(v);
   }
-  /** The next message, or a rejection after `ms`. */
+  /** The stream ended: a pending and every later next() rejects with `e` once the queue is empty. */
+  end(e: Error): void {
+    this.ended ??= e;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(this.ended);
+  }
+  /** The next message, or a rejection after `ms` (or when the stream ends). */
   next(ms = 3000): Promise<T> {
     const v = this.items.shift();
     if (v !== undefined) return Promise.resolve(v);
@@ -50,18 +56,25 @@ class Inbox<T> {
         this.waiter = undefined;
         reject(new Error(`no response within ${ms} ms`));
       }, ms);
-      this.waiter = (x) => {
-        clearTimeout(t);
-        resolve(x);
+      this.waiter = {
+        resolve: (x) => {
+          clearTimeout(t);
+          resolve(x);
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
       };
     });
   }
-  /** Resolves true if nothing arrives within `ms`. */
+  /** Resolves true if nothing arrives within `ms`; a stream that ended meanwhile is an error, not quiet. */
   async nothingWithin(ms: number): Promise<boolean> {
     try {
       await this.next(ms);
       return false;
-    } catch {
+    } catch (err) {
+      if (this.ended) throw err;
       return true;
     }
   }
@@ -87,8 +100,8 @@ export class SotwEnvoy {
     const method = service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs";
     this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>>)[method]!.call(this.client);
     this.call.on("data", (r: DiscoveryResponse) => this.inbox.push(r));
-    this.call.on("error", (e: Error) => (this.inbox.ended = e));
-    this.call.on("end", () => (this.inbox.ended ??= new Error("stream ended")));
+    this.call.on("error", (e: Error) => this.inbox.end(e));
+    this.call.on("end", () => this.inbox.end(new Error("stream ended")));
   }
 
   /** A request; the node travels with the first one only, as Envoy does. */
@@ -131,8 +144,8 @@ export class DeltaEnvoy {
     const method = service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs";
     this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>>)[method]!.call(this.client);
     this.call.on("data", (r: DeltaDiscoveryResponse) => this.inbox.push(r));
-    this.call.on("error", (e: Error) => (this.inbox.ended = e));
-    this.call.on("end", () => (this.inbox.ended ??= new Error("stream ended")));
+    this.call.on("error", (e: Error) => this.inbox.end(e));
+    this.call.on("end", () => this.inbox.end(new Error("stream ended")));
   }
 
   send(req: Omit<DeltaDiscoveryRequest, "node">): void {

@@ -153,3 +153,31 @@ describe.each(["ads", "ecds"] as const)("sotw over %s", (service) => {
     expect(sotwConfigs(await third.inbox.next())[0]!.configuration).toContain("port 6000 6000");
   });
 });
+
+describe("malformed streams", () => {
+  it("a first request without a node is refused with INVALID_ARGUMENT", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const e = envoy("ads", "", { app: "db" }); // an empty id: no usable node
+    e.subscribe(["picoseg"]);
+    const err = await e.inbox.next().then(
+      () => undefined,
+      (x: unknown) => x as { code?: number; details?: string },
+    );
+    expect(err?.code).toBe(3); // INVALID_ARGUMENT
+    expect(err?.details).toMatch(/node/);
+  });
+
+  it("an ADS request without type_url is refused; the standalone ECDS service assumes its one type", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const ads = envoy("ads", "db-1", { app: "db" });
+    ads.send({ resource_names: ["picoseg"], type_url: "" });
+    const err = await ads.inbox.next().then(
+      () => undefined,
+      (x: unknown) => x as { code?: number; details?: string },
+    );
+    expect(err?.code).toBe(3);
+    const ecds = envoy("ecds", "db-2", { app: "db" });
+    ecds.send({ resource_names: ["picoseg"], type_url: "" });
+    expect(sotwConfigs(await ecds.inbox.next())[0]!.name).toBe("picoseg");
+  });
+});

@@ -62,9 +62,8 @@ export function runStream<Req, Res>(
     try {
       onRequest(req);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
       close();
-      call.destroy(Object.assign(new Error(message), { code: grpc.status.INTERNAL }));
+      failStream(call, grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
     }
   });
   call.on("end", () => {
@@ -76,7 +75,10 @@ export function runStream<Req, Res>(
   call.on("close", close);
 }
 
-/** Fails the stream with a status the client sees (e.g. a first request without a node). */
+/**
+ * Fails the stream with a status the client sees (e.g. a first request without a node). grpc-js
+ * turns an 'error' event on a server stream into the call's final status.
+ */
 export function failStream<Req, Res>(call: grpc.ServerDuplexStream<Req, Res>, code: grpc.status, message: string): void {
-  call.destroy(Object.assign(new Error(message), { code, details: message }));
+  call.emit("error", Object.assign(new Error(message), { code, details: message }));
 }
