@@ -1,9 +1,10 @@
 // Connection-level factors through the real Envoy and the real filter: source CIDR, destination port,
 // protocol (client-first and server-first), no rule, no/unparsable configuration, audit mode.
 // For each: one connection allowed and one denied, checked at the client, the upstream and in Envoy.
+// Configurations come from the project's compiler (harness/policy.ts), except the malformed ones.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FilterEnv, TcpClient, expectAllowedEcho, expectDenied, mysqlGreeting, picosegConfig, sleep, STAYS_OPEN_MS,
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, mysqlGreeting, segment, sleep, STAYS_OPEN_MS,
 } from "./harness/index.js";
 
 const REDIS_PING = "*1\r\n$4\r\nPING\r\n";
@@ -14,28 +15,31 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   beforeAll(async () => {
     env = await FilterEnv.start([
-      { name: "src", config: () => picosegConfig("segment it/src enforce", "rule loopback-only", "ip 127.0.0.1/32") },
-      { name: "src10", config: () => picosegConfig("segment it/src10 enforce", "rule tenant-net", "ip 10.0.0.0/8") },
+      { name: "src", config: () => compileSegments([segment("src", { rules: [{ name: "loopback-only", from: { ipBlocks: ["127.0.0.1/32"] } }] })]) },
+      { name: "src10", config: () => compileSegments([segment("src10", { rules: [{ name: "tenant-net", from: { ipBlocks: ["10.0.0.0/8"] } }] })]) },
       // Two listeners, one configuration: the rule admits only portA's port.
-      { name: "portA", vmId: "ports", config: (p) => picosegConfig("segment it/ports enforce", "rule db-port", `port ${p["portA"]} ${p["portA"]}`) },
-      { name: "portB", vmId: "ports", config: (p) => picosegConfig("segment it/ports enforce", "rule db-port", `port ${p["portA"]} ${p["portA"]}`) },
-      { name: "redis", config: () => picosegConfig("segment it/cache enforce", "rule redis-only", "protocol redis") },
+      { name: "portA", vmId: "ports", config: (p) => compileSegments([segment("ports", { rules: [{ name: "db-port", ports: [p["portA"]!] }] })]) },
+      { name: "portB", vmId: "ports", config: (p) => compileSegments([segment("ports", { rules: [{ name: "db-port", ports: [p["portA"]!] }] })]) },
+      { name: "redis", config: () => compileSegments([segment("cache", { rules: [{ name: "redis-only", protocols: ["redis"] }] })]) },
       {
         name: "mysql",
-        config: () => picosegConfig("segment it/mysql enforce", "rule mysql-only", "protocol mysql"),
+        config: () => compileSegments([segment("mysql", { rules: [{ name: "mysql-only", protocols: ["mysql"] }] })]),
         upstream: { greeting: mysqlGreeting() },
       },
       {
         name: "mysqlAsPg",
-        config: () => picosegConfig("segment it/pg enforce", "rule postgres-only", "protocol postgres"),
+        config: () => compileSegments([segment("pg", { rules: [{ name: "postgres-only", protocols: ["postgres"] }] })]),
         upstream: { greeting: mysqlGreeting() },
       },
-      { name: "norule", config: () => picosegConfig() },
+      // No segment selects this workload: the compiler emits the empty policy.
+      { name: "norule", config: () => compileSegments([segment("elsewhere", { rules: [{ name: "r" }] })], { labels: { app: "other" } }) },
+      // What the compiler never emits, written by hand: unparsable, empty, truncated (no `end`).
       { name: "garbage", config: () => "this is not a picoseg configuration\n" },
       { name: "empty", config: () => "" },
       { name: "truncated", config: () => "picoseg 1\nsegment it/t enforce\nrule all\n" },
-      { name: "audit", config: () => picosegConfig("segment it/audit audit", "rule tenant-net", "ip 10.0.0.0/8") },
+      { name: "audit", config: () => compileSegments([segment("audit", { mode: "audit", rules: [{ name: "tenant-net", from: { ipBlocks: ["10.0.0.0/8"] } }] })]) },
     ]);
+    expect(env.configs["norule"]).toBe("picoseg 1\nend\n");
   });
 
   afterAll(async () => {

@@ -3,7 +3,11 @@
 // under lengthPrefixed framing with a header split across reads and under delimited framing, and
 // maxDurationSeconds closing a live connection from the tick.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, expectAllowedEcho, expectDenied, picosegConfig, sleep, STAYS_OPEN_MS } from "./harness/index.js";
+import {
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits,
+} from "./harness/index.js";
+
+const withLimits = (name: string, limits: Limits): string => compileSegments([segment(name, { rules: [{ name, limits }] })]);
 
 const LIMIT = 100;
 /** Time for Envoy to deliver a write as its own read before the next one is sent. */
@@ -21,21 +25,24 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   beforeAll(async () => {
     env = await FilterEnv.start([
-      { name: "bytesIn", config: () => picosegConfig("segment it/in enforce", "rule budget", `maxBytesIn ${LIMIT}`) },
+      { name: "bytesIn", config: () => withLimits("budget-in", { maxBytesIn: LIMIT }) },
       {
         name: "bytesOut",
         upstream: { echo: false },
-        config: () => picosegConfig("segment it/out enforce", "rule budget", `maxBytesOut ${LIMIT}`),
+        config: () => withLimits("budget-out", { maxBytesOut: LIMIT }),
       },
       {
         name: "frames",
-        config: () => picosegConfig("segment it/frames enforce", "rule frames", "maxMessageBytes 20", "framing lengthPrefixed 0 4 big 0"),
+        config: () => withLimits("frames", {
+          maxMessageBytes: 20,
+          framing: { type: "lengthPrefixed", offset: 0, width: 4, endian: "big", adjustment: 0 },
+        }),
       },
       {
         name: "lines",
-        config: () => picosegConfig("segment it/lines enforce", "rule lines", "maxMessageBytes 10", "framing delimited 0a"),
+        config: () => withLimits("lines", { maxMessageBytes: 10, framing: { type: "delimited", delimiter: "\n" } }),
       },
-      { name: "duration", config: () => picosegConfig("segment it/short enforce", "rule short", "maxDurationSeconds 2") },
+      { name: "duration", config: () => withLimits("short", { maxDurationSeconds: 2 }) },
     ]);
   });
 

@@ -3,7 +3,7 @@
 // (valid certificate, same CA) denied.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FilterEnv, TcpClient, expectAllowedEcho, expectDenied, generateMtls, picosegConfig, type MtlsMaterial,
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, generateMtls, segment, type MtlsMaterial,
 } from "./harness/index.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -17,11 +17,13 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
     certs = generateMtls([API, INTRUDER]);
     const tls = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile };
     env = await FilterEnv.start([
-      { name: "db", tls, config: () => picosegConfig("segment payments/payments-db enforce", "rule api-to-db", `principal ${API}`) },
+      { name: "db", tls, config: () => compileSegments([segment("payments-db", { rules: [{ name: "api-to-db", from: { principals: [API] } }] })]) },
       {
         name: "ns",
         tls,
-        config: () => picosegConfig("segment payments/ns-wide enforce", "rule payments-ns", "principal spiffe://cluster.local/ns/payments/*"),
+        config: () => compileSegments([segment("ns-wide", {
+          rules: [{ name: "payments-ns", from: { principals: ["spiffe://cluster.local/ns/payments/*"] } }],
+        })]),
       },
     ]);
   });

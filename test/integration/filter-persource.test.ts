@@ -2,21 +2,28 @@
 // shared across workers). Each test plays its own source address from 127.0.0.0/8 and has its own VM,
 // so the per-source state of one test cannot leak into another.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, expectAllowedEcho, expectDenied, picosegConfig, sleep, STAYS_OPEN_MS } from "./harness/index.js";
+import {
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS,
+} from "./harness/index.js";
 
 describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
   let env: FilterEnv;
 
   beforeAll(async () => {
-    const ports3 = () => picosegConfig("segment it/ports3 enforce", "rule any-port", "perSource 60 - - 2");
-    const quarantine = (p: Record<string, number>) =>
-      picosegConfig("segment it/quarantine enforce", "quarantine 2 60 60", "rule db-port", `port ${p["qa"]} ${p["qa"]}`);
+    const ports3 = () => compileSegments([segment("ports3", { rules: [{ name: "any-port", perSource: { window: "1m", maxDistinctPorts: 2 } }] })]);
+    const quarantine = (p: Record<string, number>) => compileSegments([segment("quarantine", {
+      quarantine: { strikes: 2, window: "1m", duration: "1m" },
+      rules: [{ name: "db-port", ports: [p["qa"]!] }],
+    })]);
     env = await FilterEnv.start([
-      { name: "conns", config: () => picosegConfig("segment it/conns enforce", "rule two-per-minute", "perSource 60 - 2 -") },
+      {
+        name: "conns",
+        config: () => compileSegments([segment("conns", { rules: [{ name: "two-per-minute", perSource: { window: "1m", maxConnections: 2 } }] })]),
+      },
       {
         name: "bytes",
         upstream: { echo: false },
-        config: () => picosegConfig("segment it/bytes enforce", "rule hundred-per-minute", "perSource 60 100 - -"),
+        config: () => compileSegments([segment("bytes", { rules: [{ name: "hundred-per-minute", perSource: { window: "1m", maxBytes: 100 } }] })]),
       },
       { name: "p1", vmId: "ports3", config: ports3 },
       { name: "p2", vmId: "ports3", config: ports3 },

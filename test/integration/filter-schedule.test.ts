@@ -1,22 +1,24 @@
 // Time of day through the real Envoy: a window containing now admits, one that does not denies with
-// `schedule`, and a live connection is closed within one second of its window's end. The end is made
-// to fall a few seconds from now with a crafted time-zone table (filter/CONFIG.md `tz`): the zone's
-// UTC offset jumps by +180 minutes at a chosen Unix second, moving local time out of the window.
+// `schedule`, and a live connection is closed within one second of its window's end. Windows are
+// compiled by the project's compiler; for the live close, the compiled UTC table (`tz 0 0`) is then
+// swapped for a crafted one (filter/CONFIG.md `tz`) whose offset jumps by +180 minutes at a chosen
+// Unix second, moving local time out of the window a few seconds from now instead of at a minute.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, expectAllowedEcho, expectDenied, picosegConfig, sleep } from "./harness/index.js";
+import { DAYS } from "../../xds-server/src/policy/index.js";
+import {
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, type Window,
+} from "./harness/index.js";
 
-const WEEK = 10080;
-
-/** Minutes since Monday 00:00 UTC. */
-function minuteOfWeekUtc(d: Date): number {
-  return ((d.getUTCDay() + 6) % 7) * 1440 + d.getUTCHours() * 60 + d.getUTCMinutes();
+/** A UTC window of `len` minutes starting `offsetMin` minutes from `now` (may wrap midnight). */
+function utcWindow(now: Date, offsetMin: number, len: number): Window {
+  const from = new Date(Math.floor(now.getTime() / 60_000) * 60_000 + offsetMin * 60_000);
+  const to = new Date(from.getTime() + len * 60_000);
+  const hhmm = (d: Date) => `${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
+  return { days: [DAYS[(from.getUTCDay() + 6) % 7]!], start: hhmm(from), end: hhmm(to) };
 }
 
-/** A window [start, start+len) in the filter's week minutes, start normalised into [0, WEEK). */
-function windowLine(start: number, len: number): string {
-  const s = ((start % WEEK) + WEEK) % WEEK;
-  return `window ${s} ${s + len}`;
-}
+const scheduled = (name: string, window: Window): string =>
+  compileSegments([segment(name, { rules: [{ name, schedule: { timezone: "UTC", windows: [window] } }] })]);
 
 describe("picoseg filter in Envoy: schedules", () => {
   let env: FilterEnv;
@@ -24,23 +26,16 @@ describe("picoseg filter in Envoy: schedules", () => {
 
   beforeAll(async () => {
     const now = new Date();
-    const m = minuteOfWeekUtc(now);
     // Envoy starts in about a second; leave the live connection a few seconds inside its window.
     const endSec = Math.ceil(now.getTime() / 1000) + 6;
     windowEndsAtMs = endSec * 1000;
+    const ending = scheduled("until-soon", utcWindow(now, -60, 120));
+    // The compiled UTC table is `tz 0 0`; give it a +180-minute jump at endSec instead.
+    expect(ending.match(/^tz .*$/gm)).toEqual(["tz 0 0"]);
     env = await FilterEnv.start([
-      {
-        name: "open",
-        config: () => picosegConfig("tz 0 0", "segment it/office enforce", "rule now", "schedule 0", windowLine(m - 60, 120)),
-      },
-      {
-        name: "closed",
-        config: () => picosegConfig("tz 0 0", "segment it/night enforce", "rule later", "schedule 0", windowLine(m + 120, 60)),
-      },
-      {
-        name: "ending",
-        config: () => picosegConfig(`tz 0 0 ${endSec} 180`, "segment it/ending enforce", "rule until-soon", "schedule 0", windowLine(m - 60, 120)),
-      },
+      { name: "open", config: () => scheduled("now", utcWindow(now, -60, 120)) },
+      { name: "closed", config: () => scheduled("later", utcWindow(now, 120, 60)) },
+      { name: "ending", config: () => ending.replace(/^tz 0 0$/m, `tz 0 0 ${endSec} 180`) },
     ]);
   });
 

@@ -2,7 +2,7 @@
 // Envoy shares a VM between plugins): neither may disturb the other's live connections. Nothing
 // changed in either policy, so no connection may be closed as `revoked`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, expectAllowedEcho, picosegConfig, sleep } from "./harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, expectAllowedEcho, segment, sleep } from "./harness/index.js";
 
 const REDIS_PING = "*1\r\n$4\r\nPING\r\n";
 
@@ -11,8 +11,8 @@ describe("picoseg filters with different configurations in one VM", () => {
 
   beforeAll(async () => {
     env = await FilterEnv.start([
-      { name: "loopback", vmId: "shared", config: () => picosegConfig("segment it/loopback enforce", "rule loopback", "ip 127.0.0.1/32") },
-      { name: "cache", vmId: "shared", config: () => picosegConfig("segment it/cache enforce", "rule redis-only", "protocol redis") },
+      { name: "loopback", vmId: "shared", config: () => compileSegments([segment("loopback", { rules: [{ name: "loopback", from: { ipBlocks: ["127.0.0.1/32"] } }] })]) },
+      { name: "cache", vmId: "shared", config: () => compileSegments([segment("cache", { rules: [{ name: "redis-only", protocols: ["redis"] }] })]) },
     ]);
   });
 

@@ -9,3 +9,4 @@ export * from "./upstream.js";
 export * from "./wait.js";
 export * from "./filter-env.js";
 export * from "./verdicts.js";
+export * from "./policy.js";
