@@ -31,6 +31,8 @@ export class Conn {
   frameOut: usize;
   psKey: usize;     // per-source shared-data key bytes (only with perSource maxBytes) or 0
   psKeyLen: u32;
+  lease: u64;       // per-source bytes reserved for this connection and not yet spent
+  leaseWindow: i64; // the per-source window the lease belongs to
   hashNext: usize;
   prev: usize;
   next: usize;

@@ -80,23 +80,62 @@ export function perSourceAdmit(key: ArrayBuffer, r: Rule, port: i32, nowMs: i64)
   return R_SOURCE_CONNECTIONS; // could not record: fail closed
 }
 
-/** Adds n bytes to the source's window; false when that passes perSource maxBytes. */
-export function perSourceAddBytes(keyPtr: usize, keyLen: usize, r: Rule, n: u64, nowMs: i64): bool {
-  if (n == 0) return true;
+// Byte leases: a connection takes budget from the shared record ahead of use and
+// spends it without host calls. A lease is granted only while the source is far
+// from its limit, so near the limit every read is accounted exactly, and the
+// source never carries more than maxBytes in a window.
+export const LEASE_BYTES: u64 = 65536;
+const LEASE_FAR: u64 = 64 * LEASE_BYTES;
+
+/** Set by perSourceReserve: the extra bytes granted and the window they belong to. */
+export var leaseGranted: u64 = 0;
+export var leaseWindowStart: i64 = 0;
+
+/**
+ * Reserves `need` bytes (plus, far from the limit, a lease) in the source's window.
+ * `heldWindow` is the window of the caller's current lease: when the record's
+ * window has moved on, that lease is void and `needIfVoid` bytes are needed instead.
+ * False when the bytes would pass perSource maxBytes.
+ */
+export function perSourceReserve(keyPtr: usize, keyLen: usize, r: Rule, need: u64, needIfVoid: u64, heldWindow: i64, nowMs: i64): bool {
   let windowMs = <i64>min(r.psWindowS, 9007199254740) * 1000;
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     if (!hostGetShared(keyPtr, keyLen)) return false;
     let cas = hostCas;
     let len = loadRecord(nowMs, windowMs);
     releaseHost();
-    let total = load<u64>(scratch + 8) + n;
-    if (total > r.psMaxBytes) return false;
-    store<u64>(scratch + 8, total);
+    let start = load<i64>(scratch);
+    let want = start == heldWindow ? need : needIfVoid;
+    let used = load<u64>(scratch + 8);
+    let remaining: u64 = used >= r.psMaxBytes ? 0 : r.psMaxBytes - used;
+    if (want > remaining) return false;
+    let extra: u64 = remaining - want >= LEASE_FAR ? LEASE_BYTES : 0;
+    store<u64>(scratch + 8, used + want + extra);
     let rc = hostSetShared(keyPtr, keyLen, scratch, len, cas);
-    if (rc == OK) return true;
+    if (rc == OK) {
+      leaseGranted = extra;
+      leaseWindowStart = start;
+      return true;
+    }
     if (rc != CAS_MISMATCH) break;
   }
   return false;
+}
+
+/** Gives an unspent lease back to its window (when that window is still current). */
+export function perSourceRelease(keyPtr: usize, keyLen: usize, r: Rule, lease: u64, window: i64, nowMs: i64): void {
+  if (lease == 0) return;
+  let windowMs = <i64>min(r.psWindowS, 9007199254740) * 1000;
+  for (let attempt = 0; attempt < RETRIES; attempt++) {
+    if (!hostGetShared(keyPtr, keyLen)) return;
+    let cas = hostCas;
+    let len = loadRecord(nowMs, windowMs);
+    releaseHost();
+    if (load<i64>(scratch) != window) return; // that window is over: nothing to give back
+    let used = load<u64>(scratch + 8);
+    store<u64>(scratch + 8, used > lease ? used - lease : 0);
+    if (hostSetShared(keyPtr, keyLen, scratch, len, cas) != CAS_MISMATCH) return;
+  }
 }
 
 // Quarantine record: [0] window start ms (i64) [8] strikes (u32) [12] pad [16] quarantined until ms (i64)

@@ -11,7 +11,9 @@ import {
   hostLen, hostLog, hostPtr, nowMs, releaseHost, setEffectiveContext, setTickPeriod,
 } from "./hostcalls";
 import { Metrics } from "./metrics";
-import { addStrike, isQuarantined, perSourceAddBytes, perSourceAdmit } from "./persource";
+import {
+  addStrike, isQuarantined, leaseGranted, leaseWindowStart, perSourceAdmit, perSourceRelease, perSourceReserve,
+} from "./persource";
 import {
   R_BYTES_IN, R_BYTES_OUT, R_DURATION, R_MESSAGE_SIZE, R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_REVOKED,
   R_SCHEDULE, R_SOURCE_BYTES, isStrike,
@@ -123,6 +125,14 @@ export class PicosegRoot extends RootContext {
     let prev = this.prevCfg;
     if (prev !== null && prev.id == c.cfgId) return prev;
     return null;
+  }
+
+  /** Gives the connection's unspent per-source lease back to the shared record. */
+  releaseLease(c: Conn): void {
+    if (c.lease == 0 || c.psKey == 0) return;
+    let r = this.ruleOf(c);
+    if (r !== null) perSourceRelease(c.psKey, <usize>c.psKeyLen, r as Rule, c.lease, c.leaseWindow, nowMs());
+    c.lease = 0;
   }
 
   // ---- decisions ----
@@ -276,10 +286,16 @@ export class PicosegRoot extends RootContext {
       }
     }
 
-    // Per-source volume across connections and workers.
+    // Per-source volume across connections and workers: spend the connection's lease,
+    // reserve more from the shared record only when it runs out.
     if (c.psKey != 0 && fresh > 0) {
-      if (!perSourceAddBytes(c.psKey, <usize>c.psKeyLen, rule, fresh, nowMs())) {
-        if (this.violate(c, R_SOURCE_BYTES, cfg, c.rule, audit, c.rule)) return STOP;
+      if (c.lease >= fresh) {
+        c.lease -= fresh;
+      } else if (perSourceReserve(c.psKey, <usize>c.psKeyLen, rule, fresh - c.lease, fresh, c.leaseWindow, nowMs())) {
+        c.lease = leaseGranted;
+        c.leaseWindow = leaseWindowStart;
+      } else if (this.violate(c, R_SOURCE_BYTES, cfg, c.rule, audit, c.rule)) {
+        return STOP;
       }
     }
 
@@ -337,6 +353,8 @@ export class PicosegRoot extends RootContext {
         continue;
       }
       let rule = r as Rule;
+      // A lease from a past per-source window must not be spent in the next one.
+      if (c.lease > 0 && now - c.leaseWindow >= <i64>min(rule.psWindowS, 9007199254740) * 1000) c.lease = 0;
       if (rule.maxDurationS != NONE && now - c.startMs >= <i64>min(rule.maxDurationS, 9007199254740) * 1000) {
         setEffectiveContext(c.id);
         if (this.violate(c, R_DURATION, ccfg, c.rule, audit, -1)) continue;
@@ -454,6 +472,7 @@ export function contextDelete(id: u32): void {
     let c = changetype<Conn>(p);
     let root = rootAt(c.root);
     if (root !== null) {
+      root.releaseLease(c);
       root.unlink(c);
       if (root.deleted && root.live == 0) roots[root.slot] = null;
     }

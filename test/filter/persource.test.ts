@@ -86,6 +86,58 @@ describe("perSource maxBytes", () => {
   });
 });
 
+describe("perSource maxBytes leases (far from the limit, bytes are reserved ahead in 64 KiB leases)", () => {
+  const MiB = 1024 * 1024;
+
+  it("a source far below its budget does not touch shared data on every read", async () => {
+    const host = await hostWith(rule(`3600 ${1024 * MiB} - -`));
+    const c = host.connect();
+    const writesBefore = host.hostCalls.get("proxy_set_shared_data") ?? 0;
+    for (let i = 0; i < 1000; i++) c.fromClient(bytes(1024));
+    const writes = (host.hostCalls.get("proxy_set_shared_data") ?? 0) - writesBefore;
+    expect(writes).toBeLessThanOrEqual(Math.ceil((1000 * 1024) / 65536) + 1);
+    expect(c.closed).toBe(false);
+  });
+
+  it("leases never let a source carry more than maxBytes, across connections and workers", async () => {
+    const budget = 8 * MiB;
+    const w1 = await hostWith(rule(`3600 ${budget} - -`));
+    const w2 = await FilterHost.start({ config: rule(`3600 ${budget} - -`), shareWith: w1 });
+    const conns = [w1.connect(), w2.connect(), w1.connect(), w2.connect()];
+    const chunk = bytes(10_000);
+    for (let round = 0; round < 2000; round++) {
+      for (const c of conns) c.fromClient(chunk);
+    }
+    const delivered = conns.reduce((n, c) => n + c.deliveredToServer.length, 0);
+    expect(delivered).toBeLessThanOrEqual(budget);
+    // at most the unspent leases of the other connections go unused
+    expect(delivered).toBeGreaterThan(budget - 4 * 65536 - 4 * 10_000);
+    expect(conns.every((c) => c.closeReason === "source-bytes")).toBe(true);
+  });
+
+  it("an unspent lease goes back to the source's budget when its connection ends", async () => {
+    const budget = 5 * MiB;
+    const host = await hostWith(rule(`3600 ${budget} - -`));
+    const a = host.connect();
+    a.fromClient(bytes(1000)); // takes 1000 bytes and a 64 KiB lease
+    a.closeFromClient();
+    const b = host.connect();
+    let sent = 0;
+    while (!b.closed) { b.fromClient(bytes(1000)); sent += 1000; }
+    expect(b.deliveredToServer.length).toBe(budget - 1000 - ((budget - 1000) % 1000));
+  });
+
+  it("the shared record counts leased bytes, so a new window starts from zero for everyone", async () => {
+    const host = await hostWith(rule(`60 ${10 * MiB} - -`));
+    const c = host.connect();
+    c.fromClient(bytes(5 * MiB));
+    host.advance(60_000);
+    expect(c.fromClient(bytes(10 * MiB))).toBe(0);
+    expect(c.fromClient(bytes(1))).toBe(1);
+    expect(c.closeReason).toBe("source-bytes");
+  });
+});
+
 describe("quarantine", () => {
   const q = config(
     "segment ns/db enforce", "quarantine 3 600 900",
