@@ -65,6 +65,16 @@ describe("sotw watches", () => {
     expect(got).toHaveLength(0);
   });
 
+  it("never answer for a type the snapshot does not carry (an empty LDS answer would drop every listener)", () => {
+    const cache = new SnapshotCache();
+    cache.setSnapshot("n1", snap(res("picoseg", "a")));
+    const got: SotwWatchResponse[] = [];
+    const lds = "type.googleapis.com/envoy.config.listener.v3.Listener";
+    cache.createWatch({ nodeId: "n1", typeUrl: lds, subscription: wildcard, knownVersion: "" }, (r) => got.push(r));
+    cache.setSnapshot("n1", snap(res("picoseg", "b")));
+    expect(got).toHaveLength(0);
+  });
+
   it("a cancelled watch is never answered", () => {
     const cache = new SnapshotCache();
     const got: SotwWatchResponse[] = [];

@@ -123,6 +123,9 @@ export class SnapshotCache implements ConfigWatcher {
   /** Answers the watch if the snapshot has something it lacks; true when answered. */
   private tryAnswer(entry: NodeEntry, watch: Watch): boolean {
     const { typeUrl, subscription } = watch.request;
+    // A type this node's snapshot does not carry is not ours to answer: an empty sotw response
+    // would tell an ADS client that every listener or cluster it has is gone.
+    if (!entry.snapshot.has(typeUrl)) return false;
     const view = subscribedView(entry.snapshot, typeUrl, subscription);
     if (watch.kind === "sotw") {
       const version = viewVersion(view);
