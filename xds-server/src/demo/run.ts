@@ -250,7 +250,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       out(`every decision was the expected one (${rows.length} connections).`);
     } else {
       out(`${mismatches.length} of ${rows.length} decisions were not the expected ones:`);
-      for (const r of mismatches) out(`   step ${r.label}: ${r.client} -> ${r.target}: got ${r.decision} (${r.reason}), expected ${r.expected}`);
+      for (const r of mismatches) out(`   step ${r.label}: ${r.client} -> ${r.target}: got ${r.decision} ${r.reason.startsWith("(") ? r.reason : `(${r.reason})`}, expected ${r.expected}`);
       for (const p of problems) out(`   ${p}`);
     }
     const code = mismatches.length === 0 && problems.length === 0 ? 0 : 1;

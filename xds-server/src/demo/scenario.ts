@@ -167,7 +167,7 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
         target: `${step.target} ${sc.spec.listen.host}:${port}`,
         sent: step.sent,
         decision: "-",
-        reason: `(no live connection: the step that opens "${step.reuse}" was closed)`,
+        reason: `(${step.reuse}'s connection from an earlier step was not left open)`,
         expected: describe(exp),
         ok: false,
         ...(exp.note ? { note: exp.note } : {}),
