@@ -7,7 +7,7 @@ import {
   proxy_get_shared_data, proxy_set_shared_data, proxy_close_stream, proxy_set_effective_context,
   proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric,
 } from "@solo-io/proxy-runtime/imports";
-import { free } from "@solo-io/proxy-runtime/malloc";
+import { free } from "./alloc";
 
 // ABI 0.2.1; not declared by the SDK.
 // @ts-ignore: decorator

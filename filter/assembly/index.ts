@@ -3,7 +3,7 @@
 // dispatch logs every live context id on each new connection and aborts the VM
 // on an absent property; the SDK still provides the root context base class,
 // the host-call declarations and the allocator.
-export { malloc, free } from "@solo-io/proxy-runtime/malloc";
+export { malloc, free } from "./alloc";
 import {
   configure, connectionClosed, connectionData, contextCreate, contextDelete, newConnection, tick,
 } from "./root";
