@@ -1,40 +1,27 @@
 // The claim the picoseg filter's live enforcement (schedule end, maxDurationSeconds, revocation)
 // rests on, checked in the real Envoy with a minimal probe filter (probe/tick-close.as) rather than
-// the filter itself (probe/tick-close.as, AssemblyScript kept out of tsc's way by its extension and
-// copied to a .ts file at build time), so it holds independently of the filter's state: a root context's tick closes a
+// the filter itself (probe/tick-close.as, built by harness/probe.ts), so it holds independently of
+// the filter's state: a root context's tick closes a
 // live connection by proxy_set_effective_context(connection) + proxy_close_stream(downstream), on
 // every worker thread. It also pins down how Envoy names Wasm-defined counters.
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, staticBootstrap } from "../../xds-server/src/envoy/index.js";
-import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
-
-const PROBE_DIR = join(dirname(fileURLToPath(import.meta.url)), "probe");
+import { staticBootstrap } from "../../xds-server/src/envoy/index.js";
+import { Envoy, TcpClient, Upstream, buildProbe, freePorts, stopAllEnvoys } from "./harness/index.js";
 const CONNECTIONS = 4; // over 2 workers
 
 describe("closing a live connection from the root context's tick (real Envoy, --concurrency 2)", () => {
   let envoy: Envoy;
   let echo: Upstream;
   let port: number;
-  let buildDir: string;
+  let probe: { wasm: string; cleanup: () => void };
 
   beforeAll(async () => {
-    buildDir = mkdtempSync(join(tmpdir(), "picoseg-it-probe-"));
-    const wasm = join(buildDir, "tick-close.wasm");
-    // Built in a temp folder so asc does not pick up the project's asconfig.json; no abort import.
-    copyFileSync(join(PROBE_DIR, "tick-close.as"), join(buildDir, "tick-close.ts"));
-    execFileSync(join(repoRoot(), "node_modules", ".bin", "asc"),
-      ["tick-close.ts", "--runtime", "stub", "-O3", "--use", "abort=", "--binaryFile", wasm],
-      { cwd: buildDir, timeout: 60_000, stdio: "pipe" });
+    probe = buildProbe("tick-close");
     echo = await Upstream.start();
     [port] = (await freePorts(1)) as [number];
     envoy = await Envoy.start(staticBootstrap({
       admin: { host: "127.0.0.1", port: 0 },
-      wasm: { filename: wasm, vmId: "tick-close-probe" },
+      wasm: { filename: probe.wasm, vmId: "tick-close-probe" },
       configuration: "",
       listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }],
     }), { concurrency: 2 });
@@ -44,7 +31,7 @@ describe("closing a live connection from the root context's tick (real Envoy, --
     await envoy?.stop();
     await stopAllEnvoys();
     await echo?.stop();
-    rmSync(buildDir, { recursive: true, force: true });
+    probe?.cleanup();
   });
 
   it("a connection carrying traffic is closed by the tick after 10 ticks of 100 ms, both ways", async () => {

@@ -10,3 +10,4 @@ export * from "./wait.js";
 export * from "./filter-env.js";
 export * from "./verdicts.js";
 export * from "./policy.js";
+export * from "./probe.js";

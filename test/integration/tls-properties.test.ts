@@ -1,0 +1,60 @@
+// When does a network filter learn the mTLS peer's identity? Checked in the real Envoy with a probe
+// filter (probe/props.as) that reads `connection.uri_san_peer_certificate` and `connection.mtls` at
+// proxy_on_new_connection and at the first proxy_on_downstream_data. Envoy runs network filters'
+// onNewConnection when the TCP connection is accepted, before the TLS handshake, so a filter that
+// decides on the principal must wait for the first downstream data (or another later callback).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { staticBootstrap } from "../../xds-server/src/envoy/index.js";
+import {
+  Envoy, TcpClient, Upstream, buildProbe, freePorts, generateMtls, stopAllEnvoys, waitFor, type MtlsMaterial,
+} from "./harness/index.js";
+
+const API = "spiffe://cluster.local/ns/payments/sa/api";
+
+describe("the peer certificate's URI SAN as a network filter sees it (real Envoy, downstream mTLS)", () => {
+  let envoy: Envoy;
+  let echo: Upstream;
+  let certs: MtlsMaterial;
+  let probe: { wasm: string; cleanup: () => void };
+  let port: number;
+
+  beforeAll(async () => {
+    probe = buildProbe("props");
+    certs = generateMtls([API]);
+    echo = await Upstream.start();
+    [port] = (await freePorts(1)) as [number];
+    envoy = await Envoy.start(staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: probe.wasm, vmId: "props-probe" },
+      configuration: "",
+      listeners: [{
+        listen: { host: "127.0.0.1", port },
+        upstream: { host: "127.0.0.1", port: echo.port },
+        tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile },
+      }],
+    }));
+  });
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await stopAllEnvoys();
+    await echo?.stop();
+    certs?.cleanup();
+    probe?.cleanup();
+  });
+
+  it("is not yet known at proxy_on_new_connection and is known at the first downstream data", async () => {
+    const c = await TcpClient.connect(port, { tls: { ...certs.clients.get(API)!, caPem: certs.caPem } });
+    await c.write("hello\n");
+    await c.waitForBytes(6, 3000);
+    const lines = await waitFor("both probe lines", () => {
+      const l = envoy.log().split("\n").filter((x) => x.includes("picoseg-probe "));
+      return l.length >= 2 ? l : undefined;
+    }, 3000);
+    const at = (moment: string) => lines.find((l) => l.includes(`picoseg-probe ${moment} `)) ?? "";
+    expect(at("new_connection")).not.toContain(API);
+    expect(at("first_downstream_data")).toContain(`uri_san=${API}`);
+    expect(at("first_downstream_data")).toContain("mtls=1");
+    c.destroy();
+  });
+});
