@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeltaEnvoy, eventually } from "./fake-envoy.js";
+import { DeltaEnvoy, deltaConfigs, eventually } from "./fake-envoy.js";
 import { segment } from "./server-fixture.js";
 
 const run = promisify(execFile);
@@ -57,6 +57,28 @@ describe("picoseg serve and picoseg status", () => {
     const exited = new Promise<number | null>((r) => serve!.once("exit", (code) => r(code)));
     serve.kill("SIGTERM");
     expect(await exited).toBe(0);
+  }, 40_000);
+
+  it("serve --remote-wasm points proxies at the module by the advertised URL and the named cluster", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
+    await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
+    await writeFile(path.join(dir, "m.wasm"), "\0asm-bytes");
+    serve = spawn(
+      process.execPath,
+      [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--listen", "127.0.0.1",
+        "--wasm", path.join(dir, "m.wasm"), "--remote-wasm", "--wasm-url", "http://picoseg-xds.example:18080/"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await eventually(() => /xDS on (127\.0\.0\.1:\d+)/.test(out), 20_000, "serve to start");
+    const e = new DeltaEnvoy(/xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
+    clients.push(e);
+    e.subscribe(["picoseg"]);
+    const [cfg] = deltaConfigs(await e.inbox.next());
+    expect(cfg!.module.remote).toMatchObject({ uri: "http://picoseg-xds.example:18080/filter/picoseg.wasm", cluster: "picoseg-http" });
+    expect(cfg!.module.remote!.sha256).toMatch(/^[0-9a-f]{64}$/);
   }, 40_000);
 
   it("status says which server it could not reach", async () => {

@@ -5,10 +5,11 @@ interface ServeFlags {
   policies: string;
   xdsPort: string;
   httpPort: string;
-  host: string;
+  listen: string;
   wasm?: string;
   remoteWasm?: boolean;
   wasmCluster: string;
+  wasmUrl?: string;
 }
 
 function port(text: string, flag: string): number {
@@ -25,18 +26,25 @@ export function registerServe(program: Command): void {
     .requiredOption("--policies <dir>", "directory of PicoSegment YAML files (watched)")
     .option("--xds-port <port>", "gRPC port (ADS and ECDS); 0 picks a free one", "18000")
     .option("--http-port <port>", "HTTP port (healthz, readyz, metrics, status, the module); 0 picks a free one", "18080")
-    .option("--host <addr>", "address to bind both servers to", "127.0.0.1")
+    .option("--listen <addr>", "address both servers bind to (0.0.0.0 in a cluster)", "127.0.0.1")
     .option("--wasm <path>", "the filter module (default: filter/build/picoseg.wasm of this checkout)")
     .option("--remote-wasm", "proxies fetch the module from this server's HTTP side (with its sha256) instead of a local path")
-    .option("--wasm-cluster <name>", "with --remote-wasm: the Envoy cluster that reaches this server's HTTP side", "picoseg_http")
+    .option(
+      "--wasm-cluster <name>",
+      "with --remote-wasm: the Envoy cluster that reaches this server's HTTP side (istio-manifests/envoyfilter.yaml defines picoseg-http)",
+      "picoseg-http",
+    )
+    .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
     .action(async (flags: ServeFlags) => {
       const server = await startXdsServer({
         policies: flags.policies,
-        host: flags.host,
+        host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
         ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
-        ...(flags.remoteWasm ? { remoteWasm: { cluster: flags.wasmCluster } } : {}),
+        ...(flags.remoteWasm
+          ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
+          : {}),
       });
       for (const r of server.status().refusals) console.error(`picoseg: refused ${r.text}`);
       await new Promise<void>((resolve) => {
