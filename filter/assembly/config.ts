@@ -151,6 +151,8 @@ function hexDigit(c: u32): i32 {
 
 // ---- parser ----
 
+// A rejected string keeps the generation it declared before the error, so that a broken
+// newer version still revokes (fail closed) the connections admitted by an older one.
 function fail(cfg: Config, line: i32, msg: string): Config {
   cfg.valid = false;
   cfg.error = "line " + line.toString() + ": " + msg;

@@ -27,7 +27,12 @@ export const STOP: u32 = 1;
 const TICK_MS: u32 = 500;
 const NO_ROOT: u32 = 0xffffffff;
 
-/** Newest configuration parsed per plugin_name: what old root contexts re-check their connections against. */
+/**
+ * Highest-generation configuration parsed per plugin_name: what other root contexts of the
+ * same plugin re-check their live connections against. Several filter instances may share a
+ * plugin_name and a VM with different configurations (two listeners), so only a strictly
+ * greater `generation` marks a configuration as a newer version of another.
+ */
 const newestByPlugin = new Map<string, Config>();
 
 const roots = new Array<PicosegRoot | null>();
@@ -88,7 +93,8 @@ export class PicosegRoot extends RootContext {
     if (this.live > 0 && this.cfg !== null) this.prevCfg = this.cfg;
     else this.checkedCfg = cfg;
     this.cfg = cfg;
-    newestByPlugin.set(this.pluginName, cfg);
+    let known = newestByPlugin.has(this.pluginName) ? newestByPlugin.get(this.pluginName) : null;
+    if (known === null || cfg.generation >= known.generation) newestByPlugin.set(this.pluginName, cfg);
     setTickPeriod(TICK_MS);
   }
 
@@ -336,8 +342,15 @@ export class PicosegRoot extends RootContext {
     if (cfg !== null) refreshWindows(cfg as Config, now);
     let prev = this.prevCfg;
     if (prev !== null) refreshWindows(prev as Config, now);
+    // What the live connections must still be admitted by: this root's own new configuration
+    // after an in-place reconfigure, else a newer generation of this plugin from another root.
     let newest: Config | null = null;
-    if (newestByPlugin.has(this.pluginName)) newest = newestByPlugin.get(this.pluginName);
+    if (prev !== null) {
+      newest = cfg;
+    } else if (cfg !== null && newestByPlugin.has(this.pluginName)) {
+      let n = newestByPlugin.get(this.pluginName);
+      if (n !== cfg && n.generation > cfg.generation) newest = n;
+    }
     let recheck = newest !== null && (newest !== this.checkedCfg || prev !== null);
     let p = this.head;
     while (p != 0) {

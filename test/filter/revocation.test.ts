@@ -3,13 +3,15 @@ import { describe, expect, it } from "vitest";
 import { bytes, config, hostWith } from "./helpers.js";
 
 const v1 = config("generation 1", "segment ns/db enforce", "rule api", "ip 10.0.0.0/8", "port 5432 5432");
+/** A configuration of generation g (the control plane increases it on every change). */
+const gen = (g: number, ...lines: string[]) => config(`generation ${g}`, ...lines);
 
 describe("revocation on a new plugin configuration (a new root context, as Envoy does on an ECDS update)", () => {
   it("closes live connections the new configuration no longer admits, leaves the others alone", async () => {
     const host = await hostWith(v1);
     const kept = host.connect({ source: "10.1.0.1:1" });
     const cut = host.connect({ source: "10.2.0.1:1" });
-    host.addRoot({ config: config("generation 2", "segment ns/db enforce", "rule api", "ip 10.1.0.0/16", "port 5432 5432") });
+    host.addRoot({ config: gen(2, "segment ns/db enforce", "rule api", "ip 10.1.0.0/16", "port 5432 5432") });
     host.advance(1000);
     expect(cut.closed).toBe(true);
     expect(cut.closeReason).toBe("revoked");
@@ -21,22 +23,22 @@ describe("revocation on a new plugin configuration (a new root context, as Envoy
   });
 
   it("a removed or renamed rule revokes the connections it governed", async () => {
-    const host = await hostWith(config("segment ns/db enforce", "rule api", "port 5432 5432", "rule batch", "port 6000 6000"));
+    const host = await hostWith(gen(1, "segment ns/db enforce", "rule api", "port 5432 5432", "rule batch", "port 6000 6000"));
     const api = host.connect({ port: 5432 });
     const batch = host.connect({ port: 6000 });
-    host.addRoot({ config: config("segment ns/db enforce", "rule api", "port 5432 5432", "rule batch-v2", "port 6000 6000") });
+    host.addRoot({ config: gen(2, "segment ns/db enforce", "rule api", "port 5432 5432", "rule batch-v2", "port 6000 6000") });
     host.advance(1000);
     expect(api.closed).toBe(false);
     expect(batch.closeReason).toBe("revoked");
   });
 
   it("a port dropped from the governing rule revokes, a protocol no longer listed revokes", async () => {
-    const host = await hostWith(config("segment ns/db enforce", "rule api", "port 5432 5433", "protocol postgres", "protocol http1"));
+    const host = await hostWith(gen(1, "segment ns/db enforce", "rule api", "port 5432 5433", "protocol postgres", "protocol http1"));
     const a = host.connect({ port: 5432 });
     const b = host.connect({ port: 5433 });
     a.fromClient("GET / HTTP/1.1\r\n");
     b.fromClient(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f));
-    host.addRoot({ config: config("segment ns/db enforce", "rule api", "port 5432 5433", "protocol postgres") });
+    host.addRoot({ config: gen(2, "segment ns/db enforce", "rule api", "port 5432 5433", "protocol postgres") });
     host.advance(1000);
     expect(a.closeReason).toBe("revoked");
     expect(b.closed).toBe(false);
@@ -45,32 +47,53 @@ describe("revocation on a new plugin configuration (a new root context, as Envoy
   it("an unparsable new configuration revokes everything (fail closed)", async () => {
     const host = await hostWith(v1);
     const c = host.connect();
-    host.addRoot({ config: "picoseg 1\nnonsense\n" });
+    host.addRoot({ config: "picoseg 1\ngeneration 2\nnonsense\n" });
     host.advance(1000);
     expect(c.closeReason).toBe("revoked");
+  });
+
+  it("another filter instance sharing the VM and plugin name, with its own configuration, does not revoke (no newer generation)", async () => {
+    const host = await hostWith(config("segment ns/loopback enforce", "rule loopback", "ip 127.0.0.1/32"));
+    const c = host.connect({ source: "127.0.0.1:1" });
+    const other = host.addRoot({ config: config("segment ns/cache enforce", "rule redis-only", "protocol redis") });
+    const d = host.connect({ root: other });
+    d.fromClient("*1\r\n$4\r\nPING\r\n");
+    host.advance(3000);
+    expect(c.closed).toBe(false);
+    expect(d.closed).toBe(false);
+    expect(host.counter("picoseg.denied.revoked")).toBe(0);
+  });
+
+  it("an older or equal generation never revokes a newer one's connections", async () => {
+    const host = await hostWith(gen(5, "segment ns/db enforce", "rule api", "port 5432 5432"));
+    const c = host.connect();
+    host.addRoot({ config: gen(5, "segment ns/db enforce", "rule api", "port 1 1") });
+    host.addRoot({ config: gen(4, "segment ns/db enforce", "rule api", "port 1 1") });
+    host.advance(2000);
+    expect(c.closed).toBe(false);
   });
 
   it("a configuration for another plugin name does not touch these connections", async () => {
     const host = await hostWith(v1);
     const c = host.connect();
-    host.addRoot({ config: config(), pluginName: "other" });
+    host.addRoot({ config: gen(2), pluginName: "other" });
     host.advance(2000);
     expect(c.closed).toBe(false);
   });
 
   it("audit segments report a revocation without closing", async () => {
-    const host = await hostWith(config("segment ns/db audit", "rule api", "port 5432 5432"));
+    const host = await hostWith(gen(1, "segment ns/db audit", "rule api", "port 5432 5432"));
     const c = host.connect();
-    host.addRoot({ config: config("segment ns/db audit", "rule api", "port 1 1") });
+    host.addRoot({ config: gen(2, "segment ns/db audit", "rule api", "port 1 1") });
     host.advance(3000);
     expect(c.closed).toBe(false);
     expect(host.counter("picoseg.audit.revoked")).toBe(1);
   });
 
   it("the old root keeps enforcing its own limits on connections still admitted", async () => {
-    const host = await hostWith(config("segment ns/db enforce", "rule api", "maxBytesIn 10"));
+    const host = await hostWith(gen(1, "segment ns/db enforce", "rule api", "maxBytesIn 10"));
     const c = host.connect();
-    host.addRoot({ config: config("segment ns/db enforce", "rule api", "maxBytesIn 1000") });
+    host.addRoot({ config: gen(2, "segment ns/db enforce", "rule api", "maxBytesIn 1000") });
     host.advance(1000);
     c.fromClient(bytes(11));
     expect(c.closeReason).toBe("bytes-in");
