@@ -67,7 +67,11 @@ async function main(): Promise<void> {
   await writeFile(path.join(dir, "apps.yaml"), Array.from({ length: WORKLOADS }, (_, i) => perApp(i)).join("---\n"));
 
   const child = fork(path.join(import.meta.dirname, "server-process.ts"), [dir, String(DEBOUNCE)], {
-    execArgv: ["--import", "tsx", "--expose-gc"],
+    // PICOSEG_BENCH_PROF=DIR writes a V8 CPU profile of the server process into DIR.
+    execArgv: [
+      "--import", "tsx", "--expose-gc",
+      ...(process.env["PICOSEG_BENCH_PROF"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["PICOSEG_BENCH_PROF"]}`] : []),
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const inbox: ServerMessage[] = [];

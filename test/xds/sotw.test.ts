@@ -85,6 +85,9 @@ describe.each(["ads", "ecds"] as const)("sotw over %s", (service) => {
     expect(res.sent).toBe(res.current);
     expect(res.sent).not.toBe(goodVersion);
     expect(res.nack).toMatchObject({ version: res.sent, detail: "wasm: failed to load module" });
+    const stream = fx.server.status().proxies[0]!.streams[0]!;
+    expect(stream.versionSent).toBe(bad.version_info); // sotw version_info, as Envoy's config_dump shows it
+    expect(stream.versionAcked).toBe(good.version_info);
     expect(await (await fetch(`${fx.server.httpUrl}/metrics`)).text()).toMatch(/picoseg_xds_nacks_total\{protocol="sotw"\} 1/);
 
     await fx.write("db.yaml", segment("db", "db", 7000));
@@ -101,6 +104,7 @@ describe.each(["ads", "ecds"] as const)("sotw over %s", (service) => {
     await fx.write("db.yaml", segment("db", "db", 5432).replace("ports: [5432]", "ports: [99999]"));
     await eventually(() => fx!.server.status().refusals.length > 0, 2000, "refusal");
     const refusal = fx.server.status().refusals[0]!;
+    expect(fx.server.status().recentRefusals).toEqual([refusal]);
     expect(refusal.text).toMatch(/db\.yaml:\d+: spec\.rules\[0\]\.ports\[0\]: /);
     expect(await e.inbox.nothingWithin(300)).toBe(true);
     expect(fx.server.status().segments).toEqual(["shop/db"]);

@@ -10,13 +10,15 @@ import { startAdmin, WASM_PATH, type AdminServer } from "./http/admin.js";
 import { XdsMetrics } from "./http/metrics.js";
 import { compileForWorkload, validatePolicyText } from "./policy/index.js";
 import { DirectorySource } from "./source/directory.js";
-import type { FileValidator, PolicySource, PolicyState } from "./source/types.js";
+import type { FileValidator, PolicySource, PolicyState, Refusal } from "./source/types.js";
 import { SnapshotCache } from "./xds/cache/snapshot-cache.js";
 import { ProxyConfigs, type CompileFn } from "./xds/proxy-configs.js";
 import type { WasmModuleSource } from "./xds/resources.js";
 import { fanOut } from "./xds/server/callbacks.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
 import { StreamTracker, type StatusReport } from "./xds/status.js";
+
+const RECENT_REFUSALS = 50;
 
 /** The ECDS resource name sidecars ask for (envoy/bootstrap.ts PICOSEG_ECDS_RESOURCE). */
 export const DEFAULT_RESOURCE_NAME = "picoseg";
@@ -84,6 +86,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   let configs: ProxyConfigs | undefined;
   const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, { processMetrics: true });
   let ready = false;
+  const recentRefusals: Refusal[] = [];
   let source: PolicySource | undefined;
   const status = (): StatusReport => {
     const st = source?.current();
@@ -95,6 +98,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       policyRevision: st?.revision ?? 0,
       segments: (st?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
       refusals: [...(st?.refusals ?? [])],
+      recentRefusals: [...recentRefusals],
       proxies: configs ? tracker.proxies(configs) : [],
     };
   };
@@ -130,9 +134,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         })
       : opts.policies;
   const policySource = source;
-  const apply = (state: PolicyState, fresh: readonly { text: string }[]): void => {
+  const apply = (state: PolicyState, fresh: readonly Refusal[]): void => {
     for (const r of fresh) log(`picoseg: refused ${r.text} (previous state of the file stays in force)`);
-    metrics.onPolicy(state, fresh as PolicyState["refusals"]);
+    recentRefusals.push(...fresh);
+    recentRefusals.splice(0, Math.max(0, recentRefusals.length - RECENT_REFUSALS));
+    metrics.onPolicy(state, fresh);
     proxyConfigs.setSegments(state.segments);
   };
   policySource.onChange(apply);

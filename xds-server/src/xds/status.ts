@@ -23,6 +23,12 @@ export interface StreamStatus {
   protocol: XdsProtocol;
   peer: string;
   connectedAt: number;
+  /**
+   * The protocol-level version of the last response and of the last one ACKed: sotw
+   * `version_info` (what Envoy's config_dump shows for sotw) or delta `system_version_info`.
+   */
+  versionSent?: string;
+  versionAcked?: string;
 }
 
 export interface ProxyStatus {
@@ -43,13 +49,18 @@ export interface StatusReport {
   policySource: string;
   policyRevision: number;
   segments: string[];
+  /** Refusals standing now (their files keep their previous good state). */
   refusals: Refusal[];
+  /** The latest refusals, standing or since fixed, newest last (bounded). */
+  recentRefusals: Refusal[];
   proxies: ProxyStatus[];
 }
 
 interface TrackedStream {
   info: StreamInfo;
   resources: Map<string, ResourceStatus>;
+  versionSent?: string;
+  versionAcked?: string;
 }
 
 export class StreamTracker implements Callbacks {
@@ -67,6 +78,7 @@ export class StreamTracker implements Callbacks {
     const t = this.streams.get(stream.id);
     if (!t) return;
     const at = Date.now();
+    t.versionSent = r.version;
     for (const x of r.resources) {
       const s = this.resource(t, x.name);
       s.sent = x.version;
@@ -79,6 +91,7 @@ export class StreamTracker implements Callbacks {
     const t = this.streams.get(stream.id);
     if (!t) return;
     const at = Date.now();
+    t.versionAcked = r.version;
     for (const x of r.resources) {
       const s = this.resource(t, x.name);
       s.acked = x.version;
@@ -127,6 +140,8 @@ export class StreamTracker implements Callbacks {
           protocol: t.info.protocol,
           peer: t.info.peer,
           connectedAt: t.info.openedAt,
+          ...(t.versionSent !== undefined ? { versionSent: t.versionSent } : {}),
+          ...(t.versionAcked !== undefined ? { versionAcked: t.versionAcked } : {}),
         })),
         resources: [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
       });
