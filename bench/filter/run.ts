@@ -1,0 +1,314 @@
+// picoseg filter benchmarks through the host emulator (test/host/host.ts).
+// Prints figures and ratios against baselines measured in the same run; asserts nothing.
+//
+//   npm run bench            (or: npx tsx bench/filter/run.ts)
+//   npm run bench -- --quick (fewer batches, for a smoke run)
+//   npm run bench -- --no-sdk (skip (d), the SDK-as-published comparison)
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../test/host/host.js";
+import { sdkVariantWasm } from "./sdk.js";
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has("--quick");
+const BATCHES = QUICK ? 3 : 9;
+const WARMUP_BATCHES = QUICK ? 1 : 3;
+
+/** Every factor of DESIGN.md on one rule, with limits the bench never reaches. */
+export const ALL_FACTORS = [
+  "picoseg 1",
+  "generation 1",
+  "tz 0 60 1774746000 120 1792890000 60",
+  "segment payments/payments-db enforce",
+  "quarantine 3 600 900",
+  "rule api-to-db",
+  "principal spiffe://cluster.local/ns/payments/*",
+  "ip 10.0.0.0/8",
+  "ip ::1/128",
+  "notip 10.9.0.0/16",
+  "port 5432 5432",
+  "port 8000 8100",
+  "protocol postgres",
+  "protocol unknown",
+  "schedule 0",
+  "window 0 10080",
+  "maxBytesIn 9007199254740992",
+  "maxBytesOut 9007199254740992",
+  "maxMessageBytes 65536",
+  "framing lengthPrefixed 1 4 big -4",
+  "maxDurationSeconds 86400",
+  "perSource 3600 9007199254740992 100000000 4",
+  "end",
+  "",
+].join("\n");
+
+export const ALLOW_ALL = "picoseg 1\nsegment payments/payments-db enforce\nrule any\nend\n";
+
+/** Connection facts that the all-factors rule admits: 100 principals (so 100 per-source records), sources in 10/8. */
+function facts(i: number): ConnectOptions {
+  return {
+    source: `10.${1 + (i % 8)}.${(i >> 8) & 255}.${i & 255}:${40000 + (i % 20000)}`,
+    port: 5432,
+    principal: `spiffe://cluster.local/ns/payments/sa/api-${i % 100}`,
+  };
+}
+
+/** A Postgres-style message under `framing lengthPrefixed 1 4 big -4`: type, int32 length counting itself, payload. */
+function pgMessage(total: number): Uint8Array {
+  const m = new Uint8Array(total).fill(0x78);
+  m[0] = 0x51;
+  new DataView(m.buffer).setUint32(1, total - 1, false);
+  return m;
+}
+
+const now = (): bigint => process.hrtime.bigint();
+
+// A full collection between batches (untimed), so that garbage of an earlier section is not collected inside a timed one.
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function fmtNs(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(0)} ns`;
+}
+
+function fmtRatio(r: number): string {
+  return r >= 100 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+  return [line(head), w.map((n) => "-".repeat(n)).join("  "), ...rows.map(line)].join("\n");
+}
+
+interface Variant {
+  name: string;
+  wasm: string;
+  config: string;
+  /** Facts of the i-th connection. */
+  facts: (i: number) => ConnectOptions;
+  /** Connections per timed batch (fewer for slow variants). */
+  batch: (live: number) => number;
+}
+
+/** Opens `live` connections (each sends one first message when `prime` is given), clearing logs as it goes. */
+function fill(host: FilterHost, v: Variant, live: number, prime: Uint8Array | null): Connection[] {
+  const out: Connection[] = [];
+  for (let i = 0; i < live; i++) {
+    const c = host.connect(v.facts(i));
+    if (c.closed) throw new Error(`${v.name}: connection ${i} was denied (${c.closeReason}): the bench configuration must admit it`);
+    if (prime) c.fromClient(prime);
+    out.push(c);
+    if (i % 100 === 99) host.clearLogs();
+  }
+  host.clearLogs();
+  return out;
+}
+
+interface SetupCost {
+  /** Median ns per new connection, by live count. */
+  ns: number[];
+  /** Bytes the filter logged per new connection (at the host's info level), at the largest live count. */
+  logBytes: number;
+}
+
+/**
+ * (a) Median cost of one new connection (proxy_on_context_create + proxy_on_new_connection,
+ * through the emulator's connect) with `live` connections open, for each live count.
+ * One host per live count; their batches alternate, so that drift in the machine's load
+ * touches every live count alike. Each batch opens k connections (timed), then closes
+ * them (untimed), so the live count stays put.
+ */
+async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
+  const hosts: FilterHost[] = [];
+  for (const live of lives) {
+    const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
+    fill(host, v, live, null);
+    hosts.push(host);
+  }
+  const samples: number[][] = lives.map(() => []);
+  const next = [...lives];
+  let logBytes = 0;
+  for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
+    gc();
+    for (let j = 0; j < hosts.length; j++) {
+      const h = (b + j) % hosts.length;
+      const host = hosts[h]!;
+      const k = v.batch(lives[h]!);
+      const batch: Connection[] = new Array<Connection>(k);
+      const log0 = host.logBytes;
+      const t0 = now();
+      for (let i = 0; i < k; i++) batch[i] = host.connect(v.facts(next[h]!++));
+      const t1 = now();
+      if (h === hosts.length - 1) logBytes = (host.logBytes - log0) / k;
+      for (const c of batch) {
+        if (c.closed) throw new Error(`${v.name}: a bench connection was denied (${c.closeReason})`);
+        c.closeFromClient();
+      }
+      host.clearLogs();
+      if (b >= WARMUP_BATCHES) samples[h]!.push(Number(t1 - t0) / k);
+    }
+  }
+  return { ns: samples.map(median), logBytes };
+}
+
+/** (b) Wasm memory per live connection: growth from 0 to `live` open connections (each past its first message), divided by `live`. */
+async function memoryPerConnection(v: Variant, live: number, prime: Uint8Array | null): Promise<number> {
+  const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
+  // One open/close round first, so that one-time allocations (the registry, scratch buffers) are not counted.
+  for (const c of fill(host, v, 50, prime)) c.closeFromClient();
+  host.advance(1000);
+  const before = host.memoryBytes();
+  fill(host, v, live, prime);
+  return (host.memoryBytes() - before) / live;
+}
+
+interface CallbackCost {
+  emulator: number;
+  exportOnly: number;
+  /** Host calls the filter makes per callback. */
+  hostCalls: number;
+}
+
+/**
+ * (c) Median cost of one proxy_on_downstream_data callback carrying one whole message,
+ * on 100 live connections past their first message, for each configuration. Two
+ * measures: through the emulator (Connection.fromClient: its buffer bookkeeping
+ * included) and the export alone (the host buffer set once, proxy_on_downstream_data
+ * called directly). Batches of all configurations alternate (load drift touches all alike).
+ */
+async function callbackCosts(configs: string[], msg: Uint8Array): Promise<CallbackCost[]> {
+  const rounds = 40;
+  const setups = [];
+  for (const config of configs) {
+    const v: Variant = { name: "callback", wasm: RELEASE_WASM, config, facts, batch: () => 0 };
+    const host = await FilterHost.start({ config, logLevel: "info" });
+    const conns = fill(host, v, 100, msg);
+    setups.push({ host, conns, through: [] as number[], direct: [] as number[], calls: 0 });
+  }
+  const callsOf = (h: FilterHost): number => [...h.hostCalls.values()].reduce((a, b) => a + b, 0);
+  for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
+    gc();
+    for (let j = 0; j < setups.length; j++) {
+      const s = setups[(b + j) % setups.length]!;
+      const { host, conns } = s;
+      const c0 = callsOf(host);
+      const t0 = now();
+      for (let r = 0; r < rounds; r++) for (const c of conns) c.fromClient(msg);
+      const t1 = now();
+      host.setBuffer(2, msg);
+      const t2 = now();
+      for (let r = 0; r < rounds; r++) {
+        for (const c of conns) host.callIn(c.id, "proxy_on_downstream_data", () => host.exports.proxy_on_downstream_data(c.id, msg.length, 0));
+      }
+      const t3 = now();
+      host.setBuffer(2, null);
+      if (b >= WARMUP_BATCHES) {
+        s.through.push(Number(t1 - t0) / (rounds * conns.length));
+        s.direct.push(Number(t3 - t2) / (rounds * conns.length));
+        s.calls += callsOf(host) - c0;
+      }
+    }
+  }
+  return setups.map((s) => {
+    for (const c of s.conns) {
+      if (c.closed) throw new Error(`a connection was closed during the callback bench (${c.closeReason})`);
+      if (c.statuses.some((x) => x !== 0)) throw new Error("a callback held bytes back (StopIteration)");
+    }
+    return { emulator: median(s.through), exportOnly: median(s.direct), hostCalls: s.calls / (BATCHES * rounds * s.conns.length * 2) };
+  });
+}
+
+/** ALL_FACTORS with its lines starting with `prefix` replaced (or removed when `by` is null). */
+function without(prefix: string, by: string | null = null): string {
+  return ALL_FACTORS.split("\n").flatMap((l) => (l.startsWith(prefix) ? (by === null ? [] : [by]) : [l])).join("\n");
+}
+
+async function main(): Promise<void> {
+  const log = (s: string): void => console.log(s);
+  const wasmBytes = readFileSync(RELEASE_WASM);
+  const sha = createHash("sha256").update(wasmBytes).digest("hex").slice(0, 12);
+  log(`picoseg filter bench — ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  log(`module ${RELEASE_WASM.replace(process.cwd() + "/", "")} (${wasmBytes.length} bytes, sha256 ${sha}…); medians of ${BATCHES} batches after ${WARMUP_BATCHES} warm-up batches; times include the emulator's own work`);
+  log("");
+
+  const msg = pgMessage(100);
+  const allowAll: Variant = { name: "picoseg, allow-all", wasm: RELEASE_WASM, config: ALLOW_ALL, facts, batch: () => 500 };
+  const allFactors: Variant = { name: "picoseg, all factors", wasm: RELEASE_WASM, config: ALL_FACTORS, facts, batch: () => 500 };
+  const variants: Variant[] = [allowAll, allFactors];
+  if (!args.has("--no-sdk")) {
+    try {
+      const wasm = sdkVariantWasm(log);
+      variants.push({ name: "SDK as published (d)", wasm, config: ALLOW_ALL, facts, batch: (live) => (live >= 10_000 ? 50 : 200) });
+    } catch (e) {
+      log(`(d) skipped: the SDK variant did not compile: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+
+  // A throwaway run first: V8 compiles the emulator's and the module's hot paths.
+  await setupCost(allowAll, [10, 100]);
+  await callbackCosts([ALLOW_ALL, ALL_FACTORS], msg);
+
+  // (a) setup cost
+  const LIVE = [10, 1_000, 10_000];
+  const setup = new Map<string, SetupCost>();
+  for (const v of variants) setup.set(v.name, await setupCost(v, LIVE));
+  log("(a) cost of a new connection (proxy_on_context_create + proxy_on_new_connection via host.connect)");
+  log(table(
+    ["", "10 live", "1,000 live", "10,000 live", "10,000 / 10 (aim < 1.2)", "log bytes / connection"],
+    variants.map((v) => {
+      const r = setup.get(v.name)!;
+      return [v.name, fmtNs(r.ns[0]!), fmtNs(r.ns[1]!), fmtNs(r.ns[2]!), fmtRatio(r.ns[2]! / r.ns[0]!), r.logBytes.toFixed(0)];
+    }),
+  ));
+  const sdkRow = setup.get("SDK as published (d)");
+  if (sdkRow) {
+    const base = setup.get(allowAll.name)!;
+    log(`(d) SDK as published / picoseg allow-all: ${LIVE.map((l, i) => `${fmtRatio(sdkRow.ns[i]! / base.ns[i]!)} at ${l.toLocaleString("en")} live`).join(", ")}`);
+    log("    (the SDK builds and logs the list of every live context id on each new connection; the emulator also decodes each log line, Envoy would drop it by level)");
+  }
+  log("");
+
+  // (b) memory per live connection
+  log("(b) Wasm memory per live connection at 10,000 live (growth from an empty filter, after each connection's first message)");
+  const memRows: string[][] = [];
+  for (const v of variants) {
+    const prime = v.name.startsWith("SDK") ? null : msg;
+    const per = await memoryPerConnection(v, 10_000, prime);
+    memRows.push([v.name, `${per.toFixed(0)} B`, per <= 512 ? "yes" : "no"]);
+  }
+  log(table(["", "bytes / connection", "≤ 512 (aim)"], memRows));
+  log("");
+
+  // (c) callback cost
+  log(`(c) cost of one data callback (proxy_on_downstream_data, one ${msg.length}-byte message per read, 100 live connections)`);
+  const cases: [string, string][] = [
+    ["allow-all (baseline)", ALLOW_ALL],
+    ["all factors", ALL_FACTORS],
+    ["all factors, perSource without maxBytes", without("perSource", "perSource 3600 - 100000000 4")],
+    ["all factors, framing chunk", without("framing", "framing chunk")],
+    ["all factors, no maxMessageBytes/framing", without("framing").split("\n").filter((l) => !l.startsWith("maxMessageBytes")).join("\n")],
+  ];
+  const results = await callbackCosts(cases.map(([, cfg]) => cfg), msg);
+  const base = results[0]!;
+  log(table(
+    ["", "via emulator", "ratio", "export alone", "ratio (aim < 2)", "host calls / callback"],
+    cases.map(([name], i) => {
+      const r = results[i]!;
+      return [name, fmtNs(r.emulator), fmtRatio(r.emulator / base.emulator), fmtNs(r.exportOnly), fmtRatio(r.exportOnly / base.exportOnly), r.hostCalls.toFixed(1)];
+    }),
+  ));
+}
+
+await main();
