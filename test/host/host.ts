@@ -3,6 +3,21 @@
 // and plays Envoy's part — contexts, buffers with Envoy's StopIteration/Continue
 // semantics, properties, shared data with CAS, metrics, logs, a clock we control
 // and ticks. It is for speed and determinism, never a substitute for Envoy.
+//
+//   const host = await FilterHost.start({ config, logLevel: "info", nowMs, wasmPath: DEBUG_WASM, shareWith: otherHost });
+//   const c = host.connect({ source: "10.1.2.3:40000", port: 5432, principal, mtls, properties, root });
+//   c.fromClient(bytes, { end }) / c.fromServer(bytes)   -> 0 Continue | 1 StopIteration | null (closed)
+//   c.rawData(upstream, buffer, reportedSize, end)       -> any size the host might pass (fuzzing)
+//   c.closed, c.closedBy, c.closeReason, c.decisions(), c.deliveredToServer, c.deliveredToClient
+//   c.closeFromClient() / c.closeFromServer()
+//   host.connectMany(n, i => opts)   host.liveConnections
+//   host.advance(ms) fires ticks; host.setTime(ms); host.now()
+//   host.addRoot({ config, pluginName }) (a new root context, as on an ECDS update); host.reconfigure(config, root)
+//   host.counter(name) (throws if never defined), host.metricNames()
+//   host.logs("warn"), host.decisions(), host.clearLogs(), host.setLogLevel(level), host.logCalls, host.logBytes
+//   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
+// A trap or proc_exit inside the module throws FilterCrash from the call that caused it,
+// and every later call throws too.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
