@@ -107,9 +107,9 @@ export class SharedStore {
 }
 
 export interface ConnectOptions {
-  /** Envoy's `source.address`, e.g. "10.1.2.3:40000" or "[::1]:40000"; null = absent. */
+  /** Envoy's `source.address`, e.g. "10.1.2.3:40000" or "[::1]:40000"; null = absent. Default "10.1.2.3:40000". */
   source?: string | null;
-  /** `destination.port`; null = absent. */
+  /** `destination.port`; null = absent. Default 5432. */
   port?: number | null;
   /** The peer certificate's URI SAN; sets `connection.mtls` true unless `mtls` says otherwise. */
   principal?: string | null;
