@@ -87,3 +87,49 @@ describe("odd bytes in names", () => {
     expect(host.crashed).toBeNull();
   });
 });
+
+describe("host errors", () => {
+  const full = [
+    "picoseg 1", "tz 0 0", "segment ns/a enforce", "quarantine 1 60 60", "rule r", "ip 10.0.0.0/8", "protocol unknown",
+    "schedule 0", "window 0 10080", "maxBytesIn 1000", "maxMessageBytes 100", "framing lengthPrefixed 0 2 big 0",
+    "maxDurationSeconds 5", "perSource 60 100000 10 2", "end", "",
+  ].join("\n");
+
+  it("a host whose property calls fail gets every connection denied, never a trap", async () => {
+    const host = await FilterHost.start({ config: full });
+    host.failing.add("proxy_get_property");
+    const c = host.connect();
+    expect(c.closeReason).toBe("source");
+    expect(host.crashed).toBeNull();
+  });
+
+  it("when shared data fails, perSource limits fail closed", async () => {
+    const host = await FilterHost.start({ config: full });
+    host.failing.add("proxy_get_shared_data");
+    expect(host.connect().closeReason).toBe("source-connections");
+  });
+
+  it("failing buffer reads close the connection instead of forwarding unchecked bytes", async () => {
+    const host = await FilterHost.start({ config: full });
+    const c = host.connect();
+    host.failing.add("proxy_get_buffer_bytes");
+    c.fromClient(Uint8Array.of(0, 5, 1, 2, 3, 4, 5));
+    expect(c.closed).toBe(true);
+    expect(c.deliveredToServer.length).toBe(0);
+  });
+
+  it("every host call failing at once: no trap, through ticks and reconfigures", async () => {
+    const host = await FilterHost.start({ config: full });
+    const live = host.connect();
+    for (const name of ["proxy_get_property", "proxy_get_buffer_bytes", "proxy_get_shared_data", "proxy_set_shared_data",
+      "proxy_get_current_time_nanoseconds", "proxy_get_log_level", "proxy_close_stream", "proxy_set_effective_context",
+      "proxy_define_metric", "proxy_increment_metric", "proxy_set_tick_period_milliseconds"]) host.failing.add(name);
+    live.fromClient("abc");
+    host.connect().fromClient("xyz");
+    host.advance(10_000);
+    host.reconfigure(full);
+    host.addRoot({ config: full });
+    host.connect().fromServer("x");
+    expect(host.crashed).toBeNull();
+  });
+});

@@ -16,6 +16,7 @@
 //   host.counter(name) (throws if never defined), host.metricNames()
 //   host.logs("warn"), host.decisions(), host.clearLogs(), host.setLogLevel(level), host.logCalls, host.logBytes
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
+//   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
 // A trap or proc_exit inside the module throws FilterCrash from the call that caused it,
 // and every later call throws too.
 import { readFileSync } from "node:fs";
@@ -29,7 +30,9 @@ export type LogLevelName = keyof typeof LogLevel;
 const Ok = 0;
 const NotFound = 1;
 const BadArgument = 2;
+const InvalidMemoryAccess = 6;
 const CasMismatch = 8;
+const InternalFailure = 10;
 
 const BUFFER_DOWNSTREAM = 2;
 const BUFFER_UPSTREAM = 3;
@@ -290,6 +293,8 @@ export class FilterHost {
   /** Every proxy_log call and the bytes it carried (whatever the level). */
   logCalls = 0;
   logBytes = 0;
+  /** Host calls (by import name, e.g. "proxy_get_property") that answer InternalFailure: fault injection. */
+  readonly failing = new Set<string>();
   /** How many host calls the filter made, by import name. */
   readonly hostCalls = new Map<string, number>();
 
@@ -317,8 +322,10 @@ export class FilterHost {
       const impl = impls[key];
       if (imp.kind !== "function") throw new Error(`unexpected import kind ${imp.kind} for ${key}`);
       if (!impl) throw new FilterCrash(`the filter imports ${key}, which this host (and Envoy's ABI 0.2.1) does not provide`);
+      const failable = imp.module === "env" && imp.name !== "proxy_log";
       ns[imp.name] = (...args: unknown[]) => {
         this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
+        if (failable && this.failing.has(imp.name)) return InternalFailure;
         return impl(...args);
       };
     }
@@ -343,12 +350,14 @@ export class FilterHost {
     return new TextDecoder().decode(this.readBytes(ptr, len));
   }
   /** Copies bytes into memory the filter allocates (as Envoy does, through its malloc). */
-  private copyOut(bytes: Uint8Array, ptrPtr: number, sizePtr: number): void {
+  private copyOut(bytes: Uint8Array, ptrPtr: number, sizePtr: number): number {
     const p = this.exports.malloc(bytes.length) >>> 0;
+    if (p === 0 && bytes.length > 0) return InvalidMemoryAccess; // the module refused: Envoy reports it too
     this.u8().set(bytes, p);
     const v = this.view();
     v.setUint32(ptrPtr, p, true);
     v.setUint32(sizePtr, bytes.length, true);
+    return Ok;
   }
 
   /** Wasm linear memory in bytes. */
@@ -668,8 +677,7 @@ export class FilterHost {
           else if (r && key === "plugin_root_id") value = enc.encode((r as { rootIdName?: string }).rootIdName ?? "picoseg");
         }
         if (value === undefined) return NotFound;
-        this.copyOut(value, n(valuePtrPtr), n(valueSizePtr));
-        return Ok;
+        return this.copyOut(value, n(valuePtrPtr), n(valueSizePtr));
       },
       "env.proxy_get_buffer_bytes": (type, start, length, ptrPtr, sizePtr) => {
         const t = n(type);
@@ -681,8 +689,9 @@ export class FilterHost {
         if (s > buf.length) return BadArgument;
         if (s + len > buf.length) len = buf.length - s;
         if (len > 0) {
-          if (t === BUFFER_DOWNSTREAM || t === BUFFER_UPSTREAM) this.bytesRead += len;
-          this.copyOut(buf.subarray(s, s + len), n(ptrPtr), n(sizePtr));
+          const rc = this.copyOut(buf.subarray(s, s + len), n(ptrPtr), n(sizePtr));
+          if (rc === Ok && (t === BUFFER_DOWNSTREAM || t === BUFFER_UPSTREAM)) this.bytesRead += len;
+          return rc;
         }
         return Ok;
       },
@@ -712,9 +721,9 @@ export class FilterHost {
         const key = this.readString(n(keyPtr), n(keySize));
         const e = this.store.entries.get(key);
         if (!e) return NotFound;
-        this.copyOut(e.value, n(valuePtrPtr), n(valueSizePtr));
-        this.view().setUint32(n(casPtr), e.cas, true);
-        return Ok;
+        const rc = this.copyOut(e.value, n(valuePtrPtr), n(valueSizePtr));
+        if (rc === Ok) this.view().setUint32(n(casPtr), e.cas, true);
+        return rc;
       },
       "env.proxy_set_shared_data": (keyPtr, keySize, valuePtr, valueSize, cas) => {
         const key = this.readString(n(keyPtr), n(keySize));
