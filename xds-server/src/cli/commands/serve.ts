@@ -1,8 +1,14 @@
 import type { Command } from "commander";
+import { validatePolicyText } from "../../policy/index.js";
 import { startXdsServer } from "../../server.js";
+import { inClusterOptions, KubernetesSource } from "../../source/kubernetes.js";
+import type { PolicySource } from "../../source/types.js";
 
 interface ServeFlags {
-  policies: string;
+  policies?: string;
+  kubernetes?: boolean;
+  kubeApi?: string;
+  kubeNamespace?: string;
   xdsPort: string;
   httpPort: string;
   listen: string;
@@ -18,12 +24,27 @@ function port(text: string, flag: string): number {
   return n;
 }
 
+/** The directory, or the Kubernetes API: exactly one. */
+function policySource(flags: ServeFlags): string | PolicySource {
+  const kube = flags.kubernetes || flags.kubeApi !== undefined;
+  if ((flags.policies !== undefined) === kube) throw new Error("picoseg serve: give either --policies DIR or --kubernetes / --kube-api URL");
+  if (flags.policies !== undefined) return flags.policies;
+  return new KubernetesSource({
+    ...(flags.kubeApi !== undefined ? { apiServer: flags.kubeApi } : inClusterOptions()),
+    ...(flags.kubeNamespace !== undefined ? { namespace: flags.kubeNamespace } : {}),
+    validateFile: (file, text) => validatePolicyText(text, file),
+  });
+}
+
 /** `picoseg serve`: the xDS server (ADS + ECDS, sotw + delta) and its HTTP side, until a signal. */
 export function registerServe(program: Command): void {
   program
     .command("serve")
     .description("run the xDS server: watch a policy directory and push each proxy its compiled filter config")
-    .requiredOption("--policies <dir>", "directory of PicoSegment YAML files (watched)")
+    .option("--policies <dir>", "directory of PicoSegment YAML files (watched)")
+    .option("--kubernetes", "read PicoSegment custom resources from the cluster's API (in-cluster service account)")
+    .option("--kube-api <url>", "read PicoSegment custom resources from this API server instead (e.g. `kubectl proxy`'s http://127.0.0.1:8001)")
+    .option("--kube-namespace <ns>", "with --kubernetes / --kube-api: only this namespace")
     .option("--xds-port <port>", "gRPC port (ADS and ECDS); 0 picks a free one", "18000")
     .option("--http-port <port>", "HTTP port (healthz, readyz, metrics, status, the module); 0 picks a free one", "18080")
     .option("--listen <addr>", "address both servers bind to (0.0.0.0 in a cluster)", "127.0.0.1")
@@ -37,7 +58,7 @@ export function registerServe(program: Command): void {
     .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
     .action(async (flags: ServeFlags) => {
       const server = await startXdsServer({
-        policies: flags.policies,
+        policies: policySource(flags),
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
