@@ -48,13 +48,13 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   describe("source CIDR", () => {
     it("allows 127.0.0.1 under a rule admitting 127.0.0.1/32", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const { client } = await expectAllowedEcho(env, "src", "hello from 127.0.0.1\n", before, { from: "127.0.0.1" });
       client.destroy();
     });
 
     it("denies 127.0.0.2 under the same rule with reason source; nothing reaches the upstream", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const sent = env.upstream("src").totalReceived();
       const c = await TcpClient.connect(env.port("src"), { from: "127.0.0.2" });
       await c.write("hello from 127.0.0.2\n");
@@ -66,7 +66,7 @@ describe("picoseg filter in Envoy: who, where and what", () => {
     });
 
     it("denies 127.0.0.1 when the only rule admits 10.0.0.0/8", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const c = await TcpClient.connect(env.port("src10"));
       await c.write("hello\n");
       await expectDenied(env, c, "source", before, (d) => d.port === env.port("src10"));
@@ -77,13 +77,13 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   describe("destination port", () => {
     it("allows the port the rule lists", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const { client } = await expectAllowedEcho(env, "portA", "to the listed port\n", before);
       client.destroy();
     });
 
     it("denies another port under the same configuration with reason port", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const c = await TcpClient.connect(env.port("portB"));
       await c.write("to another port\n");
       const d = await expectDenied(env, c, "port", before);
@@ -95,13 +95,13 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   describe("protocol", () => {
     it("allows redis under a redis-only rule", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const { client } = await expectAllowedEcho(env, "redis", REDIS_PING, before);
       client.destroy();
     });
 
     it("denies http1 under the redis-only rule with reason protocol; not one byte is forwarded", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const sent = env.upstream("redis").totalReceived();
       const c = await TcpClient.connect(env.port("redis"));
       await c.write(HTTP1_GET);
@@ -112,7 +112,7 @@ describe("picoseg filter in Envoy: who, where and what", () => {
     });
 
     it("allows a server-first mysql greeting under a mysql rule: the client receives it exactly", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const greeting = mysqlGreeting();
       const c = await TcpClient.connect(env.port("mysql"));
       expect((await c.waitForBytes(greeting.length, 3000)).equals(greeting)).toBe(true);
@@ -125,7 +125,7 @@ describe("picoseg filter in Envoy: who, where and what", () => {
     });
 
     it("denies the mysql greeting under a postgres-only rule: the client receives none of it", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const c = await TcpClient.connect(env.port("mysqlAsPg"));
       const d = await expectDenied(env, c, "protocol", before);
       expect(d.protocol).toBe("mysql");
@@ -138,7 +138,7 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   describe("no rule, no configuration", () => {
     it("denies every connection with no-rule when no segment selects the workload", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const c = await TcpClient.connect(env.port("norule"));
       await c.write("anyone?\n");
       await expectDenied(env, c, "no-rule", before);
@@ -148,7 +148,7 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
     for (const name of ["garbage", "empty", "truncated"]) {
       it(`denies every connection with no-config when the configuration is ${name}`, async () => {
-        const before = await env.counters();
+        const before = await env.snapshot();
         const c = await TcpClient.connect(env.port(name));
         await c.write("*1\r\n$4\r\nPING\r\n");
         await expectDenied(env, c, "no-config", before);
@@ -164,18 +164,18 @@ describe("picoseg filter in Envoy: who, where and what", () => {
 
   describe("audit mode", () => {
     it("logs and counts the would-deny (source) but keeps the connection open and forwarding", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const c = await TcpClient.connect(env.port("audit"));
       await c.write("audited\n");
       expect((await c.waitForBytes(8, 3000)).toString()).toBe("audited\n");
       const up = await env.upstream("audit").waitForConnection(1);
       expect(up.received().toString()).toBe("audited\n");
       await env.expectCounterDelta(before, "picoseg.audit.source", 1);
-      const d = await env.envoy.waitForDecision((x) => x.picoseg === "audit" && x.reason === "source", 3000);
+      const d = await env.envoy.waitForDecision((x) => x.picoseg === "audit" && x.reason === "source", 3000, before.decisions);
       expect(d.port).toBe(env.port("audit"));
       await sleep(STAYS_OPEN_MS);
       expect(c.isOpen()).toBe(true);
-      expect(await env.envoy.counter("picoseg.denied.source")).toBe(before.get("wasmcustom.picoseg.denied.source") ?? 0);
+      expect(await env.envoy.counter("picoseg.denied.source")).toBe(before.counters.get("wasmcustom.picoseg.denied.source") ?? 0);
       await c.write("still here\n");
       expect((await c.waitForBytes(19, 3000)).toString()).toBe("audited\nstill here\n");
       c.destroy();

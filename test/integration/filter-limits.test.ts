@@ -52,13 +52,13 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   describe("maxBytesIn", () => {
     it(`carries exactly ${LIMIT} client bytes and stays open`, async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const { client } = await expectAllowedEcho(env, "bytesIn", Buffer.alloc(LIMIT, 0x41), before);
       client.destroy();
     });
 
     it(`closes on byte ${LIMIT + 1} with bytes-in; the upstream got the ${60} bytes before the violating read`, async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("bytesIn");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("bytesIn"));
@@ -76,7 +76,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   describe("maxBytesOut", () => {
     it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("bytesOut");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("bytesOut"));
@@ -92,7 +92,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it(`closes on server byte ${LIMIT + 1} with bytes-out; the client never receives more than ${LIMIT}`, async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("bytesOut");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("bytesOut"));
@@ -111,7 +111,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   describe("maxMessageBytes under lengthPrefixed framing (4-byte big-endian length, limit 20)", () => {
     it("allows a 20-byte frame whose header is split across two reads, then another", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("frames");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("frames"));
@@ -132,7 +132,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it("closes on a 21-byte frame split across two reads with message-size; none of its payload is forwarded", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("frames");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("frames"));
@@ -157,13 +157,13 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   describe("maxMessageBytes under delimited framing (\\n, limit 10)", () => {
     it("allows a 10-byte line (delimiter included)", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const { client } = await expectAllowedEcho(env, "lines", "123456789\n", before);
       client.destroy();
     });
 
     it("closes on an 11-byte line with message-size; the upstream only has the lines before it", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const up = env.upstream("lines");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("lines"));
@@ -180,7 +180,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
   describe("maxDurationSeconds", () => {
     it("keeps a connection open before its duration and closes it from the tick after 2 s with duration", async () => {
-      const before = await env.counters();
+      const before = await env.snapshot();
       const t0 = Date.now();
       const { client, upstream } = await expectAllowedEcho(env, "duration", "short-lived\n", before);
       await sleep(Math.max(0, t0 + 1500 - Date.now()));

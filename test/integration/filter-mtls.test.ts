@@ -36,13 +36,13 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
   const tlsFor = (p: string) => ({ ...certs.clients.get(p)!, caPem: certs.caPem });
 
   it(`allows ${API}`, async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const { client } = await expectAllowedEcho(env, "db", "SELECT 1;\n", before, { tls: tlsFor(API) });
     client.destroy();
   });
 
   it(`denies ${INTRUDER} with reason source and logs its principal`, async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const sent = env.upstream("db").totalReceived();
     const c = await TcpClient.connect(env.port("db"), { tls: tlsFor(INTRUDER) });
     await c.write("SELECT * FROM cards;\n");
@@ -53,7 +53,7 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
   });
 
   it("a prefix pattern admits every principal under it", async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const { client } = await expectAllowedEcho(env, "ns", "hello\n", before, { tls: tlsFor(INTRUDER) });
     client.destroy();
   });

@@ -39,11 +39,11 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
 
   it("perSource maxConnections 2: two connections from one source are allowed, the third is source-connections", async () => {
     const from = "127.0.0.11";
-    let before = await env.counters();
+    let before = await env.snapshot();
     const a = await expectAllowedEcho(env, "conns", "one\n", before, { from });
-    before = await env.counters();
+    before = await env.snapshot();
     const b = await expectAllowedEcho(env, "conns", "two\n", before, { from });
-    before = await env.counters();
+    before = await env.snapshot();
     const sent = env.upstream("conns").totalReceived();
     const c = await TcpClient.connect(env.port("conns"), { from });
     await c.write("three\n");
@@ -52,7 +52,7 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     expect(c.received().length).toBe(0);
     expect(env.upstream("conns").totalReceived()).toBe(sent);
     // Another source is not affected.
-    before = await env.counters();
+    before = await env.snapshot();
     const other = await expectAllowedEcho(env, "conns", "elsewhere\n", before, { from: "127.0.0.21" });
     for (const x of [a, b, other]) x.client.destroy();
   });
@@ -60,7 +60,7 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
   it("perSource maxBytes 100: exactly 100 bytes over two connections pass, byte 101 is source-bytes", async () => {
     const from = "127.0.0.12";
     const up = env.upstream("bytes");
-    const before = await env.counters();
+    const before = await env.snapshot();
     const c1 = await TcpClient.connect(env.port("bytes"), { from });
     await c1.write(Buffer.alloc(60, 0x31));
     const u1 = await up.waitForConnection(1);
@@ -72,7 +72,7 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     await sleep(STAYS_OPEN_MS);
     expect(c1.isOpen() && c2.isOpen()).toBe(true);
     await env.expectCounterDelta(before, "picoseg.allowed", 2);
-    const beforeDeny = await env.counters();
+    const beforeDeny = await env.snapshot();
     await c2.write(Buffer.alloc(1, 0x33));
     await expectDenied(env, c2, "source-bytes", beforeDeny);
     await u2.waitForClose(3000);
@@ -86,10 +86,10 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     const from = "127.0.0.13";
     const open: TcpClient[] = [];
     for (const l of ["p1", "p2", "p1"]) {
-      const before = await env.counters();
+      const before = await env.snapshot();
       open.push((await expectAllowedEcho(env, l, `to ${l}\n`, before, { from })).client);
     }
-    const before = await env.counters();
+    const before = await env.snapshot();
     const c = await TcpClient.connect(env.port("p3"), { from });
     await c.write("to p3\n");
     const d = await expectDenied(env, c, "source-ports", before);
@@ -101,15 +101,15 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
 
   it("quarantine 2 strikes: after two port violations the source is quarantined on the allowed port too", async () => {
     const from = "127.0.0.14";
-    let before = await env.counters();
+    let before = await env.snapshot();
     (await expectAllowedEcho(env, "qa", "before strikes\n", before, { from })).client.destroy();
     for (let strike = 1; strike <= 2; strike++) {
-      before = await env.counters();
+      before = await env.snapshot();
       const bad = await TcpClient.connect(env.port("qb"), { from });
       await bad.write("wrong port\n");
       await expectDenied(env, bad, "port", before);
     }
-    before = await env.counters();
+    before = await env.snapshot();
     const sent = env.upstream("qa").totalReceived();
     const q = await TcpClient.connect(env.port("qa"), { from });
     await q.write("after strikes\n");
@@ -118,7 +118,7 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     expect(q.received().length).toBe(0);
     expect(env.upstream("qa").totalReceived()).toBe(sent);
     // The quarantine is the source's alone.
-    before = await env.counters();
+    before = await env.snapshot();
     (await expectAllowedEcho(env, "qa", "another source\n", before, { from: "127.0.0.15" })).client.destroy();
   });
 });

@@ -44,13 +44,13 @@ describe("picoseg filter in Envoy: schedules", () => {
   });
 
   it("allows a connection inside a window that contains now", async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const { client } = await expectAllowedEcho(env, "open", "in office hours\n", before);
     client.destroy();
   });
 
   it("denies a connection outside every window with reason schedule", async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const c = await TcpClient.connect(env.port("closed"));
     await c.write("too early\n");
     await expectDenied(env, c, "schedule", before);
@@ -60,7 +60,7 @@ describe("picoseg filter in Envoy: schedules", () => {
 
   it("closes a live connection within one second of its window's end", async () => {
     expect(Date.now()).toBeLessThan(windowEndsAtMs - 1500); // the setup left time to observe it open
-    const before = await env.counters();
+    const before = await env.snapshot();
     const { client, upstream } = await expectAllowedEcho(env, "ending", "before the end\n", before);
     await sleep(Math.max(0, windowEndsAtMs - 300 - Date.now()));
     expect(client.isOpen()).toBe(true);
@@ -73,6 +73,6 @@ describe("picoseg filter in Envoy: schedules", () => {
     expect(upstream.received().toString()).toBe("before the end\n");
     expect(client.received().toString()).toBe("before the end\n");
     await env.expectCounterDelta(before, "picoseg.denied.schedule", 1);
-    await env.envoy.waitForDecision((d) => d.picoseg === "deny" && d.reason === "schedule" && d.port === env.port("ending"));
+    await env.envoy.waitForDecision((d) => d.picoseg === "deny" && d.reason === "schedule" && d.port === env.port("ending"), 3000, before.decisions);
   });
 });

@@ -21,7 +21,7 @@ describe("picoseg filters with different configurations in one VM", () => {
   });
 
   it("the first allowed connection after start stays open for 2.5 s and is never revoked", async () => {
-    const before = await env.counters();
+    const before = await env.snapshot();
     const { client, upstream } = await expectAllowedEcho(env, "loopback", "long-lived\n", before);
     const other = await TcpClient.connect(env.port("cache"));
     await other.write(REDIS_PING);

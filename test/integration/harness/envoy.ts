@@ -192,9 +192,9 @@ export class Envoy {
     return out;
   }
 
-  /** Waits for a decision line satisfying pred. */
-  async waitForDecision(pred: (d: Decision) => boolean, timeoutMs = 5000): Promise<Decision> {
-    return waitFor("a picoseg decision line in Envoy's log", () => this.decisions().find(pred), timeoutMs, 50);
+  /** Waits for a decision line satisfying pred, among those logged after the first `since`. */
+  async waitForDecision(pred: (d: Decision) => boolean, timeoutMs = 5000, since = 0): Promise<Decision> {
+    return waitFor("a picoseg decision line in Envoy's log", () => this.decisions().slice(since).find(pred), timeoutMs, 50);
   }
 
   isRunning(): boolean {

@@ -7,6 +7,12 @@ import { freePorts } from "./ports.js";
 import { Upstream, type UpstreamOptions } from "./upstream.js";
 import { waitFor } from "./wait.js";
 
+export interface Snapshot {
+  counters: Map<string, number>;
+  /** Number of decision lines in Envoy's log at the time. */
+  decisions: number;
+}
+
 export interface FilterListener {
   /** Name used by the test (and in the listener's name). */
   name: string;
@@ -70,17 +76,20 @@ export class FilterEnv {
     return u;
   }
 
-  /** Snapshot of the picoseg counters (names as /stats shows them, wasmcustom. included). */
-  async counters(): Promise<Map<string, number>> {
-    return this.envoy.stats("picoseg");
+  /**
+   * The picoseg counters (names as /stats shows them, wasmcustom. included) and how many decision
+   * lines Envoy has logged, taken before a test's connection so that its effects can be told apart.
+   */
+  async snapshot(): Promise<Snapshot> {
+    return { counters: await this.envoy.stats("picoseg"), decisions: this.envoy.decisions().length };
   }
 
   /**
    * Waits until counter `name` (e.g. "picoseg.denied.source") has grown by exactly `by` since
    * `before`; growing past it fails (a decision counted twice).
    */
-  async expectCounterDelta(before: Map<string, number>, name: string, by: number, timeoutMs = 5000): Promise<void> {
-    const base = before.get(`wasmcustom.${name}`) ?? before.get(name) ?? 0;
+  async expectCounterDelta(before: Snapshot, name: string, by: number, timeoutMs = 5000): Promise<void> {
+    const base = before.counters.get(`wasmcustom.${name}`) ?? before.counters.get(name) ?? 0;
     await waitFor(`${name} to grow by ${by} (from ${base})`, async () => {
       const now = await this.envoy.counter(name);
       if (now > base + by) throw new Error(`${name} grew by ${now - base}, expected ${by}`);

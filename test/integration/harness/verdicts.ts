@@ -3,7 +3,7 @@
 import { expect } from "vitest";
 import { TcpClient, type ClientTls } from "./client.js";
 import type { Decision } from "./envoy.js";
-import type { FilterEnv } from "./filter-env.js";
+import type { FilterEnv, Snapshot } from "./filter-env.js";
 import type { UpstreamConnection } from "./upstream.js";
 import { sleep } from "./wait.js";
 
@@ -19,7 +19,7 @@ export async function expectAllowedEcho(
   env: FilterEnv,
   listener: string,
   payload: Buffer | string,
-  before: Map<string, number>,
+  before: Snapshot,
   connect: { from?: string; tls?: ClientTls } = {},
 ): Promise<{ client: TcpClient; upstream: UpstreamConnection }> {
   const bytes = Buffer.from(payload);
@@ -38,21 +38,20 @@ export async function expectAllowedEcho(
 
 /**
  * A denied connection: closed at the client within 3 s, the counter picoseg.denied.<reason> grown by
- * one, and a JSON decision line with that reason. Returns the decision line.
+ * one, and a JSON decision line with that reason logged since `before`. Returns the decision line.
  */
 export async function expectDenied(
   env: FilterEnv,
   client: TcpClient,
   reason: string,
-  before: Map<string, number>,
+  before: Snapshot,
   match: (d: Decision) => boolean = () => true,
 ): Promise<Decision> {
   await client.waitForClose(3000);
   await env.expectCounterDelta(before, `picoseg.denied.${reason}`, 1);
-  const seen = env.envoy.decisions().length;
-  const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === reason && match(x), 3000)
+  const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === reason && match(x), 3000, before.decisions)
     .catch((err: Error) => {
-      throw new Error(`${err.message}; decisions so far (${seen}): ${JSON.stringify(env.envoy.decisions().slice(-5))}`);
+      throw new Error(`${err.message}; decisions since the snapshot: ${JSON.stringify(env.envoy.decisions().slice(before.decisions))}`);
     });
   return d;
 }
