@@ -399,7 +399,7 @@ export class PicosegRoot extends RootContext {
     if (admitted) {
       let nr = newest.rules[j];
       if (!fromMatches(nr) || !portMatches(nr)) admitted = false;
-      else if (nr.protocols != 0 && c.protocol >= 0 && (nr.protocols & ((<u32>1) << <u32>c.protocol)) == 0) admitted = false;
+      else if (nr.protocols != 0 && !protocolStillAdmitted(c, nr.protocols)) admitted = false;
       else if (!ruleInWindow(newest, nr, now)) admitted = false;
       if (admitted && newest === this.cfg && ccfg !== newest) {
         // Reconfigured in place: the old configuration is dropped, so the connection moves to the new rule.
@@ -415,6 +415,21 @@ export class PicosegRoot extends RootContext {
       if (newest === this.cfg && ccfg !== newest) c.rule = -1; // audit: nothing left to enforce it with
     }
   }
+}
+
+/**
+ * Whether a rule's protocols admit the connection's protocol. A connection that already
+ * carried bytes without being sniffed (its old rule listed no protocols) cannot be sniffed
+ * mid-stream: it counts as `unknown`.
+ */
+function protocolStillAdmitted(c: Conn, protocols: u32): bool {
+  let p = c.protocol;
+  if (p < 0) {
+    if (c.bytesIn == 0 && c.bytesOut == 0) return true; // will be sniffed on its first bytes
+    p = P_UNKNOWN;
+    c.protocol = P_UNKNOWN;
+  }
+  return (protocols & ((<u32>1) << <u32>p)) != 0;
 }
 
 function refreshWindows(cfg: Config, now: i64): void {

@@ -121,3 +121,20 @@ describe("revocation on a reconfiguration of the same root context", () => {
     expect(c.closeReason).toBe("message-size");
   });
 });
+
+describe("revocation and protocols", () => {
+  it("a connection that carried bytes unsniffed counts as unknown when the new rule lists protocols", async () => {
+    const host = await hostWith(config("segment ns/db enforce", "rule api"));
+    const talked = host.connect();
+    talked.fromClient("*1\r\n$4\r\nPING\r\n"); // redis, but nobody sniffed it
+    const silent = host.connect();
+    host.reconfigure(config("segment ns/db enforce", "rule api", "protocol redis"));
+    host.advance(1000);
+    expect(talked.closeReason).toBe("revoked");
+    expect(silent.closed).toBe(false);
+    expect(silent.fromClient("*1\r\n$4\r\nPING\r\n")).toBe(0); // sniffed on its first bytes under the new rule
+    const other = host.connect();
+    other.fromClient("GET / HTTP/1.1\r\n");
+    expect(other.closeReason).toBe("protocol");
+  });
+});
