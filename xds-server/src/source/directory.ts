@@ -34,6 +34,8 @@ export class DirectorySource implements PolicySource {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private rescanAgain = false;
+  /** Duplicate-definition refusals already reported, so each is counted once, not on every scan. */
+  private reportedDuplicates = new Set<string>();
   private closed = false;
   private readonly debounceMs: number;
   private readonly now: () => number;
@@ -167,6 +169,7 @@ export class DirectorySource implements PolicySource {
     const refusals: Refusal[] = [];
     const owner = new Map<string, LoadedSegment>();
     const at = this.now();
+    const duplicates = new Set<string>();
     for (const file of [...this.files.keys()].sort()) {
       const entry = this.files.get(file)!;
       refusals.push(...entry.refusals);
@@ -185,13 +188,15 @@ export class DirectorySource implements PolicySource {
             at,
           );
           refusals.push(r);
-          fresh.push(r);
+          duplicates.add(r.text);
+          if (!this.reportedDuplicates.has(r.text)) fresh.push(r);
           continue;
         }
         owner.set(key, s);
         segments.push(s);
       }
     }
+    this.reportedDuplicates = duplicates;
     this.state = { segments, refusals, revision: (this.state?.revision ?? 0) + 1, loadedAt: at };
     for (const l of this.listeners) l(this.state, fresh);
   }

@@ -37,6 +37,8 @@ export interface ProxyContent {
 interface ProxyEntry {
   node: NodeInfo;
   streams: Set<number>;
+  /** ECDS names each stream subscribes to by name; the snapshot covers their union. */
+  namesByStream: Map<number, ReadonlySet<string>>;
   names: Set<string>;
   compiled?: CompiledConfig;
   current: Record<string, string>;
@@ -67,7 +69,7 @@ export class ProxyConfigs implements Callbacks {
     let p = this.proxies.get(node.id);
     let dirty = false;
     if (!p) {
-      p = { node, streams: new Set(), names: new Set(), current: {} };
+      p = { node, streams: new Set(), namesByStream: new Map(), names: new Set(), current: {} };
       this.proxies.set(node.id, p);
       dirty = true;
     } else if (p.node !== node && workloadKey(p.node.workload) !== workloadKey(node.workload)) {
@@ -76,13 +78,9 @@ export class ProxyConfigs implements Callbacks {
       dirty = true;
     }
     if (!p.streams.has(stream.id)) p.streams.add(stream.id);
-    if (typeUrl === TYPED_EXTENSION_CONFIG_TYPE) {
-      for (const n of subscription.names) {
-        if (!p.names.has(n)) {
-          p.names.add(n);
-          dirty = true;
-        }
-      }
+    if (typeUrl === TYPED_EXTENSION_CONFIG_TYPE && !sameSet(p.namesByStream.get(stream.id), subscription.names)) {
+      p.namesByStream.set(stream.id, subscription.names);
+      dirty = this.recomputeNames(p) || dirty;
     }
     if (dirty) this.refresh(node.id, p, this.resourceByContent);
   }
@@ -93,10 +91,22 @@ export class ProxyConfigs implements Callbacks {
     const p = this.proxies.get(id);
     if (!p) return;
     p.streams.delete(stream.id);
+    p.namesByStream.delete(stream.id);
     if (p.streams.size === 0) {
       this.proxies.delete(id);
       this.opts.cache.clearSnapshot(id);
+    } else if (this.recomputeNames(p)) {
+      this.refresh(id, p, this.resourceByContent);
     }
+  }
+
+  /** Sets `names` to the union of the streams' names; true when it changed. */
+  private recomputeNames(p: ProxyEntry): boolean {
+    const union = new Set<string>();
+    for (const names of p.namesByStream.values()) for (const n of names) union.add(n);
+    if (sameSet(union, p.names)) return false;
+    p.names = union;
+    return true;
   }
 
   proxyIds(): string[] {
@@ -153,6 +163,12 @@ export class ProxyConfigs implements Callbacks {
     }
     return c;
   }
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): boolean {
+  if (!a || a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }
 
 /** Everything of a workload that compilation may read, canonically ordered. */

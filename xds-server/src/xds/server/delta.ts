@@ -121,10 +121,12 @@ export function handleDeltaStream(
     }
 
     const subscription = { wildcard: state.wildcard, names: new Set(state.names) };
-    opts.callbacks.onStreamRequest?.(info, typeUrl, subscription);
-
+    // The previous watch goes first: it stands for the old subscription, and the hook below may
+    // change the snapshot (which would answer that stale watch).
     watches.get(typeUrl)?.();
     watches.delete(typeUrl);
+    opts.callbacks.onStreamRequest?.(info, typeUrl, subscription);
+
     const s = state;
     let answeredAtOnce = false;
     const cancel = opts.watcher.createDeltaWatch(

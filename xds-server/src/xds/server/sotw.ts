@@ -91,10 +91,12 @@ export function handleSotwStream(
       const legacy = state.subscription.wildcard && names.length === 0;
       state.subscription = subscriptionFrom(names, legacy);
     }
-    opts.callbacks.onStreamRequest?.(info, typeUrl, state.subscription);
-
+    // The previous watch goes first: it stands for the old subscription, and the hook below may
+    // change the snapshot (which would answer that stale watch).
     watches.get(typeUrl)?.();
     watches.delete(typeUrl);
+    opts.callbacks.onStreamRequest?.(info, typeUrl, state.subscription);
+
     const s = state;
     // Known = what this stream was last sent (ACKed or NACKed: a NACKed view is not resent
     // until it changes), or on a fresh stream the version the client already holds.
