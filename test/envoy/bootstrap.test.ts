@@ -99,6 +99,18 @@ describe("staticBootstrap", () => {
     expect([cfg(1).vm_config.vm_id, cfg(1).configuration.value]).toEqual(["iso", "other"]);
   });
 
+  it("balances a listener's connections exactly over the workers when asked (no SO_REUSEPORT)", () => {
+    const b2 = staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: "/abs/picoseg.wasm" },
+      configuration: CONFIG,
+      listeners: [{ listen: { host: "127.0.0.1", port: 1 }, upstream: { host: "127.0.0.1", port: 2 }, exactBalance: true }],
+    });
+    expect(b2.static_resources.listeners[0]!.enable_reuse_port).toBe(false);
+    expect(b2.static_resources.listeners[0]!.connection_balance_config).toEqual({ exact_balance: {} });
+    expect(b.static_resources.listeners[0]!.connection_balance_config).toBeUndefined();
+  });
+
   it("refuses a bootstrap without listeners", () => {
     expect(() => staticBootstrap({ admin: { host: "127.0.0.1", port: 0 }, wasm: { filename: "x" }, configuration: "", listeners: [] })).toThrow();
   });

@@ -18,10 +18,12 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     env = await FilterEnv.start([
       {
         name: "conns",
+        exactBalance: true,
         config: () => compileSegments([segment("conns", { rules: [{ name: "two-per-minute", perSource: { window: "1m", maxConnections: 2 } }] })]),
       },
       {
         name: "bytes",
+        exactBalance: true,
         upstream: { echo: false },
         config: () => compileSegments([segment("bytes", { rules: [{ name: "hundred-per-minute", perSource: { window: "1m", maxBytes: 100 } }] })]),
       },
@@ -43,11 +45,15 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     const a = await expectAllowedEcho(env, "conns", "one\n", before, { from });
     before = await env.snapshot();
     const b = await expectAllowedEcho(env, "conns", "two\n", before, { from });
+    // The two live connections are held by different workers (exact balance): the third one's verdict
+    // needs a count shared across worker threads.
+    expect(await env.perWorkerConnections("conns")).toEqual([1, 1]);
     before = await env.snapshot();
     const sent = env.upstream("conns").totalReceived();
     const c = await TcpClient.connect(env.port("conns"), { from });
     await c.write("three\n");
     const d = await expectDenied(env, c, "source-connections", before);
+
     expect(d.source ?? "").toContain(from);
     expect(c.received().length).toBe(0);
     expect(env.upstream("conns").totalReceived()).toBe(sent);
@@ -69,6 +75,7 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     await c2.write(Buffer.alloc(40, 0x32));
     const u2 = await up.waitForConnection(2);
     await u2.waitForBytes(40, 3000);
+    expect(await env.perWorkerConnections("bytes")).toEqual([1, 1]); // one connection per worker
     await sleep(STAYS_OPEN_MS);
     expect(c1.isOpen() && c2.isOpen()).toBe(true);
     await env.expectCounterDelta(before, "picoseg.allowed", 2);

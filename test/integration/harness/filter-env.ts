@@ -25,6 +25,8 @@ export interface FilterListener {
   vmId?: string;
   upstream?: UpstreamOptions;
   tls?: DownstreamTls;
+  /** Spread connections over the workers deterministically (see ListenerSpec.exactBalance). */
+  exactBalance?: boolean;
 }
 
 export class FilterEnv {
@@ -55,6 +57,7 @@ export class FilterEnv {
           configuration: configs[l.name]!,
           vmId: l.vmId ?? `picoseg_${l.name}`,
           ...(l.tls ? { tls: l.tls } : {}),
+          ...(l.exactBalance ? { exactBalance: true } : {}),
         })),
       }), { concurrency: 2 });
       return new FilterEnv(envoy, ports, upstreams, configs);
@@ -68,6 +71,17 @@ export class FilterEnv {
     const p = this.ports[name];
     if (p === undefined) throw new Error(`no listener ${name}`);
     return p;
+  }
+
+  /** How many connections each worker thread accepted on the listener (worker_0, worker_1, …). */
+  async perWorkerConnections(name: string): Promise<number[]> {
+    const stats = await this.envoy.stats(`^listener\\.127\\.0\\.0\\.1_${this.port(name)}\\.worker_\\d+\\.downstream_cx_total$`);
+    const out: number[] = [];
+    for (const [k, v] of stats) {
+      const m = /worker_(\d+)\.downstream_cx_total$/.exec(k);
+      if (m) out[Number(m[1])] = v;
+    }
+    return out;
   }
 
   upstream(name: string): Upstream {

@@ -63,6 +63,12 @@ export interface ListenerSpec {
   configuration?: string;
   /** Static bootstraps only: this listener's own VM id, to isolate its filter state (shared data). */
   vmId?: string;
+  /**
+   * Hand each new connection to the worker with the fewest (Envoy's exact_balance, without
+   * SO_REUSEPORT) instead of letting the kernel hash it: tests use it to spread one source's
+   * connections over every worker thread for sure.
+   */
+  exactBalance?: boolean;
 }
 
 /** Identity sent in the xDS node; the metadata keys are those an Istio sidecar sends. */
@@ -137,6 +143,8 @@ export interface NetworkFilter {
 export interface Listener {
   name: string;
   address: SocketAddress;
+  enable_reuse_port?: boolean;
+  connection_balance_config?: { exact_balance: Record<string, never> };
   filter_chains: Array<{
     filters: NetworkFilter[];
     transport_socket?: { name: string; typed_config: TypedConfig };
@@ -230,6 +238,7 @@ function listener(spec: ListenerSpec, picoseg: NetworkFilter): Listener {
   return {
     name: listenerName(spec),
     address: socketAddress(spec.listen),
+    ...(spec.exactBalance ? { enable_reuse_port: false, connection_balance_config: { exact_balance: {} } } : {}),
     filter_chains: [
       {
         filters: [picoseg, tcpProxyFilter(spec)],
