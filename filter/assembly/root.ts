@@ -306,7 +306,8 @@ export class PicosegRoot extends RootContext {
     }
 
     // Protocol: decided on the first bytes of whichever direction speaks first.
-    if (rule.protocols != 0 && c.protocol < 0) {
+    // An empty read (e.g. a bare half-close) does not make its direction the first speaker.
+    if (rule.protocols != 0 && c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
       if ((c.flags & F_SNIFF_SET) == 0) {
         c.flags |= F_SNIFF_SET;
         if (upstream) c.flags |= F_SNIFF_UP;

@@ -135,3 +135,23 @@ describe("protocol sniffing", () => {
     expect(host.bytesRead).toBeLessThanOrEqual(64);
   });
 });
+
+describe("first speaker", () => {
+  it("an empty read from the client does not make it the first speaker: the mysql greeting still decides", async () => {
+    const host = await hostWith(oneRule("protocol mysql"));
+    const c = host.connect();
+    expect(c.fromClient(new Uint8Array(0))).toBe(0);
+    const greeting = Uint8Array.of(0x0a, 0, 0, 0, 0x0a, 0x38, 0x2e, 0x30, 0, 1, 2, 3, 4, 5);
+    expect(c.fromServer(greeting)).toBe(0);
+    expect(c.closed).toBe(false);
+  });
+
+  it("while the first speaker is undecided, the other direction flows", async () => {
+    const host = await hostWith(oneRule("protocol http1"));
+    const c = host.connect();
+    expect(c.fromClient("GE")).toBe(1);
+    expect(c.fromServer("hello")).toBe(0);
+    expect(c.deliveredToClient.length).toBe(5);
+    expect(c.fromClient("T / HTTP/1.1\r\n")).toBe(0);
+  });
+});
