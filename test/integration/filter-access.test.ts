@@ -38,6 +38,12 @@ describe("picoseg filter in Envoy: who, where and what", () => {
       { name: "empty", config: () => "" },
       { name: "truncated", config: () => "picoseg 1\nsegment it/t enforce\nrule all\n" },
       { name: "audit", config: () => compileSegments([segment("audit", { mode: "audit", rules: [{ name: "tenant-net", from: { ipBlocks: ["10.0.0.0/8"] } }] })]) },
+      // The same audit segment, on a workload whose app team asked for enforcement.
+      {
+        name: "auditEnforced",
+        config: () => compileSegments([segment("audit", { mode: "audit", rules: [{ name: "tenant-net", from: { ipBlocks: ["10.0.0.0/8"] } }] })],
+          { annotations: { "picoseg.io/mode": "enforce" } }),
+      },
     ]);
     expect(env.configs["norule"]).toBe("picoseg 1\nend\n");
   });
@@ -179,6 +185,17 @@ describe("picoseg filter in Envoy: who, where and what", () => {
       await c.write("still here\n");
       expect((await c.waitForBytes(19, 3000)).toString()).toBe("audited\nstill here\n");
       c.destroy();
+    });
+
+    it("annotation picoseg.io/mode: enforce turns the audit segment into enforce: denied with source", async () => {
+      const before = await env.snapshot();
+      const c = await TcpClient.connect(env.port("auditEnforced"));
+      await c.write("enforced\n");
+      const d = await expectDenied(env, c, "source", before);
+      expect(d.port).toBe(env.port("auditEnforced"));
+      expect(c.received().length).toBe(0);
+      expect(env.upstream("auditEnforced").totalReceived()).toBe(0);
+      expect(await env.envoy.counter("picoseg.audit.source")).toBe(before.counters.get("wasmcustom.picoseg.audit.source") ?? 0);
     });
   });
 });

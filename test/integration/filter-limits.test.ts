@@ -43,6 +43,13 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
         config: () => withLimits("lines", { maxMessageBytes: 10, framing: { type: "delimited", delimiter: "\n" } }),
       },
       { name: "duration", config: () => withLimits("short", { maxDurationSeconds: 2 }) },
+      { name: "chunks", config: () => withLimits("chunks", { maxMessageBytes: 10, framing: { type: "chunk" } }) },
+      // The app team's annotation tightens the operator's 100-byte budget to 50.
+      {
+        name: "annotated",
+        config: () => compileSegments([segment("budget", { rules: [{ name: "budget", limits: { maxBytesIn: LIMIT } }] })],
+          { annotations: { "picoseg.io/max-bytes-in": "50" } }),
+      },
     ]);
   });
 
@@ -175,6 +182,52 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
       const conn = await up.waitForConnection(index + 1);
       await conn.waitForClose(3000);
       expect(conn.received().toString()).toBe("ok\n");
+    });
+  });
+
+  describe("maxMessageBytes under chunk framing (each read, limit 10)", () => {
+    it("allows a 10-byte read", async () => {
+      const before = await env.snapshot();
+      const { client } = await expectAllowedEcho(env, "chunks", "0123456789", before);
+      client.destroy();
+    });
+
+    it("closes on an 11-byte read with message-size; none of it is forwarded", async () => {
+      const before = await env.snapshot();
+      const up = env.upstream("chunks");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("chunks"));
+      await c.write("short\n");
+      await c.waitForBytes(6, 3000);
+      await sleep(BETWEEN_READS_MS);
+      await c.write("0123456789A");
+      await expectDenied(env, c, "message-size", before);
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForClose(3000);
+      expect(conn.received().toString()).toBe("short\n");
+    });
+  });
+
+  describe("annotation picoseg.io/max-bytes-in tightens the rule's budget", () => {
+    it("carries exactly the annotation's 50 bytes", async () => {
+      const before = await env.snapshot();
+      const { client } = await expectAllowedEcho(env, "annotated", Buffer.alloc(50, 0x61), before);
+      client.destroy();
+    });
+
+    it("closes on byte 51 although the rule allows 100", async () => {
+      const before = await env.snapshot();
+      const up = env.upstream("annotated");
+      const index = up.connections.length;
+      const c = await TcpClient.connect(env.port("annotated"));
+      await c.write(Buffer.alloc(50, 0x61));
+      await c.waitForBytes(50, 3000);
+      await sleep(BETWEEN_READS_MS);
+      await c.write("b");
+      await expectDenied(env, c, "bytes-in", before);
+      const conn = await up.waitForConnection(index + 1);
+      await conn.waitForClose(3000);
+      expect(conn.received().equals(Buffer.alloc(50, 0x61))).toBe(true);
     });
   });
 
