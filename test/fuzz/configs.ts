@@ -27,6 +27,8 @@ export interface ConfigCase {
   /** Valid, all-enforce only: every rule has maxBytesIn (Out); the largest of them, else null. */
   boundIn: number | null;
   boundOut: number | null;
+  /** Valid, all-enforce only: every rule has this maxDurationSeconds, else null. */
+  durationBound: number | null;
   /** Framings used by the rules (to shape streams). */
   framings: Framing[];
   /** Ports named by the rules (to aim connections at). */
@@ -155,6 +157,7 @@ export function validConfig(rng: Rng): ConfigCase {
   const budgeted = rng.chance(0.35);
   const uniformIn = rng.int(0, 300);
   const uniformOut = rng.int(0, 300);
+  const uniformDuration = budgeted && rng.chance(0.5) ? rng.int(0, 20) : null;
   const framings: Framing[] = [];
   const ports: number[] = [];
   const principals: string[] = [];
@@ -245,7 +248,8 @@ export function validConfig(rng: Rng): ConfigCase {
         framings.push(f);
         attrs.push(framingLine(rng, f));
       }
-      if (rng.chance(0.25)) attrs.push(line(rng, "maxDurationSeconds", rng.chance(0.8) ? rng.int(0, 30) : edgyNumber(rng)));
+      if (uniformDuration !== null) attrs.push(line(rng, "maxDurationSeconds", uniformDuration));
+      else if (rng.chance(0.25)) attrs.push(line(rng, "maxDurationSeconds", rng.chance(0.8) ? rng.int(0, 30) : edgyNumber(rng)));
       if (rng.chance(0.3)) {
         const lim = (): string | number => (rng.chance(0.3) ? "-" : rng.chance(0.8) ? rng.int(0, 50) : edgyNumber(rng));
         attrs.push(line(rng, "perSource", rng.chance(0.9) ? rng.int(1, 600) : Math.max(1, edgyNumber(rng)), rng.chance(0.5) ? rng.int(0, 5000) : lim(), lim(), lim()));
@@ -282,6 +286,7 @@ export function validConfig(rng: Rng): ConfigCase {
     allAudit: nseg > 0 && audits === nseg,
     boundIn: allEnforce && nrules > 0 && Number.isFinite(budgetIn) ? budgetIn : null,
     boundOut: allEnforce && nrules > 0 && Number.isFinite(budgetOut) ? budgetOut : null,
+    durationBound: allEnforce && nrules > 0 ? uniformDuration : null,
     framings,
     ports,
     principals,
@@ -292,7 +297,7 @@ export function validConfig(rng: Rng): ConfigCase {
 
 function withoutFacts(text: string | null, kind: ConfigCase["kind"], how: string): ConfigCase {
   return {
-    text, kind, how, segments: 0, rules: 0, allEnforce: false, allAudit: false, boundIn: null, boundOut: null,
+    text, kind, how, segments: 0, rules: 0, allEnforce: false, allAudit: false, boundIn: null, boundOut: null, durationBound: null,
     framings: [], ports: [], principals: [], cidrs: [], protocols: [],
   };
 }

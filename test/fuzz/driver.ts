@@ -28,6 +28,9 @@ interface Live {
   cfg: ConfigCase;
   toServer: Direction;
   toClient: Direction;
+  /** Host clock at connect, and how many times the clock had gone backwards by then. */
+  openedAt: number;
+  backJumps: number;
 }
 
 export interface FuzzStats {
@@ -43,6 +46,7 @@ export interface FuzzStats {
   /** Connections whose delivered bytes were checked against a byte budget, or an all-audit configuration. */
   budgetChecks: number;
   auditChecks: number;
+  durationChecks: number;
   memoryAfterWarmup: number;
   memoryAtEnd: number;
   memoryMax: number;
@@ -120,6 +124,8 @@ export class Fuzzer {
   private trail: string[] = [];
   private readonly traceMemory = process.env.PICOSEG_FUZZ_TRACE_MEMORY !== undefined;
   private lastMemory = 0;
+  /** Times the clock was set backwards (the duration check needs a monotonic clock). */
+  private backJumps = 0;
   private lastCalls = new Map<string, number>();
   private lastLogBytes = 0;
   /** The host's log level during this episode. */
@@ -128,7 +134,7 @@ export class Fuzzer {
   constructor(private readonly opts: FuzzOptions) {
     this.stats = {
       episodes: 0, connections: 0, dataCalls: 0, rawCalls: 0, ticksAndJumps: 0,
-      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0,
+      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0, durationChecks: 0,
       memoryAfterWarmup: 0, memoryAtEnd: 0, memoryMax: 0,
     };
   }
@@ -308,7 +314,9 @@ export class Fuzzer {
     if (this.rejected === false && dNoConfig !== 0) this.fail(`under an accepted configuration connection ${c.id} was denied with no-config`);
     if (cfg.allAudit && this.rejected === false && c.closed) this.fail(`an all-audit configuration closed connection ${c.id} at connect`);
     const dir = (fromServer: boolean): Direction => ({ reads: reads(rng, payload(rng, fromServer, cfg.framings)), next: 0, ended: false });
-    const l: Live = { c, honest: rng.chance(0.8), epoch: this.epoch, cfg, toServer: dir(false), toClient: dir(true) };
+    const l: Live = {
+      c, honest: rng.chance(0.8), epoch: this.epoch, cfg, toServer: dir(false), toClient: dir(true), openedAt: this.host.now(), backJumps: this.backJumps,
+    };
     if (c.closed) this.finish(l);
     else this.live.push(l);
   }
@@ -376,6 +384,21 @@ export class Fuzzer {
     }
   }
 
+  /**
+   * Ticks come every 500 ms and the last one was less than 500 ms ago: under a rule
+   * with maxDurationSeconds D, a connection D + 1 s old must be closed (enforce mode).
+   */
+  private checkDurations(): void {
+    for (const l of this.live) {
+      const d = l.cfg.durationBound;
+      if (d === null || l.epoch !== this.epoch || this.rejected !== false || l.backJumps !== this.backJumps) continue;
+      const age = this.host.now() - l.openedAt;
+      if (age < d * 1000 + 1000) continue;
+      this.stats.durationChecks++;
+      if (!l.c.closed) this.fail(`connection ${l.c.id} is ${age} ms old and still open; every rule has maxDurationSeconds ${d}`);
+    }
+  }
+
   /** Moves connections closed by the filter's tick or a peer out of `live`. */
   private sweep(): void {
     const still: Live[] = [];
@@ -422,10 +445,12 @@ export class Fuzzer {
       } else {
         const jump = rng.chance(0.9) ? rng.int(60_000, 8 * 86_400_000) : -rng.int(1, 86_400_000);
         this.note(`clock jumps ${jump} ms`);
+        if (jump < 0) this.backJumps++;
         this.host.setTime(this.host.now() + jump);
         this.host.advance(600);
         this.stats.ticksAndJumps++;
       }
+      if (a >= 0.9) this.checkDurations();
       if (!l.c.closed && l.c.closedBy === null && rng.chance(0.001)) l.c.closeFromServer();
       this.sweep();
     }

@@ -25,12 +25,19 @@ const SEED = seedFromEnv();
 const STREAMS = Number(process.env.PICOSEG_FUZZ_STREAMS ?? 100_000);
 const WARMUP_EPISODES = 60;
 /**
- * Growth allowed after warm-up: none. Wasm memory is a high-water mark (whole 64 KiB
- * pages, never given back); the warm-up feeds the filter its largest inputs first
- * (see Fuzzer.warmUpExtremes), so any growth afterwards is a leak or an input class
- * the warm-up misses.
+ * Growth allowed after warm-up: 1 MiB (16 Wasm pages). Wasm memory is a high-water
+ * mark (whole 64 KiB pages, never given back). The warm-up feeds the filter its
+ * largest inputs first (Fuzzer.warmUpExtremes), but the filter builds each decision
+ * line by repeated string concatenation with JSON escaping (decisionlog.ts
+ * jsonString): a line carrying 1 KiB texts of control characters churns through
+ * megabytes of growing intermediate strings, and whether the heap then needs more
+ * pages depends on the order of such lines, not only on their size. With the default
+ * seed one late tick that denies three such connections takes 12 pages (768 KiB);
+ * other seeds (e.g. 7, over 300,000 connections) take none. A leak of 11 bytes or
+ * more per connection over the 100,000 connections still exceeds this bound; the
+ * second test below allows no growth at all.
  */
-const MEMORY_SLACK = 0;
+const MEMORY_SLACK = 1 << 20;
 
 describe("fuzz: the filter under random configurations and streams", () => {
   it(`runs ${STREAMS.toLocaleString("en")} random connections (byte streams both ways) without a trap, keeping every invariant, in memory that stops growing`, async () => {
@@ -46,6 +53,7 @@ describe("fuzz: the filter under random configurations and streams", () => {
     expect(stats.rejected).toBeGreaterThan(0);
     expect(stats.budgetChecks).toBeGreaterThan(1000);
     expect(stats.auditChecks).toBeGreaterThan(1000);
+    expect(stats.durationChecks).toBeGreaterThan(100);
     expect(stats.memoryAtEnd - stats.memoryAfterWarmup).toBeLessThanOrEqual(MEMORY_SLACK);
   });
 
