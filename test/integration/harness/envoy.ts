@@ -3,7 +3,7 @@
 // filter's JSON decision lines from Envoy's own log. Every Envoy started here is tracked and killed
 // by stopAll() (afterAll) and, at worst, when the test process exits.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { envoyBinaryPath, toYaml, type Bootstrap } from "../../../xds-server/src/envoy/index.js";
@@ -207,8 +207,16 @@ export class Envoy {
     }
   }
 
-  /** SIGTERM, then SIGKILL after 5 s; removes its temp dir. Safe to call twice. */
+  /**
+   * SIGTERM, then SIGKILL after 5 s; removes its temp dir. Safe to call twice. With
+   * PICOSEG_IT_LOG_DIR set, Envoy's whole log is kept there as envoy-<pid>.log for a post-mortem.
+   */
   async stop(): Promise<void> {
+    const keep = process.env["PICOSEG_IT_LOG_DIR"];
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      writeFileSync(join(keep, `envoy-${this.child.pid ?? "unknown"}.log`), this.logText);
+    }
     if (this.exited === undefined) {
       const gone = new Promise<void>((r) => this.child.once("exit", () => r()));
       this.child.kill("SIGTERM");
