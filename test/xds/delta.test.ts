@@ -117,10 +117,45 @@ describe.each(["ads", "ecds"] as const)("delta over %s", (service) => {
     fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
     const e = envoy(service, "db-1", { app: "db" });
     e.subscribe(["picoseg"]);
-    e.ack(await e.inbox.next());
+    const first = await e.inbox.next();
+    e.ack(first);
+    const before = deltaConfigs(first)[0]!.configuration;
     await fx.remove("db.yaml");
-    const r = await e.inbox.next();
-    expect(deltaConfigs(r)[0]!.configuration).toBe("picoseg 1\nend\n");
+    const after = deltaConfigs(await e.inbox.next())[0]!.configuration;
+    expect(after).toMatch(/^picoseg 1\ngeneration \d+\nend\n$/);
+    expect(generation(after)).toBeGreaterThan(generation(before));
+  });
+});
+
+const generation = (config: string): number => Number(/^generation (\d+)$/m.exec(config)?.[1] ?? NaN);
+
+describe("generations (what the filter's revocation compares)", () => {
+  it("rise with every change of a proxy's config and stay put for an unaffected proxy", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432), "api.yaml": segment("api", "api", 8080) });
+    const db = envoy("ecds", "db-1", { app: "db" });
+    const api = envoy("ecds", "api-1", { app: "api" });
+    db.subscribe(["picoseg"]);
+    api.subscribe(["picoseg"]);
+    const dbFirst = await db.inbox.next();
+    db.ack(dbFirst);
+    const g = [generation(deltaConfigs(dbFirst)[0]!.configuration)];
+    const apiFirst = await api.inbox.next();
+    api.ack(apiFirst);
+    expect(g[0]).toBeGreaterThan(0);
+    for (const port of [6000, 6001, 6002]) {
+      await fx.write("db.yaml", segment("db", "db", port));
+      const r = await db.inbox.next();
+      db.ack(r);
+      g.push(generation(deltaConfigs(r)[0]!.configuration));
+    }
+    expect(g[1]).toBeGreaterThan(g[0]!);
+    expect(g[2]).toBeGreaterThan(g[1]!);
+    expect(g[3]).toBeGreaterThan(g[2]!);
+    expect(await api.inbox.nothingWithin(200)).toBe(true);
+    // A proxy connecting later to the unchanged workload gets the same bytes, generation included.
+    const api2 = envoy("ecds", "api-2", { app: "api" });
+    api2.subscribe(["picoseg"]);
+    expect(deltaConfigs(await api2.inbox.next())[0]!.version).toBe(deltaConfigs(apiFirst)[0]!.version);
   });
 });
 

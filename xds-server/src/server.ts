@@ -120,7 +120,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   }
   configs = new ProxyConfigs({
     cache,
-    compile: opts.compile ?? ((segments, workload) => compileForWorkload(segments, workload)),
+    compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, o)),
     module,
     defaultResourceNames: opts.defaultResourceNames ?? [DEFAULT_RESOURCE_NAME],
   });
@@ -139,7 +139,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     recentRefusals.push(...fresh);
     recentRefusals.splice(0, Math.max(0, recentRefusals.length - RECENT_REFUSALS));
     metrics.onPolicy(state, fresh);
-    proxyConfigs.setSegments(state.segments);
+    proxyConfigs.setPolicy(state);
   };
   policySource.onChange(apply);
 

@@ -20,6 +20,8 @@ interface FileEntry {
   text: string;
   /** Last good segments of this file (kept while the file is refused). */
   segments: LoadedSegment[];
+  /** The file's mtime (ms) when those segments were read. */
+  mtimeMs: number;
   refusals: Refusal[];
 }
 
@@ -36,6 +38,8 @@ export class DirectorySource implements PolicySource {
   private rescanAgain = false;
   /** Duplicate-definition refusals already reported, so each is counted once, not on every scan. */
   private reportedDuplicates = new Set<string>();
+  /** Newest mtime of the directory tree's directories: entries added, removed, renamed. */
+  private dirMtimeMs = 0;
   private closed = false;
   private readonly debounceMs: number;
   private readonly now: () => number;
@@ -129,7 +133,8 @@ export class DirectorySource implements PolicySource {
   }
 
   private async scanOnce(): Promise<void> {
-    const paths = await listPolicyFiles(this.dir);
+    const { files: paths, dirMtimeMs } = await listPolicyFiles(this.dir);
+    this.dirMtimeMs = Math.max(this.dirMtimeMs, dirMtimeMs);
     let changed = this.state === undefined;
     const fresh: Refusal[] = [];
     const seen = new Set(paths);
@@ -141,8 +146,10 @@ export class DirectorySource implements PolicySource {
     }
     for (const file of paths) {
       let text: string;
+      let mtimeMs: number;
       try {
         text = await readFile(file, "utf8");
+        mtimeMs = Math.floor((await stat(file)).mtimeMs);
       } catch {
         continue; // vanished between listing and reading; the next event rescans
       }
@@ -152,12 +159,12 @@ export class DirectorySource implements PolicySource {
       const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
       const { segments, errors } = this.opts.validateFile(display, text);
       if (errors.length === 0) {
-        this.files.set(file, { text, segments, refusals: [] });
+        this.files.set(file, { text, segments, mtimeMs, refusals: [] });
       } else {
         const at = this.now();
         const refusals = errors.map((e) => toRefusal(e, at));
         fresh.push(...refusals);
-        this.files.set(file, { text, segments: prev?.segments ?? [], refusals });
+        this.files.set(file, { text, segments: prev?.segments ?? [], mtimeMs: prev?.mtimeMs ?? 0, refusals });
       }
     }
     if (!changed) return;
@@ -168,6 +175,7 @@ export class DirectorySource implements PolicySource {
     const segments: LoadedSegment[] = [];
     const refusals: Refusal[] = [];
     const owner = new Map<string, LoadedSegment>();
+    const changedAt = new Map<string, number>();
     const at = this.now();
     const duplicates = new Set<string>();
     for (const file of [...this.files.keys()].sort()) {
@@ -193,11 +201,19 @@ export class DirectorySource implements PolicySource {
           continue;
         }
         owner.set(key, s);
+        changedAt.set(key, entry.mtimeMs);
         segments.push(s);
       }
     }
     this.reportedDuplicates = duplicates;
-    this.state = { segments, refusals, revision: (this.state?.revision ?? 0) + 1, loadedAt: at };
+    this.state = {
+      segments,
+      refusals,
+      revision: (this.state?.revision ?? 0) + 1,
+      loadedAt: at,
+      changedAt,
+      changeFloor: this.dirMtimeMs,
+    };
     for (const l of this.listeners) l(this.state, fresh);
   }
 }
@@ -212,12 +228,14 @@ function toRefusal(e: PolicyError, at: number): Refusal {
  * to it). Symlinks are followed. An unreadable root throws, so the caller keeps its last state
  * instead of taking a vanished directory for an empty one.
  */
-async function listPolicyFiles(dir: string): Promise<string[]> {
+async function listPolicyFiles(dir: string): Promise<{ files: string[]; dirMtimeMs: number }> {
   const out: string[] = [];
+  let dirMtimeMs = 0;
   const walk = async (d: string, depth: number): Promise<void> => {
     let entries;
     try {
       entries = await readdir(d, { withFileTypes: true });
+      dirMtimeMs = Math.max(dirMtimeMs, Math.floor((await stat(d)).mtimeMs));
     } catch (err) {
       if (depth === 0) throw err;
       return;
@@ -237,5 +255,5 @@ async function listPolicyFiles(dir: string): Promise<string[]> {
     }
   };
   await walk(dir, 0);
-  return out.sort();
+  return { files: out.sort(), dirMtimeMs };
 }

@@ -54,6 +54,8 @@ interface WatchEvent {
 interface ObjectEntry {
   text: string;
   segments: LoadedSegment[];
+  /** When this server saw the object's last good version (the API keeps no usable mtime). */
+  changedAt: number;
   refusals: Refusal[];
 }
 
@@ -70,9 +72,15 @@ export class KubernetesSource implements PolicySource {
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private readonly now: () => number;
+  /**
+   * Deletions leave no trace in the API, so the floor is when this source started (every
+   * proxy's generation moves once after a restart) or last saw a deletion.
+   */
+  private floor: number;
 
   constructor(private readonly opts: KubernetesSourceOptions) {
     this.now = opts.now ?? Date.now;
+    this.floor = this.now();
     this.description = `kubernetes:${opts.apiServer}${this.collectionPath()}`;
   }
 
@@ -115,7 +123,12 @@ export class KubernetesSource implements PolicySource {
       seen.add(key);
       this.upsert(key, item, fresh);
     }
-    for (const key of [...this.objects.keys()]) if (!seen.has(key)) this.objects.delete(key);
+    for (const key of [...this.objects.keys()]) {
+      if (!seen.has(key)) {
+        this.objects.delete(key);
+        this.floor = Math.max(this.floor, this.now());
+      }
+    }
     this.resourceVersion = list.metadata?.resourceVersion ?? "";
     this.publish(fresh);
   }
@@ -196,6 +209,7 @@ export class KubernetesSource implements PolicySource {
     const fresh: Refusal[] = [];
     if (ev.type === "DELETED") {
       if (!this.objects.delete(key)) return;
+      this.floor = Math.max(this.floor, this.now());
     } else if (!this.upsert(key, ev.object, fresh)) {
       return; // only server-side fields changed
     }
@@ -222,12 +236,12 @@ export class KubernetesSource implements PolicySource {
     if (prev && prev.text === text) return false;
     const { segments, errors } = this.opts.validateFile(`picosegments/${key}`, text);
     if (errors.length === 0) {
-      this.objects.set(key, { text, segments, refusals: [] });
+      this.objects.set(key, { text, segments, changedAt: this.now(), refusals: [] });
     } else {
       const at = this.now();
       const refusals = errors.map((e: PolicyError) => ({ ...e, text: formatPolicyError(e), at }));
       fresh.push(...refusals);
-      this.objects.set(key, { text, segments: prev?.segments ?? [], refusals });
+      this.objects.set(key, { text, segments: prev?.segments ?? [], changedAt: prev?.changedAt ?? 0, refusals });
     }
     return true;
   }
@@ -235,12 +249,21 @@ export class KubernetesSource implements PolicySource {
   private publish(fresh: Refusal[]): void {
     const segments: LoadedSegment[] = [];
     const refusals: Refusal[] = [];
+    const changedAt = new Map<string, number>();
     for (const key of [...this.objects.keys()].sort()) {
       const e = this.objects.get(key)!;
       segments.push(...e.segments);
       refusals.push(...e.refusals);
+      for (const seg of e.segments) changedAt.set(`${seg.segment.metadata.namespace}/${seg.segment.metadata.name}`, e.changedAt);
     }
-    this.state = { segments, refusals, revision: (this.state?.revision ?? 0) + 1, loadedAt: this.now() };
+    this.state = {
+      segments,
+      refusals,
+      revision: (this.state?.revision ?? 0) + 1,
+      loadedAt: this.now(),
+      changedAt,
+      changeFloor: this.floor,
+    };
     for (const l of this.listeners) l(this.state, fresh);
   }
 

@@ -18,6 +18,16 @@ export interface PolicyState {
   readonly refusals: readonly Refusal[];
   /** Increases with every change of `segments` or `refusals`. */
   readonly revision: number;
+  /**
+   * When each segment (by `namespace/name`) last changed, in ms since the epoch, and a floor for
+   * changes the segments cannot show (a segment deleted or renamed away). The filter needs a
+   * `generation` that grows with every change of a proxy's config, across server restarts too,
+   * for revocation of live connections (filter/README.md): these times are where it comes from.
+   * A directory gives file and directory mtimes, so a restarted server computes the same
+   * generations for unchanged policies.
+   */
+  readonly changedAt: ReadonlyMap<string, number>;
+  readonly changeFloor: number;
   readonly loadedAt: number;
 }
 

@@ -9,7 +9,14 @@ import type { NodeInfo } from "./node.js";
 import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
 import type { Callbacks, StreamInfo } from "./server/callbacks.js";
 
-export type CompileFn = (segments: LoadedSegment[], workload: Workload) => CompiledConfig;
+export type CompileFn = (segments: LoadedSegment[], workload: Workload, opts?: { generation?: number }) => CompiledConfig;
+
+/** What ProxyConfigs compiles from: the segments and when each changed (source/types.ts PolicyState). */
+export interface PolicyInput {
+  segments: readonly LoadedSegment[];
+  changedAt: ReadonlyMap<string, number>;
+  changeFloor: number;
+}
 
 export interface ProxyConfigsOptions {
   cache: SnapshotCache;
@@ -47,6 +54,16 @@ interface ProxyEntry {
 
 export class ProxyConfigs implements Callbacks {
   private segments: LoadedSegment[] = [];
+  private changedAt: ReadonlyMap<string, number> = new Map();
+  private changeFloor = 0;
+  /**
+   * Per workload: its config without the generation line, and the generation that body got.
+   * The generation moves only when the body does, so an unaffected proxy's bytes (and version)
+   * stay the same; it is the newest change time among the segments that select the workload and
+   * the source's floor (deletions), and always above the previous one — strictly increasing, as
+   * the filter's revocation requires (filter/README.md "Revocation").
+   */
+  private readonly generations = new Map<string, { body: string; generation: number }>();
   private readonly proxies = new Map<string, ProxyEntry>();
   // Many proxies share a workload, and most share a config string: compile and marshal once.
   private compiledByWorkload = new Map<string, CompiledConfig>();
@@ -55,8 +72,10 @@ export class ProxyConfigs implements Callbacks {
   constructor(private readonly opts: ProxyConfigsOptions) {}
 
   /** New policy state: recompile for every connected proxy; unchanged ones get no push. */
-  setSegments(segments: readonly LoadedSegment[]): void {
-    this.segments = [...segments];
+  setPolicy(policy: PolicyInput): void {
+    this.segments = [...policy.segments];
+    this.changedAt = policy.changedAt;
+    this.changeFloor = policy.changeFloor;
     this.compiledByWorkload = new Map();
     const previous = this.resourceByContent;
     this.resourceByContent = new Map();
@@ -158,7 +177,17 @@ export class ProxyConfigs implements Callbacks {
     const key = workloadKey(workload);
     let c = this.compiledByWorkload.get(key);
     if (!c) {
-      c = this.opts.compile(this.segments, workload);
+      const body = this.opts.compile(this.segments, workload);
+      const seen = this.generations.get(key);
+      let generation: number;
+      if (seen && seen.body === body.config) {
+        generation = seen.generation;
+      } else {
+        generation = Math.max(this.changeFloor, ...body.segments.map((k) => this.changedAt.get(k) ?? 0));
+        if (seen) generation = Math.max(generation, seen.generation + 1);
+        this.generations.set(key, { body: body.config, generation });
+      }
+      c = this.opts.compile(this.segments, workload, { generation });
       this.compiledByWorkload.set(key, c);
     }
     return c;
