@@ -67,6 +67,8 @@ export class Config {
   rules: Array<Rule> = new Array<Rule>();
   /** Every segment is in audit mode (and there is one): selection failures are audit too. */
   allAudit: bool = false;
+  /** Some rule matches on principals: admission must wait for the TLS handshake. */
+  hasPrincipalRules: bool = false;
 }
 
 // ---- tokenizer over one line ----
@@ -264,6 +266,7 @@ export function parseConfig(ptr: usize, len: usize): Config {
   let allAudit = cfg.segments.length > 0;
   for (let i = 0; i < cfg.segments.length; i++) if (!cfg.segments[i].audit) allAudit = false;
   cfg.allAudit = allAudit;
+  for (let i = 0; i < cfg.rules.length; i++) if (cfg.rules[i].principals.length > 0) cfg.hasPrincipalRules = true;
   cfg.valid = true;
   return cfg;
 }

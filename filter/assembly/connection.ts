@@ -10,7 +10,8 @@ export const F_ENDED: u32 = 2;       // the host reported a close
 export const F_AUDIT: u32 = 4;       // governed by an audit-mode segment
 export const F_SNIFF_UP: u32 = 8;    // the upstream spoke first
 export const F_SNIFF_SET: u32 = 16;  // the first direction is known
-export const F_DECIDED: u32 = 32;    // admission was decided (proxy_on_new_connection ran)
+export const F_DECIDED: u32 = 32;    // admission was decided
+export const F_PENDING: u32 = 64;    // admission waits for the TLS handshake (the peer principal)
 
 @unmanaged
 export class Conn {

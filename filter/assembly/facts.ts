@@ -12,6 +12,7 @@ const P_SOURCE = path("source", "address");
 const P_PORT = path("destination", "port");
 const P_MTLS = path("connection", "mtls");
 const P_SAN = path("connection", "uri_san_peer_certificate");
+const P_TLS_VERSION = path("connection", "tls_version");
 const P_PLUGIN_NAME = String.UTF8.encode("plugin_name");
 
 const MAX_TEXT: usize = 1024;
@@ -24,6 +25,8 @@ export var sourceHi: u64 = 0;
 export var sourceLo: u64 = 0;
 export var destPort: i32 = -1;
 export var principal: string = "";
+/** The downstream connection is TLS (Envoy knows a TLS version), handshake done or not. */
+export var tlsPresent: bool = false;
 
 export function readFacts(): void {
   sourceText = "";
@@ -49,6 +52,12 @@ export function readFacts(): void {
   let mtls = false;
   if (hostGetProperty(P_MTLS)) {
     mtls = hostLen >= 1 && load<u8>(hostPtr) != 0;
+    releaseHost();
+  }
+  // Envoy answers `connection.tls_version` (possibly empty before the handshake) only for TLS connections.
+  tlsPresent = false;
+  if (hostGetProperty(P_TLS_VERSION)) {
+    tlsPresent = true;
     releaseHost();
   }
   principal = "";

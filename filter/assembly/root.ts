@@ -2,9 +2,9 @@
 // Connection callbacks arrive through index.ts and are dispatched here by id.
 import { RootContext } from "@solo-io/proxy-runtime/runtime";
 import { Config, NONE, Rule, Segment, parseConfig } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
 import { Decision, logDecision, wouldLog } from "./decisionlog";
-import { identity, principal, readFacts, readPluginName, sourceText, destPort } from "./facts";
+import { identity, principal, readFacts, readPluginName, sourceText, destPort, tlsPresent } from "./facts";
 import { FrameState, frameAdvance, newFrameState } from "./framing";
 import {
   BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, closeDownstream, hostGetBuffer,
@@ -16,15 +16,17 @@ import {
 } from "./persource";
 import {
   R_BYTES_IN, R_BYTES_OUT, R_DURATION, R_MESSAGE_SIZE, R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_REVOKED,
-  R_SCHEDULE, R_SOURCE_BYTES, isStrike,
+  R_SCHEDULE, R_SOURCE, R_SOURCE_BYTES, isStrike,
 } from "./reasons";
-import { findSameRule, firstFromRule, fromMatches, portMatches, select, selectedRule } from "./rules";
+import { findSameRule, firstFromRule, fromMatches, portMatches, select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
 import { P_UNDECIDED, P_UNKNOWN, SNIFF_LIMIT, protocolName, sniff } from "./sniff";
 
 export const CONTINUE: u32 = 0;
 export const STOP: u32 = 1;
 const TICK_MS: u32 = 500;
+/** A TLS connection whose peer principal is still unknown this long after accept is judged without one. */
+const PENDING_MAX_MS: i64 = 5000;
 const NO_ROOT: u32 = 0xffffffff;
 
 /**
@@ -187,11 +189,32 @@ export class PicosegRoot extends RootContext {
     return !audit;
   }
 
+  /**
+   * proxy_on_new_connection. Envoy calls it before the TLS handshake, so the peer
+   * principal is not known yet: when a rule depends on it, admission waits for the first
+   * downstream data (always after the handshake), a known principal, or PENDING_MAX_MS.
+   */
   newConnection(c: Conn): u32 {
-    if ((c.flags & F_DECIDED) != 0) return (c.flags & F_CLOSED) != 0 ? STOP : CONTINUE;
-    c.flags |= F_DECIDED;
+    if ((c.flags & (F_DECIDED | F_PENDING)) != 0) return (c.flags & F_CLOSED) != 0 ? STOP : CONTINUE;
     let now = nowMs();
     c.startMs = now;
+    let cfg = this.cfg;
+    if (cfg !== null && cfg.valid && cfg.hasPrincipalRules) {
+      readFacts();
+      // Pending only if some principal could still admit it: a source no rule's `from`
+      // matches, whatever the principal, is denied now.
+      if (principal.length == 0 && tlsPresent && selectOptimistic(cfg as Config) != R_SOURCE) {
+        c.flags |= F_PENDING;
+        c.port = destPort;
+        return CONTINUE;
+      }
+    }
+    return this.decide(c, now);
+  }
+
+  /** Admission: rule selection, quarantine, schedule, perSource. Sets F_DECIDED. */
+  decide(c: Conn, now: i64): u32 {
+    c.flags = (c.flags | F_DECIDED) & ~F_PENDING;
     let cfg = this.cfg;
     if (cfg === null || !cfg.valid) {
       this.violate(c, R_NO_CONFIG, null, -1, false, -1);
@@ -234,6 +257,11 @@ export class PicosegRoot extends RootContext {
       c.frameIn = newFrameState();
       c.frameOut = newFrameState();
     }
+    // Server bytes that flowed while admission waited for the handshake (server-first protocols).
+    if (c.bytesOut > r.maxBytesOut && this.violate(c, R_BYTES_OUT, cfg, ri, audit, ri)) return STOP;
+    if (c.protocol >= 0 && r.protocols != 0 && (r.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+      if (this.violate(c, R_PROTOCOL, cfg, ri, audit, ri)) return STOP;
+    }
     this.metrics.countAllowed();
     if (wouldLog(LOG_DEBUG)) {
       let d = new Decision();
@@ -251,8 +279,17 @@ export class PicosegRoot extends RootContext {
   }
 
   data(c: Conn, size: u32, end: bool, upstream: bool): u32 {
-    // Data before proxy_on_new_connection: decide admission first, never forward undecided.
-    if ((c.flags & F_DECIDED) == 0 && this.newConnection(c) == STOP) return STOP;
+    if ((c.flags & F_DECIDED) == 0) {
+      // Data before proxy_on_new_connection: judge admission first, never forward undecided.
+      if ((c.flags & F_PENDING) == 0 && this.newConnection(c) == STOP) return STOP;
+      if ((c.flags & F_PENDING) != 0) {
+        readFacts();
+        // Client bytes come after the handshake, so the principal is final now; server
+        // bytes may come before it.
+        if (upstream && principal.length == 0) return this.pendingUpstream(c, size, end);
+        if (this.decide(c, nowMs()) == STOP) return STOP;
+      }
+    }
     if ((c.flags & F_CLOSED) != 0) return STOP;
     if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
     let cfg = this.cfgOf(c);
@@ -335,6 +372,37 @@ export class PicosegRoot extends RootContext {
     return CONTINUE;
   }
 
+  /**
+   * Server bytes while admission waits for the handshake: counted, sniffed (held only while
+   * the protocol is undecided, as always), and otherwise forwarded, so that a server-first
+   * protocol's greeting cannot deadlock the handshake's client. The governing rule checks
+   * them when admission is decided (bytes-out, protocol).
+   */
+  pendingUpstream(c: Conn, size: u32, end: bool): u32 {
+    let held = c.heldOut;
+    if (size < held) held = size;
+    c.bytesOut += <u64>(size - held);
+    if (c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
+      if ((c.flags & F_SNIFF_SET) == 0) c.flags |= F_SNIFF_SET | F_SNIFF_UP;
+      if ((c.flags & F_SNIFF_UP) != 0) {
+        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
+        let final = size >= SNIFF_LIMIT || end;
+        let proto = P_UNKNOWN;
+        if (hostGetBuffer(BUF_UPSTREAM, 0, n)) {
+          proto = sniff(hostPtr, hostLen, true, final || hostLen < <usize>n);
+          releaseHost();
+        }
+        if (proto == P_UNDECIDED) {
+          c.heldOut = size;
+          return STOP;
+        }
+        c.protocol = proto;
+      }
+    }
+    c.heldOut = 0;
+    return CONTINUE;
+  }
+
   // ---- the tick: duration, schedule, revocation ----
 
   tick(): void {
@@ -357,7 +425,15 @@ export class PicosegRoot extends RootContext {
     while (p != 0) {
       let c = changetype<Conn>(p);
       p = c.next; // c may be closed below, never freed here
-      if ((c.flags & (F_CLOSED | F_ENDED)) != 0 || c.rule < 0) continue;
+      if ((c.flags & (F_CLOSED | F_ENDED)) != 0) continue;
+      if ((c.flags & F_PENDING) != 0) {
+        // Decide once the handshake revealed the principal, or when waiting has gone on too long.
+        setEffectiveContext(c.id);
+        readFacts();
+        if (principal.length > 0 || now - c.startMs >= PENDING_MAX_MS) this.decide(c, now);
+        continue;
+      }
+      if (c.rule < 0) continue;
       let ccfg = this.cfgOf(c);
       let r = this.ruleOf(c);
       let audit = (c.flags & F_AUDIT) != 0;

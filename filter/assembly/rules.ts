@@ -12,9 +12,12 @@ export function principalMatches(pattern: string, p: string): bool {
   return p == pattern;
 }
 
+/** While set, any principal pattern counts as matching (what could the principal still admit?). */
+export var assumeAnyPrincipal: bool = false;
+
 /** `from` against the facts of the last readFacts(). */
 export function fromMatches(r: Rule): bool {
-  if (r.principals.length > 0) {
+  if (r.principals.length > 0 && !assumeAnyPrincipal) {
     let ok = false;
     for (let i = 0; i < r.principals.length; i++) {
       if (principalMatches(r.principals[i], principal)) { ok = true; break; }
@@ -69,6 +72,14 @@ export function select(cfg: Config): i32 {
     }
   }
   return firstFromRule >= 0 ? R_PORT : R_SOURCE;
+}
+
+/** Selection as if the principal, still unknown, matched every pattern. */
+export function selectOptimistic(cfg: Config): i32 {
+  assumeAnyPrincipal = true;
+  let reason = select(cfg);
+  assumeAnyPrincipal = false;
+  return reason;
 }
 
 /** Index of the rule with the same segment and rule name in cfg, -1 when gone. */

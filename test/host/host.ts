@@ -9,7 +9,7 @@
 //   c.fromClient(bytes, { end }) / c.fromServer(bytes)   -> 0 Continue | 1 StopIteration | null (closed)
 //   c.rawData(upstream, buffer, reportedSize, end)       -> any size the host might pass (fuzzing)
 //   c.closed, c.closedBy, c.closeReason, c.decisions(), c.deliveredToServer, c.deliveredToClient
-//   c.closeFromClient() / c.closeFromServer()
+//   c.closeFromClient() / c.closeFromServer(); c.completeHandshake() (with connect({ handshake: "pending" }))
 //   host.connectMany(n, i => opts)   host.liveConnections
 //   host.advance(ms) fires ticks; host.setTime(ms); host.now()
 //   host.addRoot({ config, pluginName }) (a new root context, as on an ECDS update); host.reconfigure(config, root)
@@ -117,6 +117,14 @@ export interface ConnectOptions {
   /** The peer certificate's URI SAN; sets `connection.mtls` true unless `mtls` says otherwise. */
   principal?: string | null;
   mtls?: boolean;
+  /** A TLS downstream (`connection.tls_version` present). Default: true when a principal is given. */
+  tls?: boolean;
+  /**
+   * Envoy calls proxy_on_new_connection before the TLS handshake: with "pending", the
+   * principal and `connection.mtls` appear only at the first client bytes or at
+   * c.completeHandshake(). Default "done" (known from the start).
+   */
+  handshake?: "done" | "pending";
   /** Raw property overrides by dotted path ("source.address"); null removes a property. */
   properties?: Record<string, Uint8Array | string | null>;
   root?: RootHandle;
@@ -179,10 +187,23 @@ export class Connection {
   readonly properties: Map<string, Uint8Array>;
   newConnectionStatus = -1;
 
-  constructor(private readonly host: FilterHost, id: number, root: RootHandle, properties: Map<string, Uint8Array>) {
+  constructor(
+    private readonly host: FilterHost,
+    id: number,
+    root: RootHandle,
+    properties: Map<string, Uint8Array>,
+    private readonly afterHandshake: Map<string, Uint8Array> = new Map(),
+  ) {
     this.id = id;
     this.root = root;
     this.properties = properties;
+  }
+
+  /** Completes a pending TLS handshake: the peer's principal becomes readable. */
+  completeHandshake(): void {
+    for (const [k, v] of this.afterHandshake) this.properties.set(k, v);
+    if (this.afterHandshake.size > 0) this.properties.set("connection.tls_version", new TextEncoder().encode("TLSv1.3"));
+    this.afterHandshake.clear();
   }
 
   /** Bytes the filter let through to the upstream server. */
@@ -208,6 +229,7 @@ export class Connection {
   /** The client sends bytes; returns the filter's status (or null when already closed). */
   fromClient(bytes: Bytes, opts: { end?: boolean } = {}): number | null {
     if (this.closed) return null;
+    this.completeHandshake(); // client bytes only ever arrive after the TLS handshake
     const buf = concat(this.heldFromClient, toBytes(bytes));
     return this.deliver(BUFFER_DOWNSTREAM, buf, buf.length, opts.end ?? false);
   }
@@ -463,13 +485,22 @@ export class FilterHost {
     }
     const principal = opts.principal ?? null;
     const mtls = opts.mtls ?? principal !== null;
-    props.set("connection.mtls", Uint8Array.of(mtls ? 1 : 0));
-    if (principal !== null) props.set("connection.uri_san_peer_certificate", enc.encode(principal));
+    const tls = opts.tls ?? principal !== null;
+    const afterHandshake = new Map<string, Uint8Array>();
+    afterHandshake.set("connection.mtls", Uint8Array.of(mtls ? 1 : 0));
+    if (principal !== null) afterHandshake.set("connection.uri_san_peer_certificate", enc.encode(principal));
+    if (tls) props.set("connection.tls_version", enc.encode(opts.handshake === "pending" ? "" : "TLSv1.3"));
+    if (tls && opts.handshake === "pending") {
+      props.set("connection.mtls", Uint8Array.of(0));
+    } else {
+      for (const [k, v] of afterHandshake) props.set(k, v);
+      afterHandshake.clear();
+    }
     for (const [k, v] of Object.entries(opts.properties ?? {})) {
       if (v === null) props.delete(k);
       else props.set(k, typeof v === "string" ? enc.encode(v) : v);
     }
-    const c = new Connection(this, id, root, props);
+    const c = new Connection(this, id, root, props, afterHandshake);
     this.conns.set(id, c);
     this.callIn(id, "proxy_on_context_create", () => this.exports.proxy_on_context_create(id, root.id));
     if (!opts.noNewConnection) {
