@@ -7,6 +7,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../test/host/host.js";
@@ -48,7 +50,7 @@ export const ALL_FACTORS = [
 export const ALLOW_ALL = "picoseg 1\nsegment payments/payments-db enforce\nrule any\nend\n";
 
 /** Connection facts that the all-factors rule admits: 100 principals (so 100 per-source records), sources in 10/8. */
-function facts(i: number): ConnectOptions {
+export function facts(i: number): ConnectOptions {
   return {
     source: `10.${1 + (i % 8)}.${(i >> 8) & 255}.${i & 255}:${40000 + (i % 20000)}`,
     port: 5432,
@@ -57,7 +59,7 @@ function facts(i: number): ConnectOptions {
 }
 
 /** A Postgres-style message under `framing lengthPrefixed 1 4 big -4`: type, int32 length counting itself, payload. */
-function pgMessage(total: number): Uint8Array {
+export function pgMessage(total: number): Uint8Array {
   const m = new Uint8Array(total).fill(0x78);
   m[0] = 0x51;
   new DataView(m.buffer).setUint32(1, total - 1, false);
@@ -92,7 +94,7 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), w.map((n) => "-".repeat(n)).join("  "), ...rows.map(line)].join("\n");
 }
 
-interface Variant {
+export interface Variant {
   name: string;
   wasm: string;
   config: string;
@@ -121,6 +123,8 @@ interface SetupCost {
   ns: number[];
   /** Bytes the filter logged per new connection (at the host's info level), at the largest live count. */
   logBytes: number;
+  /** Host calls the module made per new connection, at the largest live count. */
+  hostCalls: number;
 }
 
 /**
@@ -130,7 +134,7 @@ interface SetupCost {
  * touches every live count alike. Each batch opens k connections (timed), then closes
  * them (untimed), so the live count stays put.
  */
-async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
+export async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
   const hosts: FilterHost[] = [];
   for (const live of lives) {
     const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
@@ -140,6 +144,8 @@ async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
   const samples: number[][] = lives.map(() => []);
   const next = [...lives];
   let logBytes = 0;
+  let hostCalls = 0;
+  const callsOf = (host: FilterHost): number => [...host.hostCalls.values()].reduce((a, b) => a + b, 0);
   for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
     gc();
     for (let j = 0; j < hosts.length; j++) {
@@ -148,10 +154,14 @@ async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
       const k = v.batch(lives[h]!);
       const batch: Connection[] = new Array<Connection>(k);
       const log0 = host.logBytes;
+      const calls0 = callsOf(host);
       const t0 = now();
       for (let i = 0; i < k; i++) batch[i] = host.connect(v.facts(next[h]!++));
       const t1 = now();
-      if (h === hosts.length - 1) logBytes = (host.logBytes - log0) / k;
+      if (h === hosts.length - 1) {
+        logBytes = (host.logBytes - log0) / k;
+        hostCalls = (callsOf(host) - calls0) / k;
+      }
       for (const c of batch) {
         if (c.closed) throw new Error(`${v.name}: a bench connection was denied (${c.closeReason})`);
         c.closeFromClient();
@@ -160,7 +170,7 @@ async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
       if (b >= WARMUP_BATCHES) samples[h]!.push(Number(t1 - t0) / k);
     }
   }
-  return { ns: samples.map(median), logBytes };
+  return { ns: samples.map(median), logBytes, hostCalls };
 }
 
 /**
@@ -171,7 +181,7 @@ async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
  * such a connection, so this measure runs with allow-all. Closing (untimed) calls
  * the close, done, log and delete exports the same way.
  */
-async function setupCostExports(v: Variant, lives: number[]): Promise<number[]> {
+export async function setupCostExports(v: Variant, lives: number[]): Promise<number[]> {
   const hosts: FilterHost[] = [];
   for (const live of lives) {
     const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
@@ -214,7 +224,7 @@ async function setupCostExports(v: Variant, lives: number[]): Promise<number[]> 
 }
 
 /** (b) Wasm memory per live connection: growth from 0 to `live` open connections (each past its first message), divided by `live`. */
-async function memoryPerConnection(v: Variant, live: number, prime: Uint8Array | null): Promise<number> {
+export async function memoryPerConnection(v: Variant, live: number, prime: Uint8Array | null): Promise<number> {
   const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
   // One open/close round first, so that one-time allocations (the registry, scratch buffers) are not counted.
   for (const c of fill(host, v, 50, prime)) c.closeFromClient();
@@ -238,7 +248,7 @@ interface CallbackCost {
  * included) and the export alone (the host buffer set once, proxy_on_downstream_data
  * called directly). Batches of all configurations alternate (load drift touches all alike).
  */
-async function callbackCosts(configs: string[], msg: Uint8Array): Promise<CallbackCost[]> {
+export async function callbackCosts(configs: string[], msg: Uint8Array): Promise<CallbackCost[]> {
   const rounds = 40;
   const setups = [];
   for (const config of configs) {
@@ -280,6 +290,26 @@ async function callbackCosts(configs: string[], msg: Uint8Array): Promise<Callba
   });
 }
 
+/** The emulator's price of one proxy_get_buffer_bytes host call (4 bytes, the host allocating through the module's malloc), from the SDK variant's bench_get_buffer_bytes. */
+async function hostCallPrice(sdkWasm: string, msg: Uint8Array): Promise<number> {
+  const host = await FilterHost.start({ config: ALLOW_ALL, wasmPath: sdkWasm, logLevel: "info" });
+  const fn = (host.exports as unknown as Record<string, unknown>)["bench_get_buffer_bytes"];
+  if (typeof fn !== "function") throw new Error("the SDK variant lacks bench_get_buffer_bytes");
+  const read = fn as (n: number, len: number) => number;
+  const n = 2000;
+  const samples: number[] = [];
+  host.setBuffer(2, msg);
+  for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
+    const t0 = now();
+    const got = read(n, 4);
+    const t1 = now();
+    if (got !== n * 4) throw new Error(`bench_get_buffer_bytes read ${got} bytes, expected ${n * 4}`);
+    if (b >= WARMUP_BATCHES) samples.push(Number(t1 - t0) / n);
+  }
+  host.setBuffer(2, null);
+  return median(samples);
+}
+
 /** ALL_FACTORS with its lines starting with `prefix` replaced (or removed when `by` is null). */
 function without(prefix: string, by: string | null = null): string {
   return ALL_FACTORS.split("\n").flatMap((l) => (l.startsWith(prefix) ? (by === null ? [] : [by]) : [l])).join("\n");
@@ -316,10 +346,10 @@ async function main(): Promise<void> {
   for (const v of variants) setup.set(v.name, await setupCost(v, LIVE));
   log("(a) cost of a new connection (proxy_on_context_create + proxy_on_new_connection via host.connect)");
   log(table(
-    ["", "10 live", "1,000 live", "10,000 live", "10,000 / 10 (aim < 1.2)", "log bytes / connection"],
+    ["", "10 live", "1,000 live", "10,000 live", "10,000 / 10 (aim < 1.2)", "host calls / conn.", "log bytes / conn."],
     variants.map((v) => {
       const r = setup.get(v.name)!;
-      return [v.name, fmtNs(r.ns[0]!), fmtNs(r.ns[1]!), fmtNs(r.ns[2]!), fmtRatio(r.ns[2]! / r.ns[0]!), r.logBytes.toFixed(0)];
+      return [v.name, fmtNs(r.ns[0]!), fmtNs(r.ns[1]!), fmtNs(r.ns[2]!), fmtRatio(r.ns[2]! / r.ns[0]!), r.hostCalls.toFixed(1), r.logBytes.toFixed(0)];
     }),
   ));
   const exportRows: string[][] = [];
@@ -327,9 +357,9 @@ async function main(): Promise<void> {
   for (const v of variants.filter((x) => x.config === ALLOW_ALL)) {
     const r = await setupCostExports(v, LIVE);
     exportCosts.set(v.name, r);
-    exportRows.push([`${v.name}, exports alone`, fmtNs(r[0]!), fmtNs(r[1]!), fmtNs(r[2]!), fmtRatio(r[2]! / r[0]!), ""]);
+    exportRows.push([`${v.name}, exports alone`, fmtNs(r[0]!), fmtNs(r[1]!), fmtNs(r[2]!), fmtRatio(r[2]! / r[0]!), "", ""]);
   }
-  log(table(["", "10 live", "1,000 live", "10,000 live", "10,000 / 10 (aim < 1.2)", ""], exportRows));
+  log(table(["", "10 live", "1,000 live", "10,000 live", "10,000 / 10 (aim < 1.2)", "", ""], exportRows));
   const sdkExports = exportCosts.get("SDK as published (d)");
   const ownExports = exportCosts.get(allowAll.name);
   if (sdkExports && ownExports) {
@@ -365,6 +395,8 @@ async function main(): Promise<void> {
   ];
   const results = await callbackCosts(cases.map(([, cfg]) => cfg), msg);
   const base = results[0]!;
+  const sdk = variants.find((v) => v.name.startsWith("SDK"));
+  const price = sdk ? await hostCallPrice(sdk.wasm, msg) : null;
   log(table(
     ["", "via emulator", "ratio", "export alone", "ratio (aim < 2)", "host calls / callback"],
     cases.map(([name], i) => {
@@ -372,6 +404,13 @@ async function main(): Promise<void> {
       return [name, fmtNs(r.emulator), fmtRatio(r.emulator / base.emulator), fmtNs(r.exportOnly), fmtRatio(r.exportOnly / base.exportOnly), r.hostCalls.toFixed(1)];
     }),
   ));
+  if (price !== null) {
+    const all = results[1]!;
+    const net = all.exportOnly - all.hostCalls * price;
+    log(`    one proxy_get_buffer_bytes host call costs ${fmtNs(price)} in this emulator (measured from Wasm, SDK variant);`);
+    log(`    all factors less its ${all.hostCalls.toFixed(1)} host call(s) per callback: ${fmtNs(Math.max(0, net))}, ${fmtRatio(Math.max(0, net) / base.exportOnly)} allow-all (export alone)`);
+  }
 }
 
-await main();
+// Run when executed (npm run bench), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();
