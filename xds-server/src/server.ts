@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
+import { PICOSEG_ECDS_RESOURCE } from "./envoy/bootstrap.js";
 import { startAdmin, WASM_PATH, type AdminServer } from "./http/admin.js";
 import { XdsMetrics } from "./http/metrics.js";
 import { compileForWorkload, validatePolicyText } from "./policy/index.js";
@@ -20,14 +21,16 @@ import { StreamTracker, type StatusReport } from "./xds/status.js";
 
 const RECENT_REFUSALS = 50;
 
-/** The ECDS resource name sidecars ask for (envoy/bootstrap.ts PICOSEG_ECDS_RESOURCE). */
-export const DEFAULT_RESOURCE_NAME = "picoseg";
+/** The ECDS resource name sidecars ask for, and what a wildcard subscriber gets. */
+export const DEFAULT_RESOURCE_NAME = PICOSEG_ECDS_RESOURCE;
 
 /** filter/build/picoseg.wasm of this checkout (works from src/ via tsx and from dist/). */
 export function defaultWasmPath(): string {
-  const fromDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "filter", "build", "picoseg.wasm");
-  const fromSrc = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "filter", "build", "picoseg.wasm");
-  return import.meta.url.includes("/dist/") ? fromDist : fromSrc;
+  // This file is <root>/xds-server/src/server.ts, or <root>/dist/xds-server/src/server.js.
+  const xdsServer = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  const parent = path.dirname(xdsServer);
+  const root = path.basename(parent) === "dist" ? path.dirname(parent) : parent;
+  return path.join(root, "filter", "build", "picoseg.wasm");
 }
 
 export interface XdsServerOptions {
