@@ -10,7 +10,7 @@ import { stringify } from "yaml";
  * The ECDS resource name every sidecar subscribes to for its picoseg filter.
  * One name for all proxies: the xDS server answers per node (it selects segments from the node's
  * metadata), so the name does not need to carry the workload, and a proxy's bootstrap stays the same
- * whichever segments select it. Engineer C's server serves this name.
+ * whichever segments select it. The xDS server (xds-server/src/xds) serves this name.
  */
 export const PICOSEG_ECDS_RESOURCE = "picoseg";
 
