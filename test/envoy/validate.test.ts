@@ -61,11 +61,19 @@ describe("picoseg envoy --mode validate accepts the generated bootstraps", () =>
     validate(r.stdout, "sidecar-ads-tls.yaml");
   });
 
+  it("the sidecar bootstrap printed as JSON", () => {
+    const r = picoseg([...sidecar, "--format", "json"]);
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as { node: { id: string } }).node.id).toContain("payments-db");
+    validate(r.stdout, "sidecar.json");
+  });
+
   it("picoseg envoy passes flags through and propagates the exit code", () => {
     const ok = picoseg(["envoy", "--version"]);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain("1.40.0");
     const bad = picoseg(["envoy", "--mode", "validate", "--disable-hot-restart", "-c", join(dir, "missing.yaml")]);
+    expect(bad.stderr).toContain("missing.yaml");
     expect(bad.status).toBe(1);
   });
 });

@@ -32,6 +32,7 @@ interface SidecarFlags {
   concurrency?: string;
   logLevel: string;
   print?: boolean;
+  format: string;
 }
 
 /** "k=v,k=v" → record; an empty string is an empty record. */
@@ -105,11 +106,14 @@ export function registerSidecar(program: Command): void {
     .option("--initial-fetch-timeout <seconds>", "how long the listener waits for its first filter config")
     .option("--concurrency <n>", "Envoy worker threads")
     .option("--log-level <level>", "Envoy log level", "info")
-    .option("--print", "print the bootstrap (YAML) instead of running Envoy")
+    .option("--print", "print the bootstrap instead of running Envoy")
+    .option("--format <yaml|json>", "how --print writes the bootstrap", "yaml")
     .action(async (flags: SidecarFlags) => {
-      const yaml = toYaml(sidecarBootstrapFromFlags(flags));
+      const bootstrap = sidecarBootstrapFromFlags(flags);
+      if (flags.format !== "yaml" && flags.format !== "json") throw new Error(`--format: yaml or json, got "${flags.format}"`);
+      const yaml = toYaml(bootstrap);
       if (flags.print) {
-        process.stdout.write(yaml);
+        process.stdout.write(flags.format === "json" ? `${JSON.stringify(bootstrap, null, 2)}\n` : yaml);
         return;
       }
       const binary = envoyBinaryPath();
