@@ -23,7 +23,8 @@ describe("closing a live connection from the root context's tick (real Envoy, --
       admin: { host: "127.0.0.1", port: 0 },
       wasm: { filename: probe.wasm, vmId: "tick-close-probe" },
       configuration: "",
-      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }],
+      // exact_balance: the live connections are spread over both workers, so both workers' ticks close.
+      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port }, exactBalance: true }],
     }), { concurrency: 2 });
   });
 
@@ -38,6 +39,8 @@ describe("closing a live connection from the root context's tick (real Envoy, --
     const t0 = Date.now();
     const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => TcpClient.connect(port)));
     for (const c of clients) await c.write("ping\n");
+    const perWorker = await envoy.stats(`^listener\\.127\\.0\\.0\\.1_${port}\\.worker_\\d+\\.downstream_cx_total$`);
+    expect([...perWorker.values()]).toEqual([CONNECTIONS / 2, CONNECTIONS / 2]);
     for (const c of clients) expect((await c.waitForBytes(5, 2000)).toString()).toBe("ping\n");
     // Still open well before the deadline: the tick, not something else, closes them.
     expect(clients.every((c) => c.isOpen())).toBe(true);

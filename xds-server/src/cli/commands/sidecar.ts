@@ -32,7 +32,7 @@ interface SidecarFlags {
   concurrency?: string;
   logLevel: string;
   print?: boolean;
-  format: string;
+  format?: string;
 }
 
 /** "k=v,k=v" → record; an empty string is an empty record. */
@@ -110,10 +110,11 @@ export function registerSidecar(program: Command): void {
     .option("--format <yaml|json>", "how --print writes the bootstrap", "yaml")
     .action(async (flags: SidecarFlags) => {
       const bootstrap = sidecarBootstrapFromFlags(flags);
-      if (flags.format !== "yaml" && flags.format !== "json") throw new Error(`--format: yaml or json, got "${flags.format}"`);
+      const format = flags.format ?? "yaml";
+      if (format !== "yaml" && format !== "json") throw new Error(`--format: yaml or json, got "${format}"`);
       const yaml = toYaml(bootstrap);
       if (flags.print) {
-        process.stdout.write(flags.format === "json" ? `${JSON.stringify(bootstrap, null, 2)}\n` : yaml);
+        process.stdout.write(format === "json" ? `${JSON.stringify(bootstrap, null, 2)}\n` : yaml);
         return;
       }
       const binary = envoyBinaryPath();
