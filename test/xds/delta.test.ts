@@ -159,6 +159,21 @@ describe("generations (what the filter's revocation compares)", () => {
   });
 });
 
+describe("edits that change nothing", () => {
+  it("a comment-only edit or a touch pushes nothing to anyone", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const e = envoy("ads", "db-1", { app: "db" });
+    e.subscribe(["picoseg"]);
+    e.ack(await e.inbox.next());
+    const revision = fx.server.source.current()!.revision;
+    await fx.write("db.yaml", `# reviewed by ops\n${segment("db", "db", 5432)}`);
+    await eventually(() => fx!.server.source.current()!.revision > revision, 2000, "the reload");
+    expect(await e.inbox.nothingWithin(300)).toBe(true);
+    await fx.write("db.yaml", `# reviewed by ops\n${segment("db", "db", 5432)}`); // same bytes, new mtime
+    expect(await e.inbox.nothingWithin(300)).toBe(true);
+  });
+});
+
 describe("server restart", () => {
   it("a client reconnecting to a fresh server with the same policies is already up to date", async () => {
     fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });

@@ -49,6 +49,7 @@ describe("HTTP side", () => {
       segments: ["shop/db"],
       streams: [{ service: "ecds", protocol: "delta" }],
     });
+    expect((status.proxies[0] as { generation?: number }).generation).toBeGreaterThan(1_700_000_000_000); // a change time in ms
     expect((await get("/nope")).status).toBe(404);
   });
 

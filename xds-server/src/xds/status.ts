@@ -36,6 +36,8 @@ export interface ProxyStatus {
   cluster: string;
   workload: Workload;
   segments: string[];
+  /** The `generation` line of its current config (what the filter's revocation compares). */
+  generation?: number;
   warnings: string[];
   error?: string;
   streams: StreamStatus[];
@@ -127,11 +129,13 @@ export class StreamTracker implements Callbacks {
         s.current = version;
         resources.set(name, s);
       }
+      const generation = /^generation (\d+)$/m.exec(c.config ?? "")?.[1];
       out.push({
         nodeId: id,
         cluster: c.node.cluster,
         workload: c.node.workload,
         segments: c.segments,
+        ...(generation !== undefined ? { generation: Number(generation) } : {}),
         warnings: c.warnings,
         ...(c.error !== undefined ? { error: c.error } : {}),
         streams: streams.map((t) => ({
