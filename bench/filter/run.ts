@@ -16,7 +16,7 @@ import { sdkVariantWasm } from "./sdk.js";
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has("--quick");
-const BATCHES = QUICK ? 3 : 9;
+const BATCHES = QUICK ? 3 : 11;
 const WARMUP_BATCHES = QUICK ? 1 : 3;
 
 /** Every factor of DESIGN.md on one rule, with limits the bench never reaches. */
@@ -130,8 +130,11 @@ interface SetupCost {
 /**
  * (a) Median cost of one new connection (proxy_on_context_create + proxy_on_new_connection,
  * through the emulator's connect) with `live` connections open, for each live count.
- * One host per live count; their batches alternate, so that drift in the machine's load
- * touches every live count alike. Each batch opens k connections (timed), then closes
+ * One host per live count; connections open on each host in turn, each timed on its own,
+ * and the figure is the median over every timed connection: a load spike or a garbage
+ * collection of the emulator's JavaScript inflates single samples, not the median (a
+ * per-batch sum let collections that recur at the same point of each batch bias one host).
+ * Each batch opens k connections per host, then closes
  * them (untimed), so the live count stays put.
  */
 export async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
@@ -146,28 +149,31 @@ export async function setupCost(v: Variant, lives: number[]): Promise<SetupCost>
   let logBytes = 0;
   let hostCalls = 0;
   const callsOf = (host: FilterHost): number => [...host.hostCalls.values()].reduce((a, b) => a + b, 0);
+  const k = Math.min(...lives.map((l) => v.batch(l)));
+  const last = hosts.length - 1;
   for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
     gc();
-    for (let j = 0; j < hosts.length; j++) {
-      const h = (b + j) % hosts.length;
-      const host = hosts[h]!;
-      const k = v.batch(lives[h]!);
-      const batch: Connection[] = new Array<Connection>(k);
-      const log0 = host.logBytes;
-      const calls0 = callsOf(host);
-      const t0 = now();
-      for (let i = 0; i < k; i++) batch[i] = host.connect(v.facts(next[h]!++));
-      const t1 = now();
-      if (h === hosts.length - 1) {
-        logBytes = (host.logBytes - log0) / k;
-        hostCalls = (callsOf(host) - calls0) / k;
+    const batches: Connection[][] = hosts.map(() => new Array<Connection>(k));
+    const log0 = hosts[last]!.logBytes;
+    const calls0 = callsOf(hosts[last]!);
+    const timed = b >= WARMUP_BATCHES;
+    // One connection on each host in turn: a load spike on the machine touches every live count alike.
+    for (let i = 0; i < k; i++) {
+      for (let h = 0; h < hosts.length; h++) {
+        const t0 = now();
+        batches[h]![i] = hosts[h]!.connect(v.facts(next[h]!++));
+        const t1 = now();
+        if (timed) samples[h]!.push(Number(t1 - t0));
       }
-      for (const c of batch) {
+    }
+    logBytes = (hosts[last]!.logBytes - log0) / k;
+    hostCalls = (callsOf(hosts[last]!) - calls0) / k;
+    for (let h = 0; h < hosts.length; h++) {
+      for (const c of batches[h]!) {
         if (c.closed) throw new Error(`${v.name}: a bench connection was denied (${c.closeReason})`);
         c.closeFromClient();
       }
-      host.clearLogs();
-      if (b >= WARMUP_BATCHES) samples[h]!.push(Number(t1 - t0) / k);
+      hosts[h]!.clearLogs();
     }
   }
   return { ns: samples.map(median), logBytes, hostCalls };
@@ -190,25 +196,31 @@ export async function setupCostExports(v: Variant, lives: number[]): Promise<num
   }
   const samples: number[][] = lives.map(() => []);
   let id = 50_000_000; // far above the emulator's own ids
+  const k = Math.min(...lives.map((l) => v.batch(l)));
   for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
     gc();
-    for (let j = 0; j < hosts.length; j++) {
-      const h = (b + j) % hosts.length;
-      const host = hosts[h]!;
-      const x = host.exports;
-      const root = host.root.id;
-      const k = v.batch(lives[h]!) * 2;
-      const first = id;
-      const t0 = now();
-      for (let i = 0; i < k; i++) {
+    const ids: number[][] = hosts.map(() => []);
+    const timed = b >= WARMUP_BATCHES;
+    for (let i = 0; i < k; i++) {
+      for (let h = 0; h < hosts.length; h++) {
+        const host = hosts[h]!;
+        const x = host.exports;
+        const root = host.root.id;
         const c = id++;
+        ids[h]!.push(c);
+        const t0 = now();
         host.callIn(c, "setup", () => {
           x.proxy_on_context_create(c, root);
           if (x.proxy_on_new_connection(c) !== 0) throw new Error(`${v.name}: an exports-only connection was denied`);
         });
+        const t1 = now();
+        if (timed) samples[h]!.push(Number(t1 - t0));
       }
-      const t1 = now();
-      for (let c = first; c < id; c++) {
+    }
+    for (let h = 0; h < hosts.length; h++) {
+      const host = hosts[h]!;
+      const x = host.exports;
+      for (const c of ids[h]!) {
         host.callIn(c, "close", () => {
           x.proxy_on_downstream_connection_close(c, 2);
           x.proxy_on_done(c);
@@ -217,7 +229,6 @@ export async function setupCostExports(v: Variant, lives: number[]): Promise<num
         });
       }
       host.clearLogs();
-      if (b >= WARMUP_BATCHES) samples[h]!.push(Number(t1 - t0) / k);
     }
   }
   return samples.map(median);
@@ -246,7 +257,8 @@ interface CallbackCost {
  * on 100 live connections past their first message, for each configuration. Two
  * measures: through the emulator (Connection.fromClient: its buffer bookkeeping
  * included) and the export alone (the host buffer set once, proxy_on_downstream_data
- * called directly). Batches of all configurations alternate (load drift touches all alike).
+ * called directly). Each round times 100 callbacks on every configuration in turn; the
+ * figure is the median over all rounds (per callback).
  */
 export async function callbackCosts(configs: string[], msg: Uint8Array): Promise<CallbackCost[]> {
   const rounds = 40;
@@ -260,26 +272,27 @@ export async function callbackCosts(configs: string[], msg: Uint8Array): Promise
   const callsOf = (h: FilterHost): number => [...h.hostCalls.values()].reduce((a, b) => a + b, 0);
   for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
     gc();
-    for (let j = 0; j < setups.length; j++) {
-      const s = setups[(b + j) % setups.length]!;
-      const { host, conns } = s;
-      const c0 = callsOf(host);
-      const t0 = now();
-      for (let r = 0; r < rounds; r++) for (const c of conns) c.fromClient(msg);
-      const t1 = now();
-      host.setBuffer(2, msg);
-      const t2 = now();
-      for (let r = 0; r < rounds; r++) {
+    const calls0 = setups.map((s) => callsOf(s.host));
+    const timed = b >= WARMUP_BATCHES;
+    // Each round runs 100 callbacks on every configuration in turn: load drift touches all alike.
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < setups.length; j++) {
+        const { host, conns } = setups[j]!;
+        const t0 = now();
+        for (const c of conns) c.fromClient(msg);
+        const t1 = now();
+        host.setBuffer(2, msg);
+        const t2 = now();
         for (const c of conns) host.callIn(c.id, "proxy_on_downstream_data", () => host.exports.proxy_on_downstream_data(c.id, msg.length, 0));
-      }
-      const t3 = now();
-      host.setBuffer(2, null);
-      if (b >= WARMUP_BATCHES) {
-        s.through.push(Number(t1 - t0) / (rounds * conns.length));
-        s.direct.push(Number(t3 - t2) / (rounds * conns.length));
-        s.calls += callsOf(host) - c0;
+        const t3 = now();
+        host.setBuffer(2, null);
+        if (timed) {
+          setups[j]!.through.push(Number(t1 - t0) / conns.length);
+          setups[j]!.direct.push(Number(t3 - t2) / conns.length);
+        }
       }
     }
+    if (timed) setups.forEach((s, j) => { s.calls += callsOf(s.host) - calls0[j]!; });
   }
   return setups.map((s) => {
     for (const c of s.conns) {
@@ -320,17 +333,17 @@ async function main(): Promise<void> {
   const wasmBytes = readFileSync(RELEASE_WASM);
   const sha = createHash("sha256").update(wasmBytes).digest("hex").slice(0, 12);
   log(`picoseg filter bench — ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-  log(`module ${RELEASE_WASM.replace(process.cwd() + "/", "")} (${wasmBytes.length} bytes, sha256 ${sha}…); medians of ${BATCHES} batches after ${WARMUP_BATCHES} warm-up batches; times include the emulator's own work`);
+  log(`module ${RELEASE_WASM.replace(process.cwd() + "/", "")} (${wasmBytes.length} bytes, sha256 ${sha}…); ${BATCHES} timed batches after ${WARMUP_BATCHES} warm-up batches, medians of per-sample times; times include the emulator's own work`);
   log("");
 
   const msg = pgMessage(100);
-  const allowAll: Variant = { name: "picoseg, allow-all", wasm: RELEASE_WASM, config: ALLOW_ALL, facts, batch: () => 500 };
-  const allFactors: Variant = { name: "picoseg, all factors", wasm: RELEASE_WASM, config: ALL_FACTORS, facts, batch: () => 500 };
+  const allowAll: Variant = { name: "picoseg, allow-all", wasm: RELEASE_WASM, config: ALLOW_ALL, facts, batch: () => 300 };
+  const allFactors: Variant = { name: "picoseg, all factors", wasm: RELEASE_WASM, config: ALL_FACTORS, facts, batch: () => 300 };
   const variants: Variant[] = [allowAll, allFactors];
   if (!args.has("--no-sdk")) {
     try {
       const wasm = sdkVariantWasm(log);
-      variants.push({ name: "SDK as published (d)", wasm, config: ALLOW_ALL, facts, batch: (live) => (live >= 10_000 ? 50 : 200) });
+      variants.push({ name: "SDK as published (d)", wasm, config: ALLOW_ALL, facts, batch: () => 50 });
     } catch (e) {
       log(`(d) skipped: the SDK variant did not compile: ${(e as Error).message.split("\n")[0]}`);
     }
