@@ -9,6 +9,9 @@ import type { NodeInfo } from "./node.js";
 import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
 import type { Callbacks, StreamInfo } from "./server/callbacks.js";
 
+/** Proxies refreshed per turn of the event loop during a push. */
+const PUSH_BATCH = 200;
+
 export type CompileFn = (segments: LoadedSegment[], workload: Workload, opts?: { generation?: number }) => CompiledConfig;
 
 /** What ProxyConfigs compiles from: the segments and when each changed (source/types.ts PolicyState). */
@@ -64,6 +67,8 @@ export class ProxyConfigs implements Callbacks {
    * the filter's revocation requires (filter/README.md "Revocation").
    */
   private readonly generations = new Map<string, { body: string; generation: number }>();
+  /** Counts setPolicy calls: a refresh round in progress stops when a newer one starts. */
+  private round = 0;
   private readonly proxies = new Map<string, ProxyEntry>();
   // Many proxies share a workload, and most share a config string: compile and marshal once.
   private compiledByWorkload = new Map<string, CompiledConfig>();
@@ -71,7 +76,12 @@ export class ProxyConfigs implements Callbacks {
 
   constructor(private readonly opts: ProxyConfigsOptions) {}
 
-  /** New policy state: recompile for every connected proxy; unchanged ones get no push. */
+  /**
+   * New policy state: recompile for every connected proxy; unchanged ones get no push. Proxies
+   * are refreshed in batches with a turn of the event loop between them, so that the first
+   * responses leave (and their ACKs come back) while the rest are built, and a push to
+   * thousands of proxies does not stall the server. A newer state abandons an older round.
+   */
   setPolicy(policy: PolicyInput): void {
     this.segments = [...policy.segments];
     this.changedAt = policy.changedAt;
@@ -79,7 +89,19 @@ export class ProxyConfigs implements Callbacks {
     this.compiledByWorkload = new Map();
     const previous = this.resourceByContent;
     this.resourceByContent = new Map();
-    for (const [id, p] of this.proxies) this.refresh(id, p, previous);
+    const round = ++this.round;
+    const ids = [...this.proxies.keys()];
+    const step = (from: number): void => {
+      if (round !== this.round) return;
+      const to = Math.min(ids.length, from + PUSH_BATCH);
+      for (let i = from; i < to; i++) {
+        const id = ids[i]!;
+        const p = this.proxies.get(id);
+        if (p) this.refresh(id, p, previous);
+      }
+      if (to < ids.length) setImmediate(step, to);
+    };
+    step(0);
   }
 
   onStreamRequest(stream: StreamInfo, typeUrl: string, subscription: Subscription): void {
