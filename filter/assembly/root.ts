@@ -308,6 +308,33 @@ export class PicosegRoot extends RootContext {
     let fresh = <u64>(size - held);
     let bufType = upstream ? BUF_UPSTREAM : BUF_DOWNSTREAM;
 
+    // Protocol first: decided on the first bytes of whichever direction speaks first, before
+    // budgets and framing judge bytes of a protocol the rule may not even admit.
+    // An empty read (e.g. a bare half-close) does not make its direction the first speaker.
+    if (rule.protocols != 0 && c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
+      if ((c.flags & F_SNIFF_SET) == 0) {
+        c.flags |= F_SNIFF_SET;
+        if (upstream) c.flags |= F_SNIFF_UP;
+      }
+      let sniffUp = (c.flags & F_SNIFF_UP) != 0;
+      if (sniffUp == upstream) {
+        let final = size >= SNIFF_LIMIT || end;
+        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
+        let proto = P_UNKNOWN;
+        if (hostGetBuffer(bufType, 0, n)) {
+          proto = sniff(hostPtr, hostLen, upstream, final || hostLen < <usize>n);
+          releaseHost();
+        }
+        // Undecided: hold everything and count nothing yet (`held` stays at what was
+        // already counted), so budgets and framing see these bytes once it is decided.
+        if (proto == P_UNDECIDED) return STOP;
+        c.protocol = proto;
+        if ((rule.protocols & ((<u32>1) << <u32>proto)) == 0) {
+          if (this.violate(c, R_PROTOCOL, cfg, c.rule, audit, c.rule)) return STOP;
+        }
+      }
+    }
+
     // Byte budget: the read that would pass it is not forwarded.
     let total: u64;
     let max: u64;
@@ -342,32 +369,6 @@ export class PicosegRoot extends RootContext {
       }
     }
 
-    // Protocol: decided on the first bytes of whichever direction speaks first.
-    // An empty read (e.g. a bare half-close) does not make its direction the first speaker.
-    if (rule.protocols != 0 && c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
-      if ((c.flags & F_SNIFF_SET) == 0) {
-        c.flags |= F_SNIFF_SET;
-        if (upstream) c.flags |= F_SNIFF_UP;
-      }
-      let sniffUp = (c.flags & F_SNIFF_UP) != 0;
-      if (sniffUp == upstream) {
-        let final = size >= SNIFF_LIMIT || end;
-        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
-        let proto = P_UNKNOWN;
-        if (hostGetBuffer(bufType, 0, n)) {
-          proto = sniff(hostPtr, hostLen, upstream, final || hostLen < <usize>n);
-          releaseHost();
-        }
-        if (proto == P_UNDECIDED) {
-          if (upstream) c.heldOut = size; else c.heldIn = size;
-          return STOP;
-        }
-        c.protocol = proto;
-        if ((rule.protocols & ((<u32>1) << <u32>proto)) == 0) {
-          if (this.violate(c, R_PROTOCOL, cfg, c.rule, audit, c.rule)) return STOP;
-        }
-      }
-    }
     if (upstream) c.heldOut = 0; else c.heldIn = 0;
     return CONTINUE;
   }

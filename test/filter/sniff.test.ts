@@ -155,3 +155,25 @@ describe("first speaker", () => {
     expect(c.fromClient("T / HTTP/1.1\r\n")).toBe(0);
   });
 });
+
+describe("protocol before budgets and framing", () => {
+  const pgRule = oneRule("protocol postgres", "maxMessageBytes 1048576", "framing lengthPrefixed 1 4 big -4", "maxBytesIn 1000");
+
+  it("an HTTP request to a postgres rule with lengthPrefixed framing is denied for its protocol, not its 'length'", async () => {
+    const host = await hostWith(pgRule);
+    const c = host.connect();
+    // Read as a Postgres frame, "ET /" is a length of 1.2 GB: the protocol must decide first.
+    c.fromClient("GET / HTTP/1.1\r\nHost: db\r\n\r\n");
+    expect(c.closeReason).toBe("protocol");
+    expect(c.deliveredToServer.length).toBe(0);
+  });
+
+  it("bytes held while the protocol was undecided count towards the budget once it is decided", async () => {
+    const host = await hostWith(oneRule("protocol http1", "maxBytesIn 20"));
+    const c = host.connect();
+    expect(c.fromClient("GE")).toBe(1); // undecided: held, not yet counted
+    expect(c.fromClient("T / HTTP/1.1\r\nHost: x\r\n")).toBe(1); // 26 bytes in all: over 20
+    expect(c.closeReason).toBe("bytes-in");
+    expect(c.deliveredToServer.length).toBe(0);
+  });
+});
