@@ -198,4 +198,8 @@ describe("picoseg filter in Envoy: who, where and what", () => {
       expect(await env.envoy.counter("picoseg.audit.source")).toBe(before.counters.get("wasmcustom.picoseg.audit.source") ?? 0);
     });
   });
+
+  it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
+    expect(env.wasmFailures()).toEqual([]);
+  });
 });

@@ -247,4 +247,8 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
       await env.expectCounterDelta(before, "picoseg.denied.duration", 1);
     });
   });
+
+  it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
+    expect(env.wasmFailures()).toEqual([]);
+  });
 });

@@ -57,4 +57,8 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
     const { client } = await expectAllowedEcho(env, "ns", "hello\n", before, { tls: tlsFor(INTRUDER) });
     client.destroy();
   });
+
+  it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
+    expect(env.wasmFailures()).toEqual([]);
+  });
 });

@@ -128,4 +128,8 @@ describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
     before = await env.snapshot();
     (await expectAllowedEcho(env, "qa", "another source\n", before, { from: "127.0.0.15" })).client.destroy();
   });
+
+  it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
+    expect(env.wasmFailures()).toEqual([]);
+  });
 });

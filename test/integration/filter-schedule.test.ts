@@ -75,4 +75,8 @@ describe("picoseg filter in Envoy: schedules", () => {
     await env.expectCounterDelta(before, "picoseg.denied.schedule", 1);
     await env.envoy.waitForDecision((d) => d.picoseg === "deny" && d.reason === "schedule" && d.port === env.port("ending"), 3000, before.decisions);
   });
+
+  it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
+    expect(env.wasmFailures()).toEqual([]);
+  });
 });

@@ -111,6 +111,16 @@ export class FilterEnv {
     }, timeoutMs, 50);
   }
 
+  /**
+   * Lines where Envoy reports the Wasm VM failing: a trap ("Function: proxy_on_… failed: Uncaught
+   * RuntimeError: unreachable"), an abort, a plugin that could not start. The filter must never.
+   */
+  wasmFailures(): string[] {
+    // Envoy's own messages only: the filter's log lines ("wasm log …") may say anything.
+    return this.envoy.log().split("\n").filter((l) =>
+      /\[(error|critical)\]\[wasm\]/.test(l) && !l.includes("wasm log") && /failed|trap|Uncaught|abort|unreachable/i.test(l));
+  }
+
   async stop(): Promise<void> {
     await this.envoy.stop();
     await stopAllEnvoys();
