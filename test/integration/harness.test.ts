@@ -2,7 +2,10 @@
 // configuration, the echo upstream's per-connection record, and mTLS with generated certificates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filterWasmPath, staticBootstrap } from "../../xds-server/src/envoy/index.js";
-import { Envoy, TcpClient, Upstream, freePorts, generateMtls, stopAllEnvoys, type MtlsMaterial } from "./harness/index.js";
+import {
+  Envoy, TcpClient, Upstream, buildProbe, freePorts, generateMtls, stopAllEnvoys, type MtlsMaterial,
+  waitFor,
+} from "./harness/index.js";
 
 const ALLOW_ALL = ["picoseg 1", "segment it/allow-all enforce", "rule all", "end", ""].join("\n");
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -80,5 +83,30 @@ describe("integration harness", () => {
   it("reads Envoy's stats through the admin API", async () => {
     const s = await envoy.stats("^listener\\.");
     expect([...s.keys()].some((k) => k.includes("downstream_cx_total"))).toBe(true);
+  });
+
+  it("notices when Envoy reports a Wasm trap (probe/trap.as traps on downstream data)", async () => {
+    expect(envoy.wasmFailures()).toEqual([]);
+    const probe = buildProbe("trap");
+    const [port] = (await freePorts(1)) as [number];
+    const trapping = await Envoy.start(staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: probe.wasm, vmId: "trap-probe" },
+      configuration: "",
+      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }],
+    }), { concurrency: 1 });
+    try {
+      const c = await TcpClient.connect(port);
+      await c.write("boom");
+      await c.waitForClose(3000);
+      const failures = await waitFor("a Wasm failure in Envoy's log", () => {
+        const f = trapping.wasmFailures();
+        return f.length > 0 ? f : undefined;
+      }, 3000);
+      expect(failures.join("\n")).toMatch(/proxy_on_downstream_data/);
+    } finally {
+      await trapping.stop();
+      probe.cleanup();
+    }
   });
 });

@@ -197,6 +197,16 @@ export class Envoy {
     return waitFor("a picoseg decision line in Envoy's log", () => this.decisions().slice(since).find(pred), timeoutMs, 50);
   }
 
+  /**
+   * Lines where Envoy reports the Wasm VM failing: a trap ("Function: proxy_on_… failed: Uncaught
+   * RuntimeError: unreachable"), an abort, a plugin that could not start. Envoy's own messages only:
+   * a filter's log lines ("wasm log …") may say anything.
+   */
+  wasmFailures(): string[] {
+    return this.logText.split("\n").filter((l) =>
+      /\[(error|critical)\]\[wasm\]/.test(l) && !l.includes("wasm log") && /failed|trap|Uncaught|abort|unreachable/i.test(l));
+  }
+
   isRunning(): boolean {
     return this.exited === undefined;
   }

@@ -111,14 +111,9 @@ export class FilterEnv {
     }, timeoutMs, 50);
   }
 
-  /**
-   * Lines where Envoy reports the Wasm VM failing: a trap ("Function: proxy_on_… failed: Uncaught
-   * RuntimeError: unreachable"), an abort, a plugin that could not start. The filter must never.
-   */
+  /** Envoy's reports of the Wasm VM failing (see Envoy.wasmFailures). */
   wasmFailures(): string[] {
-    // Envoy's own messages only: the filter's log lines ("wasm log …") may say anything.
-    return this.envoy.log().split("\n").filter((l) =>
-      /\[(error|critical)\]\[wasm\]/.test(l) && !l.includes("wasm log") && /failed|trap|Uncaught|abort|unreachable/i.test(l));
+    return this.envoy.wasmFailures();
   }
 
   async stop(): Promise<void> {
