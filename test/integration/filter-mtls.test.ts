@@ -3,7 +3,8 @@
 // (valid certificate, same CA) denied.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, generateMtls, segment, type MtlsMaterial,
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, generateMtls, mysqlGreeting, segment, sleep,
+  STAYS_OPEN_MS, type MtlsMaterial,
 } from "./harness/index.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -24,6 +25,13 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
         config: () => compileSegments([segment("ns-wide", {
           rules: [{ name: "payments-ns", from: { principals: ["spiffe://cluster.local/ns/payments/*"] } }],
         })]),
+      },
+      // A server-first upstream (MySQL greets on connect) behind a principal rule.
+      {
+        name: "mysql",
+        tls,
+        upstream: { greeting: mysqlGreeting() },
+        config: () => compileSegments([segment("orders-db", { rules: [{ name: "api-to-mysql", from: { principals: [API] }, protocols: ["mysql"] }] })]),
       },
     ]);
   });
@@ -56,6 +64,29 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
     const before = await env.snapshot();
     const { client } = await expectAllowedEcho(env, "ns", "hello\n", before, { tls: tlsFor(INTRUDER) });
     client.destroy();
+  });
+
+  it(`server-first behind a principal rule: ${API} receives the MySQL greeting exactly`, async () => {
+    const before = await env.snapshot();
+    const greeting = mysqlGreeting();
+    const c = await TcpClient.connect(env.port("mysql"), { tls: tlsFor(API) });
+    expect((await c.waitForBytes(greeting.length, 3000)).equals(greeting)).toBe(true);
+    await sleep(STAYS_OPEN_MS);
+    expect(c.isOpen()).toBe(true);
+    expect(c.received().equals(greeting)).toBe(true);
+    await env.expectCounterDelta(before, "picoseg.allowed", 1);
+    c.destroy();
+  });
+
+  it(`server-first behind a principal rule: ${INTRUDER}, silent, is denied and never sees the greeting`, async () => {
+    const before = await env.snapshot();
+    const c = await TcpClient.connect(env.port("mysql"), { tls: tlsFor(INTRUDER) });
+    await c.waitForClose(6000);
+    await env.expectCounterDelta(before, "picoseg.denied.source", 1);
+    const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "source", 3000, before.decisions);
+    expect(d.principal).toBe(INTRUDER);
+    // Not one byte of the server's greeting (its version string) may reach an unadmitted peer.
+    expect(c.received().length).toBe(0);
   });
 
   it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
