@@ -28,6 +28,8 @@ interface Live {
   cfg: ConfigCase;
   toServer: Direction;
   toClient: Direction;
+  /** Counted (allowed or denied) at connect; else its admission waits for the TLS handshake. */
+  decidedAtConnect: boolean;
   /** Host clock at connect, and how many times the clock had gone backwards by then. */
   openedAt: number;
   backJumps: number;
@@ -47,6 +49,7 @@ export interface FuzzStats {
   budgetChecks: number;
   auditChecks: number;
   durationChecks: number;
+  faultEpisodes: number;
   memoryAfterWarmup: number;
   memoryAtEnd: number;
   memoryMax: number;
@@ -96,6 +99,9 @@ function connectOptions(rng: Rng, cfg: ConfigCase): ConnectOptions {
   else if (r < 0.4 && cfg.principals.length > 0) o.principal = rng.pick(cfg.principals).replace(/\*/g, "x");
   else if (r < 0.45) o.principal = rng.pick(["", "\"\\\n\t\u0001", "é€𝄞", "s".repeat(1500), "spiffe://a/\"quoted\""]);
   if (rng.chance(0.05)) o.mtls = !(o.mtls ?? o.principal != null);
+  if (rng.chance(0.1)) o.tls = rng.chance(0.5);
+  // Envoy calls proxy_on_new_connection before the TLS handshake: the principal may come later.
+  if (rng.chance(0.3)) o.handshake = "pending";
   if (rng.chance(0.06)) {
     // Properties as a confused host might present them.
     const props: Record<string, Uint8Array | string | null> = {};
@@ -124,6 +130,10 @@ export class Fuzzer {
   private trail: string[] = [];
   private readonly traceMemory = process.env.PICOSEG_FUZZ_TRACE_MEMORY !== undefined;
   private lastMemory = 0;
+  /** Host calls failing on purpose in this episode (host.failing): only the no-trap rules apply. */
+  private faults = false;
+  /** Host time right after the last clock jump. */
+  private lastJumpAt = 0;
   /** Times the clock was set backwards (the duration check needs a monotonic clock). */
   private backJumps = 0;
   private lastCalls = new Map<string, number>();
@@ -134,7 +144,7 @@ export class Fuzzer {
   constructor(private readonly opts: FuzzOptions) {
     this.stats = {
       episodes: 0, connections: 0, dataCalls: 0, rawCalls: 0, ticksAndJumps: 0,
-      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0, durationChecks: 0,
+      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0, durationChecks: 0, faultEpisodes: 0,
       memoryAfterWarmup: 0, memoryAtEnd: 0, memoryMax: 0,
     };
   }
@@ -305,17 +315,23 @@ export class Fuzzer {
     const dAllowed = this.host.counter("picoseg.allowed") - allowed0;
     const dDenied = this.denied() - denied0;
     const dNoConfig = this.host.counter("picoseg.denied.no-config") - noConfig0;
-    if (c.closed) {
+    // Counted once at connect (allowed, or denied and closed), or not yet: admission that
+    // needs the peer's principal waits for the TLS handshake (filter/README.md).
+    if (this.faults) {
+      // Host calls fail on purpose: counters and logs may be lost; only no-trap rules apply.
+    } else if (c.closed) {
       if (c.closedBy !== "filter") this.fail(`connection ${c.id} closed at connect by ${c.closedBy}`);
       if (c.newConnectionStatus !== 1) this.fail(`connection ${c.id} denied at connect but onNewConnection returned ${c.newConnectionStatus}`);
       if (dDenied !== 1 || dAllowed !== 0) this.fail(`denied connection ${c.id} counted ${dDenied} denials and ${dAllowed} allowed`);
-    } else if (dAllowed !== 1 || dDenied !== 0) this.fail(`open connection ${c.id} counted ${dAllowed} allowed and ${dDenied} denials`);
-    if (this.rejected === true && (!c.closed || dNoConfig !== 1)) this.fail(`under a rejected configuration connection ${c.id} was not denied with no-config`);
-    if (this.rejected === false && dNoConfig !== 0) this.fail(`under an accepted configuration connection ${c.id} was denied with no-config`);
-    if (cfg.allAudit && this.rejected === false && c.closed) this.fail(`an all-audit configuration closed connection ${c.id} at connect`);
+    } else if (dDenied !== 0 || dAllowed > 1) this.fail(`open connection ${c.id} counted ${dAllowed} allowed and ${dDenied} denials`);
+    else if (dAllowed === 0 && !(opts.tls ?? opts.principal != null)) this.fail(`plain-TCP connection ${c.id} was neither allowed nor denied at connect`);
+    if (!this.faults && this.rejected === true && (!c.closed || dNoConfig !== 1)) this.fail(`under a rejected configuration connection ${c.id} was not denied with no-config`);
+    if (!this.faults && this.rejected === false && dNoConfig !== 0) this.fail(`under an accepted configuration connection ${c.id} was denied with no-config`);
+    if (!this.faults && cfg.allAudit && this.rejected === false && c.closed) this.fail(`an all-audit configuration closed connection ${c.id} at connect`);
     const dir = (fromServer: boolean): Direction => ({ reads: reads(rng, payload(rng, fromServer, cfg.framings)), next: 0, ended: false });
     const l: Live = {
       c, honest: rng.chance(0.8), epoch: this.epoch, cfg, toServer: dir(false), toClient: dir(true), openedAt: this.host.now(), backJumps: this.backJumps,
+      decidedAtConnect: dAllowed + dDenied === 1,
     };
     if (c.closed) this.finish(l);
     else this.live.push(l);
@@ -359,11 +375,24 @@ export class Fuzzer {
     }
   }
 
+  /** In some episodes, host calls fail (InternalFailure) as a broken or overloaded host would answer. */
+  private setFaults(rng: Rng): void {
+    this.host.failing.clear();
+    this.faults = rng.chance(0.06);
+    if (!this.faults) return;
+    this.stats.faultEpisodes++;
+    const calls = ["proxy_get_property", "proxy_get_buffer_bytes", "proxy_get_shared_data", "proxy_set_shared_data",
+      "proxy_get_current_time_nanoseconds", "proxy_close_stream", "proxy_increment_metric", "proxy_set_effective_context",
+      "proxy_get_log_level", "proxy_get_buffer_status", "proxy_set_tick_period_milliseconds", "proxy_define_metric"];
+    for (let i = rng.int(1, 3); i > 0; i--) this.host.failing.add(rng.pick(calls));
+    this.note(`failing host calls: ${[...this.host.failing].join(" ")}`);
+  }
+
   /** Checks a connection that ended; it is gone from `live`. */
   private finish(l: Live): void {
     const c = l.c;
     if (c.closedBy === "filter") this.stats.closedByFilter++;
-    if (l.epoch !== this.epoch) return; // lived across a configuration change: only the no-trap rules apply
+    if (l.epoch !== this.epoch || this.faults) return; // lived across a configuration change or host faults: only the no-trap rules apply
     const cfg = l.cfg;
     if (this.rejected === true) {
       if (c.deliveredToServer.length !== 0 || c.deliveredToClient.length !== 0) this.fail(`no-config connection ${c.id} passed bytes`);
@@ -379,7 +408,9 @@ export class Fuzzer {
     if (cfg.boundIn !== null && c.deliveredToServer.length > cfg.boundIn) {
       this.fail(`the server received ${c.deliveredToServer.length} bytes on ${c.id}; every rule has maxBytesIn <= ${cfg.boundIn}`);
     }
-    if (cfg.boundOut !== null && c.deliveredToClient.length > cfg.boundOut) {
+    // Server bytes that flow while admission waits for the TLS handshake are not held to the
+    // budget today: test/fuzz/regressions.test.ts keeps that case, failing, apart from this run.
+    if (cfg.boundOut !== null && l.decidedAtConnect && c.deliveredToClient.length > cfg.boundOut) {
       this.fail(`the client received ${c.deliveredToClient.length} bytes on ${c.id}; every rule has maxBytesOut <= ${cfg.boundOut}`);
     }
   }
@@ -391,9 +422,12 @@ export class Fuzzer {
   private checkDurations(): void {
     for (const l of this.live) {
       const d = l.cfg.durationBound;
-      if (d === null || l.epoch !== this.epoch || this.rejected !== false || l.backJumps !== this.backJumps) continue;
+      if (d === null || this.faults || l.epoch !== this.epoch || this.rejected !== false || l.backJumps !== this.backJumps) continue;
       const age = this.host.now() - l.openedAt;
       if (age < d * 1000 + 1000) continue;
+      // A connection whose admission waited for its handshake is decided by a tick after 5 s,
+      // and its age judged by a later tick: allow three ticks after both, and after a clock jump.
+      if (!l.decidedAtConnect && this.host.now() - Math.max(l.openedAt + Math.max(d, 5) * 1000, this.lastJumpAt) < 1500) continue;
       this.stats.durationChecks++;
       if (!l.c.closed) this.fail(`connection ${l.c.id} is ${age} ms old and still open; every rule has maxDurationSeconds ${d}`);
     }
@@ -418,6 +452,7 @@ export class Fuzzer {
       // Two configurations before any tick: live connections may lose their rule twice.
       this.applyConfig(rng);
     }
+    this.setFaults(rng);
     const counters0 = this.checkCounters();
     // Under a rejected configuration every connection is denied at connect: a few suffice.
     const target = this.rejected === true ? rng.int(5, 40) : rng.int(50, 450);
@@ -433,7 +468,10 @@ export class Fuzzer {
       if (opened >= target && this.live.length <= 3 && rng.chance(0.5) && this.epoch % 3 === 0) break; // carry a few over
       const i = rng.int(0, this.live.length - 1);
       const l = this.live[i]!;
-      if (a < 0.82) this.data(rng, l);
+      if (a < 0.03) {
+        this.note(`${l.c.id} completes its TLS handshake`);
+        l.c.completeHandshake();
+      } else if (a < 0.82) this.data(rng, l);
       else if (a < 0.9) {
         this.note(`${l.c.id} closed by ${a < 0.86 ? "client" : "server"}`);
         if (a < 0.86) l.c.closeFromClient(); else l.c.closeFromServer();
@@ -447,6 +485,7 @@ export class Fuzzer {
         this.note(`clock jumps ${jump} ms`);
         if (jump < 0) this.backJumps++;
         this.host.setTime(this.host.now() + jump);
+        this.lastJumpAt = this.host.now();
         this.host.advance(600);
         this.stats.ticksAndJumps++;
       }
@@ -454,6 +493,9 @@ export class Fuzzer {
       if (!l.c.closed && l.c.closedBy === null && rng.chance(0.001)) l.c.closeFromServer();
       this.sweep();
     }
+    const faulty = this.faults;
+    this.host.failing.clear();
+    this.faults = false;
     const counters1 = this.checkCounters();
     // One decision line per counted decision (deny lines log at warn).
     let lines = 0;
@@ -475,8 +517,8 @@ export class Fuzzer {
     }
     let counted = 0;
     for (const [n, v] of counters1) if (n.startsWith("picoseg.denied.") || n.startsWith("picoseg.audit.")) counted += v - (counters0.get(n) ?? 0);
-    if (this.level <= LogLevel.warn && lines !== counted) this.fail(`${counted} decisions were counted but ${lines} decision lines logged`);
-    if (this.level > LogLevel.warn && lines !== 0) this.fail(`decision lines logged at a host log level above warn`);
+    if (!faulty && this.level <= LogLevel.warn && lines !== counted) this.fail(`${counted} decisions were counted but ${lines} decision lines logged`);
+    if (!faulty && this.level > LogLevel.warn && lines !== 0) this.fail(`decision lines logged at a host log level above warn`);
     this.host.clearLogs();
   }
 }
