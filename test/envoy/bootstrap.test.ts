@@ -139,6 +139,20 @@ describe("sidecarBootstrap", () => {
     expect(b.static_resources.listeners[0]!.filter_chains[0]!.filters[1]!.name).toBe("envoy.filters.network.tcp_proxy");
   });
 
+  it("connects upstream at accept without TLS, or with TLS when asked (Istio's behaviour)", () => {
+    const plain = sidecarBootstrap(sidecarOpts()).static_resources.listeners[0]!.filter_chains[0]!.filters[1]!.typed_config!;
+    expect(plain["upstream_connect_mode"]).toBeUndefined();
+    const istioLike = sidecarBootstrap(sidecarOpts({
+      listener: {
+        listen: { host: "127.0.0.1", port: 15006 },
+        upstream: { host: "127.0.0.1", port: 5432 },
+        tls: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" },
+        upstreamConnect: "immediate",
+      },
+    })).static_resources.listeners[0]!.filter_chains[0]!.filters[1]!.typed_config!;
+    expect(istioLike["upstream_connect_mode"]).toBeUndefined();
+  });
+
   it("reaches the xDS server over HTTP/2 on the xds cluster", () => {
     const b = sidecarBootstrap(sidecarOpts());
     const xds = b.static_resources.clusters.find((c) => c.name === "xds")!;
@@ -177,6 +191,10 @@ describe("sidecarBootstrap", () => {
         tls: { certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem" },
       },
     }));
+    // tcp_proxy waits for the handshake before connecting upstream (the principal is known by then).
+    const proxy = b.static_resources.listeners[0]!.filter_chains[0]!.filters[1]!.typed_config!;
+    expect(proxy["upstream_connect_mode"]).toBe("ON_DOWNSTREAM_TLS_HANDSHAKE");
+    expect(proxy["max_early_data_bytes"]).toBe(0);
     const ts = b.static_resources.listeners[0]!.filter_chains[0]!.transport_socket!;
     expect(ts.name).toBe("envoy.transport_sockets.tls");
     expect(ts.typed_config).toEqual({

@@ -10,6 +10,9 @@ import {
 const API = "spiffe://cluster.local/ns/payments/sa/api";
 const INTRUDER = "spiffe://cluster.local/ns/payments/sa/intruder";
 
+const mysqlRule = (): string =>
+  compileSegments([segment("orders-db", { rules: [{ name: "api-to-mysql", from: { principals: [API] }, protocols: ["mysql"] }] })]);
+
 describe("picoseg filter in Envoy: mTLS principals", () => {
   let env: FilterEnv;
   let certs: MtlsMaterial;
@@ -26,13 +29,12 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
           rules: [{ name: "payments-ns", from: { principals: ["spiffe://cluster.local/ns/payments/*"] } }],
         })]),
       },
-      // A server-first upstream (MySQL greets on connect) behind a principal rule.
-      {
-        name: "mysql",
-        tls,
-        upstream: { greeting: mysqlGreeting() },
-        config: () => compileSegments([segment("orders-db", { rules: [{ name: "api-to-mysql", from: { principals: [API] }, protocols: ["mysql"] }] })]),
-      },
+      // A server-first upstream (MySQL greets on connect) behind a principal rule, with picoseg's
+      // bootstrap (tcp_proxy connects upstream after the TLS handshake)…
+      { name: "mysql", tls, upstream: { greeting: mysqlGreeting() }, config: () => mysqlRule() },
+      // …and as Istio's inbound listener does it (tcp_proxy connects upstream at accept, so the
+      // greeting arrives before the handshake has revealed the peer's principal).
+      { name: "mysqlIstio", tls, upstreamConnect: "immediate", upstream: { greeting: mysqlGreeting() }, config: () => mysqlRule() },
     ]);
   });
 
@@ -66,28 +68,31 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
     client.destroy();
   });
 
-  it(`server-first behind a principal rule: ${API} receives the MySQL greeting exactly`, async () => {
-    const before = await env.snapshot();
-    const greeting = mysqlGreeting();
-    const c = await TcpClient.connect(env.port("mysql"), { tls: tlsFor(API) });
-    expect((await c.waitForBytes(greeting.length, 3000)).equals(greeting)).toBe(true);
-    await sleep(STAYS_OPEN_MS);
-    expect(c.isOpen()).toBe(true);
-    expect(c.received().equals(greeting)).toBe(true);
-    await env.expectCounterDelta(before, "picoseg.allowed", 1);
-    c.destroy();
-  });
+  for (const listener of ["mysql", "mysqlIstio"]) {
+    const how = listener === "mysql" ? "upstream connected after the handshake" : "Istio-style, upstream connected at accept";
+    it(`server-first behind a principal rule (${how}): ${API} receives the MySQL greeting exactly`, async () => {
+      const before = await env.snapshot();
+      const greeting = mysqlGreeting();
+      const c = await TcpClient.connect(env.port(listener), { tls: tlsFor(API) });
+      expect((await c.waitForBytes(greeting.length, 3000)).equals(greeting)).toBe(true);
+      await sleep(STAYS_OPEN_MS);
+      expect(c.isOpen()).toBe(true);
+      expect(c.received().equals(greeting)).toBe(true);
+      await env.expectCounterDelta(before, "picoseg.allowed", 1);
+      c.destroy();
+    });
 
-  it(`server-first behind a principal rule: ${INTRUDER}, silent, is denied and never sees the greeting`, async () => {
-    const before = await env.snapshot();
-    const c = await TcpClient.connect(env.port("mysql"), { tls: tlsFor(INTRUDER) });
-    await c.waitForClose(6000);
-    await env.expectCounterDelta(before, "picoseg.denied.source", 1);
-    const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "source", 3000, before.decisions);
-    expect(d.principal).toBe(INTRUDER);
-    // Not one byte of the server's greeting (its version string) may reach an unadmitted peer.
-    expect(c.received().length).toBe(0);
-  });
+    it(`server-first behind a principal rule (${how}): ${INTRUDER}, silent, is denied and never sees the greeting`, async () => {
+      const before = await env.snapshot();
+      const c = await TcpClient.connect(env.port(listener), { tls: tlsFor(INTRUDER) });
+      await c.waitForClose(6000);
+      await env.expectCounterDelta(before, "picoseg.denied.source", 1);
+      const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "source", 3000, before.decisions);
+      expect(d.principal).toBe(INTRUDER);
+      // Not one byte of the server's greeting (its version string) may reach an unadmitted peer.
+      expect(c.received().length).toBe(0);
+    });
+  }
 
   it("the filter never failed in Envoy (no trap, no abort) during these tests", () => {
     expect(env.wasmFailures()).toEqual([]);

@@ -27,6 +27,8 @@ export interface FilterListener {
   tls?: DownstreamTls;
   /** Spread connections over the workers deterministically (see ListenerSpec.exactBalance). */
   exactBalance?: boolean;
+  /** See ListenerSpec.upstreamConnect ("immediate" with tls: Istio's listeners). */
+  upstreamConnect?: "immediate" | "afterTlsHandshake";
 }
 
 export class FilterEnv {
@@ -58,6 +60,7 @@ export class FilterEnv {
           vmId: l.vmId ?? `picoseg_${l.name}`,
           ...(l.tls ? { tls: l.tls } : {}),
           ...(l.exactBalance ? { exactBalance: true } : {}),
+          ...(l.upstreamConnect ? { upstreamConnect: l.upstreamConnect } : {}),
         })),
       }), { concurrency: 2 });
       return new FilterEnv(envoy, ports, upstreams, configs);

@@ -69,6 +69,12 @@ export interface ListenerSpec {
    * connections over every worker thread for sure.
    */
   exactBalance?: boolean;
+  /**
+   * When tcp_proxy connects upstream: "immediate" (at accept, Envoy's default and what Istio's
+   * listeners do) or "afterTlsHandshake" (only once downstream mTLS is established). Default:
+   * afterTlsHandshake with `tls`, else immediate.
+   */
+  upstreamConnect?: "immediate" | "afterTlsHandshake";
 }
 
 /** Identity sent in the xDS node; the metadata keys are those an Istio sidecar sends. */
@@ -216,7 +222,18 @@ export function picosegWasmFilterConfig(wasm: WasmModule, configuration: string)
 function tcpProxyFilter(spec: ListenerSpec): NetworkFilter {
   return {
     name: "envoy.filters.network.tcp_proxy",
-    typed_config: { "@type": TCP_PROXY_TYPE_URL, stat_prefix: listenerName(spec), cluster: upstreamClusterName(spec) },
+    typed_config: {
+      "@type": TCP_PROXY_TYPE_URL,
+      stat_prefix: listenerName(spec),
+      cluster: upstreamClusterName(spec),
+      // With downstream mTLS, connect upstream only once the handshake is done: Envoy runs network
+      // filters' onNewConnection before it, when the peer's principal is still unknown, and a
+      // server-first upstream (MySQL greets on connect) would otherwise speak to a peer picoseg has
+      // not admitted yet. Client bytes wait in the socket until then (no early data is buffered).
+      ...((spec.upstreamConnect ?? (spec.tls ? "afterTlsHandshake" : "immediate")) === "afterTlsHandshake"
+        ? { upstream_connect_mode: "ON_DOWNSTREAM_TLS_HANDSHAKE", max_early_data_bytes: 0 }
+        : {}),
+    },
   };
 }
 
