@@ -3,7 +3,10 @@
 // every client holding the new config (median, p99, max) and to the server having counted every
 // ACK; plus the server's memory per connected client and its CPU time per push.
 //
-//   npx tsx bench/xds/run.ts [--clients 1000] [--workloads 20] [--rounds 5] [--debounce 150]
+//   npx tsx bench/xds/run.ts [--clients 1000] [--workloads 20] [--rounds 5] [--debounce 150] [--grpc-js]
+//
+// Clients are hand-framed gRPC over node:http2 (h2-client.ts) unless --grpc-js, which uses a
+// grpc-js channel per client (heavier for the load generator, same bytes on the wire).
 import { fork } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadServices } from "../../xds-server/src/xds/protos.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/xds/resources.js";
 import { jsonToStruct, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../xds-server/src/xds/server/messages.js";
+import { connectH2Client } from "./h2-client.js";
 import type { ServerMessage, ServerSample } from "./server-process.js";
 
 function arg(name: string, dflt: number): number {
@@ -24,6 +28,7 @@ const N = arg("clients", 1000);
 const WORKLOADS = arg("workloads", 20);
 const ROUNDS = arg("rounds", 5);
 const DEBOUNCE = arg("debounce", 150);
+const GRPC_JS = process.argv.includes("--grpc-js");
 
 // Every client is selected by the shared segment (which each round edits) and by its app's own.
 const shared = (round: number): string => `apiVersion: picoseg.io/v1alpha1
@@ -47,11 +52,51 @@ spec:
 `;
 
 interface Client {
-  call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  channel: grpc.Client;
   version: string;
   /** When the current round's config arrived (ms, performance.now()). */
   updatedAt: number;
+  close(): void;
+}
+
+function grpcJsClient(
+  ctors: ReturnType<typeof loadServices>["clients"],
+  address: string,
+  i: number,
+  onUpdate: () => void,
+): Client {
+  // A local subchannel pool: one HTTP/2 connection per client, as N Envoys would have.
+  const channel = new ctors.ecds(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+  const call = (
+    channel as unknown as { DeltaExtensionConfigs(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }
+  ).DeltaExtensionConfigs();
+  const c: Client = {
+    version: "",
+    updatedAt: 0,
+    close: () => {
+      call.end();
+      channel.close();
+    },
+  };
+  call.on("data", (r: DeltaDiscoveryResponse) => {
+    const res = r.resources[0];
+    if (res) {
+      c.version = res.version;
+      c.updatedAt = performance.now();
+      onUpdate();
+    }
+    call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, response_nonce: r.nonce });
+  });
+  call.on("error", () => {});
+  call.write({
+    type_url: TYPED_EXTENSION_CONFIG_TYPE,
+    resource_names_subscribe: ["picoseg"],
+    node: {
+      id: `bench-${i}`,
+      cluster: "bench",
+      metadata: jsonToStruct({ NAMESPACE: "bench", LABELS: { tier: "bench", app: `app-${i % WORKLOADS}` } }),
+    },
+  });
+  return c;
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -98,38 +143,26 @@ async function main(): Promise<void> {
   const clients: Client[] = [];
   let received = 0;
   const t0 = performance.now();
+  const onUpdate = (): void => {
+    received++;
+  };
   for (let i = 0; i < N; i++) {
-    // A local subchannel pool: one HTTP/2 connection per client, as N Envoys would have.
-    const channel = new ctors.ecds(ready.xdsAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
-    const call = (channel as unknown as { DeltaExtensionConfigs(): Client["call"] }).DeltaExtensionConfigs();
-    const c: Client = { call, channel, version: "", updatedAt: 0 };
-    call.on("data", (r: DeltaDiscoveryResponse) => {
-      const res = r.resources[0];
-      if (res) {
-        c.version = res.version;
-        c.updatedAt = performance.now();
-        received++;
-      }
-      call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, response_nonce: r.nonce });
-    });
-    call.on("error", () => {});
-    call.write({
-      type_url: TYPED_EXTENSION_CONFIG_TYPE,
-      resource_names_subscribe: ["picoseg"],
-      node: {
-        id: `bench-${i}`,
-        cluster: "bench",
-        metadata: jsonToStruct({ NAMESPACE: "bench", LABELS: { tier: "bench", app: `app-${i % WORKLOADS}` } }),
-      },
-    });
-    clients.push(c);
+    clients.push(
+      GRPC_JS
+        ? grpcJsClient(ctors, ready.xdsAddress, i, onUpdate)
+        : connectH2Client(ready.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: { tier: "bench", app: `app-${i % WORKLOADS}` } }, onUpdate),
+    );
+    // Let connections establish as they are opened rather than all at once at the end.
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
   }
   while (received < N) await new Promise((r) => setTimeout(r, 10));
   const connectMs = performance.now() - t0;
   while ((await sample()).acks < N) await new Promise((r) => setTimeout(r, 10));
   const connected = await sample("memory");
 
-  console.log(`picoseg xDS push benchmark: ${N} delta-ECDS clients (one HTTP/2 connection each), ${WORKLOADS} workloads, debounce ${DEBOUNCE} ms`);
+  console.log(
+    `picoseg xDS push benchmark: ${N} delta-ECDS clients (${GRPC_JS ? "grpc-js" : "hand-framed node:http2"}, one HTTP/2 connection each), ${WORKLOADS} workloads, debounce ${DEBOUNCE} ms`,
+  );
   console.log(`  connect + initial config to all: ${ms(connectMs)}`);
   console.log(
     `  server memory: rss ${mib(before.rss)} -> ${mib(connected.rss)}, heap ${mib(before.heapUsed)} -> ${mib(connected.heapUsed)}; per client: rss ${((connected.rss - before.rss) / N / 1024).toFixed(1)} KiB, heap ${((connected.heapUsed - before.heapUsed) / N / 1024).toFixed(1)} KiB`,
@@ -160,10 +193,7 @@ async function main(): Promise<void> {
   }
   console.log(`  (latencies are from the policy file write, so they include the ${DEBOUNCE} ms debounce)`);
 
-  for (const c of clients) {
-    c.call.end();
-    c.channel.close();
-  }
+  for (const c of clients) c.close();
   child.send("stop");
   await new Promise((r) => child.once("exit", r));
   await rm(dir, { recursive: true, force: true });

@@ -64,13 +64,18 @@ function lookup(root: grpc.GrpcObject, dotted: string): grpc.ServiceClientConstr
   return node as grpc.ServiceClientConstructor;
 }
 
-let messages: protobuf.Root | undefined;
+const roots = new Map<string, protobuf.Root>();
 
-/** protobufjs root with TypedExtensionConfig, the Wasm network filter and the wrappers. */
-export function messageRoot(): protobuf.Root {
-  if (!messages) {
+/**
+ * protobufjs root with the given Envoy API files; by default TypedExtensionConfig, the Wasm
+ * network filter and the wrappers (what the server marshals itself).
+ */
+export function messageRoot(files: readonly string[] = MESSAGE_FILES): protobuf.Root {
+  const key = files.join("\0");
+  let root = roots.get(key);
+  if (!root) {
     const dirs = envoyProtoIncludeDirs();
-    const root = new protobuf.Root();
+    root = new protobuf.Root();
     root.resolvePath = (_origin: string, target: string): string => {
       if (path.isAbsolute(target)) return target;
       for (const d of dirs) {
@@ -79,11 +84,11 @@ export function messageRoot(): protobuf.Root {
       }
       return target;
     };
-    root.loadSync(MESSAGE_FILES, { keepCase: true });
+    root.loadSync([...files], { keepCase: true });
     root.resolveAll();
-    messages = root;
+    roots.set(key, root);
   }
-  return messages;
+  return root;
 }
 
 export function messageType(fullName: string): protobuf.Type {
