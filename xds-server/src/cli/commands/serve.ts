@@ -67,7 +67,6 @@ export function registerServe(program: Command): void {
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
           : {}),
       });
-      for (const r of server.status().refusals) console.error(`picoseg: refused ${r.text}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
