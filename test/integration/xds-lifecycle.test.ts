@@ -69,10 +69,10 @@ describe("the xDS server with real Envoys", () => {
     expect(await e.counter(`extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOURCE}.config_reload`)).toBe(1);
   });
 
-  it("shows a NACK in status while the sidecar keeps its last config, and resyncs after a restart under traffic", async () => {
+  it.each(["DELTA_GRPC", "GRPC"] as XdsApiType[])("over %s: shows a NACK in status while the sidecar keeps its last config, and resyncs after a restart under traffic", async (api) => {
     const [port, xdsPort] = (await freePorts(2)) as [number, number];
     fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: wasm, xdsPort });
-    const e = await sidecar(xdsPort, port, "db-1", { app: "db" });
+    const e = await sidecar(xdsPort, port, "db-1", { app: "db" }, api);
     expect(await probe(port)).toBe("allowed");
     const acked = fx.server.status().proxies[0]!.resources[0]!.acked;
 
