@@ -11,6 +11,31 @@ export type Framing =
   | { type: "lengthPrefixed"; offset: number; width: 1 | 2 | 4 | 8; big: boolean; adjustment: number }
   | { type: "delimited"; delimiter: Uint8Array };
 
+/** A `tz` line: UTC offset in minutes before the first transition, then offs[i] from Unix second ats[i] on. */
+export interface TzTable {
+  base: number;
+  ats: number[];
+  offs: number[];
+}
+
+/** One rule's schedule: its time zone table and [start, end) windows in minutes of the local week. */
+export interface Schedule {
+  tz: TzTable;
+  windows: [number, number][];
+}
+
+/** CONFIG.md's window semantics: local minute of the week m is inside when START <= m < END or START <= m + 10080 < END. */
+export function inSchedule(sch: Schedule, ms: number): boolean {
+  const t = Math.floor(ms / 1000);
+  let off = sch.tz.base;
+  for (let i = 0; i < sch.tz.ats.length; i++) if (sch.tz.ats[i]! <= t) off = sch.tz.offs[i]!;
+  const localMin = Math.floor(t / 60) + off;
+  const day = Math.floor(localMin / 1440);
+  const weekday = (((day + 3) % 7) + 7) % 7; // 1970-01-01 was a Thursday
+  const m = weekday * 1440 + (localMin - day * 1440);
+  return sch.windows.some(([s, e]) => (s <= m && m < e) || (s <= m + 10080 && m + 10080 < e));
+}
+
 /** What the fuzz driver needs to know about a configuration to check invariants. */
 export interface ConfigCase {
   /** null: no configuration at all. */
@@ -27,6 +52,8 @@ export interface ConfigCase {
   /** Valid, all-enforce only: every rule has maxBytesIn (Out); the largest of them, else null. */
   boundIn: number | null;
   boundOut: number | null;
+  /** Valid, all-enforce only: every rule has this schedule, else null. */
+  schedule: Schedule | null;
   /** Valid, all-enforce only: every rule has this maxDurationSeconds, else null. */
   durationBound: number | null;
   /** Framings used by the rules (to shape streams). */
@@ -166,19 +193,36 @@ export function validConfig(rng: Rng): ConfigCase {
   if (rng.chance(0.5)) lines.push(line(rng, "generation", edgyNumber(rng)));
   const tzIds: number[] = [];
   const tzLines: string[] = [];
+  const tzTables = new Map<number, TzTable>();
   const ntz = rng.int(0, 3);
   for (let i = 0; i < ntz; i++) {
     let id: number;
     do id = rng.chance(0.8) ? rng.int(0, 4) : rng.int(0, 1023); while (tzIds.includes(id));
     tzIds.push(id);
-    const toks: (string | number)[] = ["tz", id, rng.int(-1440, 1440)];
+    const table: TzTable = { base: rng.int(-1440, 1440), ats: [], offs: [] };
+    tzTables.set(id, table);
+    const toks: (string | number)[] = ["tz", id, table.base];
     let at = rng.chance(0.5) ? rng.int(0, 1_700_000_000) : rng.int(1_760_000_000, 1_800_000_000);
     const n = rng.int(0, 6);
     for (let k = 0; k < n; k++) {
-      toks.push(at, rng.chance(0.8) ? rng.pick([-300, -240, 0, 60, 120, 330]) : rng.int(-1440, 1440));
+      const off = rng.chance(0.8) ? rng.pick([-300, -240, 0, 60, 120, 330]) : rng.int(-1440, 1440);
+      toks.push(at, off);
+      table.ats.push(at);
+      table.offs.push(off);
       at += rng.int(1, 20_000_000);
     }
     tzLines.push(line(rng, ...toks));
+  }
+  // Budgeted configurations may also give every rule the same schedule (exact bound for the driver).
+  let uniformSchedule: (Schedule & { id: number }) | null = null;
+  if (budgeted && tzIds.length > 0 && rng.chance(0.5)) {
+    const id = rng.pick(tzIds);
+    const windows: [number, number][] = [];
+    for (let i = rng.int(0, 3); i > 0; i--) {
+      const start = rng.int(0, 10079);
+      windows.push([start, rng.chance(0.2) ? start + 10080 : rng.int(start + 1, Math.min(start + 10080, start + rng.pick([60, 600, 3000, 10080])))]);
+    }
+    uniformSchedule = { id, tz: tzTables.get(id)!, windows };
   }
   const body: string[] = [];
   const nseg = rng.chance(0.05) ? 0 : rng.int(1, 3);
@@ -218,7 +262,10 @@ export function validConfig(rng: Rng): ConfigCase {
         protocols.push(p);
         attrs.push(line(rng, "protocol", p));
       }
-      if (tzIds.length > 0 && rng.chance(0.3)) {
+      if (uniformSchedule !== null) {
+        attrs.push(line(rng, "schedule", uniformSchedule.id));
+        for (const [a, b] of uniformSchedule.windows) attrs.push(line(rng, "window", a, b));
+      } else if (tzIds.length > 0 && rng.chance(0.3)) {
         attrs.push(line(rng, "schedule", rng.pick(tzIds)));
         for (let i = rng.int(0, 3); i > 0; i--) {
           const start = rng.int(0, 10079);
@@ -287,6 +334,7 @@ export function validConfig(rng: Rng): ConfigCase {
     boundIn: allEnforce && nrules > 0 && Number.isFinite(budgetIn) ? budgetIn : null,
     boundOut: allEnforce && nrules > 0 && Number.isFinite(budgetOut) ? budgetOut : null,
     durationBound: allEnforce && nrules > 0 ? uniformDuration : null,
+    schedule: allEnforce && nrules > 0 && uniformSchedule !== null ? { tz: uniformSchedule.tz, windows: uniformSchedule.windows } : null,
     framings,
     ports,
     principals,
@@ -297,7 +345,7 @@ export function validConfig(rng: Rng): ConfigCase {
 
 function withoutFacts(text: string | null, kind: ConfigCase["kind"], how: string): ConfigCase {
   return {
-    text, kind, how, segments: 0, rules: 0, allEnforce: false, allAudit: false, boundIn: null, boundOut: null, durationBound: null,
+    text, kind, how, segments: 0, rules: 0, allEnforce: false, allAudit: false, boundIn: null, boundOut: null, durationBound: null, schedule: null,
     framings: [], ports: [], principals: [], cidrs: [], protocols: [],
   };
 }

@@ -3,7 +3,7 @@
 // emulator; every invariant failure or filter trap throws a FuzzFailure that
 // names the seed and episode (rerun with PICOSEG_FUZZ_SEED to reproduce).
 import { Connection, FilterCrash, FilterHost, LogLevel, type ConnectOptions, type LogLevelName, type RootHandle } from "../host/host.js";
-import { anyConfig, PRINCIPAL_POOL, type ConfigCase } from "./configs.js";
+import { anyConfig, inSchedule, PRINCIPAL_POOL, type ConfigCase } from "./configs.js";
 import { mix, Rng } from "./prng.js";
 import { payload, reads } from "./streams.js";
 
@@ -49,6 +49,7 @@ export interface FuzzStats {
   budgetChecks: number;
   auditChecks: number;
   durationChecks: number;
+  scheduleChecks: number;
   faultEpisodes: number;
   memoryAfterWarmup: number;
   memoryAtEnd: number;
@@ -144,7 +145,7 @@ export class Fuzzer {
   constructor(private readonly opts: FuzzOptions) {
     this.stats = {
       episodes: 0, connections: 0, dataCalls: 0, rawCalls: 0, ticksAndJumps: 0,
-      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0, durationChecks: 0, faultEpisodes: 0,
+      configs: { valid: 0, invalid: 0, garbage: 0 }, rejected: 0, closedByFilter: 0, denials: {}, budgetChecks: 0, auditChecks: 0, durationChecks: 0, scheduleChecks: 0, faultEpisodes: 0,
       memoryAfterWarmup: 0, memoryAtEnd: 0, memoryMax: 0,
     };
   }
@@ -327,6 +328,10 @@ export class Fuzzer {
     else if (dAllowed === 0 && !(opts.tls ?? opts.principal != null)) this.fail(`plain-TCP connection ${c.id} was neither allowed nor denied at connect`);
     if (!this.faults && this.rejected === true && (!c.closed || dNoConfig !== 1)) this.fail(`under a rejected configuration connection ${c.id} was not denied with no-config`);
     if (!this.faults && this.rejected === false && dNoConfig !== 0) this.fail(`under an accepted configuration connection ${c.id} was denied with no-config`);
+    if (!this.faults && this.rejected === false && cfg.schedule !== null) {
+      this.stats.scheduleChecks++;
+      if (dAllowed === 1 && !inSchedule(cfg.schedule, this.host.now())) this.fail(`connection ${c.id} was allowed outside the schedule every rule has`);
+    }
     if (!this.faults && cfg.allAudit && this.rejected === false && c.closed) this.fail(`an all-audit configuration closed connection ${c.id} at connect`);
     const dir = (fromServer: boolean): Direction => ({ reads: reads(rng, payload(rng, fromServer, cfg.framings)), next: 0, ended: false });
     const l: Live = {
@@ -433,6 +438,23 @@ export class Fuzzer {
     }
   }
 
+  /**
+   * Under a schedule every rule has, a connection is closed within a second of its
+   * window ending. Windows are whole minutes, so when both now and 600 ms ago lie
+   * outside every window, so did the last tick (at most 500 ms ago, or 100 ms after a
+   * clock jump), which must have closed the connection.
+   */
+  private checkSchedules(): void {
+    const now = this.host.now();
+    for (const l of this.live) {
+      const sch = l.cfg.schedule;
+      if (sch === null || this.faults || !l.decidedAtConnect || l.epoch !== this.epoch || this.rejected !== false) continue;
+      if (inSchedule(sch, now) || inSchedule(sch, now - 600)) continue;
+      this.stats.scheduleChecks++;
+      if (!l.c.closed) this.fail(`connection ${l.c.id} is open at ${new Date(now).toISOString()}, outside the schedule every rule has`);
+    }
+  }
+
   /** Moves connections closed by the filter's tick or a peer out of `live`. */
   private sweep(): void {
     const still: Live[] = [];
@@ -481,7 +503,11 @@ export class Fuzzer {
         this.host.advance(ms);
         this.stats.ticksAndJumps++;
       } else {
-        const jump = rng.chance(0.9) ? rng.int(60_000, 8 * 86_400_000) : -rng.int(1, 86_400_000);
+        // Forward by a minute to a week, back by up to a day, or to any instant of 2025–2027
+        // (where the generated time-zone transitions are), so the clock does not drift away.
+        const j = rng.next();
+        const jump = j < 0.8 ? rng.int(60_000, 8 * 86_400_000) : j < 0.9 ? -rng.int(1, 86_400_000)
+          : Date.UTC(2025, 9, 1) + rng.int(0, 540 * 86_400_000) - this.host.now();
         this.note(`clock jumps ${jump} ms`);
         if (jump < 0) this.backJumps++;
         this.host.setTime(this.host.now() + jump);
@@ -489,7 +515,10 @@ export class Fuzzer {
         this.host.advance(600);
         this.stats.ticksAndJumps++;
       }
-      if (a >= 0.9) this.checkDurations();
+      if (a >= 0.9) {
+        this.checkDurations();
+        this.checkSchedules();
+      }
       if (!l.c.closed && l.c.closedBy === null && rng.chance(0.001)) l.c.closeFromServer();
       this.sweep();
     }

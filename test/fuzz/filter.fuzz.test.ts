@@ -60,6 +60,7 @@ describe("fuzz: the filter under random configurations and streams", () => {
     expect(stats.budgetChecks).toBeGreaterThan(1000);
     expect(stats.auditChecks).toBeGreaterThan(1000);
     expect(stats.durationChecks).toBeGreaterThan(100);
+    expect(stats.scheduleChecks).toBeGreaterThan(100);
     expect(stats.memoryAtEnd - stats.memoryAfterWarmup).toBeLessThanOrEqual(MEMORY_SLACK);
   }, FUZZ_TIMEOUT_MS);
 
