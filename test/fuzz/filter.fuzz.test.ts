@@ -1,7 +1,11 @@
-// Fuzz: random configurations, byte streams, read sizes, closes and clock moves
-// through the host emulator. The filter must never trap, must keep its
-// invariants (budgets, audit never closes, no-config denies, counters only grow,
-// one decision line per counted decision), and its Wasm memory must stop growing.
+// Fuzz: random configurations, byte streams, read sizes, closes, TLS handshakes,
+// failing host calls and clock moves through the host emulator (test/fuzz/driver.ts).
+// The filter must never trap and must keep its invariants: byte budgets, durations
+// and schedules that every rule shares hold exactly; audit never closes; a rejected
+// configuration denies with no-config and an accepted one never does; a callback that
+// closes returns StopIteration; each connection is counted once at connect (or later,
+// when admission waits for the TLS handshake); counters only grow; one decision line
+// per counted decision. Its Wasm memory must stop growing after warm-up.
 //
 // Reproduce a failure: PICOSEG_FUZZ_SEED=<seed printed below> npx vitest run --project unit test/fuzz
 // Explore: PICOSEG_FUZZ_SEED=random (a new seed, printed) and PICOSEG_FUZZ_STREAMS=<n>;
