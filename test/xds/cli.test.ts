@@ -42,7 +42,7 @@ describe("picoseg serve and picoseg status", () => {
     clients.push(e);
     e.subscribe(["picoseg"]);
     e.ack(await e.inbox.next());
-    await eventually(async () => (await (await fetch(`${http}/status`)).text()).includes('"acked"'), 3000, "ACK");
+    await eventually(async () => (await (await fetch(`${http}/status`)).text()).includes('"acked"'), 5000, "ACK");
 
     const { stdout } = await run(process.execPath, [...cli, "status", "--server", http]);
     const lines = stdout.split("\n");

@@ -29,7 +29,7 @@ describe.each(["ads", "ecds"] as const)("delta over %s", (service) => {
     expect(r.removed_resources).toEqual([]);
     e.ack(r);
     expect(await e.inbox.nothingWithin(300)).toBe(true);
-    await eventually(() => fx!.server.status().proxies[0]?.resources[0]?.acked === cfg!.version, 2000, "ACK in status");
+    await eventually(() => fx!.server.status().proxies[0]?.resources[0]?.acked === cfg!.version, 5000, "ACK in status");
   });
 
   it("pushes an edit only to the proxies it selects; identical workloads get identical versions", async () => {
@@ -98,16 +98,16 @@ describe.each(["ads", "ecds"] as const)("delta over %s", (service) => {
     first.ack(r);
     const held = { picoseg: deltaConfigs(r)[0]!.version };
     first.close();
-    await eventually(() => fx!.server.status().proxies.length === 0, 2000, "proxy gone");
+    await eventually(() => fx!.server.status().proxies.length === 0, 5000, "proxy gone");
 
     const again = envoy(service, "db-1", { app: "db" });
     again.subscribe(["picoseg"], held);
     expect(await again.inbox.nothingWithin(400)).toBe(true);
     again.close();
-    await eventually(() => fx!.server.status().proxies.length === 0, 2000, "proxy gone");
+    await eventually(() => fx!.server.status().proxies.length === 0, 5000, "proxy gone");
 
     await fx.write("db.yaml", segment("db", "db", 6000));
-    await eventually(() => fx!.server.source.current()!.revision >= 2, 2000, "reload");
+    await eventually(() => fx!.server.source.current()!.revision >= 2, 5000, "reload");
     const third = envoy(service, "db-1", { app: "db" });
     third.subscribe(["picoseg"], held);
     expect(deltaConfigs(await third.inbox.next())[0]!.configuration).toContain("port 6000 6000");
@@ -167,7 +167,7 @@ describe("edits that change nothing", () => {
     e.ack(await e.inbox.next());
     const revision = fx.server.source.current()!.revision;
     await fx.write("db.yaml", `# reviewed by ops\n${segment("db", "db", 5432)}`);
-    await eventually(() => fx!.server.source.current()!.revision > revision, 2000, "the reload");
+    await eventually(() => fx!.server.source.current()!.revision > revision, 5000, "the reload");
     expect(await e.inbox.nothingWithin(300)).toBe(true);
     await fx.write("db.yaml", `# reviewed by ops\n${segment("db", "db", 5432)}`); // same bytes, new mtime
     expect(await e.inbox.nothingWithin(300)).toBe(true);

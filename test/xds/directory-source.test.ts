@@ -32,7 +32,7 @@ async function open(files: Record<string, string>): Promise<DirectorySource> {
 }
 
 const names = (s: PolicyState | undefined): string[] => (s?.segments ?? []).map((x) => `${x.segment.metadata.namespace}/${x.segment.metadata.name}`);
-const settle = async (what: string, check: () => boolean): Promise<void> => eventually(check, 3000, what);
+const settle = async (what: string, check: () => boolean): Promise<void> => eventually(check, 5000, what);
 
 describe("the watched policy directory", () => {
   it("loads every document of multi-document files in nested folders, ignoring other files", async () => {

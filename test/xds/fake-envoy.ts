@@ -47,7 +47,7 @@ class Inbox<T> {
     w?.reject(this.ended);
   }
   /** The next message, or a rejection after `ms` (or when the stream ends). */
-  next(ms = 3000): Promise<T> {
+  next(ms = 5000): Promise<T> {
     const v = this.items.shift();
     if (v !== undefined) return Promise.resolve(v);
     if (this.ended) return Promise.reject(this.ended);
@@ -184,7 +184,7 @@ export function deltaConfigs(r: DeltaDiscoveryResponse): Array<DecodedFilterReso
 }
 
 /** Polls until `check` holds or `ms` pass. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000, what = "condition"): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, what = "condition"): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await check()) return;

@@ -28,7 +28,7 @@ describe("HTTP side", () => {
     clients.push(e);
     e.subscribe(["picoseg"]);
     e.ack(await e.inbox.next());
-    await eventually(async () => (await get("/metrics")).text.includes('picoseg_xds_acks_total{protocol="delta"} 1'), 2000, "ack metric");
+    await eventually(async () => (await get("/metrics")).text.includes('picoseg_xds_acks_total{protocol="delta"} 1'), 5000, "ack metric");
     const metrics = (await get("/metrics")).text;
     expect(metrics).toMatch(/picoseg_xds_connected_proxies 1/);
     expect(metrics).toMatch(/picoseg_xds_pushes_total\{protocol="delta"\} 1/);

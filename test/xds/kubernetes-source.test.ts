@@ -92,7 +92,7 @@ async function open(items: Obj[], start = true): Promise<{ api: FakeApiServer; s
   if (!start) return { api, source };
   await source.start();
   const a = api;
-  await eventually(() => a.openWatches() === 1, 2000, "the watch");
+  await eventually(() => a.openWatches() === 1, 5000, "the watch");
   return { api, source };
 }
 
@@ -109,23 +109,23 @@ describe("the Kubernetes PicoSegment source", () => {
     let changes = 0;
     source.onChange(() => changes++);
     api.event("ADDED", cr("api", 8080, 101));
-    await eventually(() => names(source.current()).includes("shop/api"), 2000, "added");
+    await eventually(() => names(source.current()).includes("shop/api"), 5000, "added");
     api.event("MODIFIED", cr("db", 6543, 102));
-    await eventually(() => JSON.stringify(source.current()!.segments).includes("6543"), 2000, "modified");
+    await eventually(() => JSON.stringify(source.current()!.segments).includes("6543"), 5000, "modified");
     api.event("MODIFIED", { ...cr("db", 6543, 103), status: { observed: 1 } });
     api.event("DELETED", cr("api", 8080, 104));
-    await eventually(() => !names(source.current()).includes("shop/api"), 2000, "deleted");
+    await eventually(() => !names(source.current()).includes("shop/api"), 5000, "deleted");
     expect(changes).toBe(3);
   });
 
   it("refuses an invalid update with object:line: field: message and keeps the last good version", async () => {
     const { api, source } = await open([cr("db", 5432, 1)]);
     api.event("MODIFIED", cr("db", 99999, 101));
-    await eventually(() => source.current()!.refusals.length > 0, 2000, "refusal");
+    await eventually(() => source.current()!.refusals.length > 0, 5000, "refusal");
     expect(source.current()!.refusals[0]!.text).toMatch(/^picosegments\/shop\/db:\d+: spec\.rules\[0\]\.ports\[0\]: /);
     expect(JSON.stringify(source.current()!.segments)).toContain("5432");
     api.event("MODIFIED", cr("db", 7000, 102));
-    await eventually(() => source.current()!.refusals.length === 0, 2000, "fixed");
+    await eventually(() => source.current()!.refusals.length === 0, 5000, "fixed");
     expect(JSON.stringify(source.current()!.segments)).toContain("7000");
   });
 
@@ -134,16 +134,16 @@ describe("the Kubernetes PicoSegment source", () => {
     api.event("BOOKMARK", { metadata: { resourceVersion: "150" } });
     await new Promise((r) => setTimeout(r, 50));
     api.endWatches();
-    await eventually(() => api.watchQueries.length === 2, 2000, "rewatch");
+    await eventually(() => api.watchQueries.length === 2, 5000, "rewatch");
     expect(api.watchQueries[1]!.get("resourceVersion")).toBe("150");
     expect(api.lists).toBe(1);
 
     // Objects changed while our resourceVersion expired: the relist brings them.
     api.items = [cr("db", 5432, 1), cr("late", 9000, 160)];
     api.rv = 160;
-    await eventually(() => api.openWatches() === 1, 2000, "watch open");
+    await eventually(() => api.openWatches() === 1, 5000, "watch open");
     api.event("ERROR", { kind: "Status", code: 410, message: "too old resource version" });
-    await eventually(() => names(source.current()).includes("shop/late"), 2000, "relist");
+    await eventually(() => names(source.current()).includes("shop/late"), 5000, "relist");
     expect(api.lists).toBe(2);
   });
 });
@@ -158,7 +158,7 @@ describe("the xDS server on the Kubernetes source", () => {
       const r = await e.inbox.next();
       expect(deltaConfigs(r)[0]!.configuration).toContain("port 5432 5432");
       e.ack(r);
-      await eventually(() => api.openWatches() === 1, 2000, "the watch");
+      await eventually(() => api.openWatches() === 1, 5000, "the watch");
       api.event("MODIFIED", cr("db", 6000, 101));
       expect(deltaConfigs(await e.inbox.next())[0]!.configuration).toContain("port 6000 6000");
       expect(server.status().policySource).toBe(`kubernetes:${api.url}/apis/picoseg.io/v1alpha1/picosegments`);
