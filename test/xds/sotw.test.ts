@@ -185,3 +185,30 @@ describe("malformed streams", () => {
     expect(sotwConfigs(await ecds.inbox.next())[0]!.name).toBe("picoseg");
   });
 });
+
+describe("ADS streams carrying other types", () => {
+  it("leave types picoseg does not serve unanswered (an empty LDS answer would drop listeners) and still serve ECDS", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const e = envoy("ads", "db-1", { app: "db" });
+    e.send({ type_url: "type.googleapis.com/envoy.config.listener.v3.Listener", resource_names: [] });
+    e.send({ resource_names: ["picoseg"] });
+    const r = await e.inbox.next();
+    expect(r.type_url).toBe("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig");
+    expect(await e.inbox.nothingWithin(300)).toBe(true);
+  });
+
+  it("ignore a request answering an older nonce (the client has not seen the latest response yet)", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const e = envoy("ads", "db-1", { app: "db" });
+    e.subscribe(["picoseg"]);
+    const r1 = await e.inbox.next();
+    e.ack(r1, ["picoseg"]);
+    await fx.write("db.yaml", segment("db", "db", 6000));
+    const r2 = await e.inbox.next();
+    // A late request on r1's nonce asking for more names: stale, so nothing is sent for it.
+    e.send({ resource_names: ["picoseg", "other"], version_info: r1.version_info, response_nonce: r1.nonce });
+    expect(await e.inbox.nothingWithin(300)).toBe(true);
+    e.ack(r2, ["picoseg"]);
+    expect(await e.inbox.nothingWithin(300)).toBe(true);
+  });
+});
