@@ -3,28 +3,46 @@
 import { hostLog, hostLogLevel, LOG_DEBUG, LOG_WARN } from "./hostcalls";
 import { REASONS } from "./reasons";
 
-function hex4(c: i32): string {
-  let s = c.toString(16);
-  while (s.length < 4) s = "0" + s;
-  return s;
+function hexDigit(v: i32): u16 {
+  return <u16>(v < 10 ? 48 + v : 87 + v);
 }
 
-/** JSON string literal of s. */
+/**
+ * JSON string literal of s, written in one pass into a buffer sized first: a principal of
+ * control characters must not cost a string concatenation (and its garbage) per character.
+ */
 export function jsonString(s: string): string {
-  let out = "\"";
-  let from = 0;
-  for (let i = 0; i < s.length; i++) {
+  let len = s.length;
+  let units = 2;
+  for (let i = 0; i < len; i++) {
     let c = s.charCodeAt(i);
-    if (c == 34 || c == 92 || c < 32) {
-      out += s.substring(from, i);
-      if (c == 34) out += "\\\"";
-      else if (c == 92) out += "\\\\";
-      else out += "\\u" + hex4(c);
-      from = i + 1;
+    units += c == 34 || c == 92 ? 2 : c < 32 ? 6 : 1;
+  }
+  let buf = new ArrayBuffer(units << 1);
+  let p = changetype<usize>(buf);
+  store<u16>(p, 34);
+  let o: usize = 2;
+  for (let i = 0; i < len; i++) {
+    let c = s.charCodeAt(i);
+    if (c == 34 || c == 92) {
+      store<u16>(p + o, 92);
+      store<u16>(p + o + 2, <u16>c);
+      o += 4;
+    } else if (c < 32) {
+      store<u16>(p + o, 92); // \u00XY
+      store<u16>(p + o + 2, 117);
+      store<u16>(p + o + 4, 48);
+      store<u16>(p + o + 6, 48);
+      store<u16>(p + o + 8, hexDigit(c >> 4));
+      store<u16>(p + o + 10, hexDigit(c & 15));
+      o += 12;
+    } else {
+      store<u16>(p + o, <u16>c);
+      o += 2;
     }
   }
-  out += s.substring(from);
-  return out + "\"";
+  store<u16>(p + o, 34);
+  return String.UTF16.decode(buf);
 }
 
 export class Decision {

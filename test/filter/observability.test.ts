@@ -34,6 +34,14 @@ describe("decision lines", () => {
     });
   });
 
+  it("every control character, quote and backslash of a 1 KiB principal round-trips through the JSON line", async () => {
+    const host = await hostWith(oneRule("principal spiffe://x"));
+    const raw = Uint8Array.from({ length: 1024 }, (_, i) => [1, 9, 10, 15, 16, 31, 34, 92, 0x41][i % 9]!);
+    host.connect({ principal: "x", properties: { "connection.uri_san_peer_certificate": raw } });
+    const line = JSON.parse(host.logs("warn").at(-1)!) as { principal: string };
+    expect(line.principal).toBe(new TextDecoder().decode(raw));
+  });
+
   it("strings are JSON-escaped", async () => {
     const host = await hostWith(oneRule("principal spiffe://x"));
     host.connect({ principal: 'spiffe://"quoted"\\\n' });
