@@ -25,6 +25,8 @@ export class Conn {
   protocol: i32;    // sniffed protocol, -1 undecided
   heldIn: u32;      // bytes held back by our last StopIteration, per direction
   heldOut: u32;
+  waitingOut: u32;  // server bytes held, not yet counted, while admission waits for the handshake
+  nudges: u32;      // attempts to have Envoy re-deliver them after admission
   bytesIn: u64;
   bytesOut: u64;
   startMs: i64;

@@ -14,6 +14,11 @@ import { free } from "./alloc";
 @external("env", "proxy_get_log_level")
 declare function proxy_get_log_level(levelPtr: usize): u32;
 
+// ABI 0.2.1; the SDK binds its own declaration of this call to proxy_get_buffer_status.
+// @ts-ignore: decorator
+@external("env", "proxy_set_buffer_bytes")
+declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, length: u32, dataPtr: usize, dataSize: usize): u32;
+
 export const OK: u32 = 0;
 export const CAS_MISMATCH: u32 = 8;
 
@@ -122,6 +127,39 @@ export function hostLog(level: i32, msg: string): void {
 
 export function closeDownstream(): void {
   proxy_close_stream(STREAM_DOWNSTREAM);
+}
+
+/**
+ * Releases server bytes a StopIteration held in the current connection's upstream buffer while no
+ * server bytes arrive to re-deliver them. Envoy 1.40 answers proxy_continue_stream(upstream) with
+ * Unimplemented, and proxy_continue_stream(downstream) resumes only the read path. The held buffer is
+ * the upstream connection's read buffer (Envoy keeps it as the context's upstream buffer after a
+ * StopIteration), a watermark buffer: pushing it past its high watermark read-disables the upstream
+ * connection, draining it back re-enables reading, and re-enabling a connection with buffered bytes
+ * makes Envoy dispatch them again: proxy_on_upstream_data sees the held bytes once more, on the next
+ * event-loop turn (test/integration probe: hold-release). `fill` must exceed the upstream cluster's
+ * per_connection_buffer_limit_bytes (1 MiB by default). The filler is zeros and is drained again in
+ * this call. Returns NUDGE_OK, NUDGE_REFUSED (the host refused the first step: nothing changed), or
+ * NUDGE_BROKEN (filler could not be drained: the buffer no longer holds only the server's bytes).
+ */
+export const NUDGE_OK: i32 = 0;
+export const NUDGE_REFUSED: i32 = 1;
+export const NUDGE_BROKEN: i32 = 2;
+const FILL_CHUNK: u32 = 65536;
+var fillZeros: usize = 0;
+export function nudgeUpstream(fill: u32): i32 {
+  if (fillZeros == 0) {
+    fillZeros = heap.alloc(<usize>FILL_CHUNK);
+    memory.fill(fillZeros, 0, <usize>FILL_CHUNK);
+  }
+  let added: u32 = 0;
+  while (added < fill) {
+    let n = fill - added < FILL_CHUNK ? fill - added : FILL_CHUNK;
+    if (proxy_set_buffer_bytes(<u32>BUF_UPSTREAM, 0, 0, fillZeros, <usize>n) != OK) break;
+    added += n;
+  }
+  if (added == 0) return NUDGE_REFUSED;
+  return proxy_set_buffer_bytes(<u32>BUF_UPSTREAM, 0, added, fillZeros, 0) == OK ? NUDGE_OK : NUDGE_BROKEN;
 }
 
 export function setEffectiveContext(id: u32): bool {

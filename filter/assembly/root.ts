@@ -8,7 +8,7 @@ import { identity, principal, readFacts, readPluginName, sourceText, destPort, t
 import { FrameState, frameAdvance, newFrameState } from "./framing";
 import {
   BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, closeDownstream, hostGetBuffer,
-  hostLen, hostLog, hostPtr, nowMs, releaseHost, setEffectiveContext, setTickPeriod,
+  hostLen, hostLog, hostPtr, nowMs, NUDGE_BROKEN, nudgeUpstream, releaseHost, setEffectiveContext, setTickPeriod,
 } from "./hostcalls";
 import { Metrics } from "./metrics";
 import {
@@ -28,6 +28,15 @@ const TICK_MS: u32 = 500;
 /** A TLS connection whose peer principal is still unknown this long after accept is judged without one. */
 const PENDING_MAX_MS: i64 = 5000;
 const NO_ROOT: u32 = 0xffffffff;
+/**
+ * Held server bytes are released by pushing Envoy's upstream read buffer past its high watermark
+ * (the cluster's per_connection_buffer_limit_bytes, 1 MiB by default) and draining it again
+ * (hostcalls.ts nudgeUpstream). A first nudge just past 1 MiB; while the bytes have not come back,
+ * each tick tries again four times larger, up to NUDGE_TRIES attempts (past 16 MiB). After that the
+ * bytes stay held until the server sends more or closes: never forwarded undecided or uncounted.
+ */
+const NUDGE_FIRST: u32 = 1048577;
+const NUDGE_TRIES: u32 = 3;
 
 /**
  * Highest-generation configuration parsed per plugin_name: what other root contexts of the
@@ -257,8 +266,7 @@ export class PicosegRoot extends RootContext {
       c.frameIn = newFrameState();
       c.frameOut = newFrameState();
     }
-    // Server bytes that flowed while admission waited for the handshake (server-first protocols).
-    if (c.bytesOut > r.maxBytesOut && this.violate(c, R_BYTES_OUT, cfg, ri, audit, ri)) return STOP;
+    // The protocol of server bytes held while admission waited (server-first protocols).
     if (c.protocol >= 0 && r.protocols != 0 && (r.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
       if (this.violate(c, R_PROTOCOL, cfg, ri, audit, ri)) return STOP;
     }
@@ -288,8 +296,12 @@ export class PicosegRoot extends RootContext {
         // bytes may come before it.
         if (upstream && principal.length == 0) return this.pendingUpstream(c, size, end);
         if (this.decide(c, nowMs()) == STOP) return STOP;
+        // Decided at the client's first bytes: server bytes held meanwhile are released now.
+        if (!upstream) this.releaseHeldOut(c);
       }
     }
+    // The host hands over the whole held buffer again: it is judged below like any new bytes.
+    if (upstream) c.waitingOut = 0;
     if ((c.flags & F_CLOSED) != 0) return STOP;
     if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
     let cfg = this.cfgOf(c);
@@ -374,15 +386,15 @@ export class PicosegRoot extends RootContext {
   }
 
   /**
-   * Server bytes while admission waits for the handshake: counted, sniffed (held only while
-   * the protocol is undecided, as always), and otherwise forwarded, so that a server-first
-   * protocol's greeting cannot deadlock the handshake's client. The governing rule checks
-   * them when admission is decided (bytes-out, protocol).
+   * Server bytes while admission waits for the handshake: held (StopIteration) and not counted, so
+   * that an unadmitted peer never receives one of them and a budget counts them exactly once. They are
+   * sniffed (read, not forwarded), so that admission can judge the protocol the server speaks. When
+   * admission is decided (client bytes, or a tick once the principal is readable), a denied connection
+   * is closed with them still held; an admitted one has Envoy deliver the held buffer again
+   * (releaseHeldOut), and data() then judges it like any server bytes: budget, framing, perSource.
    */
   pendingUpstream(c: Conn, size: u32, end: bool): u32 {
-    let held = c.heldOut;
-    if (size < held) held = size;
-    c.bytesOut += <u64>(size - held);
+    c.waitingOut = size;
     if (c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
       if ((c.flags & F_SNIFF_SET) == 0) c.flags |= F_SNIFF_SET | F_SNIFF_UP;
       if ((c.flags & F_SNIFF_UP) != 0) {
@@ -393,15 +405,31 @@ export class PicosegRoot extends RootContext {
           proto = sniff(hostPtr, hostLen, true, final || hostLen < <usize>n);
           releaseHost();
         }
-        if (proto == P_UNDECIDED) {
-          c.heldOut = size;
-          return STOP;
-        }
-        c.protocol = proto;
+        if (proto != P_UNDECIDED) c.protocol = proto;
       }
     }
-    c.heldOut = 0;
-    return CONTINUE;
+    return STOP;
+  }
+
+  /**
+   * After admission, in the connection's context: asks Envoy to deliver the server bytes held while
+   * admission waited (see NUDGE_FIRST). A host that refuses leaves them held (they come with the
+   * server's next bytes, judged then); one that took the filler but would not drain it again has a
+   * corrupted stream, which is closed (logged at error: no policy decision, audit mode included).
+   */
+  releaseHeldOut(c: Conn): void {
+    if (c.waitingOut == 0 || (c.flags & (F_CLOSED | F_ENDED | F_PENDING)) != 0) return;
+    if (c.nudges >= NUDGE_TRIES) return;
+    let fill: u32 = NUDGE_FIRST;
+    for (let i: u32 = 0; i < c.nudges; i++) fill = (fill - 1) * 4 + 1;
+    c.nudges++;
+    if (nudgeUpstream(fill) == NUDGE_BROKEN) {
+      c.flags |= F_CLOSED;
+      closeDownstream();
+      if (wouldLog(LOG_ERROR)) {
+        hostLog(LOG_ERROR, "picoseg: the host refused to restore a held server buffer; closing connection " + c.id.toString());
+      }
+    }
   }
 
   // ---- the tick: duration, schedule, revocation ----
@@ -431,8 +459,15 @@ export class PicosegRoot extends RootContext {
         // Decide once the handshake revealed the principal, or when waiting has gone on too long.
         setEffectiveContext(c.id);
         readFacts();
-        if (principal.length > 0 || now - c.startMs >= PENDING_MAX_MS) this.decide(c, now);
+        if (principal.length > 0 || now - c.startMs >= PENDING_MAX_MS) {
+          if (this.decide(c, now) == CONTINUE) this.releaseHeldOut(c);
+        }
         continue;
+      }
+      if (c.waitingOut > 0) {
+        // Admitted, and the held server bytes have not come back since the last nudge.
+        setEffectiveContext(c.id);
+        this.releaseHeldOut(c);
       }
       if (c.rule < 0) continue;
       let ccfg = this.cfgOf(c);

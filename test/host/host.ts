@@ -9,6 +9,7 @@
 //   c.fromClient(bytes, { end }) / c.fromServer(bytes)   -> 0 Continue | 1 StopIteration | null (closed)
 //   c.rawData(upstream, buffer, reportedSize, end)       -> any size the host might pass (fuzzing)
 //   c.closed, c.closedBy, c.closeReason, c.decisions(), c.deliveredToServer, c.deliveredToClient
+//   c.heldFromClient / c.heldFromServer: bytes a StopIteration left in Envoy's read buffers
 //   c.closeFromClient() / c.closeFromServer(); c.completeHandshake() (with connect({ handshake: "pending" }))
 //   host.connectMany(n, i => opts)   host.liveConnections
 //   host.advance(ms) fires ticks; host.setTime(ms); host.now()
@@ -17,6 +18,16 @@
 //   host.logs("warn"), host.decisions(), host.clearLogs(), host.setLogLevel(level), host.logCalls, host.logBytes
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
 //   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
+// Held buffers after a callback, as in Envoy 1.40 (source/extensions/common/wasm/context.cc, and the
+// probe in test/filter/handshake.test.ts' header): the connection's context keeps pointing at the
+// buffer a StopIteration held, so proxy_get/set_buffer_bytes on types 2/3 reach it from the tick
+// (connection made effective). Each is a connection read buffer with watermarks at
+// StartOptions.bufferLimitBytes (Envoy's per_connection_buffer_limit_bytes, 1 MiB by default; 0 = none):
+// above the limit its connection stops reading; drained to half of it, reading resumes and bytes
+// still buffered are dispatched again (the data callback sees the whole held buffer) on the event
+// loop's next turn: in the emulator, at the start of the next fromClient/fromServer/rawData/advance
+// (advance(0) turns the loop without moving the clock), and after each tick. proxy_continue_stream(3) answers Unimplemented (12); (2) answers Ok and passes held
+// client bytes to the next filter (tcp_proxy), past this one; (0), (1) Ok and nothing.
 // A trap or proc_exit inside the module throws FilterCrash from the call that caused it,
 // and every later call throws too.
 import { readFileSync } from "node:fs";
@@ -101,6 +112,8 @@ export interface StartOptions {
    * worker threads (two VMs) of one proxy.
    */
   shareWith?: FilterHost;
+  /** Envoy's per_connection_buffer_limit_bytes for the read buffers (watermarks); 0 = none. Default 1 MiB. */
+  bufferLimitBytes?: number;
 }
 
 /** Envoy's shared data: one store per proxy, shared by every worker's VM. */
@@ -183,6 +196,8 @@ export class Connection {
   private toClient: Uint8Array[] = [];
   heldFromClient: Uint8Array = new Uint8Array(0);
   heldFromServer: Uint8Array = new Uint8Array(0);
+  /** Read buffers above their high watermark (that connection stops reading), per direction. */
+  readonly aboveHigh = { client: false, server: false };
   /** Properties by dotted path. */
   readonly properties: Map<string, Uint8Array>;
   newConnectionStatus = -1;
@@ -228,6 +243,7 @@ export class Connection {
 
   /** The client sends bytes; returns the filter's status (or null when already closed). */
   fromClient(bytes: Bytes, opts: { end?: boolean } = {}): number | null {
+    this.host.processReadResumes();
     if (this.closed) return null;
     this.completeHandshake(); // client bytes only ever arrive after the TLS handshake
     const buf = concat(this.heldFromClient, toBytes(bytes));
@@ -236,6 +252,7 @@ export class Connection {
 
   /** The upstream server sends bytes. */
   fromServer(bytes: Bytes, opts: { end?: boolean } = {}): number | null {
+    this.host.processReadResumes();
     if (this.closed) return null;
     const buf = concat(this.heldFromServer, toBytes(bytes));
     return this.deliver(BUFFER_UPSTREAM, buf, buf.length, opts.end ?? false);
@@ -246,8 +263,23 @@ export class Connection {
    * buffer and `reportedSize` as the size argument, whatever they are.
    */
   rawData(upstream: boolean, buffer: Uint8Array, reportedSize: number, end: boolean): number | null {
+    this.host.processReadResumes();
     if (this.closed) return null;
     return this.deliver(upstream ? BUFFER_UPSTREAM : BUFFER_DOWNSTREAM, buffer, reportedSize, end);
+  }
+
+  /** @internal Envoy dispatching a read buffer again (read re-enabled with bytes still buffered). */
+  redeliver(upstream: boolean): void {
+    if (this.closed) return;
+    const held = upstream ? this.heldFromServer : this.heldFromClient;
+    if (held.length > 0) this.deliver(upstream ? BUFFER_UPSTREAM : BUFFER_DOWNSTREAM, held, held.length, false);
+  }
+
+  /** @internal proxy_continue_stream(2): the next filter (tcp_proxy) takes the held client bytes. */
+  continueReading(): void {
+    if (this.closed || this.heldFromClient.length === 0) return;
+    this.toServer.push(this.heldFromClient);
+    this.heldFromClient = new Uint8Array(0);
   }
 
   private deliver(type: number, buf: Uint8Array, size: number, end: boolean): number {
@@ -262,7 +294,7 @@ export class Connection {
           : h.exports.proxy_on_upstream_data(this.id, size >>> 0, end ? 1 : 0),
       );
     } finally {
-      h.setBuffer(type, null);
+      buf = h.takeBuffer(type) ?? buf;
     }
     this.statuses.push(status);
     // Continue forwards the whole buffer to the next filter even when a close was
@@ -278,6 +310,7 @@ export class Connection {
     } else if (type === BUFFER_DOWNSTREAM) this.heldFromClient = buf;
     else this.heldFromServer = buf;
     h.processCloses();
+    h.processContinues();
     return status;
   }
 
@@ -303,6 +336,9 @@ export class FilterHost {
   private effective = 0;
   private readonly buffers = new Map<number, Uint8Array>();
   private readonly pendingClose = new Set<number>();
+  /** Connections (and direction) whose read buffer is to be dispatched again after the current call. */
+  private readonly pendingResume = new Map<number, Set<boolean>>();
+  private readonly bufferLimit: number;
   readonly store: SharedStore;
   private readonly metricIds = new Map<string, number>();
   private readonly metricValues = new Map<number, number>();
@@ -324,6 +360,7 @@ export class FilterHost {
     this.clockMs = opts.nowMs ?? Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
     this.logLevel = LogLevel[opts.logLevel ?? "info"];
     this.store = opts.shareWith ? opts.shareWith.store : new SharedStore();
+    this.bufferLimit = opts.bufferLimitBytes ?? 1024 * 1024;
   }
 
   /** Loads the filter, creates the root context "picoseg" and configures it. */
@@ -409,6 +446,64 @@ export class FilterHost {
   setBuffer(type: number, buf: Uint8Array | null): void {
     if (buf) this.buffers.set(type, buf);
     else this.buffers.delete(type);
+  }
+
+  /** Ends a callback's buffer; returns it as the filter left it. */
+  takeBuffer(type: number): Uint8Array | undefined {
+    const b = this.buffers.get(type);
+    this.buffers.delete(type);
+    return b;
+  }
+
+  /**
+   * The buffer proxy_get/set_buffer_bytes reach: the callback's own, else (types 2 and 3) the read
+   * buffer the effective connection's last StopIteration held.
+   */
+  private bufferOf(type: number): { buf: Uint8Array; set: (b: Uint8Array) => void } | null {
+    const cur = this.buffers.get(type);
+    if (cur) return { buf: cur, set: (b) => this.buffers.set(type, b) };
+    if (type !== BUFFER_DOWNSTREAM && type !== BUFFER_UPSTREAM) return null;
+    const c = this.conns.get(this.effective);
+    if (!c || c.closed) return null;
+    const up = type === BUFFER_UPSTREAM;
+    const held = up ? c.heldFromServer : c.heldFromClient;
+    if (held.length === 0) return null;
+    return {
+      buf: held,
+      set: (b) => {
+        if (up) c.heldFromServer = b;
+        else c.heldFromClient = b;
+        this.watermarks(c, up, b.length);
+      },
+    };
+  }
+
+  /** Envoy's WatermarkBuffer on a connection's read buffer: high = limit, low = limit / 2. */
+  private watermarks(c: Connection, up: boolean, length: number): void {
+    const limit = this.bufferLimit;
+    if (limit <= 0) return;
+    const key = up ? "server" : "client";
+    if (!c.aboveHigh[key] && length > limit) {
+      c.aboveHigh[key] = true; // readDisable(true)
+    } else if (c.aboveHigh[key] && length <= Math.floor(limit / 2)) {
+      c.aboveHigh[key] = false; // readDisable(false): bytes still buffered are dispatched again
+      if (length > 0) {
+        const dirs = this.pendingResume.get(c.id) ?? new Set<boolean>();
+        dirs.add(up);
+        this.pendingResume.set(c.id, dirs);
+      }
+    }
+  }
+
+  /** Dispatches again the read buffers whose reading resumed during the last call. */
+  processReadResumes(): void {
+    while (this.pendingResume.size > 0) {
+      const [id, dirs] = this.pendingResume.entries().next().value as [number, Set<boolean>];
+      this.pendingResume.delete(id);
+      const c = this.conns.get(id);
+      if (!c) continue;
+      for (const up of dirs) c.redeliver(up);
+    }
   }
 
   // ---------- roots ----------
@@ -506,6 +601,7 @@ export class FilterHost {
     if (!opts.noNewConnection) {
       c.newConnectionStatus = this.callIn(id, "proxy_on_new_connection", () => this.exports.proxy_on_new_connection(id));
       this.processCloses();
+      this.processContinues();
     }
     return c;
   }
@@ -526,6 +622,15 @@ export class FilterHost {
 
   connection(id: number): Connection | undefined {
     return this.conns.get(id);
+  }
+
+  private readonly pendingContinue = new Set<number>();
+
+  /** Envoy runs proxy_continue_stream(2) after the VM call that asked for it. */
+  processContinues(): void {
+    const ids = [...this.pendingContinue];
+    this.pendingContinue.clear();
+    for (const id of ids) this.conns.get(id)?.continueReading();
   }
 
   /** Applies the closes the filter requested during the last call. */
@@ -551,6 +656,8 @@ export class FilterHost {
     this.callIn(c.id, "proxy_on_log", () => this.exports.proxy_on_log(c.id));
     this.callIn(c.id, "proxy_on_delete", () => this.exports.proxy_on_delete(c.id));
     this.pendingClose.delete(c.id);
+    this.pendingResume.delete(c.id);
+    this.pendingContinue.delete(c.id);
     this.conns.delete(c.id);
   }
 
@@ -570,6 +677,7 @@ export class FilterHost {
   /** Moves the clock forward, firing every root's ticks at their period on the way. */
   advance(ms: number): void {
     const target = this.clockMs + ms;
+    this.processReadResumes();
     for (;;) {
       let next: RootHandle | null = null;
       for (const r of this.roots) {
@@ -582,6 +690,8 @@ export class FilterHost {
       const id = next.id;
       this.callIn(id, "proxy_on_tick", () => this.exports.proxy_on_tick(id));
       this.processCloses();
+      this.processContinues();
+      this.processReadResumes();
     }
     this.clockMs = target;
   }
@@ -712,7 +822,7 @@ export class FilterHost {
       },
       "env.proxy_get_buffer_bytes": (type, start, length, ptrPtr, sizePtr) => {
         const t = n(type);
-        let buf = this.buffers.get(t);
+        let buf = this.bufferOf(t)?.buf;
         if (t === BUFFER_VM_CONFIG) buf = new Uint8Array(0);
         if (!buf) return NotFound;
         const s = n(start) >>> 0;
@@ -724,6 +834,20 @@ export class FilterHost {
           if (rc === Ok && (t === BUFFER_DOWNSTREAM || t === BUFFER_UPSTREAM)) this.bytesRead += len;
           return rc;
         }
+        return Ok;
+      },
+      "env.proxy_set_buffer_bytes": (type, start, length, dataPtr, dataSize) => {
+        // Envoy's Buffer::copyFrom: start 0 drains `length` bytes then prepends the data; a start at or
+        // past the end appends it; anything else is BadArgument.
+        const target = this.bufferOf(n(type));
+        if (!target) return NotFound;
+        const data = this.readBytes(n(dataPtr), n(dataSize));
+        const s = n(start) >>> 0;
+        const len = n(length) >>> 0;
+        const buf = target.buf;
+        if (s === 0) target.set(concat(data, buf.subarray(Math.min(len, buf.length))));
+        else if (s >= buf.length) target.set(concat(buf, data));
+        else return BadArgument;
         return Ok;
       },
       "env.proxy_get_buffer_status": (type, lengthPtr, flagsPtr) => {
@@ -740,7 +864,13 @@ export class FilterHost {
         this.pendingClose.add(this.effective);
         return Ok;
       },
-      "env.proxy_continue_stream": () => 12, // Unimplemented for network filters, as in Envoy
+      "env.proxy_continue_stream": (type) => {
+        const t = n(type);
+        if (t === 3) return 12; // Unimplemented: Envoy 1.40 cannot resume a network filter's write path
+        if (t > 3) return BadArgument;
+        if (t === 2 && this.conns.has(this.effective)) this.pendingContinue.add(this.effective);
+        return Ok;
+      },
       "env.proxy_set_effective_context": (id) => {
         const i = n(id);
         if (!this.conns.has(i) && !this.rootsById.has(i)) return BadArgument;
