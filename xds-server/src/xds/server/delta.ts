@@ -6,18 +6,10 @@
 // what the client holds, plus `removed_resources`. ACK and NACK name only the nonce: an ACK
 // has no `error_detail`, a NACK has one, and the client then keeps its previous resources.
 import * as grpc from "@grpc/grpc-js";
-import type { CancelWatch, DeltaWatchResponse } from "../cache/types.js";
+import type { DeltaWatchResponse } from "../cache/types.js";
 import type { SentResponse, XdsService } from "./callbacks.js";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages.js";
-import {
-  errorDetailText,
-  failStream,
-  learnNode,
-  newStreamInfo,
-  requestTypeUrl,
-  runStream,
-  type StreamServerOptions,
-} from "./stream-common.js";
+import { XdsStream, type StreamServerOptions } from "./xds-stream.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -33,13 +25,11 @@ export function handleDeltaStream(
   service: XdsService,
   opts: StreamServerOptions,
 ): void {
-  const info = newStreamInfo(service, "delta", call.getPeer());
+  const stream = new XdsStream(call, service, "delta", opts);
   const types = new Map<string, TypeState>();
-  const watches = new Map<string, CancelWatch>();
-  let nonceCounter = 0;
 
   const send = (typeUrl: string, state: TypeState, r: DeltaWatchResponse): void => {
-    const nonce = String(++nonceCounter);
+    const nonce = stream.nextNonce();
     for (const x of r.resources) state.known.set(x.name, x.version);
     for (const name of r.removed) state.known.delete(name);
     const response: DeltaDiscoveryResponse = {
@@ -63,21 +53,10 @@ export function handleDeltaStream(
       snapshotSetAt: r.snapshotSetAt,
     };
     state.outstanding.set(nonce, sent);
-    watches.delete(typeUrl); // a watch answers once
-    call.write(response);
-    opts.callbacks.onResponse?.(info, sent);
+    stream.respond(sent, response);
   };
 
-  runStream(call, info, opts, watches, (req) => {
-    if (!learnNode(info, req.node)) {
-      failStream(call, grpc.status.INVALID_ARGUMENT, "the first request of a stream must carry a node with an id");
-      return;
-    }
-    const typeUrl = requestTypeUrl(service, req.type_url);
-    if (!typeUrl) {
-      failStream(call, grpc.status.INVALID_ARGUMENT, "an ADS request must set type_url");
-      return;
-    }
+  stream.run((req, typeUrl) => {
     const subscribe = req.resource_names_subscribe ?? [];
     const unsubscribe = req.resource_names_unsubscribe ?? [];
     let state = types.get(typeUrl);
@@ -115,27 +94,16 @@ export function handleDeltaStream(
         state.outstanding.delete(n);
         if (n === nonce) break;
       }
-      const detail = errorDetailText(req.error_detail);
-      if (detail !== undefined) opts.callbacks.onNack?.(info, answered, detail);
-      else opts.callbacks.onAck?.(info, answered);
+      stream.reportAnswer(answered, req.error_detail);
     }
 
     const subscription = { wildcard: state.wildcard, names: new Set(state.names) };
-    // The previous watch goes first: it stands for the old subscription, and the hook below may
-    // change the snapshot (which would answer that stale watch).
-    watches.get(typeUrl)?.();
-    watches.delete(typeUrl);
-    opts.callbacks.onStreamRequest?.(info, typeUrl, subscription);
-
     const s = state;
-    let answeredAtOnce = false;
-    const cancel = opts.watcher.createDeltaWatch(
-      { nodeId: info.node!.id, typeUrl, subscription, known: new Map(s.known) },
-      (r) => {
-        answeredAtOnce = true;
-        send(typeUrl, s, r);
-      },
+    stream.watch(
+      typeUrl,
+      subscription,
+      (onAnswer) => opts.watcher.createDeltaWatch({ nodeId: stream.nodeId, typeUrl, subscription, known: new Map(s.known) }, onAnswer),
+      (r: DeltaWatchResponse) => send(typeUrl, s, r),
     );
-    if (!answeredAtOnce) watches.set(typeUrl, cancel);
   });
 }

@@ -6,7 +6,7 @@ import { loadServices } from "../protos.js";
 import { handleDeltaStream } from "./delta.js";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from "./messages.js";
 import { handleSotwStream } from "./sotw.js";
-import type { StreamServerOptions } from "./stream-common.js";
+import type { StreamServerOptions } from "./xds-stream.js";
 
 type Sotw = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 type Delta = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;

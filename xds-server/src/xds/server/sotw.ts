@@ -6,18 +6,10 @@
 // NACK (and `version_info` is then the last version it accepted). A request with an older nonce
 // is stale — the client has not seen our latest response yet — and is ignored.
 import * as grpc from "@grpc/grpc-js";
-import type { CancelWatch, SotwWatchResponse, Subscription } from "../cache/types.js";
-import type { SentResponse, StreamInfo, XdsService } from "./callbacks.js";
+import type { SotwWatchResponse, Subscription } from "../cache/types.js";
+import type { SentResponse, XdsService } from "./callbacks.js";
 import type { DiscoveryRequest, DiscoveryResponse } from "./messages.js";
-import {
-  errorDetailText,
-  failStream,
-  learnNode,
-  newStreamInfo,
-  requestTypeUrl,
-  runStream,
-  type StreamServerOptions,
-} from "./stream-common.js";
+import { XdsStream, type StreamServerOptions } from "./xds-stream.js";
 
 interface TypeState {
   subscription: Subscription;
@@ -32,13 +24,11 @@ export function handleSotwStream(
   service: XdsService,
   opts: StreamServerOptions,
 ): void {
-  const info = newStreamInfo(service, "sotw", call.getPeer());
+  const stream = new XdsStream(call, service, "sotw", opts);
   const types = new Map<string, TypeState>();
-  const watches = new Map<string, CancelWatch>();
-  let nonceCounter = 0;
 
   const send = (typeUrl: string, state: TypeState, r: SotwWatchResponse): void => {
-    const nonce = String(++nonceCounter);
+    const nonce = stream.nextNonce();
     const response: DiscoveryResponse = {
       version_info: r.version,
       resources: r.resources.map((x) => ({ type_url: x.typeUrl, value: x.value })),
@@ -56,21 +46,10 @@ export function handleSotwStream(
     };
     state.lastSent = sent;
     state.answered = false;
-    watches.delete(typeUrl); // a watch answers once
-    call.write(response);
-    opts.callbacks.onResponse?.(info, sent);
+    stream.respond(sent, response);
   };
 
-  runStream(call, info, opts, watches, (req) => {
-    if (!learnNode(info, req.node)) {
-      failStream(call, grpc.status.INVALID_ARGUMENT, "the first request of a stream must carry a node with an id");
-      return;
-    }
-    const typeUrl = requestTypeUrl(service, req.type_url);
-    if (!typeUrl) {
-      failStream(call, grpc.status.INVALID_ARGUMENT, "an ADS request must set type_url");
-      return;
-    }
+  stream.run((req, typeUrl) => {
     const names = req.resource_names ?? [];
     const nonce = req.response_nonce ?? "";
     let state = types.get(typeUrl);
@@ -83,33 +62,22 @@ export function handleSotwStream(
       const last = state.lastSent;
       if (last && nonce === last.nonce && !state.answered) {
         state.answered = true;
-        const detail = errorDetailText(req.error_detail);
-        if (detail !== undefined) opts.callbacks.onNack?.(info, last, detail);
-        else opts.callbacks.onAck?.(info, last);
+        stream.reportAnswer(last, req.error_detail);
       }
       // A legacy wildcard stays wildcard while the client keeps sending an empty list.
       const legacy = state.subscription.wildcard && names.length === 0;
       state.subscription = subscriptionFrom(names, legacy);
     }
-    // The previous watch goes first: it stands for the old subscription, and the hook below may
-    // change the snapshot (which would answer that stale watch).
-    watches.get(typeUrl)?.();
-    watches.delete(typeUrl);
-    opts.callbacks.onStreamRequest?.(info, typeUrl, state.subscription);
-
     const s = state;
     // Known = what this stream was last sent (ACKed or NACKed: a NACKed view is not resent
     // until it changes), or on a fresh stream the version the client already holds.
     const knownVersion = s.lastSent?.version ?? req.version_info ?? "";
-    let answeredAtOnce = false;
-    const cancel = opts.watcher.createWatch(
-      { nodeId: info.node!.id, typeUrl, subscription: s.subscription, knownVersion },
-      (r) => {
-        answeredAtOnce = true;
-        send(typeUrl, s, r);
-      },
+    stream.watch(
+      typeUrl,
+      s.subscription,
+      (onAnswer) => opts.watcher.createWatch({ nodeId: stream.nodeId, typeUrl, subscription: s.subscription, knownVersion }, onAnswer),
+      (r: SotwWatchResponse) => send(typeUrl, s, r),
     );
-    if (!answeredAtOnce) watches.set(typeUrl, cancel); // else it answered at once and is gone
   });
 }
 

@@ -1,8 +1,11 @@
-// What the sotw and delta stream handlers share: stream ids, nonces, node bookkeeping, teardown.
+// One xDS stream's plumbing, shared by the sotw and delta handlers: stream ids, the node, the
+// request's type, nonces, one open watch per type, responses, ACK/NACK reports, teardown. The
+// protocol logic (what a request subscribes to, which nonce it answers) stays in sotw.ts and
+// delta.ts.
 import * as grpc from "@grpc/grpc-js";
-import type { CancelWatch, ConfigWatcher } from "../cache/types.js";
+import type { CancelWatch, ConfigWatcher, Subscription } from "../cache/types.js";
 import { nodeInfo } from "../node.js";
-import type { Callbacks, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
+import type { Callbacks, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../resources.js";
 
@@ -13,72 +16,142 @@ export interface StreamServerOptions {
   controlPlaneId: string;
 }
 
+/** What the stream reads from every request, sotw or delta. */
+export interface StreamRequest {
+  node?: ProtoNode | null;
+  type_url?: string;
+}
+
 let nextStreamId = 1;
 
-export function newStreamInfo(service: XdsService, protocol: XdsProtocol, peer: string): StreamInfo {
-  return { id: nextStreamId++, service, protocol, peer, openedAt: Date.now() };
+export class XdsStream<Req extends StreamRequest, Res> {
+  readonly info: StreamInfo;
+  /** The open watch per type URL; a watch answers once and is then gone. */
+  private readonly watches = new Map<string, CancelWatch>();
+  private nonceCounter = 0;
+  private closed = false;
+
+  constructor(
+    private readonly call: grpc.ServerDuplexStream<Req, Res>,
+    private readonly service: XdsService,
+    protocol: XdsProtocol,
+    private readonly opts: StreamServerOptions,
+  ) {
+    this.info = { id: nextStreamId++, service, protocol, peer: call.getPeer(), openedAt: Date.now() };
+  }
+
+  /** The node's id; known once run() has passed a request to its handler. */
+  get nodeId(): string {
+    return this.info.node!.id;
+  }
+
+  /**
+   * Wires the stream's lifecycle: `onRequest` per request that has a node (now or earlier) and a
+   * type URL, a failed stream otherwise; teardown once on end, error or cancellation (cancels
+   * every watch, reports the close).
+   */
+  run(onRequest: (req: Req, typeUrl: string) => void): void {
+    const call = this.call;
+    this.opts.callbacks.onStreamOpen?.(this.info);
+    call.on("data", (req: Req) => {
+      if (this.closed) return;
+      try {
+        if (!this.learnNode(req.node)) {
+          failStream(call, grpc.status.INVALID_ARGUMENT, "the first request of a stream must carry a node with an id");
+          return;
+        }
+        const typeUrl = this.requestTypeUrl(req.type_url);
+        if (!typeUrl) {
+          failStream(call, grpc.status.INVALID_ARGUMENT, "an ADS request must set type_url");
+          return;
+        }
+        onRequest(req, typeUrl);
+      } catch (err) {
+        this.close();
+        failStream(call, grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
+      }
+    });
+    call.on("end", () => {
+      this.close();
+      call.end();
+    });
+    const close = (): void => this.close();
+    call.on("error", close);
+    call.on("cancelled", close);
+    call.on("close", close);
+  }
+
+  nextNonce(): string {
+    return String(++this.nonceCounter);
+  }
+
+  /** Reports the client's answer to a response: an ACK, or a NACK when it carries an error. */
+  reportAnswer(answered: SentResponse, errorDetail: RpcStatus | null | undefined): void {
+    const detail = errorDetailText(errorDetail);
+    if (detail !== undefined) this.opts.callbacks.onNack?.(this.info, answered, detail);
+    else this.opts.callbacks.onAck?.(this.info, answered);
+  }
+
+  /**
+   * Replaces the type's watch after a request. The previous watch goes first: it stands for the
+   * old subscription, and the request hook may change the snapshot (which would answer that
+   * stale watch). `open` creates the new watch with the answer callback it is given.
+   */
+  watch<Answer>(
+    typeUrl: string,
+    subscription: Subscription,
+    open: (onAnswer: (a: Answer) => void) => CancelWatch,
+    send: (a: Answer) => void,
+  ): void {
+    this.watches.get(typeUrl)?.();
+    this.watches.delete(typeUrl);
+    this.opts.callbacks.onStreamRequest?.(this.info, typeUrl, subscription);
+    let answeredAtOnce = false;
+    const cancel = open((a) => {
+      answeredAtOnce = true;
+      send(a);
+    });
+    if (!answeredAtOnce) this.watches.set(typeUrl, cancel); // else it answered at once and is gone
+  }
+
+  /** Writes a response that answered the type's watch, and reports it. */
+  respond(sent: SentResponse, response: Res): void {
+    this.watches.delete(sent.typeUrl); // a watch answers once
+    this.call.write(response);
+    this.opts.callbacks.onResponse?.(this.info, sent);
+  }
+
+  /** Records the node the first time a request carries one; false when none is known yet. */
+  private learnNode(node: ProtoNode | null | undefined): boolean {
+    if (!this.info.node && node && node.id) this.info.node = nodeInfo(node);
+    return this.info.node !== undefined;
+  }
+
+  /** ADS requests must name their type; the standalone ECDS service has only one. */
+  private requestTypeUrl(typeUrl: string | undefined): string | undefined {
+    if (typeUrl) return typeUrl;
+    return this.service === "ecds" ? TYPED_EXTENSION_CONFIG_TYPE : undefined;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cancel of this.watches.values()) cancel();
+    this.watches.clear();
+    this.opts.callbacks.onStreamClosed?.(this.info);
+  }
 }
 
-/** Records the node the first time a request carries one; false when none is known yet. */
-export function learnNode(stream: StreamInfo, node: ProtoNode | null | undefined): boolean {
-  if (!stream.node && node && node.id) stream.node = nodeInfo(node);
-  return stream.node !== undefined;
-}
-
-/** ADS requests must name their type; the standalone ECDS service has only one. */
-export function requestTypeUrl(service: XdsService, typeUrl: string | undefined): string | undefined {
-  if (typeUrl) return typeUrl;
-  return service === "ecds" ? TYPED_EXTENSION_CONFIG_TYPE : undefined;
-}
-
-export function errorDetailText(e: RpcStatus | null | undefined): string | undefined {
+function errorDetailText(e: RpcStatus | null | undefined): string | undefined {
   if (!e) return undefined;
   if (!e.message && !e.code) return undefined;
   return e.message || `code ${e.code ?? 0}`;
 }
 
 /**
- * Wires a duplex stream's lifecycle: `onRequest` per message, teardown once on end, error or
- * cancellation (cancels every watch, reports the close).
- */
-export function runStream<Req, Res>(
-  call: grpc.ServerDuplexStream<Req, Res>,
-  info: StreamInfo,
-  opts: StreamServerOptions,
-  watches: Map<string, CancelWatch>,
-  onRequest: (req: Req) => void,
-): void {
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    for (const cancel of watches.values()) cancel();
-    watches.clear();
-    opts.callbacks.onStreamClosed?.(info);
-  };
-  opts.callbacks.onStreamOpen?.(info);
-  call.on("data", (req: Req) => {
-    if (closed) return;
-    try {
-      onRequest(req);
-    } catch (err) {
-      close();
-      failStream(call, grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
-    }
-  });
-  call.on("end", () => {
-    close();
-    call.end();
-  });
-  call.on("error", close);
-  call.on("cancelled", close);
-  call.on("close", close);
-}
-
-/**
  * Fails the stream with a status the client sees (e.g. a first request without a node). grpc-js
  * turns an 'error' event on a server stream into the call's final status.
  */
-export function failStream<Req, Res>(call: grpc.ServerDuplexStream<Req, Res>, code: grpc.status, message: string): void {
+function failStream<Req, Res>(call: grpc.ServerDuplexStream<Req, Res>, code: grpc.status, message: string): void {
   call.emit("error", Object.assign(new Error(message), { code, details: message }));
 }
