@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { envoyBinaryPath, toYaml, type Bootstrap } from "../../../xds-server/src/envoy/index.js";
-import { sleep, waitFor } from "./wait.js";
+import { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {

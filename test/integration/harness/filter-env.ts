@@ -5,7 +5,7 @@ import { filterWasmPath, staticBootstrap, type DownstreamTls } from "../../../xd
 import { Envoy, stopAllEnvoys } from "./envoy.js";
 import { freePorts } from "./ports.js";
 import { Upstream, type UpstreamOptions } from "./upstream.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../../../xds-server/src/util/wait.js";
 
 export interface Snapshot {
   counters: Map<string, number>;

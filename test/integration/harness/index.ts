@@ -6,7 +6,7 @@ export * from "./client.js";
 export * from "./envoy.js";
 export * from "./ports.js";
 export * from "./upstream.js";
-export * from "./wait.js";
+export { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
 export * from "./filter-env.js";
 export * from "./verdicts.js";
 export * from "./policy.js";

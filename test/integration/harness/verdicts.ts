@@ -5,7 +5,7 @@ import { TcpClient, type ClientTls } from "./client.js";
 import type { Decision } from "./envoy.js";
 import type { FilterEnv, Snapshot } from "./filter-env.js";
 import type { UpstreamConnection } from "./upstream.js";
-import { sleep } from "./wait.js";
+import { sleep } from "../../../xds-server/src/util/wait.js";
 
 /** How long an allowed connection must stay open after its traffic to count as "not closed". */
 export const STAYS_OPEN_MS = 400;

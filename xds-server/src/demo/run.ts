@@ -18,7 +18,7 @@ import { startHttpService, startPgEcho, startRespCache, type DemoService } from 
 import { Sidecar } from "./sidecars.js";
 import { renderTable } from "./table.js";
 import { DEMO_IPS, ID, WORKLOADS, type WorkloadSpec } from "./topology.js";
-import { sleep, waitFor } from "./wait.js";
+import { sleep, waitFor } from "../util/wait.js";
 
 export interface DemoOptions {
   /** Run the scenario and return (exit code 0 only if every decision was the expected one). */

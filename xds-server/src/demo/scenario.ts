@@ -7,7 +7,7 @@ import { DemoConnection, type ClientIdentity } from "./client.js";
 import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
 import type { DecisionLine, Sidecar } from "./sidecars.js";
 import { ID, shortIdentity } from "./topology.js";
-import { sleep } from "./wait.js";
+import { sleep } from "../util/wait.js";
 
 export type Outcome = "allowed" | "closed";
 

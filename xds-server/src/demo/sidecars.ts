@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { sidecarBootstrap, toYaml, type Bootstrap, type DownstreamTls, type HostPort, type Listener } from "../envoy/index.js";
 import { ProcessGroup } from "./processes.js";
-import { sleep, waitFor } from "./wait.js";
+import { sleep, StopWaiting, waitFor } from "../util/wait.js";
 
 export interface SidecarSpec {
   /** Short name used for files and in the table, e.g. "cart-cache". */
@@ -171,7 +171,7 @@ export class Sidecar {
     let admin: string;
     try {
       admin = await waitFor(`${spec.name}: Envoy's admin address`, () => {
-        if (early) throw new Error(`Envoy ${early}`);
+        if (early) throw new StopWaiting(`Envoy ${early}`);
         if (!existsSync(adminPath)) return undefined;
         const a = readFileSync(adminPath, "utf8").trim();
         return a || undefined;
@@ -230,7 +230,7 @@ export class Sidecar {
   /** Waits until Envoy is LIVE and every listener is up (the ECDS config has arrived by then). */
   async waitReady(timeoutMs: number): Promise<void> {
     await waitFor(`${this.spec.name}: Envoy /ready LIVE`, async () => {
-      if (this.exited) throw new Error(`Envoy ${this.exited}\n${this.tail()}`);
+      if (this.exited) throw new StopWaiting(`Envoy ${this.exited}\n${this.tail()}`);
       const r = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(2000) });
       await r.text();
       return r.status === 200 ? true : undefined;

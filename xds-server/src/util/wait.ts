@@ -1,8 +1,15 @@
-// Bounded waiting: every wait in the demo has a deadline and says what it waited for.
+// Bounded waiting for the demo and the integration harness: every wait has a deadline and says
+// what it waited for.
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Thrown by a check when what it waits for can no longer come (an Envoy that exited will not come
+ * back): waitFor rethrows it at once instead of polling to the deadline.
+ */
+export class StopWaiting extends Error {}
 
 /** Polls check() until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(
@@ -18,8 +25,7 @@ export async function waitFor<T>(
       const v = await check();
       if (v !== undefined) return v;
     } catch (err) {
-      // An Envoy that exited will not come back: stop waiting at once.
-      if (err instanceof Error && err.message.startsWith("Envoy ")) throw err;
+      if (err instanceof StopWaiting) throw err;
       lastError = err;
     }
     if (Date.now() >= deadline) {
