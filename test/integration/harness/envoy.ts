@@ -6,30 +6,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { envoyBinaryPath, toYaml, type Bootstrap } from "../../../xds-server/src/envoy/index.js";
+import { envoyBinaryPath, parseDecisionLine, toYaml, type Bootstrap, type Decision } from "../../../xds-server/src/envoy/index.js";
 import { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const p of live) p.kill("SIGKILL");
 });
-
-/** One JSON decision line the filter wrote to Envoy's log (filter/assembly/decisionlog.ts). */
-export interface Decision {
-  picoseg?: "deny" | "audit" | "allow";
-  reason?: string;
-  segment?: string;
-  rule?: string;
-  source?: string;
-  principal?: string;
-  port?: number;
-  protocol?: string;
-  bytesIn?: number;
-  bytesOut?: number;
-  mode?: string;
-  connection?: number;
-  [k: string]: unknown;
-}
 
 export interface StartEnvoyOptions {
   /** Listener ports that must be up before start() resolves (all static listeners by default). */
@@ -179,15 +162,10 @@ export class Envoy {
   decisions(): Decision[] {
     const out: Decision[] = [];
     for (const line of this.logText.split("\n")) {
+      // Only what the filter logged: Envoy's own lines are never decisions.
       if (!line.includes("[wasm]") && !line.includes("wasm log")) continue;
-      const brace = line.indexOf("{");
-      if (brace < 0) continue;
-      try {
-        const parsed: unknown = JSON.parse(line.slice(brace));
-        if (typeof parsed === "object" && parsed !== null && "picoseg" in parsed) out.push(parsed as Decision);
-      } catch {
-        // not a decision line
-      }
+      const d = parseDecisionLine(line);
+      if (d) out.push(d);
     }
     return out;
   }

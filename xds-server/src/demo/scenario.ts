@@ -191,17 +191,17 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
     step.reuse !== undefined && conn.isOpen()
       ? true
       : conn.isOpen()
-      ? ds.some((d) => d.verdict === "allow" || d.verdict === "audit") && (!exp.reason || exp.outcome === "closed" || ds.some((d) => d.verdict === "audit"))
-      : ds.some((d) => d.verdict === "deny");
+      ? ds.some((d) => d.picoseg === "allow" || d.picoseg === "audit") && (!exp.reason || exp.outcome === "closed" || ds.some((d) => d.picoseg === "audit"))
+      : ds.some((d) => d.picoseg === "deny");
   const deadline = Date.now() + 1500;
   let lines = sc.decisionsFor(conn.source).filter((d) => d.seq > since);
   while (!wanted(lines) && Date.now() < deadline) {
     await sleep(25);
     lines = sc.decisionsFor(conn.source).filter((d) => d.seq > since);
   }
-  const denies = lines.filter((d) => d.verdict === "deny");
-  const audits = lines.filter((d) => d.verdict === "audit");
-  const allows = lines.filter((d) => d.verdict === "allow");
+  const denies = lines.filter((d) => d.picoseg === "deny");
+  const audits = lines.filter((d) => d.picoseg === "audit");
+  const allows = lines.filter((d) => d.picoseg === "allow");
 
   const open = conn.isOpen();
   const decision = open ? (replied ? "allowed" : "open, no reply") : `closed`;

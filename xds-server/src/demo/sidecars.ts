@@ -5,7 +5,16 @@
 import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { sidecarBootstrap, toYaml, type Bootstrap, type DownstreamTls, type HostPort, type Listener } from "../envoy/index.js";
+import {
+  parseDecisionLine,
+  sidecarBootstrap,
+  toYaml,
+  type Bootstrap,
+  type Decision,
+  type DownstreamTls,
+  type HostPort,
+  type Listener,
+} from "../envoy/index.js";
 import { ProcessGroup } from "./processes.js";
 import { sleep, StopWaiting, waitFor } from "../util/wait.js";
 
@@ -23,50 +32,9 @@ export interface SidecarSpec {
   upstream: HostPort;
 }
 
-/** One JSON line the filter writes per denial, audit would-deny, or (at debug level) allowed connection. */
-export interface DecisionLine {
-  verdict: string;
-  reason: string;
-  segment: string;
-  rule: string;
-  source: string;
-  principal: string;
-  port: number | null;
-  protocol: string;
-  bytesIn: number;
-  bytesOut: number;
-  mode: string;
-  /** Position in the log, to tell new lines from old. */
+/** A decision the sidecar's filter logged, with its position in the log to tell new lines from old. */
+export interface DecisionLine extends Decision {
   seq: number;
-}
-
-export function parseDecisionLine(line: string, seq: number): DecisionLine | undefined {
-  const at = line.indexOf('{"picoseg"');
-  if (at < 0) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line.slice(at));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null) return undefined;
-  const o = parsed as Record<string, unknown>;
-  const str = (k: string): string => (typeof o[k] === "string" ? (o[k] as string) : "");
-  const num = (k: string): number => (typeof o[k] === "number" ? (o[k] as number) : 0);
-  return {
-    verdict: str("picoseg"),
-    reason: str("reason"),
-    segment: str("segment"),
-    rule: str("rule"),
-    source: str("source"),
-    principal: str("principal"),
-    port: typeof o["port"] === "number" ? o["port"] : null,
-    protocol: str("protocol"),
-    bytesIn: num("bytesIn"),
-    bytesOut: num("bytesOut"),
-    mode: str("mode"),
-    seq,
-  };
 }
 
 export interface SidecarContext {
@@ -200,9 +168,10 @@ export class Sidecar {
     for (const line of lines) {
       this.tailLines.push(line);
       if (this.tailLines.length > 60) this.tailLines.shift();
-      const dl = parseDecisionLine(line, ++this.seq);
-      if (dl) {
-        this.decisionLines.push(dl);
+      const seq = ++this.seq;
+      const decision = parseDecisionLine(line);
+      if (decision) {
+        this.decisionLines.push({ ...decision, seq });
         if (this.decisionLines.length > 20_000) this.decisionLines.splice(0, 10_000);
       }
     }
