@@ -5,8 +5,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import type { LoadedSegment, PolicyError } from "../policy/types.js";
-import { formatPolicyError } from "../policy/types.js";
+import { SegmentStore } from "./segment-store.js";
 import type { FileValidator, PolicySource, PolicyState, Refusal } from "./types.js";
 
 export interface DirectorySourceOptions {
@@ -16,33 +15,20 @@ export interface DirectorySourceOptions {
   now?: () => number;
 }
 
-interface FileEntry {
-  text: string;
-  /** Last good segments of this file (kept while the file is refused). */
-  segments: LoadedSegment[];
-  /** The file's mtime (ms) when those segments were read. */
-  mtimeMs: number;
-  refusals: Refusal[];
-}
-
 const POLICY_FILE = /\.ya?ml$/i;
 
 export class DirectorySource implements PolicySource {
   readonly description: string;
-  private readonly files = new Map<string, FileEntry>();
-  private readonly listeners = new Set<(s: PolicyState, r: readonly Refusal[]) => void>();
-  private state: PolicyState | undefined;
+  /** By absolute path; a file's segments change at its mtime. */
+  private readonly files: SegmentStore;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private rescanAgain = false;
-  /** Duplicate-definition refusals already reported, so each is counted once, not on every scan. */
-  private reportedDuplicates = new Set<string>();
   /** Newest mtime of the directory tree's directories: entries added, removed, renamed. */
   private dirMtimeMs = 0;
   private closed = false;
   private readonly debounceMs: number;
-  private readonly now: () => number;
 
   readonly dir: string;
 
@@ -54,7 +40,7 @@ export class DirectorySource implements PolicySource {
     this.dir = path.resolve(dirAsGiven);
     this.description = `dir:${this.dir}`;
     this.debounceMs = opts.debounceMs ?? 150;
-    this.now = opts.now ?? Date.now;
+    this.files = new SegmentStore(opts.validateFile, opts.now ?? Date.now);
   }
 
   async start(): Promise<PolicyState> {
@@ -62,16 +48,15 @@ export class DirectorySource implements PolicySource {
     if (!st.isDirectory()) throw new Error(`${this.dir}: not a directory`);
     this.startWatching();
     await this.scan();
-    return this.state!;
+    return this.files.current()!;
   }
 
   current(): PolicyState | undefined {
-    return this.state;
+    return this.files.current();
   }
 
   onChange(listener: (state: PolicyState, newRefusals: readonly Refusal[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.files.onChange(listener);
   }
 
   async close(): Promise<void> {
@@ -135,10 +120,10 @@ export class DirectorySource implements PolicySource {
   private async scanOnce(): Promise<void> {
     const { files: paths, dirMtimeMs } = await listPolicyFiles(this.dir);
     this.dirMtimeMs = Math.max(this.dirMtimeMs, dirMtimeMs);
-    let changed = this.state === undefined;
+    let changed = this.files.current() === undefined;
     const fresh: Refusal[] = [];
     const seen = new Set(paths);
-    for (const file of [...this.files.keys()]) {
+    for (const file of this.files.keys()) {
       if (!seen.has(file)) {
         this.files.delete(file); // deleted or renamed away: its segments go with it
         changed = true;
@@ -153,73 +138,13 @@ export class DirectorySource implements PolicySource {
       } catch {
         continue; // vanished between listing and reading; the next event rescans
       }
-      const prev = this.files.get(file);
-      if (prev && prev.text === text) continue;
-      changed = true;
       const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
-      const { segments, errors } = this.opts.validateFile(display, text);
-      if (errors.length === 0) {
-        this.files.set(file, { text, segments, mtimeMs, refusals: [] });
-      } else {
-        const at = this.now();
-        const refusals = errors.map((e) => toRefusal(e, at));
-        fresh.push(...refusals);
-        this.files.set(file, { text, segments: prev?.segments ?? [], mtimeMs: prev?.mtimeMs ?? 0, refusals });
-      }
+      if (this.files.update(file, display, text, fresh, mtimeMs)) changed = true;
     }
     if (!changed) return;
-    this.publish(fresh);
+    // Two files that define one segment: the first by path stays, the other is refused.
+    this.files.publish(this.dirMtimeMs, fresh);
   }
-
-  private publish(fresh: Refusal[]): void {
-    const segments: LoadedSegment[] = [];
-    const refusals: Refusal[] = [];
-    const owner = new Map<string, LoadedSegment>();
-    const changedAt = new Map<string, number>();
-    const at = this.now();
-    const duplicates = new Set<string>();
-    for (const file of [...this.files.keys()].sort()) {
-      const entry = this.files.get(file)!;
-      refusals.push(...entry.refusals);
-      for (const s of entry.segments) {
-        const key = `${s.segment.metadata.namespace}/${s.segment.metadata.name}`;
-        const first = owner.get(key);
-        if (first) {
-          // Two documents claim one segment: the first (by path) stays, the other is refused.
-          const r = toRefusal(
-            {
-              file: s.source.file,
-              line: s.source.line,
-              field: "metadata.name",
-              message: `segment ${key} is already defined at ${first.source.file}:${first.source.line}`,
-            },
-            at,
-          );
-          refusals.push(r);
-          duplicates.add(r.text);
-          if (!this.reportedDuplicates.has(r.text)) fresh.push(r);
-          continue;
-        }
-        owner.set(key, s);
-        changedAt.set(key, entry.mtimeMs);
-        segments.push(s);
-      }
-    }
-    this.reportedDuplicates = duplicates;
-    this.state = {
-      segments,
-      refusals,
-      revision: (this.state?.revision ?? 0) + 1,
-      loadedAt: at,
-      changedAt,
-      changeFloor: this.dirMtimeMs,
-    };
-    for (const l of this.listeners) l(this.state, fresh);
-  }
-}
-
-function toRefusal(e: PolicyError, at: number): Refusal {
-  return { ...e, text: formatPolicyError(e), at };
 }
 
 /**

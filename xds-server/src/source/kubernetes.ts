@@ -6,8 +6,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { stringify } from "yaml";
-import type { LoadedSegment, PolicyError } from "../policy/types.js";
-import { formatPolicyError } from "../policy/types.js";
+import { SegmentStore } from "./segment-store.js";
 import type { FileValidator, PolicySource, PolicyState, Refusal } from "./types.js";
 
 export interface KubernetesSourceOptions {
@@ -51,21 +50,15 @@ interface WatchEvent {
   object: KubeObject & { code?: number; message?: string };
 }
 
-interface ObjectEntry {
-  text: string;
-  segments: LoadedSegment[];
-  /** When this server saw the object's last good version (the API keeps no usable mtime). */
-  changedAt: number;
-  refusals: Refusal[];
-}
-
 class Gone extends Error {}
 
 export class KubernetesSource implements PolicySource {
   readonly description: string;
-  private readonly objects = new Map<string, ObjectEntry>();
-  private readonly listeners = new Set<(s: PolicyState, r: readonly Refusal[]) => void>();
-  private state: PolicyState | undefined;
+  /**
+   * By `namespace/name`; an object's segments change when this server sees its new version (the
+   * API keeps no usable mtime).
+   */
+  private readonly objects: SegmentStore;
   private resourceVersion = "";
   private closed = false;
   private request: http.ClientRequest | undefined;
@@ -80,6 +73,7 @@ export class KubernetesSource implements PolicySource {
 
   constructor(private readonly opts: KubernetesSourceOptions) {
     this.now = opts.now ?? Date.now;
+    this.objects = new SegmentStore(opts.validateFile, this.now);
     this.floor = this.now();
     this.description = `kubernetes:${opts.apiServer}${this.collectionPath()}`;
   }
@@ -87,16 +81,15 @@ export class KubernetesSource implements PolicySource {
   async start(): Promise<PolicyState> {
     await this.list();
     this.loop = this.watchLoop();
-    return this.state!;
+    return this.objects.current()!;
   }
 
   current(): PolicyState | undefined {
-    return this.state;
+    return this.objects.current();
   }
 
   onChange(listener: (state: PolicyState, newRefusals: readonly Refusal[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.objects.onChange(listener);
   }
 
   async close(): Promise<void> {
@@ -123,14 +116,14 @@ export class KubernetesSource implements PolicySource {
       seen.add(key);
       this.upsert(key, item, fresh);
     }
-    for (const key of [...this.objects.keys()]) {
+    for (const key of this.objects.keys()) {
       if (!seen.has(key)) {
         this.objects.delete(key);
         this.floor = Math.max(this.floor, this.now());
       }
     }
     this.resourceVersion = list.metadata?.resourceVersion ?? "";
-    this.publish(fresh);
+    this.objects.publish(this.floor, fresh);
   }
 
   private async watchLoop(): Promise<void> {
@@ -213,7 +206,7 @@ export class KubernetesSource implements PolicySource {
     } else if (!this.upsert(key, ev.object, fresh)) {
       return; // only server-side fields changed
     }
-    this.publish(fresh);
+    this.objects.publish(this.floor, fresh);
   }
 
   /** Validates an object that changed; true when it did. A refused update keeps the last good segments. */
@@ -232,39 +225,7 @@ export class KubernetesSource implements PolicySource {
       },
       spec,
     });
-    const prev = this.objects.get(key);
-    if (prev && prev.text === text) return false;
-    const { segments, errors } = this.opts.validateFile(`picosegments/${key}`, text);
-    if (errors.length === 0) {
-      this.objects.set(key, { text, segments, changedAt: this.now(), refusals: [] });
-    } else {
-      const at = this.now();
-      const refusals = errors.map((e: PolicyError) => ({ ...e, text: formatPolicyError(e), at }));
-      fresh.push(...refusals);
-      this.objects.set(key, { text, segments: prev?.segments ?? [], changedAt: prev?.changedAt ?? 0, refusals });
-    }
-    return true;
-  }
-
-  private publish(fresh: Refusal[]): void {
-    const segments: LoadedSegment[] = [];
-    const refusals: Refusal[] = [];
-    const changedAt = new Map<string, number>();
-    for (const key of [...this.objects.keys()].sort()) {
-      const e = this.objects.get(key)!;
-      segments.push(...e.segments);
-      refusals.push(...e.refusals);
-      for (const seg of e.segments) changedAt.set(`${seg.segment.metadata.namespace}/${seg.segment.metadata.name}`, e.changedAt);
-    }
-    this.state = {
-      segments,
-      refusals,
-      revision: (this.state?.revision ?? 0) + 1,
-      loadedAt: this.now(),
-      changedAt,
-      changeFloor: this.floor,
-    };
-    for (const l of this.listeners) l(this.state, fresh);
+    return this.objects.update(key, `picosegments/${key}`, text, fresh);
   }
 
   private get(path: string, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
