@@ -57,6 +57,30 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     await env?.stop();
   });
 
+  /**
+   * Writes `allowed` and waits for its echo, then `violating` as a read of its own, which must
+   * close the connection with `reason`. Returns what the upstream and the client had received.
+   */
+  async function deniedOnSecondRead(
+    listener: string,
+    allowed: Buffer | string,
+    violating: Buffer | string,
+    reason: string,
+  ): Promise<{ upstream: Buffer; client: Buffer }> {
+    const before = await env.snapshot();
+    const up = env.upstream(listener);
+    const index = up.connections.length;
+    const c = await TcpClient.connect(env.port(listener));
+    await c.write(allowed);
+    await c.waitForBytes(Buffer.byteLength(allowed), 3000);
+    await sleep(BETWEEN_READS_MS);
+    await c.write(violating);
+    await expectDenied(env, c, reason, before);
+    const conn = await up.waitForConnection(index + 1);
+    await conn.waitForClose(3000);
+    return { upstream: conn.received(), client: c.received() };
+  }
+
   describe("maxBytesIn", () => {
     it(`carries exactly ${LIMIT} client bytes and stays open`, async () => {
       const before = await env.snapshot();
@@ -65,19 +89,10 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it(`closes on byte ${LIMIT + 1} with bytes-in; the upstream got the ${60} bytes before the violating read`, async () => {
-      const before = await env.snapshot();
-      const up = env.upstream("bytesIn");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("bytesIn"));
-      await c.write(Buffer.alloc(60, 0x42));
-      await c.waitForBytes(60, 3000);
-      await sleep(BETWEEN_READS_MS);
-      await c.write(Buffer.alloc(LIMIT + 1 - 60, 0x43)); // 41 bytes: 101 in total
-      await expectDenied(env, c, "bytes-in", before);
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForClose(3000);
-      expect(conn.received().equals(Buffer.alloc(60, 0x42))).toBe(true);
-      expect(c.received().equals(Buffer.alloc(60, 0x42))).toBe(true);
+      // 60 + 41 bytes: 101 in total
+      const got = await deniedOnSecondRead("bytesIn", Buffer.alloc(60, 0x42), Buffer.alloc(LIMIT + 1 - 60, 0x43), "bytes-in");
+      expect(got.upstream.equals(Buffer.alloc(60, 0x42))).toBe(true);
+      expect(got.client.equals(Buffer.alloc(60, 0x42))).toBe(true);
     });
   });
 
@@ -170,18 +185,8 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it("closes on an 11-byte line with message-size; the upstream only has the lines before it", async () => {
-      const before = await env.snapshot();
-      const up = env.upstream("lines");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("lines"));
-      await c.write("ok\n");
-      await c.waitForBytes(3, 3000);
-      await sleep(BETWEEN_READS_MS);
-      await c.write("1234567890\n");
-      await expectDenied(env, c, "message-size", before);
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForClose(3000);
-      expect(conn.received().toString()).toBe("ok\n");
+      const got = await deniedOnSecondRead("lines", "ok\n", "1234567890\n", "message-size");
+      expect(got.upstream.toString()).toBe("ok\n");
     });
   });
 
@@ -193,18 +198,8 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it("closes on an 11-byte read with message-size; none of it is forwarded", async () => {
-      const before = await env.snapshot();
-      const up = env.upstream("chunks");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("chunks"));
-      await c.write("short\n");
-      await c.waitForBytes(6, 3000);
-      await sleep(BETWEEN_READS_MS);
-      await c.write("0123456789A");
-      await expectDenied(env, c, "message-size", before);
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForClose(3000);
-      expect(conn.received().toString()).toBe("short\n");
+      const got = await deniedOnSecondRead("chunks", "short\n", "0123456789A", "message-size");
+      expect(got.upstream.toString()).toBe("short\n");
     });
   });
 
@@ -216,18 +211,8 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
 
     it("closes on byte 51 although the rule allows 100", async () => {
-      const before = await env.snapshot();
-      const up = env.upstream("annotated");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("annotated"));
-      await c.write(Buffer.alloc(50, 0x61));
-      await c.waitForBytes(50, 3000);
-      await sleep(BETWEEN_READS_MS);
-      await c.write("b");
-      await expectDenied(env, c, "bytes-in", before);
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForClose(3000);
-      expect(conn.received().equals(Buffer.alloc(50, 0x61))).toBe(true);
+      const got = await deniedOnSecondRead("annotated", Buffer.alloc(50, 0x61), "b", "bytes-in");
+      expect(got.upstream.equals(Buffer.alloc(50, 0x61))).toBe(true);
     });
   });
 
