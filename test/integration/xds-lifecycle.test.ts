@@ -1,18 +1,16 @@
 // The xDS server's life with real Envoys: per-workload configs, refused edits, NACKs, restarts.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE, sidecarBootstrap, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE, type XdsApiType } from "../../xds-server/src/envoy/index.js";
 import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server.js";
-import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
 
 let fx: Fixture | undefined;
-const envoys: Envoy[] = [];
-const upstreams: Upstream[] = [];
+const sidecars: XdsSidecar[] = [];
 const servers: RunningXdsServer[] = [];
 afterEach(async () => {
-  for (const e of envoys.splice(0)) await e.stop();
-  for (const u of upstreams.splice(0)) await u.stop();
+  for (const s of sidecars.splice(0)) await s.stop();
   for (const s of servers.splice(0)) await s.close();
   await fx?.close();
   fx = undefined;
@@ -26,19 +24,9 @@ async function sidecar(
   labels: Record<string, string>,
   api: XdsApiType = "DELTA_GRPC",
 ): Promise<Envoy> {
-  const echo = await Upstream.start();
-  upstreams.push(echo);
-  const e = await Envoy.start(
-    sidecarBootstrap({
-      admin: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port: xdsPort },
-      api,
-      listener: { listen: { host: "127.0.0.1", port: listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
-      node: { id, cluster: "shop", namespace: "shop", labels },
-    }),
-  );
-  envoys.push(e);
-  return e;
+  const s = await XdsSidecar.start({ xdsPort, listenPort, api, node: { id, cluster: "shop", namespace: "shop", labels } });
+  sidecars.push(s);
+  return s.envoy;
 }
 
 const wasm = defaultWasmPath();

@@ -1,19 +1,17 @@
 // Revocation through the whole chain: a policy file edit → xDS server → ECDS update → the filter
 // closes the live connections the new policy no longer admits, and leaves the others alone.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { sidecarBootstrap, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import type { XdsApiType } from "../../xds-server/src/envoy/index.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { Envoy, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
 
 let fx: Fixture | undefined;
-let envoy: Envoy | undefined;
-let echo: Upstream | undefined;
+let sidecar: XdsSidecar | undefined;
 afterEach(async () => {
-  await envoy?.stop();
-  await echo?.stop();
+  await sidecar?.stop();
   await fx?.close();
-  envoy = echo = fx = undefined;
+  sidecar = fx = undefined;
 });
 afterAll(stopAllEnvoys);
 
@@ -23,25 +21,27 @@ const twoRules = (port: number, principalFree: boolean): string =>
     `  rules:\n    - name: from-loopback\n      from: { ipBlocks: [${principalFree ? '"127.0.0.1/32"' : '"10.9.9.9/32"'}] }\n      ports: [${port}]\n`,
   );
 
+/** A db sidecar over `api` fed by a server with the db policy, and one live connection through it. */
+async function liveConnection(api: XdsApiType): Promise<{ port: number; server: Fixture; envoy: Envoy; live: TcpClient }> {
+  const [port] = (await freePorts(1)) as [number];
+  const server = (fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath() }));
+  sidecar = await XdsSidecar.start({
+    xdsPort: server.server.xdsPort,
+    listenPort: port,
+    api,
+    node: { id: `db-${api}`, cluster: "shop", namespace: "shop", labels: { app: "db" } },
+  });
+  const live = await TcpClient.connect(port);
+  await live.write("hello\n");
+  await live.waitForBytes(6);
+  return { port, server, envoy: sidecar.envoy, live };
+}
+
 describe.each(["GRPC", "DELTA_GRPC"] as XdsApiType[])("revocation over %s", (api) => {
   it("a policy edit that no longer admits a live connection closes it within about a second, reason revoked", async () => {
-    const [port] = (await freePorts(1)) as [number];
-    fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath() });
-    echo = await Upstream.start();
-    envoy = await Envoy.start(
-      sidecarBootstrap({
-        admin: { host: "127.0.0.1", port: 0 },
-        xds: { host: "127.0.0.1", port: fx.server.xdsPort },
-        api,
-        listener: { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } },
-        node: { id: `db-${api}`, cluster: "shop", namespace: "shop", labels: { app: "db" } },
-      }),
-    );
-    const live = await TcpClient.connect(port);
-    await live.write("hello\n");
-    await live.waitForBytes(6);
+    const { port, server, envoy, live } = await liveConnection(api);
 
-    await fx.write("db.yaml", segment("db", "db", port + 1));
+    await server.write("db.yaml", segment("db", "db", port + 1));
     const t0 = Date.now();
     await live.waitForClose(4000);
     // Debounce (50 ms here) + push + the filter's tick (500 ms): well under 2 s.
@@ -51,22 +51,8 @@ describe.each(["GRPC", "DELTA_GRPC"] as XdsApiType[])("revocation over %s", (api
   });
 
   it("a live connection the new policy still admits is left alone", async () => {
-    const [port] = (await freePorts(1)) as [number];
-    fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath() });
-    echo = await Upstream.start();
-    envoy = await Envoy.start(
-      sidecarBootstrap({
-        admin: { host: "127.0.0.1", port: 0 },
-        xds: { host: "127.0.0.1", port: fx.server.xdsPort },
-        api,
-        listener: { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } },
-        node: { id: `db-${api}`, cluster: "shop", namespace: "shop", labels: { app: "db" } },
-      }),
-    );
-    const live = await TcpClient.connect(port);
-    await live.write("hello\n");
-    await live.waitForBytes(6);
-    await fx.write("db.yaml", twoRules(port, true));
+    const { port, server, envoy, live } = await liveConnection(api);
+    await server.write("db.yaml", twoRules(port, true));
     await envoy.waitForCounter("extension_config_discovery.network_filter.picoseg.config_reload", 2, 3000);
     expect(await live.staysOpenFor(1500)).toBe(true);
     await live.write("again\n");

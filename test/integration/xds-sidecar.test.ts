@@ -2,20 +2,18 @@
 // world (GRPC) and delta (DELTA_GRPC), over ADS and over the standalone ECDS service. Each gets
 // its config, enforces it, and follows a policy file edit without restart or listener drain.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE, sidecarBootstrap, type XdsApiType } from "../../xds-server/src/envoy/index.js";
-import { Envoy, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { PICOSEG_ECDS_RESOURCE, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import { XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 
 let fx: Fixture | undefined;
-let envoy: Envoy | undefined;
-let echo: Upstream | undefined;
+let sidecar: XdsSidecar | undefined;
 afterEach(async () => {
-  await envoy?.stop();
-  await echo?.stop();
+  await sidecar?.stop();
   await fx?.close();
-  envoy = echo = fx = undefined;
+  sidecar = fx = undefined;
 });
 afterAll(stopAllEnvoys);
 
@@ -30,17 +28,14 @@ describe.each(combos)("an Envoy sidecar over $api (ads: $ads)", ({ api, ads }) =
   it("enforces the config it receives and follows a policy edit within 2 s, with no restart and no drain", async () => {
     const [listenPort, otherPort] = (await freePorts(2)) as [number, number];
     fx = await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath() });
-    echo = await Upstream.start();
-    envoy = await Envoy.start(
-      sidecarBootstrap({
-        admin: { host: "127.0.0.1", port: 0 },
-        xds: { host: "127.0.0.1", port: fx.server.xdsPort },
-        api,
-        ads,
-        listener: { listen: { host: "127.0.0.1", port: listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
-        node: { id: `db-${api}-${ads}`, cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
-      }),
-    );
+    sidecar = await XdsSidecar.start({
+      xdsPort: fx.server.xdsPort,
+      listenPort,
+      api,
+      ads,
+      node: { id: `db-${api}-${ads}`, cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
+    });
+    const envoy = sidecar.envoy;
     expect(await probe(listenPort)).toBe("allowed");
     const st = fx.server.status().proxies[0]!;
     expect(st.streams[0]).toMatchObject({ service: ads ? "ads" : "ecds", protocol: api === "GRPC" ? "sotw" : "delta" });

@@ -11,3 +11,4 @@ export * from "./filter-env.js";
 export * from "./verdicts.js";
 export * from "./policy.js";
 export * from "./probe.js";
+export * from "./xds-sidecar.js";
