@@ -192,6 +192,29 @@ describe("server bytes while admission waits for the handshake", () => {
     expect(c.deliveredToClient.length).toBe(0);
   });
 
+  it("held server bytes count towards perSource maxBytes once released", async () => {
+    const host = await hostWith(config("segment ns/db enforce", "rule api", `principal ${API}`, "perSource 60 20 - -"));
+    const c = host.connect({ principal: API, handshake: "pending" });
+    expect(c.fromServer(bytes(15))).toBe(1);
+    c.completeHandshake();
+    host.advance(500);
+    expect(c.deliveredToClient.length).toBe(15);
+    expect(c.fromClient(bytes(5))).toBe(0); // 20 in all
+    expect(c.fromClient(bytes(1))).toBe(1);
+    expect(c.closeReason).toBe("source-bytes");
+  });
+
+  it("in an audit segment, a principal that would be denied still gets the held greeting, and the would-deny is logged", async () => {
+    const host = await hostWith(config("segment ns/db audit", "rule api", `principal ${API}`, "protocol mysql"));
+    const c = host.connect({ principal: "spiffe://cluster.local/ns/payments/sa/intruder", handshake: "pending" });
+    expect(c.fromServer(MYSQL_GREETING)).toBe(1);
+    c.completeHandshake();
+    host.advance(500);
+    expect(c.closed).toBe(false);
+    expect(c.deliveredToClient).toEqual(MYSQL_GREETING);
+    expect(host.counter("picoseg.audit.source")).toBe(1);
+  });
+
   it("a larger read buffer limit: the next ticks push the watermark four times further", async () => {
     const host = await hostWith(mysqlRule(), { bufferLimitBytes: 3 * 1024 * 1024 });
     const c = host.connect({ principal: API, handshake: "pending" });
