@@ -18,16 +18,20 @@
 //   host.logs("warn"), host.decisions(), host.clearLogs(), host.setLogLevel(level), host.logCalls, host.logBytes
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
 //   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
-// Held buffers after a callback, as in Envoy 1.40 (source/extensions/common/wasm/context.cc, and the
-// probe in test/filter/handshake.test.ts' header): the connection's context keeps pointing at the
-// buffer a StopIteration held, so proxy_get/set_buffer_bytes on types 2/3 reach it from the tick
-// (connection made effective). Each is a connection read buffer with watermarks at
-// StartOptions.bufferLimitBytes (Envoy's per_connection_buffer_limit_bytes, 1 MiB by default; 0 = none):
-// above the limit its connection stops reading; drained to half of it, reading resumes and bytes
-// still buffered are dispatched again (the data callback sees the whole held buffer) on the event
-// loop's next turn: in the emulator, at the start of the next fromClient/fromServer/rawData/advance
-// (advance(0) turns the loop without moving the clock), and after each tick. proxy_continue_stream(3) answers Unimplemented (12); (2) answers Ok and passes held
-// client bytes to the next filter (tcp_proxy), past this one; (0), (1) Ok and nothing.
+// Held buffers after a callback, as in Envoy 1.40 (source/extensions/common/wasm/context.cc keeps the
+// context's network buffer pointer after a StopIteration; checked with test/host/envoy-probe/): the
+// connection's context keeps pointing at the buffer a StopIteration held, so proxy_get/set_buffer_bytes
+// on types 2/3 reach it from the tick (connection made effective) or from the other direction's
+// callback. Each is a connection read buffer with watermarks at StartOptions.bufferLimitBytes (Envoy's
+// per_connection_buffer_limit_bytes, 1 MiB by default; 0 = none): above the limit its connection stops
+// reading; drained to half of it, reading resumes and bytes still buffered are dispatched again (the
+// data callback sees the whole held buffer) on the event loop's next turn: in the emulator, at the
+// start of the next fromClient/fromServer/rawData/advance (advance(0) turns the loop without moving
+// the clock), and after each tick (probe: an 86-byte held greeting re-dispatched this way).
+// proxy_continue_stream(3) answers Unimplemented (12) (probe, and context.cc); (2) answers Ok (probe)
+// and, after the VM call, resumes the read chain after this filter (FilterManagerImpl::
+// onContinueReading; probe: tcp_proxy then starts): held client bytes go to the next filter, past
+// this one; (0), (1) answer Ok and do nothing on a network connection.
 // A trap or proc_exit inside the module throws FilterCrash from the call that caused it,
 // and every later call throws too.
 import { readFileSync } from "node:fs";
