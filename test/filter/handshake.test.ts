@@ -260,4 +260,17 @@ describe("server bytes while admission waits for the handshake", () => {
     expect(c.closeReason).toBe("bytes-out");
     expect(c.deliveredToClient.length).toBe(0);
   });
+
+  it("a host that takes the filler but will not drain it: the stream is corrupted, so the connection is closed", async () => {
+    const host = await hostWith(mysqlRule());
+    const c = host.connect({ principal: API, handshake: "pending" });
+    expect(c.fromServer(MYSQL_GREETING)).toBe(1);
+    c.completeHandshake();
+    host.failingAfter.set("proxy_set_buffer_bytes", 16); // 16 x 64 KiB of filler, then every call fails
+    host.advance(500);
+    expect(c.closed).toBe(true);
+    expect(c.closedBy).toBe("filter");
+    expect(c.deliveredToClient.length).toBe(0);
+    expect(host.logs("error").some((l) => l.includes("refused to restore a held server buffer"))).toBe(true);
+  });
 });

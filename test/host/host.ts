@@ -18,6 +18,7 @@
 //   host.logs("warn"), host.decisions(), host.clearLogs(), host.setLogLevel(level), host.logCalls, host.logBytes
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
 //   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
+//   host.failingAfter.set("proxy_set_buffer_bytes", n): that call succeeds n more times, then fails
 // Held buffers after a callback, as in Envoy 1.40 (source/extensions/common/wasm/context.cc keeps the
 // context's network buffer pointer after a StopIteration; checked with test/host/envoy-probe/): the
 // connection's context keeps pointing at the buffer a StopIteration held, so proxy_get/set_buffer_bytes
@@ -413,6 +414,8 @@ export class FilterHost {
   logBytes = 0;
   /** Host calls (by import name, e.g. "proxy_get_property") that answer InternalFailure: fault injection. */
   readonly failing = new Set<string>();
+  /** Host calls that succeed the given number of further times, then answer InternalFailure. */
+  readonly failingAfter = new Map<string, number>();
   /** How many host calls the filter made, by import name. */
   readonly hostCalls = new Map<string, number>();
 
@@ -445,6 +448,11 @@ export class FilterHost {
       ns[imp.name] = (...args: unknown[]) => {
         this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
         if (failable && this.failing.has(imp.name)) return InternalFailure;
+        const left = failable ? this.failingAfter.get(imp.name) : undefined;
+        if (left !== undefined) {
+          if (left <= 0) return InternalFailure;
+          this.failingAfter.set(imp.name, left - 1);
+        }
         return impl(...args);
       };
     }
