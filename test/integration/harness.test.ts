@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filterWasmPath, staticBootstrap } from "../../xds-server/src/envoy/index.js";
 import {
-  Envoy, TcpClient, Upstream, buildProbe, freePorts, generateMtls, stopAllEnvoys, type MtlsMaterial,
+  Envoy, TcpClient, Upstream, freePorts, generateMtls, startProbeEnvoy, stopAllEnvoys, type MtlsMaterial,
   waitFor,
 } from "./harness/index.js";
 
@@ -87,14 +87,11 @@ describe("integration harness", () => {
 
   it("notices when Envoy reports a Wasm trap (probe/trap.as traps on downstream data)", async () => {
     expect(envoy.wasmFailures()).toEqual([]);
-    const probe = buildProbe("trap");
     const [port] = (await freePorts(1)) as [number];
-    const trapping = await Envoy.start(staticBootstrap({
-      admin: { host: "127.0.0.1", port: 0 },
-      wasm: { filename: probe.wasm, vmId: "trap-probe" },
-      configuration: "",
-      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }],
-    }), { concurrency: 1 });
+    const probe = await startProbeEnvoy("trap", { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }, {
+      concurrency: 1,
+    });
+    const trapping = probe.envoy;
     try {
       const c = await TcpClient.connect(port);
       await c.write("boom");
@@ -105,8 +102,7 @@ describe("integration harness", () => {
       }, 3000);
       expect(failures.join("\n")).toMatch(/proxy_on_downstream_data/);
     } finally {
-      await trapping.stop();
-      probe.cleanup();
+      await probe.stop();
     }
   });
 });

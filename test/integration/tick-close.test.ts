@@ -5,34 +5,31 @@
 // live connection by proxy_set_effective_context(connection) + proxy_close_stream(downstream), on
 // every worker thread. It also pins down how Envoy names Wasm-defined counters.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../xds-server/src/envoy/index.js";
-import { Envoy, TcpClient, Upstream, buildProbe, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { Envoy, TcpClient, Upstream, freePorts, startProbeEnvoy, stopAllEnvoys, type ProbeEnvoy } from "./harness/index.js";
 const CONNECTIONS = 4; // over 2 workers
 
 describe("closing a live connection from the root context's tick (real Envoy, --concurrency 2)", () => {
   let envoy: Envoy;
   let echo: Upstream;
   let port: number;
-  let probe: { wasm: string; cleanup: () => void };
+  let probe: ProbeEnvoy;
 
   beforeAll(async () => {
-    probe = buildProbe("tick-close");
     echo = await Upstream.start();
     [port] = (await freePorts(1)) as [number];
-    envoy = await Envoy.start(staticBootstrap({
-      admin: { host: "127.0.0.1", port: 0 },
-      wasm: { filename: probe.wasm, vmId: "tick-close-probe" },
-      configuration: "",
+    probe = await startProbeEnvoy(
+      "tick-close",
       // exact_balance: the live connections are spread over both workers, so both workers' ticks close.
-      listeners: [{ listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port }, exactBalance: true }],
-    }), { concurrency: 2 });
+      { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port }, exactBalance: true },
+      { concurrency: 2 },
+    );
+    envoy = probe.envoy;
   });
 
   afterAll(async () => {
-    await envoy?.stop();
+    await probe?.stop();
     await stopAllEnvoys();
     await echo?.stop();
-    probe?.cleanup();
   });
 
   it("a connection carrying traffic is closed by the tick after 10 ticks of 100 ms, both ways", async () => {

@@ -4,9 +4,9 @@
 // onNewConnection when the TCP connection is accepted, before the TLS handshake, so a filter that
 // decides on the principal must wait for the first downstream data (or another later callback).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../xds-server/src/envoy/index.js";
 import {
-  Envoy, TcpClient, Upstream, buildProbe, freePorts, generateMtls, stopAllEnvoys, waitFor, type MtlsMaterial,
+  Envoy, TcpClient, Upstream, freePorts, generateMtls, startProbeEnvoy, stopAllEnvoys, waitFor, type MtlsMaterial,
+  type ProbeEnvoy,
 } from "./harness/index.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -15,32 +15,26 @@ describe("the peer certificate's URI SAN as a network filter sees it (real Envoy
   let envoy: Envoy;
   let echo: Upstream;
   let certs: MtlsMaterial;
-  let probe: { wasm: string; cleanup: () => void };
+  let probe: ProbeEnvoy;
   let port: number;
 
   beforeAll(async () => {
-    probe = buildProbe("props");
     certs = generateMtls([API]);
     echo = await Upstream.start();
     [port] = (await freePorts(1)) as [number];
-    envoy = await Envoy.start(staticBootstrap({
-      admin: { host: "127.0.0.1", port: 0 },
-      wasm: { filename: probe.wasm, vmId: "props-probe" },
-      configuration: "",
-      listeners: [{
-        listen: { host: "127.0.0.1", port },
-        upstream: { host: "127.0.0.1", port: echo.port },
-        tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile },
-      }],
-    }));
+    probe = await startProbeEnvoy("props", {
+      listen: { host: "127.0.0.1", port },
+      upstream: { host: "127.0.0.1", port: echo.port },
+      tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile },
+    });
+    envoy = probe.envoy;
   });
 
   afterAll(async () => {
-    await envoy?.stop();
+    await probe?.stop();
     await stopAllEnvoys();
     await echo?.stop();
     certs?.cleanup();
-    probe?.cleanup();
   });
 
   it("is not yet known at proxy_on_new_connection and is known at the first downstream data", async () => {

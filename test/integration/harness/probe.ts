@@ -7,7 +7,8 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot } from "../../../xds-server/src/envoy/index.js";
+import { repoRoot, staticBootstrap, type ListenerSpec } from "../../../xds-server/src/envoy/index.js";
+import { Envoy, type StartEnvoyOptions } from "./envoy.js";
 
 const PROBE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "probe");
 
@@ -20,4 +21,33 @@ export function buildProbe(name: string): { wasm: string; cleanup: () => void } 
     [`${name}.ts`, "--runtime", "stub", "-O3", "--use", "abort=", "--binaryFile", wasm],
     { cwd: dir, timeout: 60_000, stdio: "pipe" });
   return { wasm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface ProbeEnvoy {
+  envoy: Envoy;
+  /** Stops Envoy and removes the built probe. */
+  stop(): Promise<void>;
+}
+
+/** Builds probe/<name>.as and starts an Envoy that runs it (VM `<name>-probe`, no configuration) on one listener. */
+export async function startProbeEnvoy(name: string, listener: ListenerSpec, opts: StartEnvoyOptions = {}): Promise<ProbeEnvoy> {
+  const probe = buildProbe(name);
+  try {
+    const envoy = await Envoy.start(staticBootstrap({
+      admin: { host: "127.0.0.1", port: 0 },
+      wasm: { filename: probe.wasm, vmId: `${name}-probe` },
+      configuration: "",
+      listeners: [listener],
+    }), opts);
+    return {
+      envoy,
+      async stop() {
+        await envoy.stop();
+        probe.cleanup();
+      },
+    };
+  } catch (err) {
+    probe.cleanup();
+    throw err;
+  }
 }
