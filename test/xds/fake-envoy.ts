@@ -89,25 +89,39 @@ function client(address: string, service: Service): grpc.Client {
   return new Ctor(address, grpc.credentials.createInsecure());
 }
 
-export class SotwEnvoy {
-  readonly inbox = new Inbox<DiscoveryResponse>();
+/**
+ * One stream as Envoy opens it: responses queue in `inbox`, the node travels with the first request
+ * only. The sotw and delta clients add their requests on top.
+ */
+class FakeStream<Req extends { node?: ProtoNode | null; type_url?: string }, Res> {
+  readonly inbox = new Inbox<Res>();
   private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  private readonly call: grpc.ClientDuplexStream<Req, Res>;
   private first = true;
 
-  constructor(address: string, readonly service: Service, readonly node: FakeNode) {
+  constructor(address: string, readonly service: Service, readonly node: FakeNode, method: string) {
     this.client = client(address, service);
-    const method = service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs";
-    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>>)[method]!.call(this.client);
-    this.call.on("data", (r: DiscoveryResponse) => this.inbox.push(r));
+    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Req, Res>>)[method]!.call(this.client);
+    this.call.on("data", (r: Res) => this.inbox.push(r));
     this.call.on("error", (e: Error) => this.inbox.end(e));
     this.call.on("end", () => this.inbox.end(new Error("stream ended")));
   }
 
   /** A request; the node travels with the first one only, as Envoy does. */
-  send(req: Omit<DiscoveryRequest, "node">): void {
-    this.call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, ...req, ...(this.first ? { node: protoNode(this.node) } : {}) });
+  send(req: Omit<Req, "node">): void {
+    this.call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, ...req, ...(this.first ? { node: protoNode(this.node) } : {}) } as Req);
     this.first = false;
+  }
+
+  close(): void {
+    this.call.end();
+    this.client.close();
+  }
+}
+
+export class SotwEnvoy extends FakeStream<DiscoveryRequest, DiscoveryResponse> {
+  constructor(address: string, service: Service, node: FakeNode) {
+    super(address, service, node, service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs");
   }
 
   subscribe(names: string[], versionInfo = ""): void {
@@ -126,31 +140,11 @@ export class SotwEnvoy {
       error_detail: { code: 3, message },
     });
   }
-
-  close(): void {
-    this.call.end();
-    this.client.close();
-  }
 }
 
-export class DeltaEnvoy {
-  readonly inbox = new Inbox<DeltaDiscoveryResponse>();
-  private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  private first = true;
-
-  constructor(address: string, readonly service: Service, readonly node: FakeNode) {
-    this.client = client(address, service);
-    const method = service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs";
-    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>>)[method]!.call(this.client);
-    this.call.on("data", (r: DeltaDiscoveryResponse) => this.inbox.push(r));
-    this.call.on("error", (e: Error) => this.inbox.end(e));
-    this.call.on("end", () => this.inbox.end(new Error("stream ended")));
-  }
-
-  send(req: Omit<DeltaDiscoveryRequest, "node">): void {
-    this.call.write({ type_url: TYPED_EXTENSION_CONFIG_TYPE, ...req, ...(this.first ? { node: protoNode(this.node) } : {}) });
-    this.first = false;
+export class DeltaEnvoy extends FakeStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  constructor(address: string, service: Service, node: FakeNode) {
+    super(address, service, node, service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs");
   }
 
   subscribe(names: string[], initial: Record<string, string> = {}): void {
@@ -163,11 +157,6 @@ export class DeltaEnvoy {
 
   nack(r: DeltaDiscoveryResponse, message: string): void {
     this.send({ response_nonce: r.nonce, error_detail: { code: 3, message } });
-  }
-
-  close(): void {
-    this.call.end();
-    this.client.close();
   }
 }
 
