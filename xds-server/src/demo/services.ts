@@ -15,8 +15,12 @@ export interface DemoService {
   close(): Promise<void>;
 }
 
-function listen(server: Server | HttpServer, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Listens on 127.0.0.1 at a port the kernel picks. close() drops the open connections first
+ * (`dropConnections`), since a server closes only once its connections are gone.
+ */
+function serve(server: Server | HttpServer, name: string, accepted: () => number, dropConnections: () => void): Promise<DemoService> {
+  const port = new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const a = server.address();
@@ -24,6 +28,17 @@ function listen(server: Server | HttpServer, name: string): Promise<number> {
       resolve(a.port);
     });
   });
+  return port.then((p) => ({
+    name,
+    host: "127.0.0.1",
+    port: p,
+    accepted,
+    close: () =>
+      new Promise<void>((r) => {
+        dropConnections();
+        server.close(() => r());
+      }),
+  }));
 }
 
 function tcpService(name: string, onSocket: (s: Socket) => void): Promise<DemoService> {
@@ -37,17 +52,9 @@ function tcpService(name: string, onSocket: (s: Socket) => void): Promise<DemoSe
     s.on("close", () => sockets.delete(s));
     onSocket(s);
   });
-  return listen(server, name).then((port) => ({
-    name,
-    host: "127.0.0.1",
-    port,
-    accepted: () => accepted,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  }));
+  return serve(server, name, () => accepted, () => {
+    for (const s of sockets) s.destroy();
+  });
 }
 
 // ---- RESP cache ----
@@ -201,15 +208,5 @@ export function startHttpService(name = "reporting-api"): Promise<DemoService> {
     });
   });
   server.on("connection", () => accepted++);
-  return listen(server, name).then((port) => ({
-    name,
-    host: "127.0.0.1",
-    port,
-    accepted: () => accepted,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  }));
+  return serve(server, name, () => accepted, () => server.closeAllConnections());
 }
