@@ -413,9 +413,8 @@ export class Fuzzer {
     if (cfg.boundIn !== null && c.deliveredToServer.length > cfg.boundIn) {
       this.fail(`the server received ${c.deliveredToServer.length} bytes on ${c.id}; every rule has maxBytesIn <= ${cfg.boundIn}`);
     }
-    // Server bytes that flow while admission waits for the TLS handshake are not held to the
-    // budget today: test/fuzz/regressions.test.ts keeps that case, failing, apart from this run.
-    if (cfg.boundOut !== null && l.decidedAtConnect && c.deliveredToClient.length > cfg.boundOut) {
+    // Also while admission waits for the TLS handshake: server bytes are held, then counted.
+    if (cfg.boundOut !== null && c.deliveredToClient.length > cfg.boundOut) {
       this.fail(`the client received ${c.deliveredToClient.length} bytes on ${c.id}; every rule has maxBytesOut <= ${cfg.boundOut}`);
     }
   }
