@@ -38,6 +38,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import type { Decision } from "../../xds-server/src/envoy/decision.js";
 
 export const LogLevel = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5 } as const;
 export type LogLevelName = keyof typeof LogLevel;
@@ -124,21 +125,8 @@ export interface LogEntry {
   context: number;
 }
 
-/** A decision line the filter logged (`{"picoseg": ...}`). */
-export interface DecisionLine {
-  picoseg: string;
-  reason: string;
-  segment: string;
-  rule: string;
-  source: string;
-  principal: string;
-  port: number | null;
-  protocol: string;
-  bytesIn: number;
-  bytesOut: number;
-  mode: string;
-  connection: number;
-}
+/** A decision line the filter logged (`{"picoseg": ...}`): the same type the demo and the harness read. */
+export type DecisionLine = Decision;
 
 export interface StartOptions {
   /** The plugin configuration string; null or omitted = none (the filter must deny with no-config). */
