@@ -576,30 +576,36 @@ export function contextCreate(id: u32, rootId: u32): void {
   else c.root = NO_ROOT;
 }
 
-export function newConnection(id: u32): u32 {
+/**
+ * Connection `id` (a Conn pointer) when its root is alive, else 0 after closing it: an id
+ * Envoy never created here, or one whose root is gone, fails closed.
+ */
+function ownedConn(id: u32): usize {
   let p = connFind(id);
-  if (p == 0) { closeDownstream(); return STOP; }
+  if (p == 0) { closeDownstream(); return 0; }
   let c = changetype<Conn>(p);
-  let root = rootAt(c.root);
-  if (root === null) {
+  if (rootAt(c.root) === null) {
     c.flags |= F_CLOSED;
     closeDownstream();
-    return STOP;
+    return 0;
   }
-  return root.newConnection(c);
+  return p;
+}
+
+export function newConnection(id: u32): u32 {
+  let p = ownedConn(id);
+  if (p == 0) return STOP;
+  let c = changetype<Conn>(p);
+  let root = rootAt(c.root);
+  return root === null ? STOP : root.newConnection(c); // never null after ownedConn
 }
 
 export function connectionData(id: u32, size: u32, end: bool, upstream: bool): u32 {
-  let p = connFind(id);
-  if (p == 0) { closeDownstream(); return STOP; }
+  let p = ownedConn(id);
+  if (p == 0) return STOP;
   let c = changetype<Conn>(p);
   let root = rootAt(c.root);
-  if (root === null) {
-    c.flags |= F_CLOSED;
-    closeDownstream();
-    return STOP;
-  }
-  return root.data(c, size, end, upstream);
+  return root === null ? STOP : root.data(c, size, end, upstream); // never null after ownedConn
 }
 
 export function connectionClosed(id: u32): void {
