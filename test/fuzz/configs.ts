@@ -1,6 +1,7 @@
 // Configuration strings for the fuzz test: valid ones generated from the grammar of
 // filter/CONFIG.md with random rules, ones broken in a way the grammar says must be
 // rejected, and garbage whose validity is unknown.
+import { parseCidr } from "../../xds-server/src/policy/cidr.js";
 import type { Rng } from "./prng.js";
 
 export const MAX_NUMBER = 2 ** 53;
@@ -108,24 +109,6 @@ function principalPattern(rng: Rng): string {
   return base;
 }
 
-function formatV6(v: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (>= 2) of zero groups, the first on a tie.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return hex.slice(0, bestStart).join(":") + "::" + hex.slice(bestStart + bestLen).join(":");
-}
-
 /** Canonical CIDRs (host bits zero), v4 and v6, around the addresses the fuzz connects from. */
 export function cidr(rng: Rng): string {
   if (rng.chance(0.6)) {
@@ -141,7 +124,11 @@ export function cidr(rng: Rng): string {
   const len = rng.chance(0.4) ? rng.int(0, 128) : rng.pick([0, 8, 48, 64, 128]);
   const mask = len === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n);
   v &= mask;
-  return `${formatV6(v)}/${len}`;
+  // Written out uncompressed; the policy's own parser prints the RFC 5952 form the compiler emits.
+  const groups = Array.from({ length: 8 }, (_, i) => ((v >> BigInt((7 - i) * 16)) & 0xffffn).toString(16));
+  const parsed = parseCidr(`${groups.join(":")}/${len}`);
+  if (!parsed.ok) throw new Error(`fuzz generated a bad CIDR: ${parsed.message}`);
+  return parsed.value.canonical;
 }
 
 function spaces(rng: Rng): string {
