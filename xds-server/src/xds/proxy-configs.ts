@@ -60,13 +60,15 @@ export class ProxyConfigs implements Callbacks {
   private changedAt: ReadonlyMap<string, number> = new Map();
   private changeFloor = 0;
   /**
-   * Per workload: its config without the generation line, and the generation that body got.
-   * The generation moves only when the body does, so an unaffected proxy's bytes (and version)
-   * stay the same; it is the newest change time among the segments that select the workload and
-   * the source's floor (deletions), and always above the previous one — strictly increasing, as
-   * the filter's revocation requires (filter/README.md "Revocation").
+   * Per workload: its config without the generation line, the generation that body got, and
+   * the config compiled with it (reused while the body stays: one compile, not two, for a
+   * workload a policy change does not touch). The generation moves only when the body does, so
+   * an unaffected proxy's bytes (and version) stay the same; it is the newest change time among
+   * the segments that select the workload and the source's floor (deletions), and always above
+   * the previous one — strictly increasing, as the filter's revocation requires
+   * (filter/README.md "Revocation").
    */
-  private readonly generations = new Map<string, { body: string; generation: number }>();
+  private readonly generations = new Map<string, { body: string; generation: number; compiled: CompiledConfig }>();
   /** Counts setPolicy calls: a refresh round in progress stops when a newer one starts. */
   private round = 0;
   private readonly proxies = new Map<string, ProxyEntry>();
@@ -201,15 +203,14 @@ export class ProxyConfigs implements Callbacks {
     if (!c) {
       const body = this.opts.compile(this.segments, workload);
       const seen = this.generations.get(key);
-      let generation: number;
       if (seen && seen.body === body.config) {
-        generation = seen.generation;
+        c = seen.compiled;
       } else {
-        generation = Math.max(this.changeFloor, ...body.segments.map((k) => this.changedAt.get(k) ?? 0));
+        let generation = Math.max(this.changeFloor, ...body.segments.map((k) => this.changedAt.get(k) ?? 0));
         if (seen) generation = Math.max(generation, seen.generation + 1);
-        this.generations.set(key, { body: body.config, generation });
+        c = this.opts.compile(this.segments, workload, { generation });
+        this.generations.set(key, { body: body.config, generation, compiled: c });
       }
-      c = this.opts.compile(this.segments, workload, { generation });
       this.compiledByWorkload.set(key, c);
     }
     return c;
