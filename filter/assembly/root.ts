@@ -577,35 +577,32 @@ export function contextCreate(id: u32, rootId: u32): void {
 }
 
 /**
- * Connection `id` (a Conn pointer) when its root is alive, else 0 after closing it: an id
- * Envoy never created here, or one whose root is gone, fails closed.
+ * The live root of connection c, else null after closing c: a connection whose root is gone
+ * fails closed. Unknown ids are closed by the callers (connFind gave 0).
  */
-function ownedConn(id: u32): usize {
-  let p = connFind(id);
-  if (p == 0) { closeDownstream(); return 0; }
-  let c = changetype<Conn>(p);
-  if (rootAt(c.root) === null) {
+function liveRoot(c: Conn): PicosegRoot | null {
+  let root = rootAt(c.root);
+  if (root === null) {
     c.flags |= F_CLOSED;
     closeDownstream();
-    return 0;
   }
-  return p;
+  return root;
 }
 
 export function newConnection(id: u32): u32 {
-  let p = ownedConn(id);
-  if (p == 0) return STOP;
+  let p = connFind(id);
+  if (p == 0) { closeDownstream(); return STOP; }
   let c = changetype<Conn>(p);
-  let root = rootAt(c.root);
-  return root === null ? STOP : root.newConnection(c); // never null after ownedConn
+  let root = liveRoot(c);
+  return root === null ? STOP : root.newConnection(c);
 }
 
 export function connectionData(id: u32, size: u32, end: bool, upstream: bool): u32 {
-  let p = ownedConn(id);
-  if (p == 0) return STOP;
+  let p = connFind(id);
+  if (p == 0) { closeDownstream(); return STOP; }
   let c = changetype<Conn>(p);
-  let root = rootAt(c.root);
-  return root === null ? STOP : root.data(c, size, end, upstream); // never null after ownedConn
+  let root = liveRoot(c);
+  return root === null ? STOP : root.data(c, size, end, upstream);
 }
 
 export function connectionClosed(id: u32): void {
