@@ -3,11 +3,21 @@
 // filter's JSON decision lines from Envoy's own log. Every Envoy started here is tracked and killed
 // by stopAll() (afterAll) and, at worst, when the test process exits.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { envoyBinaryPath, parseDecisionLine, toYaml, type Bootstrap, type Decision } from "../../../xds-server/src/envoy/index.js";
-import { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
+import {
+  envoyBinaryPath,
+  parseDecisionLine,
+  parseStats,
+  readAdminAddress,
+  toYaml,
+  waitEnvoyReady,
+  type Bootstrap,
+  type Decision,
+} from "../../../xds-server/src/envoy/index.js";
+import { stopProcess } from "../../../xds-server/src/util/process.js";
+import { waitFor } from "../../../xds-server/src/util/wait.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -67,9 +77,7 @@ export class Envoy {
     try {
       admin = await waitFor("Envoy's admin address", () => {
         if (exitedEarly) throw new Error("Envoy exited");
-        if (!existsSync(adminPath)) return undefined;
-        const a = readFileSync(adminPath, "utf8").trim();
-        return a ? a : undefined;
+        return readAdminAddress(adminPath);
       }, timeout);
     } catch (err) {
       child.kill("SIGKILL");
@@ -92,35 +100,13 @@ export class Envoy {
 
   /** /ready answers LIVE and every given port has an active listener. */
   async waitReady(listenerPorts: number[], timeoutMs: number): Promise<void> {
-    await waitFor("Envoy /ready LIVE", async () => {
-      this.assertRunning();
-      const r = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(2000) });
-      return r.status === 200 ? true : undefined;
-    }, timeoutMs, 50);
-    await waitFor(`listeners on ${listenerPorts.join(", ")}`, async () => {
-      const up = await this.listenerPorts();
-      return listenerPorts.every((p) => up.includes(p)) ? true : undefined;
-    }, timeoutMs, 50);
-  }
-
-  /** Ports of the listeners Envoy has active. */
-  async listenerPorts(): Promise<number[]> {
-    const body = (await this.adminJson("/listeners?format=json")) as {
-      listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }>;
-    };
-    return (body.listener_statuses ?? [])
-      .map((l) => l.local_address?.socket_address?.port_value)
-      .filter((p): p is number => typeof p === "number");
+    await waitEnvoyReady(this.adminUrl, listenerPorts, { timeoutMs, intervalMs: 50, assertRunning: () => this.assertRunning() });
   }
 
   async adminText(path: string): Promise<string> {
     this.assertRunning();
     const r = await fetch(`${this.adminUrl}${path}`, { signal: AbortSignal.timeout(5000) });
     return r.text();
-  }
-
-  async adminJson(path: string): Promise<unknown> {
-    return JSON.parse(await this.adminText(path)) as unknown;
   }
 
   /**
@@ -130,13 +116,7 @@ export class Envoy {
    * /stats (text and JSON) and `picoseg_denied_source` in /stats/prometheus (prefix stripped).
    */
   async stats(filter = "picoseg"): Promise<Map<string, number>> {
-    const text = await this.adminText(`/stats?filter=${encodeURIComponent(filter)}`);
-    const out = new Map<string, number>();
-    for (const line of text.split("\n")) {
-      const m = /^(\S+): (\d+)$/.exec(line);
-      if (m && m[1] && m[2]) out.set(m[1], Number(m[2]));
-    }
-    return out;
+    return parseStats(await this.adminText(`/stats?filter=${encodeURIComponent(filter)}`));
   }
 
   /** One counter by its exact name as /stats shows it (with or without `wasmcustom.`); 0 if absent. */
@@ -205,15 +185,7 @@ export class Envoy {
       mkdirSync(keep, { recursive: true });
       writeFileSync(join(keep, `envoy-${this.child.pid ?? "unknown"}.log`), this.logText);
     }
-    if (this.exited === undefined) {
-      const gone = new Promise<void>((r) => this.child.once("exit", () => r()));
-      this.child.kill("SIGTERM");
-      const killed = await Promise.race([gone.then(() => true), sleep(5000).then(() => false)]);
-      if (!killed) {
-        this.child.kill("SIGKILL");
-        await Promise.race([gone, sleep(2000)]);
-      }
-    }
+    await stopProcess(this.child, 5000);
     live.delete(this.child);
     rmSync(this.dir, { recursive: true, force: true });
   }

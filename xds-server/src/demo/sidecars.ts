@@ -2,11 +2,13 @@
 // bootstrap (the picoseg filter fed by ECDS from the demo's xDS server, downstream mTLS requiring
 // a client certificate from the demo CA). Envoy's log goes to a file the user can tail; the
 // filter's JSON decision lines are also parsed as they arrive.
-import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import {
+  fetchStats,
   parseDecisionLine,
+  readAdminAddress,
   sidecarBootstrap,
   toYaml,
   type Bootstrap,
@@ -14,8 +16,10 @@ import {
   type DownstreamTls,
   type HostPort,
   type Listener,
+  waitEnvoyReady,
 } from "../envoy/index.js";
-import { ProcessGroup } from "./processes.js";
+import type { ProcessGroup } from "./processes.js";
+import { stopProcess } from "../util/process.js";
 import { sleep, StopWaiting, waitFor } from "../util/wait.js";
 
 export interface SidecarSpec {
@@ -140,12 +144,10 @@ export class Sidecar {
     try {
       admin = await waitFor(`${spec.name}: Envoy's admin address`, () => {
         if (early) throw new StopWaiting(`Envoy ${early}`);
-        if (!existsSync(adminPath)) return undefined;
-        const a = readFileSync(adminPath, "utf8").trim();
-        return a || undefined;
+        return readAdminAddress(adminPath);
       }, 20_000, 50);
     } catch (err) {
-      await ProcessGroup.stop(child);
+      await stopProcess(child);
       log.end(Buffer.concat(pending));
       const text = Buffer.concat(pending).toString("utf8").split("\n").slice(-30).join("\n");
       throw new Error(`sidecar ${spec.name} did not start: ${(err as Error).message}\n${text}`);
@@ -198,19 +200,14 @@ export class Sidecar {
 
   /** Waits until Envoy is LIVE and every listener is up (the ECDS config has arrived by then). */
   async waitReady(timeoutMs: number): Promise<void> {
-    await waitFor(`${this.spec.name}: Envoy /ready LIVE`, async () => {
-      if (this.exited) throw new StopWaiting(`Envoy ${this.exited}\n${this.tail()}`);
-      const r = await fetch(`${this.adminUrl}/ready`, { signal: AbortSignal.timeout(2000) });
-      await r.text();
-      return r.status === 200 ? true : undefined;
-    }, timeoutMs, 100);
-    await waitFor(`${this.spec.name}: listeners on ${this.ports.join(", ")}`, async () => {
-      const body = (await (await fetch(`${this.adminUrl}/listeners?format=json`, { signal: AbortSignal.timeout(2000) })).json()) as {
-        listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }>;
-      };
-      const up = (body.listener_statuses ?? []).map((l) => l.local_address?.socket_address?.port_value);
-      return this.ports.every((p) => up.includes(p)) ? true : undefined;
-    }, timeoutMs, 100);
+    await waitEnvoyReady(this.adminUrl, this.ports, {
+      timeoutMs,
+      intervalMs: 100,
+      label: this.spec.name,
+      assertRunning: () => {
+        if (this.exited) throw new StopWaiting(`Envoy ${this.exited}\n${this.tail()}`);
+      },
+    });
   }
 
   /**
@@ -219,26 +216,17 @@ export class Sidecar {
    * picoseg.denied.<reason>, picoseg.audit.<reason>.
    */
   async counters(): Promise<Map<string, number>> {
-    const r = await fetch(`${this.adminUrl}/stats?filter=${encodeURIComponent("^(wasmcustom\\.)?picoseg\\.")}`, {
-      signal: AbortSignal.timeout(3000),
-    });
     const out = new Map<string, number>();
-    for (const line of (await r.text()).split("\n")) {
-      const m = /^(?:wasmcustom\.)?(\S+): (\d+)$/.exec(line);
-      if (m && m[1] && m[2]) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+    for (const [name, value] of await fetchStats(this.adminUrl, "^(wasmcustom\\.)?picoseg\\.", 3000)) {
+      const key = name.replace(/^wasmcustom\./, "");
+      out.set(key, (out.get(key) ?? 0) + value);
     }
     return out;
   }
 
   /** Envoy stats whose name matches the regex, name → value. */
   async stats(filter: string): Promise<Map<string, number>> {
-    const r = await fetch(`${this.adminUrl}/stats?filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(3000) });
-    const out = new Map<string, number>();
-    for (const line of (await r.text()).split("\n")) {
-      const m = /^(\S+): (\d+)$/.exec(line);
-      if (m && m[1] && m[2]) out.set(m[1], Number(m[2]));
-    }
-    return out;
+    return fetchStats(this.adminUrl, filter, 3000);
   }
 
   /** The Envoy process id (the same before and after a hot change: no restart). */
@@ -247,7 +235,7 @@ export class Sidecar {
   }
 
   async stop(): Promise<void> {
-    await ProcessGroup.stop(this.child);
+    await stopProcess(this.child);
     // Let the last output drain into the log file.
     await sleep(20);
     await new Promise<void>((r) => this.log.end(() => r()));

@@ -1,5 +1,6 @@
 // Envoy for picoseg: where the installed binary is, the bootstraps that load the filter, running it,
-// and reading the filter's decision lines from its log.
+// reading the filter's decision lines from its log, and reading Envoy through its admin API.
+export * from "./admin.js";
 export * from "./bootstrap.js";
 export * from "./decision.js";
 export * from "./install.js";

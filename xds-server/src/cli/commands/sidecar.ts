@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import {
   envoyBinaryPath,
   parseHostPort,
+  readAdminAddress,
   runEnvoyForeground,
   sidecarBootstrap,
   toYaml,
@@ -127,12 +128,10 @@ export function registerSidecar(program: Command): void {
         if (flags.concurrency !== undefined) args.push("--concurrency", flags.concurrency);
         // Envoy picks the admin port when --admin ends in :0; say where it went.
         const announce = setInterval(() => {
-          if (existsSync(adminPath)) {
-            const addr = readFileSync(adminPath, "utf8").trim();
-            if (addr) {
-              process.stderr.write(`picoseg sidecar: Envoy admin at http://${addr}/\n`);
-              clearInterval(announce);
-            }
+          const addr = readAdminAddress(adminPath);
+          if (addr) {
+            process.stderr.write(`picoseg sidecar: Envoy admin at http://${addr}/\n`);
+            clearInterval(announce);
           }
         }, 100);
         setTimeout(() => clearInterval(announce), 30_000).unref();
