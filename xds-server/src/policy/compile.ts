@@ -69,42 +69,84 @@ export function compileForWorkload(segments: readonly LoadedSegment[], workload:
 }
 
 function ruleLines(rule: Rule, zoneIds: ReadonlyMap<string, number>, tightening: Tightening): string[] {
-  const out = [`rule ${rule.name}`];
-  for (const p of rule.from?.principals ?? []) out.push(`principal ${p}`);
-  for (const block of rule.from?.ipBlocks ?? []) out.push(`ip ${valid(parseCidr(block)).canonical}`);
-  for (const block of rule.from?.notIpBlocks ?? []) out.push(`notip ${valid(parseCidr(block)).canonical}`);
-  for (const port of rule.ports ?? []) {
-    const range = valid(parsePort(port));
-    out.push(`port ${range.lo} ${range.hi}`);
-  }
-  for (const protocol of rule.protocols ?? []) out.push(`protocol ${protocol}`);
+  const parts = ruleParts(rule);
+  const out = [...parts.head];
+  if (parts.zone !== undefined) out.push(`schedule ${zoneIds.get(parts.zone)}`, ...parts.windows);
 
-  if (rule.schedule) {
-    const id = zoneIds.get(rule.schedule.timezone ?? DEFAULT_TIMEZONE);
-    out.push(`schedule ${id}`);
-    for (const w of weekIntervals(rule)) out.push(`window ${w.start} ${w.end}`);
-  }
-
-  const limits = rule.limits ?? {};
-  const bytes = (q: number | string | undefined): number | undefined => (q === undefined ? undefined : valid(parseQuantity(q)));
-  const maxBytesIn = tighter(bytes(limits.maxBytesIn), tightening.limits.maxBytesIn);
-  const maxBytesOut = tighter(bytes(limits.maxBytesOut), tightening.limits.maxBytesOut);
-  const maxMessageBytes = tighter(bytes(limits.maxMessageBytes), tightening.limits.maxMessageBytes);
-  const maxDurationSeconds = tighter(limits.maxDurationSeconds, tightening.limits.maxDurationSeconds);
+  const maxBytesIn = tighter(parts.maxBytesIn, tightening.limits.maxBytesIn);
+  const maxBytesOut = tighter(parts.maxBytesOut, tightening.limits.maxBytesOut);
+  const maxMessageBytes = tighter(parts.maxMessageBytes, tightening.limits.maxMessageBytes);
+  const maxDurationSeconds = tighter(parts.maxDurationSeconds, tightening.limits.maxDurationSeconds);
   if (maxBytesIn !== undefined) out.push(`maxBytesIn ${maxBytesIn}`);
   if (maxBytesOut !== undefined) out.push(`maxBytesOut ${maxBytesOut}`);
   if (maxMessageBytes !== undefined) {
     // Framing only matters under a message limit; without one the filter need not frame at all.
-    out.push(`maxMessageBytes ${maxMessageBytes}`, framingLine(limits.framing ?? { type: "chunk" }));
+    out.push(`maxMessageBytes ${maxMessageBytes}`, parts.framing);
   }
   if (maxDurationSeconds !== undefined) out.push(`maxDurationSeconds ${maxDurationSeconds}`);
+  if (parts.perSource !== undefined) out.push(parts.perSource);
+  return out;
+}
 
+/**
+ * What a rule compiles to whatever the workload: its lines up to `schedule`, its `window` and
+ * `perSource` lines, its limits as numbers before annotations tighten them, and its zone (whose
+ * id depends on the other segments a workload has).
+ */
+interface RuleParts {
+  head: string[];
+  zone: string | undefined;
+  windows: string[];
+  maxBytesIn: number | undefined;
+  maxBytesOut: number | undefined;
+  maxMessageBytes: number | undefined;
+  maxDurationSeconds: number | undefined;
+  framing: string;
+  perSource?: string;
+}
+
+/**
+ * The xDS server compiles every connected workload on each policy change, and a rule object
+ * lives as long as its file is unchanged: parse its addresses, ports, windows and quantities once
+ * per rule, not once per workload. Validated segments are never mutated, so the object is the key.
+ */
+const partsByRule = new WeakMap<Rule, RuleParts>();
+
+function ruleParts(rule: Rule): RuleParts {
+  const cached = partsByRule.get(rule);
+  if (cached) return cached;
+  const head = [`rule ${rule.name}`];
+  for (const p of rule.from?.principals ?? []) head.push(`principal ${p}`);
+  for (const block of rule.from?.ipBlocks ?? []) head.push(`ip ${valid(parseCidr(block)).canonical}`);
+  for (const block of rule.from?.notIpBlocks ?? []) head.push(`notip ${valid(parseCidr(block)).canonical}`);
+  for (const port of rule.ports ?? []) {
+    const range = valid(parsePort(port));
+    head.push(`port ${range.lo} ${range.hi}`);
+  }
+  for (const protocol of rule.protocols ?? []) head.push(`protocol ${protocol}`);
+
+  const zone = rule.schedule ? rule.schedule.timezone ?? DEFAULT_TIMEZONE : undefined;
+  const windows = rule.schedule ? weekIntervals(rule).map((w) => `window ${w.start} ${w.end}`) : [];
+
+  const limits = rule.limits ?? {};
+  const bytes = (q: number | string | undefined): number | undefined => (q === undefined ? undefined : valid(parseQuantity(q)));
+  const parts: RuleParts = {
+    head,
+    zone,
+    windows,
+    maxBytesIn: bytes(limits.maxBytesIn),
+    maxBytesOut: bytes(limits.maxBytesOut),
+    maxMessageBytes: bytes(limits.maxMessageBytes),
+    maxDurationSeconds: limits.maxDurationSeconds,
+    framing: framingLine(limits.framing ?? { type: "chunk" }),
+  };
   const ps = rule.perSource;
   if (ps) {
     const orDash = (n: number | undefined): string => (n === undefined ? "-" : String(n));
-    out.push(`perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}`);
+    parts.perSource = `perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}`;
   }
-  return out;
+  partsByRule.set(rule, parts);
+  return parts;
 }
 
 /** The rule's windows as week intervals, sorted and without repeats (the order does not matter to the filter). */
