@@ -55,6 +55,8 @@ interface ProxyEntry {
   error?: string;
 }
 
+type ResourcesByConfig = Map<string, Map<string, MarshaledResource>>;
+
 export class ProxyConfigs implements Callbacks {
   private segments: LoadedSegment[] = [];
   private changedAt: ReadonlyMap<string, number> = new Map();
@@ -74,7 +76,12 @@ export class ProxyConfigs implements Callbacks {
   private readonly proxies = new Map<string, ProxyEntry>();
   // Many proxies share a workload, and most share a config string: compile and marshal once.
   private compiledByWorkload = new Map<string, CompiledConfig>();
-  private resourceByContent = new Map<string, MarshaledResource>();
+  /**
+   * Marshaled resources by config string, then by resource name. The config is the outer key so
+   * that the proxies of a workload look up the one string they share (hashed once) rather than
+   * each building and hashing a name+config key as long as the config.
+   */
+  private resourcesByConfig: ResourcesByConfig = new Map();
 
   constructor(private readonly opts: ProxyConfigsOptions) {}
 
@@ -89,8 +96,8 @@ export class ProxyConfigs implements Callbacks {
     this.changedAt = policy.changedAt;
     this.changeFloor = policy.changeFloor;
     this.compiledByWorkload = new Map();
-    const previous = this.resourceByContent;
-    this.resourceByContent = new Map();
+    const previous = this.resourcesByConfig;
+    this.resourcesByConfig = new Map();
     const round = ++this.round;
     const ids = [...this.proxies.keys()];
     const step = (from: number): void => {
@@ -125,7 +132,7 @@ export class ProxyConfigs implements Callbacks {
       p.namesByStream.set(stream.id, subscription.names);
       dirty = this.recomputeNames(p) || dirty;
     }
-    if (dirty) this.refresh(node.id, p, this.resourceByContent);
+    if (dirty) this.refresh(node.id, p, this.resourcesByConfig);
   }
 
   onStreamClosed(stream: StreamInfo): void {
@@ -139,7 +146,7 @@ export class ProxyConfigs implements Callbacks {
       this.proxies.delete(id);
       this.opts.cache.clearSnapshot(id);
     } else if (this.recomputeNames(p)) {
-      this.refresh(id, p, this.resourceByContent);
+      this.refresh(id, p, this.resourcesByConfig);
     }
   }
 
@@ -175,7 +182,7 @@ export class ProxyConfigs implements Callbacks {
     return [...new Set([...this.opts.defaultResourceNames, ...p.names])].sort();
   }
 
-  private refresh(id: string, p: ProxyEntry, reuse: Map<string, MarshaledResource>): void {
+  private refresh(id: string, p: ProxyEntry, reuse: ResourcesByConfig): void {
     let compiled: CompiledConfig;
     try {
       compiled = this.compileFor(p.node.workload);
@@ -185,12 +192,13 @@ export class ProxyConfigs implements Callbacks {
     }
     delete p.error;
     p.compiled = compiled;
+    let byName = this.resourcesByConfig.get(compiled.config);
+    if (!byName) this.resourcesByConfig.set(compiled.config, (byName = new Map()));
     const resources = new Map<string, MarshaledResource>();
     for (const name of this.namesOf(p)) {
-      const key = `${name}\0${compiled.config}`;
-      let r = this.resourceByContent.get(key) ?? reuse.get(key);
+      let r = byName.get(name) ?? reuse.get(compiled.config)?.get(name);
       if (!r) r = buildFilterResource(name, compiled.config, this.opts.module);
-      this.resourceByContent.set(key, r);
+      byName.set(name, r);
       resources.set(name, r);
     }
     p.current = Object.fromEntries([...resources].map(([n, r]) => [n, r.version]));
