@@ -128,14 +128,6 @@ export class PicosegRoot extends RootContext {
     if (this.live > 0) this.live--;
   }
 
-  ruleOf(c: Conn): Rule | null {
-    if (c.rule < 0) return null;
-    let cfg = this.cfgOf(c);
-    if (cfg === null) return null;
-    let rules = (cfg as Config).rules;
-    return c.rule < rules.length ? rules[c.rule] : null;
-  }
-
   cfgOf(c: Conn): Config | null {
     let cfg = this.cfg;
     if (cfg !== null && cfg.id == c.cfgId) return cfg;
@@ -147,7 +139,7 @@ export class PicosegRoot extends RootContext {
   /** Gives the connection's unspent per-source lease back to the shared record. */
   releaseLease(c: Conn): void {
     if (c.lease == 0 || c.psKey == 0) return;
-    let r = this.ruleOf(c);
+    let r = ruleIn(this.cfgOf(c), c);
     if (r !== null) perSourceRelease(c.psKey, <usize>c.psKeyLen, r as Rule, c.lease, c.leaseWindow, nowMs());
     c.lease = 0;
   }
@@ -305,7 +297,7 @@ export class PicosegRoot extends RootContext {
     if ((c.flags & F_CLOSED) != 0) return STOP;
     if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
     let cfg = this.cfgOf(c);
-    let r = this.ruleOf(c);
+    let r = ruleIn(cfg, c);
     if (cfg === null || r === null) {
       // Its configuration was replaced twice before a tick could re-check it.
       this.violate(c, R_REVOKED, null, -1, (c.flags & F_AUDIT) != 0, -1);
@@ -471,7 +463,7 @@ export class PicosegRoot extends RootContext {
       }
       if (c.rule < 0) continue;
       let ccfg = this.cfgOf(c);
-      let r = this.ruleOf(c);
+      let r = ruleIn(ccfg, c);
       let audit = (c.flags & F_AUDIT) != 0;
       if (ccfg === null || r === null) {
         setEffectiveContext(c.id);
@@ -528,6 +520,13 @@ export class PicosegRoot extends RootContext {
       if (newest === this.cfg && ccfg !== newest) c.rule = -1; // audit: nothing left to enforce it with
     }
   }
+}
+
+/** c's governing rule in cfg, its own configuration (cfgOf); null when it has none or it is gone. */
+function ruleIn(cfg: Config | null, c: Conn): Rule | null {
+  if (c.rule < 0 || cfg === null) return null;
+  let rules = (cfg as Config).rules;
+  return c.rule < rules.length ? rules[c.rule] : null;
 }
 
 /**
