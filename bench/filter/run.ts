@@ -118,6 +118,17 @@ function fill(host: FilterHost, v: Variant, live: number, prime: Uint8Array | nu
   return out;
 }
 
+/** One host per live count, each already holding that many open connections. */
+async function hostsHolding(v: Variant, lives: number[]): Promise<FilterHost[]> {
+  const hosts: FilterHost[] = [];
+  for (const live of lives) {
+    const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
+    fill(host, v, live, null);
+    hosts.push(host);
+  }
+  return hosts;
+}
+
 interface SetupCost {
   /** Median ns per new connection, by live count. */
   ns: number[];
@@ -138,12 +149,7 @@ interface SetupCost {
  * them (untimed), so the live count stays put.
  */
 export async function setupCost(v: Variant, lives: number[]): Promise<SetupCost> {
-  const hosts: FilterHost[] = [];
-  for (const live of lives) {
-    const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
-    fill(host, v, live, null);
-    hosts.push(host);
-  }
+  const hosts = await hostsHolding(v, lives);
   const samples: number[][] = lives.map(() => []);
   const next = [...lives];
   let logBytes = 0;
@@ -188,12 +194,7 @@ export async function setupCost(v: Variant, lives: number[]): Promise<SetupCost>
  * the close, done, log and delete exports the same way.
  */
 export async function setupCostExports(v: Variant, lives: number[]): Promise<number[]> {
-  const hosts: FilterHost[] = [];
-  for (const live of lives) {
-    const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
-    fill(host, v, live, null);
-    hosts.push(host);
-  }
+  const hosts = await hostsHolding(v, lives);
   const samples: number[][] = lives.map(() => []);
   let id = 50_000_000; // far above the emulator's own ids
   const k = Math.min(...lives.map((l) => v.batch(l)));
