@@ -200,20 +200,22 @@ export class PicosegRoot extends RootContext {
     let now = nowMs();
     c.startMs = now;
     let cfg = this.cfg;
-    if (cfg !== null && cfg.valid && cfg.hasPrincipalRules) {
-      readFacts();
-      // Pending only if some principal could still admit it: a source no rule's `from`
-      // matches, whatever the principal, is denied now.
-      if (principal.length == 0 && tlsPresent && selectOptimistic(cfg as Config) != R_SOURCE) {
-        c.flags |= F_PENDING;
-        c.port = destPort;
-        return CONTINUE;
-      }
+    if (cfg === null || !cfg.valid) return this.decide(c, now); // no-config: judged without facts
+    readFacts();
+    // Pending only if some principal could still admit it: a source no rule's `from`
+    // matches, whatever the principal, is denied now.
+    if (cfg.hasPrincipalRules && principal.length == 0 && tlsPresent && selectOptimistic(cfg as Config) != R_SOURCE) {
+      c.flags |= F_PENDING;
+      c.port = destPort;
+      return CONTINUE;
     }
     return this.decide(c, now);
   }
 
-  /** Admission: rule selection, quarantine, schedule, perSource. Sets F_DECIDED. */
+  /**
+   * Admission: rule selection, quarantine, schedule, perSource. Sets F_DECIDED. The caller has
+   * just read c's facts (readFacts, in c's context), unless the configuration is invalid.
+   */
   decide(c: Conn, now: i64): u32 {
     c.flags = (c.flags | F_DECIDED) & ~F_PENDING;
     let cfg = this.cfg;
@@ -221,7 +223,6 @@ export class PicosegRoot extends RootContext {
       this.violate(c, R_NO_CONFIG, null, -1, false, -1);
       return STOP;
     }
-    readFacts();
     c.port = destPort;
     let reason = select(cfg);
     if (reason >= 0) {

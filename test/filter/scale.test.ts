@@ -3,7 +3,7 @@
 // Not a timed test: it counts what setup does — log calls, log bytes, Wasm memory.
 import { describe, expect, it } from "vitest";
 import type { FilterHost } from "../host/host.js";
-import { config, hostWith } from "./helpers.js";
+import { config, hostWith, oneRule } from "./helpers.js";
 
 /** A rule with every per-connection state in use: framing in both directions, perSource bytes, sniffing. */
 const FULL = config(
@@ -73,5 +73,19 @@ describe("connection setup at 10,000 live connections", () => {
       host.advance(1000);
     }
     expect(host.memoryBytes()).toBe(before);
+  });
+});
+
+describe("connection properties read per decision", () => {
+  const reads = (host: FilterHost) => host.hostCalls.get("proxy_get_property") ?? 0;
+
+  it("admission by principal reads each of the five connection properties once", async () => {
+    const host = await hostWith(oneRule("principal spiffe://cluster.local/ns/a/sa/api"));
+    host.connect({ principal: "spiffe://cluster.local/ns/a/sa/api" }); // warm-up
+    const before = reads(host);
+    const c = host.connect({ principal: "spiffe://cluster.local/ns/a/sa/api" });
+    expect(c.closed).toBe(false);
+    // source.address, destination.port, connection.mtls, connection.tls_version, connection.uri_san_peer_certificate
+    expect(reads(host) - before).toBe(5);
   });
 });
