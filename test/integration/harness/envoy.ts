@@ -17,7 +17,7 @@ import {
   type Decision,
 } from "../../../xds-server/src/envoy/index.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
-import { waitFor } from "../../../xds-server/src/util/wait.js";
+import { StopWaiting, waitFor } from "../../../xds-server/src/util/wait.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -76,7 +76,7 @@ export class Envoy {
     let admin: string;
     try {
       admin = await waitFor("Envoy's admin address", () => {
-        if (exitedEarly) throw new Error("Envoy exited");
+        if (exitedEarly) throw new StopWaiting("Envoy exited");
         return readAdminAddress(adminPath);
       }, timeout);
     } catch (err) {
@@ -171,7 +171,8 @@ export class Envoy {
 
   private assertRunning(): void {
     if (this.exited) {
-      throw new Error(`Envoy exited (code ${this.exited.code}, signal ${this.exited.signal})\n${tail(this.logText)}`);
+      // An Envoy that exited will not come back: any wait on it ends now, not at its deadline.
+      throw new StopWaiting(`Envoy exited (code ${this.exited.code}, signal ${this.exited.signal})\n${tail(this.logText)}`);
     }
   }
 
