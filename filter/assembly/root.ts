@@ -7,7 +7,7 @@ import { Decision, logDecision, wouldLog } from "./decisionlog";
 import { identity, principal, readFacts, readPluginName, sourceText, destPort, tlsPresent } from "./facts";
 import { FrameState, frameAdvance, newFrameState } from "./framing";
 import {
-  BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, closeDownstream, hostGetBuffer,
+  BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, LOG_WARN, closeDownstream, hostGetBuffer,
   hostLen, hostLog, hostPtr, nowMs, NUDGE_BROKEN, nudgeUpstream, releaseHost, setEffectiveContext, setTickPeriod,
 } from "./hostcalls";
 import { Metrics } from "./metrics";
@@ -160,33 +160,37 @@ export class PicosegRoot extends RootContext {
       closeDownstream();
     }
     this.metrics.countDecision(reason, audit);
-    let now = nowMs();
-    let d = new Decision();
-    d.verdict = audit ? "audit" : "deny";
-    d.reason = reason;
-    d.mode = audit ? "audit" : "enforce";
-    d.connection = c.id;
-    d.bytesIn = c.bytesIn;
-    d.bytesOut = c.bytesOut;
-    d.protocol = c.protocol >= 0 ? protocolName(c.protocol) : "";
-    readFacts();
-    d.source = sourceText;
-    d.principal = principal;
-    d.port = destPort;
-    if (cfg !== null && ruleIdx >= 0 && ruleIdx < cfg.rules.length) {
-      let r = cfg.rules[ruleIdx];
-      d.rule = r.name;
-      if (r.segment < cfg.segments.length) d.segment = cfg.segments[r.segment].name;
-    }
-    logDecision(d);
     // Strikes go to the segment of the rule involved (for `port`, the first rule whose `from` matched).
+    let strikeSeg: Segment | null = null;
     if (isStrike(reason) && cfg !== null && strikeRule >= 0 && strikeRule < cfg.rules.length) {
       let r = cfg.rules[strikeRule];
-      if (r.segment < cfg.segments.length) {
-        let seg = cfg.segments[r.segment];
-        if (seg.quarantineStrikes > 0) addStrike(quarantineKey(seg), seg, now);
-      }
+      if (r.segment < cfg.segments.length && cfg.segments[r.segment].quarantineStrikes > 0) strikeSeg = cfg.segments[r.segment];
     }
+    // Deny and audit lines print at warn; the facts (read again: the caller's may be another
+    // connection's) serve only the line and the strike's identity.
+    let log = wouldLog(LOG_WARN);
+    if (!log && strikeSeg === null) return !audit;
+    readFacts();
+    if (log) {
+      let d = new Decision();
+      d.verdict = audit ? "audit" : "deny";
+      d.reason = reason;
+      d.mode = audit ? "audit" : "enforce";
+      d.connection = c.id;
+      d.bytesIn = c.bytesIn;
+      d.bytesOut = c.bytesOut;
+      d.protocol = c.protocol >= 0 ? protocolName(c.protocol) : "";
+      d.source = sourceText;
+      d.principal = principal;
+      d.port = destPort;
+      if (cfg !== null && ruleIdx >= 0 && ruleIdx < cfg.rules.length) {
+        let r = cfg.rules[ruleIdx];
+        d.rule = r.name;
+        if (r.segment < cfg.segments.length) d.segment = cfg.segments[r.segment].name;
+      }
+      logDecision(d);
+    }
+    if (strikeSeg !== null) addStrike(quarantineKey(strikeSeg as Segment), strikeSeg as Segment, nowMs());
     return !audit;
   }
 

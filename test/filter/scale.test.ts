@@ -3,7 +3,7 @@
 // Not a timed test: it counts what setup does — log calls, log bytes, Wasm memory.
 import { describe, expect, it } from "vitest";
 import type { FilterHost } from "../host/host.js";
-import { config, hostWith, oneRule } from "./helpers.js";
+import { bytes, config, hostWith, oneRule } from "./helpers.js";
 
 /** A rule with every per-connection state in use: framing in both directions, perSource bytes, sniffing. */
 const FULL = config(
@@ -87,5 +87,15 @@ describe("connection properties read per decision", () => {
     expect(c.closed).toBe(false);
     // source.address, destination.port, connection.mtls, connection.tls_version, connection.uri_san_peer_certificate
     expect(reads(host) - before).toBe(5);
+  });
+
+  it("a denial the host would not print, with no quarantine to count, reads no property", async () => {
+    const host = await hostWith(oneRule("maxBytesIn 10"), { logLevel: "error" });
+    const c = host.connect();
+    const before = reads(host);
+    expect(c.fromClient(bytes(11))).toBe(1);
+    expect(c.closed).toBe(true);
+    expect(host.counter("picoseg.denied.bytes-in")).toBe(1);
+    expect(reads(host)).toBe(before);
   });
 });
