@@ -15,7 +15,6 @@ import {
   type Decision,
   type DownstreamTls,
   type HostPort,
-  type Listener,
   waitEnvoyReady,
 } from "../envoy/index.js";
 import type { ProcessGroup } from "./processes.js";
@@ -51,15 +50,16 @@ export interface SidecarContext {
   initialFetchTimeoutSeconds?: number;
 }
 
-/** The sidecar bootstrap for spec, plus its extra ports as copies of the inbound listener. */
+/** The sidecar bootstrap for spec (its extra ports included). */
 export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds" | "tls" | "initialFetchTimeoutSeconds">): Bootstrap {
   const workload = spec.labels["app"] ?? spec.name;
-  const b = sidecarBootstrap({
+  return sidecarBootstrap({
     admin: { host: "127.0.0.1", port: 0 },
     xds: ctx.xds,
     api: "GRPC",
     initialFetchTimeoutSeconds: ctx.initialFetchTimeoutSeconds ?? 15,
     listener: { listen: spec.listen, upstream: spec.upstream, tls: ctx.tls },
+    ...(spec.extraPorts ? { extraPorts: spec.extraPorts } : {}),
     node: {
       id: sidecarNodeId(spec),
       cluster: `${workload}.${spec.namespace}`,
@@ -70,21 +70,6 @@ export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds"
       ...(spec.serviceAccount !== undefined ? { serviceAccount: spec.serviceAccount } : {}),
     },
   });
-  // sidecarBootstrap builds one listener; a pod's sidecar captures every inbound port, so the
-  // extra ports are the same listener (same ECDS filter, same upstream) on another port.
-  const first = b.static_resources.listeners[0];
-  if (first && spec.extraPorts) {
-    for (const port of spec.extraPorts) {
-      const copy = JSON.parse(JSON.stringify(first)) as Listener;
-      copy.name = `picoseg_inbound_${port}`;
-      copy.address = { socket_address: { address: spec.listen.host, port_value: port } };
-      for (const chain of copy.filter_chains) {
-        for (const f of chain.filters) if (f.typed_config && "stat_prefix" in f.typed_config) f.typed_config["stat_prefix"] = copy.name;
-      }
-      b.static_resources.listeners.push(copy);
-    }
-  }
-  return b;
 }
 
 export function sidecarNodeId(spec: SidecarSpec): string {

@@ -103,6 +103,11 @@ export type XdsApiType = "GRPC" | "DELTA_GRPC";
 export interface SidecarBootstrapOptions {
   admin: HostPort;
   listener: ListenerSpec;
+  /**
+   * More inbound ports on the listener's address, as a pod's sidecar captures every inbound port:
+   * each a listener "picoseg_inbound_<port>" with the same ECDS filter and the same upstream.
+   */
+  extraPorts?: number[];
   node: NodeIdentity;
   xds: HostPort;
   /** State-of-the-world or incremental xDS. Default GRPC. */
@@ -219,13 +224,13 @@ export function picosegWasmFilterConfig(wasm: WasmModule, configuration: string)
   };
 }
 
-function tcpProxyFilter(spec: ListenerSpec): NetworkFilter {
+function tcpProxyFilter(spec: ListenerSpec, upstreamCluster: string): NetworkFilter {
   return {
     name: "envoy.filters.network.tcp_proxy",
     typed_config: {
       "@type": TCP_PROXY_TYPE_URL,
       stat_prefix: listenerName(spec),
-      cluster: upstreamClusterName(spec),
+      cluster: upstreamCluster,
       // With downstream mTLS, connect upstream only once the handshake is done: Envoy runs network
       // filters' onNewConnection before it, when the peer's principal is still unknown, and a
       // server-first upstream (MySQL greets on connect) would otherwise speak to a peer picoseg has
@@ -251,14 +256,14 @@ function downstreamTls(tls: DownstreamTls): { name: string; typed_config: TypedC
   };
 }
 
-function listener(spec: ListenerSpec, picoseg: NetworkFilter): Listener {
+function listener(spec: ListenerSpec, picoseg: NetworkFilter, upstreamCluster = upstreamClusterName(spec)): Listener {
   return {
     name: listenerName(spec),
     address: socketAddress(spec.listen),
     ...(spec.exactBalance ? { enable_reuse_port: false, connection_balance_config: { exact_balance: {} } } : {}),
     filter_chains: [
       {
-        filters: [picoseg, tcpProxyFilter(spec)],
+        filters: [picoseg, tcpProxyFilter(spec, upstreamCluster)],
         ...(spec.tls ? { transport_socket: downstreamTls(spec.tls) } : {}),
       },
     ],
@@ -318,10 +323,14 @@ export function sidecarBootstrap(opts: SidecarBootstrapOptions): Bootstrap {
     ...(timeout !== undefined ? { initial_fetch_timeout: `${timeout}s` } : {}),
     ...(opts.ads ? { ads: {} } : { api_config_source: apiConfigSource }),
   };
-  const filter: NetworkFilter = {
+  // A fresh object per listener: the YAML writer would turn a shared one into anchors and aliases.
+  const filter = (): NetworkFilter => ({
     name: PICOSEG_ECDS_RESOURCE,
-    config_discovery: { config_source: configSource, type_urls: [WASM_FILTER_TYPE_URL] },
-  };
+    config_discovery: { config_source: structuredClone(configSource), type_urls: [WASM_FILTER_TYPE_URL] },
+  });
+  const upstream = upstreamClusterName(opts.listener);
+  const extra = (opts.extraPorts ?? []).map((port) =>
+    listener({ ...opts.listener, name: `picoseg_inbound_${port}`, listen: { host: opts.listener.listen.host, port } }, filter(), upstream));
   const xdsCluster = cluster(XDS_CLUSTER, opts.xds, {
     // gRPC needs HTTP/2 to the xDS server.
     typed_extension_protocol_options: {
@@ -335,8 +344,8 @@ export function sidecarBootstrap(opts: SidecarBootstrapOptions): Bootstrap {
     node: nodeOf(opts.node),
     admin: { address: socketAddress(opts.admin) },
     static_resources: {
-      listeners: [listener(opts.listener, filter)],
-      clusters: [cluster(upstreamClusterName(opts.listener), opts.listener.upstream), xdsCluster],
+      listeners: [listener(opts.listener, filter()), ...extra],
+      clusters: [cluster(upstream, opts.listener.upstream), xdsCluster],
     },
     ...(opts.ads ? { dynamic_resources: { ads_config: apiConfigSource } } : {}),
   };
