@@ -153,6 +153,19 @@ describe("sidecarBootstrap", () => {
     expect(istioLike["upstream_connect_mode"]).toBeUndefined();
   });
 
+  it("adds one listener per extra inbound port, with the same ECDS filter and the same upstream cluster", () => {
+    const b = sidecarBootstrap(sidecarOpts({ extraPorts: [15007] }));
+    const [first, extra] = b.static_resources.listeners;
+    expect(b.static_resources.listeners.map((l) => l.name)).toEqual(["picoseg_inbound_15006", "picoseg_inbound_15007"]);
+    expect(extra!.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 15007 });
+    expect(extra!.filter_chains[0]!.filters[0]).toEqual(first!.filter_chains[0]!.filters[0]);
+    const tcp = extra!.filter_chains[0]!.filters[1]!.typed_config!;
+    expect(tcp["stat_prefix"]).toBe("picoseg_inbound_15007");
+    expect(tcp["cluster"]).toBe("upstream_picoseg_inbound_15006");
+    expect(b.static_resources.clusters.map((c) => c.name)).toEqual(["upstream_picoseg_inbound_15006", "xds"]);
+    expect(toYaml(b)).not.toMatch(/[&*]a\d/); // no YAML anchors or aliases
+  });
+
   it("reaches the xDS server over HTTP/2 on the xds cluster", () => {
     const b = sidecarBootstrap(sidecarOpts());
     const xds = b.static_resources.clusters.find((c) => c.name === "xds")!;
