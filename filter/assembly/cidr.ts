@@ -6,7 +6,8 @@ export var addrV4: bool = false;
 export var addrHi: u64 = 0;
 export var addrLo: u64 = 0;
 
-function hexVal(c: u32): i32 {
+/** Value of an ASCII hex digit, -1 when c is not one. */
+export function hexVal(c: u32): i32 {
   if (c >= 48 && c <= 57) return <i32>(c - 48);
   if (c >= 97 && c <= 102) return <i32>(c - 87);
   if (c >= 65 && c <= 70) return <i32>(c - 55);

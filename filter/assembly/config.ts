@@ -1,6 +1,6 @@
 // Parser of the configuration string (filter/CONFIG.md, schema version 1).
 // Works on the raw bytes line by line; any error rejects the whole string.
-import { Cidr, parseCidr } from "./cidr";
+import { Cidr, hexVal, parseCidr } from "./cidr";
 import { protocolByName } from "./sniff";
 
 export const NONE: u64 = u64.MAX_VALUE;
@@ -142,13 +142,6 @@ function tokI64(i: i32): i64 {
 function tokLimit(i: i32): u64 {
   if (tokIs(i, "-")) return NONE;
   return tokU64(i);
-}
-
-function hexDigit(c: u32): i32 {
-  if (c >= 48 && c <= 57) return <i32>(c - 48);
-  if (c >= 97 && c <= 102) return <i32>(c - 87);
-  if (c >= 65 && c <= 70) return <i32>(c - 55);
-  return -1;
 }
 
 // ---- parser ----
@@ -340,7 +333,7 @@ function parseRuleLine(r: Rule): string {
       if (n < 2 || n > 8 || n % 2 != 0) return "framing: delimiter must be 1-4 bytes in hex";
       let v: u32 = 0;
       for (let k = 0; k < n; k++) {
-        let h = hexDigit(<u32>load<u8>(base + tokStart[2] + k));
+        let h = hexVal(<u32>load<u8>(base + tokStart[2] + k));
         if (h < 0) return "framing: delimiter must be hex";
         v = (v << 4) | <u32>h;
       }
