@@ -327,13 +327,7 @@ export class PicosegRoot extends RootContext {
       }
       let sniffUp = (c.flags & F_SNIFF_UP) != 0;
       if (sniffUp == upstream) {
-        let final = size >= SNIFF_LIMIT || end;
-        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
-        let proto = P_UNKNOWN;
-        if (hostGetBuffer(bufType, 0, n)) {
-          proto = sniff(hostPtr, hostLen, upstream, final || hostLen < <usize>n);
-          releaseHost();
-        }
+        let proto = sniffBuffer(bufType, size, end, upstream);
         // Undecided: hold everything and count nothing yet (`held` stays at what was
         // already counted), so budgets and framing see these bytes once it is decided.
         if (proto == P_UNDECIDED) return STOP;
@@ -395,13 +389,7 @@ export class PicosegRoot extends RootContext {
     if (c.protocol < 0 && (size > 0 || (c.flags & F_SNIFF_SET) != 0)) {
       if ((c.flags & F_SNIFF_SET) == 0) c.flags |= F_SNIFF_SET | F_SNIFF_UP;
       if ((c.flags & F_SNIFF_UP) != 0) {
-        let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
-        let final = size >= SNIFF_LIMIT || end;
-        let proto = P_UNKNOWN;
-        if (hostGetBuffer(BUF_UPSTREAM, 0, n)) {
-          proto = sniff(hostPtr, hostLen, true, final || hostLen < <usize>n);
-          releaseHost();
-        }
+        let proto = sniffBuffer(BUF_UPSTREAM, size, end, true);
         if (proto != P_UNDECIDED) c.protocol = proto;
       }
     }
@@ -525,6 +513,22 @@ export class PicosegRoot extends RootContext {
       if (newest === this.cfg && ccfg !== newest) c.rule = -1; // audit: nothing left to enforce it with
     }
   }
+}
+
+/**
+ * The protocol of the first bytes (at most SNIFF_LIMIT) of the host buffer `bufType`, holding
+ * `size` bytes: P_UNDECIDED while more bytes could still decide it, P_UNKNOWN when the host
+ * refuses the read.
+ */
+function sniffBuffer(bufType: i32, size: u32, end: bool, upstream: bool): i32 {
+  let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
+  let final = size >= SNIFF_LIMIT || end;
+  let proto = P_UNKNOWN;
+  if (hostGetBuffer(bufType, 0, n)) {
+    proto = sniff(hostPtr, hostLen, upstream, final || hostLen < <usize>n);
+    releaseHost();
+  }
+  return proto;
 }
 
 /** c's governing rule in cfg, its own configuration (cfgOf); null when it has none or it is gone. */
