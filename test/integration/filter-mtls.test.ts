@@ -19,7 +19,7 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
 
   beforeAll(async () => {
     certs = generateMtls([API, INTRUDER]);
-    const tls = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile };
+    const tls = certs.listenerTls;
     env = await FilterEnv.start([
       { name: "db", tls, config: () => compileSegments([segment("payments-db", { rules: [{ name: "api-to-db", from: { principals: [API] } }] })]) },
       {
@@ -43,7 +43,7 @@ describe("picoseg filter in Envoy: mTLS principals", () => {
     certs?.cleanup();
   });
 
-  const tlsFor = (p: string) => ({ ...certs.clients.get(p)!, caPem: certs.caPem });
+  const tlsFor = (p: string) => certs.clientTls(p);
 
   it(`allows ${API}`, async () => {
     const before = await env.snapshot();

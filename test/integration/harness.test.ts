@@ -31,7 +31,7 @@ describe("integration harness", () => {
           {
             listen: { host: "127.0.0.1", port: tlsPort },
             upstream: { host: "127.0.0.1", port: echo.port },
-            tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile },
+            tls: certs.listenerTls,
           },
         ],
       }),
@@ -56,8 +56,7 @@ describe("integration harness", () => {
   });
 
   it("completes an mTLS handshake with a client certificate from the generated CA", async () => {
-    const client = certs.clients.get(API)!;
-    const c = await TcpClient.connect(tlsPort, { tls: { ...client, caPem: certs.caPem } });
+    const c = await TcpClient.connect(tlsPort, { tls: certs.clientTls(API) });
     await c.write("over tls\n");
     expect((await c.waitForBytes(9)).toString()).toBe("over tls\n");
     c.destroy();

@@ -25,7 +25,7 @@ describe("the peer certificate's URI SAN as a network filter sees it (real Envoy
     probe = await startProbeEnvoy("props", {
       listen: { host: "127.0.0.1", port },
       upstream: { host: "127.0.0.1", port: echo.port },
-      tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile },
+      tls: certs.listenerTls,
     });
     envoy = probe.envoy;
   });
@@ -38,7 +38,7 @@ describe("the peer certificate's URI SAN as a network filter sees it (real Envoy
   });
 
   it("is not yet known at proxy_on_new_connection and is known at the first downstream data", async () => {
-    const c = await TcpClient.connect(port, { tls: { ...certs.clients.get(API)!, caPem: certs.caPem } });
+    const c = await TcpClient.connect(port, { tls: certs.clientTls(API) });
     await c.write("hello\n");
     await c.waitForBytes(6, 3000);
     const lines = await waitFor("both probe lines", () => {

@@ -136,9 +136,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     certs = generateMtls(Object.values(ID), { dir: join(dir, "certs"), serverIps: DEMO_IPS });
     for (const w of WORKLOADS) services.push(await startService(w));
 
-    const tls = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.caFile };
     const xds = { host: "127.0.0.1", port: server.xdsPort };
-    const ctx = { xds, tls, dir: join(dir, "envoy"), envoyBinary, processes };
+    const ctx = { xds, tls: certs.listenerTls, dir: join(dir, "envoy"), envoyBinary, processes };
     out(`starting ${WORKLOADS.length} Envoy sidecars (${envoyBinary})…`);
     const started = await Promise.allSettled(
       WORKLOADS.map((w, i) => {
@@ -177,11 +176,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         if (!s) throw new Error(`no sidecar ${name}`);
         return s;
       },
-      identity: (principal) => {
-        const c = mtls.clients.get(principal);
-        if (!c) throw new Error(`no certificate for ${principal}`);
-        return { certPem: c.certPem, keyPem: c.keyPem, caPem: mtls.caPem };
-      },
+      identity: (principal) => mtls.clientTls(principal),
       kept,
     };
 

@@ -102,6 +102,10 @@ export interface MtlsMaterial {
   server: CertFiles;
   /** Client certificates by SPIFFE principal (files named after the principal's last segments). */
   clients: Map<string, CertFiles>;
+  /** A listener's downstream mTLS (the bootstraps' DownstreamTls): the server files, clients checked against the CA. */
+  listenerTls: { certFile: string; keyFile: string; caFile: string };
+  /** What a client presenting principal's certificate needs (PEM), the CA included; throws for an unknown principal. */
+  clientTls(principal: string): { certPem: string; keyPem: string; caPem: string };
   /** Removes dir (only when generateMtls created it). */
   cleanup(): void;
 }
@@ -163,6 +167,12 @@ export function generateMtls(principals: readonly string[], opts: MtlsOptions = 
     caFile,
     server,
     clients,
+    listenerTls: { certFile: server.certFile, keyFile: server.keyFile, caFile },
+    clientTls: (principal) => {
+      const c = clients.get(principal);
+      if (!c) throw new Error(`no certificate for ${principal}`);
+      return { certPem: c.certPem, keyPem: c.keyPem, caPem: ca.certPem };
+    },
     cleanup: () => {
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
