@@ -157,16 +157,28 @@ export class Cidr {
 
   contains(v4: bool, hi: u64, lo: u64): bool {
     if (v4 != this.v4) return false;
+    let b = this.bits;
     if (v4) {
-      if (this.bits == 0) return true;
-      let m: u64 = (<u64>0xffffffff << (32 - <u64>this.bits)) & 0xffffffff;
+      let m = maskV4(b);
       return (lo & m) == (this.lo & m);
     }
-    let b = this.bits;
-    let mh: u64 = b >= 64 ? <u64>-1 : (b == 0 ? 0 : (<u64>-1) << (64 - <u64>b));
-    let ml: u64 = b <= 64 ? 0 : (b >= 128 ? <u64>-1 : (<u64>-1) << (128 - <u64>b));
+    let mh = maskHi(b);
+    let ml = maskLo(b);
     return (hi & mh) == (this.hi & mh) && (lo & ml) == (this.lo & ml);
   }
+}
+
+/** The mask of an IPv4 prefix of `bits` (0..32), in the low 32 bits. */
+function maskV4(bits: i32): u64 {
+  return bits == 0 ? 0 : (<u64>0xffffffff << (32 - <u64>bits)) & 0xffffffff;
+}
+
+/** The high and low halves of the mask of an IPv6 prefix of `bits` (0..128). */
+function maskHi(bits: i32): u64 {
+  return bits >= 64 ? <u64>-1 : (bits == 0 ? 0 : (<u64>-1) << (64 - <u64>bits));
+}
+function maskLo(bits: i32): u64 {
+  return bits <= 64 ? 0 : (bits >= 128 ? <u64>-1 : (<u64>-1) << (128 - <u64>bits));
 }
 
 /** Parses "ADDR/LEN"; null when malformed. Host bits must be zero (canonical form). */
@@ -191,15 +203,11 @@ export function parseCidr(p: usize, len: usize): Cidr | null {
   if (isMappedText) bits -= 96;
   if (bits < 0 || bits > (c.v4 ? 32 : 128)) return null;
   c.bits = bits;
-  if (!c.contains(c.v4, c.hi, c.lo)) return null;
   // host bits zero: the masked address equals itself
   if (c.v4) {
-    let m: u64 = bits == 0 ? 0 : (<u64>0xffffffff << (32 - <u64>bits)) & 0xffffffff;
-    if ((c.lo & m) != c.lo) return null;
-  } else {
-    let mh: u64 = bits >= 64 ? <u64>-1 : (bits == 0 ? 0 : (<u64>-1) << (64 - <u64>bits));
-    let ml: u64 = bits <= 64 ? 0 : (bits >= 128 ? <u64>-1 : (<u64>-1) << (128 - <u64>bits));
-    if ((c.hi & mh) != c.hi || (c.lo & ml) != c.lo) return null;
+    if ((c.lo & maskV4(bits)) != c.lo) return null;
+  } else if ((c.hi & maskHi(bits)) != c.hi || (c.lo & maskLo(bits)) != c.lo) {
+    return null;
   }
   return c;
 }

@@ -76,6 +76,12 @@ describe("rule selection", () => {
     expect(host.connect({ source: "[::2]:40000" }).closeReason).toBe("source");
   });
 
+  it("an IPv6 block longer than /64 matches on the low half of the address too", async () => {
+    const host = await hostWith(oneRule("ip fd00::/120"));
+    expect(host.connect({ source: "[fd00::ff]:1" }).closed).toBe(false);
+    expect(host.connect({ source: "[fd00::100]:1" }).closeReason).toBe("source");
+  });
+
   it("an IPv4 block does not match an IPv6 source, but does match an IPv4-mapped one", async () => {
     const host = await hostWith(oneRule("ip 127.0.0.0/8"));
     expect(host.connect({ source: "[::1]:1" }).closeReason).toBe("source");
@@ -154,6 +160,7 @@ describe("no configuration", () => {
     ["an attribute before any rule", "picoseg 1\nsegment ns/a enforce\nport 1 1\nend\n"],
     ["an unknown keyword", "picoseg 1\nsegment ns/a enforce\nrule r\ncolour blue\nend\n"],
     ["a CIDR with host bits", "picoseg 1\nsegment ns/a enforce\nrule r\nip 10.0.0.1/8\nend\n"],
+    ["an IPv6 CIDR with host bits", "picoseg 1\nsegment ns/a enforce\nrule r\nip fd00::1/120\nend\n"],
     ["a schedule without its tz", "picoseg 1\nsegment ns/a enforce\nrule r\nschedule 3\nend\n"],
     ["content after end", "picoseg 1\nend\nsegment ns/a enforce\n"],
     ["a number past 2^53", "picoseg 1\nsegment ns/a enforce\nrule r\nmaxBytesIn 9007199254740993\nend\n"],
