@@ -7,7 +7,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**"],
+          exclude: ["test/integration/**", "test/istio/**"],
           testTimeout: 60_000,
         },
       },
@@ -19,6 +19,18 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // Real istiod, pilot-agent and istioctl (scripts/install-istio.sh). `npm run test:istio`
+          // runs this project inside a network namespace of its own (scripts/netns.sh).
+          name: "istio",
+          include: ["test/istio/**/*.test.ts"],
+          globalSetup: ["test/istio/setup.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
         },
       },
     ],

@@ -76,14 +76,29 @@ describe("istio-manifests", () => {
     }
   });
 
-  it("the EnvoyFilter inserts the picoseg filter by ECDS before tcp_proxy, without a default config (fail closed)", () => {
+  it("the EnvoyFilter inserts the picoseg filter by ECDS before both terminal filters of inbound chains, without a default config (fail closed)", () => {
     const [envoyFilter] = objects(path.join(manifestsDir, "envoyfilter.yaml")) as unknown as Array<{
-      spec: { configPatches: Array<{ applyTo: string; patch: { operation: string; value: Record<string, unknown> } }> };
+      spec: {
+        configPatches: Array<{
+          applyTo: string;
+          match: { context: string; listener?: { filterChain?: { filter?: { name?: string } } } };
+          patch: { operation: string; value: Record<string, unknown> };
+        }>;
+      };
     }>;
-    const patch = envoyFilter!.spec.configPatches.find((p) => p.applyTo === "NETWORK_FILTER");
-    expect(patch?.patch.operation).toBe("INSERT_BEFORE");
-    const discovery = patch?.patch.value.config_discovery as Record<string, unknown>;
-    expect(discovery.type_urls).toEqual(["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"]);
-    expect(discovery).not.toHaveProperty("default_config");
+    const patches = envoyFilter!.spec.configPatches.filter((p) => p.applyTo === "NETWORK_FILTER");
+    // An inbound chain ends in tcp_proxy (TCP) or http_connection_manager (HTTP): both, or HTTP ports fail open.
+    expect(patches.map((p) => p.match.listener?.filterChain?.filter?.name).sort()).toEqual([
+      "envoy.filters.network.http_connection_manager",
+      "envoy.filters.network.tcp_proxy",
+    ]);
+    for (const patch of patches) {
+      expect(patch.match.context).toBe("SIDECAR_INBOUND");
+      expect(patch.patch.operation).toBe("INSERT_BEFORE");
+      expect(patch.patch.value.name).toBe("picoseg");
+      const discovery = patch.patch.value.config_discovery as Record<string, unknown>;
+      expect(discovery.type_urls).toEqual(["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"]);
+      expect(discovery).not.toHaveProperty("default_config");
+    }
   });
 });
