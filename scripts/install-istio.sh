@@ -9,8 +9,12 @@ cd "$(dirname "$0")/.."
 BIN="${PICOSEG_CACHE:-$PWD/.cache}/istio/$ISTIO_VERSION/bin"
 TOOLS=(pilot/cmd/pilot-discovery pilot/cmd/pilot-agent istioctl/cmd/istioctl)
 
+# pilot-agent renders Envoy's bootstrap from Istio's template; it ships in the module's source.
+TEMPLATE="$BIN/../envoy_bootstrap.json"
+
 have_all() {
   for t in "${TOOLS[@]}"; do [ -x "$BIN/$(basename "$t")" ] || return 1; done
+  [ -s "$TEMPLATE" ]
 }
 if ! have_all; then
   command -v go >/dev/null || { echo "install-istio: go is not on PATH (Go >= 1.26 is needed)" >&2; exit 1; }
@@ -25,6 +29,8 @@ if ! have_all; then
   PKGS=()
   for t in "${TOOLS[@]}"; do PKGS+=("istio.io/istio/$t@$ISTIO_VERSION"); done
   CGO_ENABLED=0 GOBIN="$BIN" GOFLAGS="-buildvcs=false" go install -trimpath -ldflags="$LDFLAGS" "${PKGS[@]}"
+  SRC="$(go mod download -json "istio.io/istio@$ISTIO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  cp "$SRC/tools/packaging/common/envoy_bootstrap.json" "$TEMPLATE.partial" && mv "$TEMPLATE.partial" "$TEMPLATE"
 fi
 have_all || { echo "install-istio: build finished without every binary in $BIN" >&2; exit 1; }
 echo "install-istio: istio.io/istio@$ISTIO_VERSION ($("$BIN/istioctl" version --remote=false)) in $BIN" >&2

@@ -1,13 +1,28 @@
 // A TCP (or mTLS) client for tests: write bytes, read what came back, and see how the connection
 // ended — 'end' (FIN from Envoy), 'reset' (RST), or still open — always with a bounded wait.
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
 
 export interface ClientTls {
   certPem: string;
   keyPem: string;
   caPem: string;
+  /** ALPN to offer; an Istio sidecar's mTLS chains match "istio" / "istio-peer-exchange". */
+  alpn?: string[];
+  /**
+   * Verify the server by its SPIFFE URI SAN, as one Istio sidecar verifies another, instead of by
+   * the host name "localhost" (a workload certificate carries no DNS name).
+   */
+  serverPrincipal?: string;
+}
+
+/** A TLS identity check that accepts exactly the certificate whose URI SAN is `principal`. */
+function spiffeIdentity(principal: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const uris = (cert.subjectaltname ?? "").split(", ").filter((s) => s.startsWith("URI:")).map((s) => s.slice(4));
+    return uris.includes(principal) ? undefined : new Error(`server identity ${uris.join(",") || "(none)"} is not ${principal}`);
+  };
 }
 
 export type CloseKind = "end" | "reset" | "close";
@@ -48,6 +63,8 @@ export class TcpClient {
             key: opts.tls.keyPem,
             ca: opts.tls.caPem,
             servername: "localhost",
+            ...(opts.tls.alpn ? { ALPNProtocols: opts.tls.alpn } : {}),
+            ...(opts.tls.serverPrincipal !== undefined ? { checkServerIdentity: spiffeIdentity(opts.tls.serverPrincipal) } : {}),
           })
         : netConnect({ host: "127.0.0.1", port, ...local });
       sock.setNoDelay(true);

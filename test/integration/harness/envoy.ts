@@ -98,6 +98,17 @@ export class Envoy {
     return envoy;
   }
 
+  /**
+   * An Envoy that another process started and relays the log of (Istio's pilot-agent): the same
+   * admin, stats and decision-line reading. stop() stops that process.
+   */
+  static adopt(child: ChildProcess, adminUrl: string, logSoFar = ""): Envoy {
+    live.add(child);
+    const envoy = new Envoy(mkdtempSync(join(tmpdir(), "picoseg-it-envoy-")), child, adminUrl);
+    envoy.logText = logSoFar;
+    return envoy;
+  }
+
   /** /ready answers LIVE and every given port has an active listener. */
   async waitReady(listenerPorts: number[], timeoutMs: number): Promise<void> {
     await waitEnvoyReady(this.adminUrl, listenerPorts, { timeoutMs, intervalMs: 50, assertRunning: () => this.assertRunning() });

@@ -28,10 +28,13 @@ export interface Decision {
 /** The decision in one line of Envoy's log, or undefined when the line holds none. */
 export function parseDecisionLine(line: string): Decision | undefined {
   const at = line.indexOf('{"picoseg"');
-  if (at < 0) return undefined;
+  // The JSON object ends at the line's last brace: a log format may append fields after the message
+  // (Istio's pilot-agent runs Envoy with "...%v\tthread=%t").
+  const end = line.lastIndexOf("}");
+  if (at < 0 || end < at) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(line.slice(at));
+    parsed = JSON.parse(line.slice(at, end + 1));
   } catch {
     return undefined;
   }
