@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../integration/harness/index.js";
 import type { Envoy } from "../integration/harness/envoy.js";
+import { chainsWithoutPicoseg, inboundChains } from "./harness/chains.js";
 import { IstioMesh } from "./harness/mesh.js";
 import type { IstioSidecar } from "./harness/sidecar.js";
 
@@ -158,6 +159,14 @@ describe("picoseg in an Istio sidecar programmed by a real istiod", () => {
     expect(p.workload.labels).toMatchObject({ app: "payments-db" });
     expect(p.workload.annotations).toMatchObject({ "picoseg.io/max-bytes-in": "512" });
     expect(p.segments).toEqual([`${NS}/payments-db`]);
+  });
+
+  it("every inbound chain istiod gave this sidecar (TCP and HTTP, plaintext and mTLS) runs picoseg", async () => {
+    const listeners = await db.listeners();
+    const chains = inboundChains(listeners);
+    expect(new Set(chains.map((c) => c.port))).toEqual(new Set([tcpPort, httpPort]));
+    expect(chains.filter((c) => c.mtls).length).toBeGreaterThanOrEqual(2);
+    expect(chainsWithoutPicoseg(listeners)).toEqual([]);
   });
 
   it("TCP port: a connection the segment admits is proxied both ways and stays open", async () => {

@@ -70,4 +70,17 @@ describe("HTTP side", () => {
     const [cfg] = deltaConfigs(await e.inbox.next());
     expect(cfg!.module).toEqual({ remote: { uri: `${fx.server.httpUrl}/filter/picoseg.wasm`, cluster: "picoseg_http", sha256: sha } });
   });
+
+  it("--inline-wasm: the filter config carries the module's bytes themselves, no path and no URL", async () => {
+    const bytes = Buffer.from("\0asm\x01\0\0\0 inline module");
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    const wasm = path.join(await import("node:os").then((os) => os.tmpdir()), `picoseg-inline-test-${process.pid}.wasm`);
+    await writeFile(wasm, bytes);
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { wasmPath: wasm, inlineWasm: true });
+    const e = new DeltaEnvoy(fx.server.xdsAddress, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
+    clients.push(e);
+    e.subscribe(["picoseg"]);
+    const [cfg] = deltaConfigs(await e.inbox.next());
+    expect(cfg!.module).toEqual({ inline: { sha256: sha, size: bytes.length } });
+  });
 });

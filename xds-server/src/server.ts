@@ -52,6 +52,8 @@ export interface XdsServerOptions {
    * named Envoy cluster, instead of reading `wasmPath` from their own disk.
    */
   remoteWasm?: { cluster: string; baseUrl?: string };
+  /** Carry the module's bytes in every filter config (see WasmModuleSource "inline"); excludes remoteWasm. */
+  inlineWasm?: boolean;
   /** Names served to wildcard subscribers. Default ["picoseg"]. */
   defaultResourceNames?: string[];
   debounceMs?: number;
@@ -81,7 +83,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const controlPlaneId = opts.controlPlaneId ?? `picoseg@${process.pid}`;
   const startedAt = Date.now();
   const wasmPath = path.resolve(opts.wasmPath ?? defaultWasmPath());
-  const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined);
+  if (opts.remoteWasm && opts.inlineWasm) throw new Error("the module is either remote or inline, not both");
+  const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined || opts.inlineWasm === true);
 
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
@@ -118,6 +121,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     if (!moduleBytes) throw new Error(`--remote-wasm: no module at ${wasmPath}`);
     const base = opts.remoteWasm.baseUrl ?? httpUrl;
     module = { kind: "remote", uri: `${base}${WASM_PATH}`, cluster: opts.remoteWasm.cluster, sha256: moduleBytes.sha256 };
+  } else if (opts.inlineWasm && moduleBytes) {
+    module = { kind: "inline", bytes: moduleBytes.bytes, sha256: moduleBytes.sha256 };
   } else {
     module = { kind: "local", filename: wasmPath };
   }
@@ -175,7 +180,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
 
   log(
     `picoseg: xDS on ${host}:${xdsPort} (ADS + ECDS, sotw + delta), HTTP on ${httpUrl}, policies ${policySource.description}, module ${
-      module.kind === "local" ? module.filename : `${module.uri} via cluster ${module.cluster}`
+      module.kind === "local"
+        ? module.filename
+        : module.kind === "inline"
+          ? `inline (${module.bytes.length} bytes, sha256 ${module.sha256.slice(0, 12)})`
+          : `${module.uri} via cluster ${module.cluster}`
     }`,
   );
 

@@ -98,14 +98,12 @@ export class Istiod {
 
 /**
  * istio-manifests/envoyfilter.yaml as shipped, but for the local overlay: the picoseg server's
- * in-cluster address and ports become the test's 127.0.0.1 and ports. Nothing else changes.
+ * in-cluster address and port become the test's 127.0.0.1 and port. Nothing else changes.
  */
-export function localEnvoyFilter(xdsPort: number, httpPort: number): string {
+export function localEnvoyFilter(xdsPort: number): string {
   const text = readFileSync(join(repoRoot(), "istio-manifests/envoyfilter.yaml"), "utf8");
   const host = "picoseg-xds.picoseg-system.svc.cluster.local";
-  const overlaid = text
-    .replaceAll(`{ address: ${host}, port_value: 18000 }`, `{ address: 127.0.0.1, port_value: ${xdsPort} }`)
-    .replaceAll(`{ address: ${host}, port_value: 18080 }`, `{ address: 127.0.0.1, port_value: ${httpPort} }`);
+  const overlaid = text.replaceAll(`{ address: ${host}, port_value: 18000 }`, `{ address: 127.0.0.1, port_value: ${xdsPort} }`);
   if (overlaid.includes(host)) throw new Error(`localEnvoyFilter: envoyfilter.yaml names ${host} in a way the overlay does not know`);
   return overlaid;
 }

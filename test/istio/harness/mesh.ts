@@ -40,7 +40,7 @@ export class IstioMesh {
     const kube = await KubeApi.start(inject("kubeBin"));
     let istiod: Istiod | undefined;
     try {
-      istiod = await Istiod.start(inject("istioBin"), kube, { "envoyfilter.yaml": localEnvoyFilter(xdsPort, httpPort), ...o.istioConfig });
+      istiod = await Istiod.start(inject("istioBin"), kube, { "envoyfilter.yaml": localEnvoyFilter(xdsPort), ...o.istioConfig });
       if (o.startPicoseg ?? true) await picoseg.start();
       return new IstioMesh(kube, istiod, picoseg, createCa("picoseg test mesh CA"), policyDir);
     } catch (err) {

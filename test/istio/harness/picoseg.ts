@@ -1,6 +1,5 @@
 // The real `picoseg serve`, as a process of its own (so a test can kill it and start it again on
-// the same ports), serving the filter module remotely as it does in a mesh: sidecars fetch the
-// .wasm over the EnvoyFilter's picoseg-http cluster, checked against its sha256.
+// the same ports), run as in a mesh: the module's bytes inside each filter config.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../../xds-server/src/envoy/index.js";
@@ -28,7 +27,7 @@ export class PicosegServe {
       "--import", "tsx", join(repoRoot(), "test/xds/run-cli.ts"),
       "serve", "--policies", this.policies,
       "--xds-port", String(this.xdsPort), "--http-port", String(this.httpPort),
-      "--remote-wasm", "--wasm-cluster", "picoseg-http", "--wasm-url", this.httpUrl,
+      "--inline-wasm", // as istio-manifests/xds-server.yaml runs it
     ], { cwd: repoRoot(), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     child.stdout?.on("data", (d: Buffer) => (this.logText += d.toString("utf8")));

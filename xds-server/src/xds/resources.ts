@@ -25,6 +25,13 @@ export interface MarshaledResource {
 /** Where Envoy gets the filter's module from. */
 export type WasmModuleSource =
   | { kind: "local"; filename: string }
+  /**
+   * The module's bytes in the resource itself: nothing to fetch, nothing on the proxy's disk. What a
+   * mesh uses: Envoy builds a remotely fetched module only if it is already in its code cache when
+   * the config arrives, and otherwise fails closed until a later push (source/extensions/common/
+   * wasm/wasm.cc, "xDS currently does not support failing asynchronously").
+   */
+  | { kind: "inline"; bytes: Uint8Array; sha256: string }
   | {
       kind: "remote";
       /** URL of the module on this server's HTTP side. */
@@ -43,12 +50,14 @@ export function buildFilterResource(name: string, filterConfig: string, module: 
   const code =
     module.kind === "local"
       ? { local: { filename: module.filename } }
-      : {
-          remote: {
-            http_uri: { uri: module.uri, cluster: module.cluster, timeout: { seconds: 10 } },
-            sha256: module.sha256,
-          },
-        };
+      : module.kind === "inline"
+        ? { local: { inline_bytes: module.bytes } }
+        : {
+            remote: {
+              http_uri: { uri: module.uri, cluster: module.cluster, timeout: { seconds: 10 } },
+              sha256: module.sha256,
+            },
+          };
   const stringValue = messageType("google.protobuf.StringValue");
   const wasm = messageType("envoy.extensions.filters.network.wasm.v3.Wasm");
   const typed = messageType("envoy.config.core.v3.TypedExtensionConfig");
@@ -80,7 +89,7 @@ export interface DecodedFilterResource {
   name: string;
   rootId: string;
   runtime: string;
-  module: { local?: string; remote?: { uri: string; cluster: string; sha256: string } };
+  module: { local?: string; inline?: { sha256: string; size: number }; remote?: { uri: string; cluster: string; sha256: string } };
   configuration: string;
 }
 
@@ -98,7 +107,7 @@ export function decodeFilterResource(value: Uint8Array): DecodedFilterResource {
       vm_config?: {
         runtime?: string;
         code?: {
-          local?: { filename?: string };
+          local?: { filename?: string; inline_bytes?: Uint8Array };
           remote?: { http_uri?: { uri?: string; cluster?: string }; sha256?: string };
         };
       };
@@ -116,7 +125,10 @@ export function decodeFilterResource(value: Uint8Array): DecodedFilterResource {
     rootId: cfg?.root_id ?? "",
     runtime: cfg?.vm_config?.runtime ?? "",
     module: {
-      ...(code?.local ? { local: code.local.filename ?? "" } : {}),
+      ...(code?.local?.filename !== undefined && code.local.filename !== "" ? { local: code.local.filename } : {}),
+      ...(code?.local?.inline_bytes?.length
+        ? { inline: { sha256: createHash("sha256").update(code.local.inline_bytes).digest("hex"), size: code.local.inline_bytes.length } }
+        : {}),
       ...(code?.remote
         ? {
             remote: {

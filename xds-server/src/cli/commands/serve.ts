@@ -14,6 +14,7 @@ interface ServeFlags {
   listen: string;
   wasm?: string;
   remoteWasm?: boolean;
+  inlineWasm?: boolean;
   wasmCluster: string;
   wasmUrl?: string;
 }
@@ -49,6 +50,7 @@ export function registerServe(program: Command): void {
     .option("--http-port <port>", "HTTP port (healthz, readyz, metrics, status, the module); 0 picks a free one", "18080")
     .option("--listen <addr>", "address both servers bind to (0.0.0.0 in a cluster)", "127.0.0.1")
     .option("--wasm <path>", "the filter module (default: filter/build/picoseg.wasm of this checkout)")
+    .option("--inline-wasm", "send the module's bytes in every filter config: proxies need no file and fetch nothing (what a mesh uses)")
     .option("--remote-wasm", "proxies fetch the module from this server's HTTP side (with its sha256) instead of a local path")
     .option(
       "--wasm-cluster <name>",
@@ -63,6 +65,7 @@ export function registerServe(program: Command): void {
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
         ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
+        ...(flags.inlineWasm ? { inlineWasm: true } : {}),
         ...(flags.remoteWasm
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
           : {}),
