@@ -15,6 +15,7 @@ const NS = "payments";
 const api = `spiffe://cluster.local/ns/${NS}/sa/api`;
 const batch = `spiffe://cluster.local/ns/${NS}/sa/batch`;
 const ops = "spiffe://cluster.local/ns/ops/sa/ops";
+const reports = `spiffe://cluster.local/ns/${NS}/sa/reports`;
 
 /** The workload's Istio config, as an operator of a workload outside the pod network writes it. */
 function istioConfig(tcpPort: number, httpPort: number, tcpApp: number, httpApp: number): Record<string, string> {
@@ -81,6 +82,9 @@ ${opts.apiOnTcp ? `    - name: api-tcp
     - name: ops-http
       from: { principals: ["${ops}"] }
       ports: [${httpPort}]
+    - name: reports-tcp
+      from: { principals: ["${reports}"] }
+      ports: [${tcpPort}]
     - name: batch-tcp     # picoseg admits it; Istio's AuthorizationPolicy does not
       from: { principals: ["${batch}"] }
       ports: [${tcpPort}]
@@ -225,6 +229,17 @@ describe("picoseg in an Istio sidecar programmed by a real istiod", () => {
     await c.waitForClose(5000);
     expect(c.received().toString()).not.toContain("HTTP/1.1");
     await envoy.waitForCounter("picoseg.denied.source", before + 1);
+    expect(httpRequests).toBe(served);
+  });
+
+  it("HTTP port: a principal admitted only on the TCP port is denied by port", async () => {
+    const served = httpRequests;
+    const before = await counter("port");
+    const c = await httpExchange(NS, "reports");
+    await c.waitForClose(5000);
+    expect(c.received().toString()).not.toContain("HTTP/1.1");
+    await envoy.waitForCounter("picoseg.denied.port", before + 1);
+    await envoy.waitForDecision((x) => x.reason === "port" && x.principal === reports && x.port === httpPort);
     expect(httpRequests).toBe(served);
   });
 
