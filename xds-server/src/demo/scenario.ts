@@ -5,7 +5,8 @@
 import { respCommand, pgMessage, pgStartup } from "./services.js";
 import { DemoConnection, type ClientIdentity } from "./client.js";
 import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
-import type { DecisionLine, Sidecar } from "./sidecars.js";
+import type { Sidecar } from "./sidecars.js";
+import type { Decision } from "../envoy/index.js";
 import { ID, shortIdentity } from "./topology.js";
 import { sleep } from "../util/wait.js";
 
@@ -156,7 +157,6 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
   const port = step.port ?? sc.spec.listen.port;
   const exp = step.expect(new Date());
   let conn: DemoConnection;
-  let since = 0;
   if (step.reuse !== undefined) {
     const kept = env.kept.get(step.reuse);
     if (!kept) {
@@ -174,7 +174,8 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
       };
     }
     conn = kept;
-    since = sc.lastSeq();
+    // Its lines are picked by its own source address:port, whenever they were logged: the hot change
+    // may revoke it (and the filter log it) before this step starts.
   } else {
     conn = await DemoConnection.open({ host: sc.spec.listen.host, port }, env.identity(step.client));
   }
@@ -187,17 +188,17 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
     if (conn.isOpen()) await conn.waitForEnd(300);
   }
   // The filter's decision line for this connection (deny and audit at warning, allow at debug).
-  const wanted = (ds: DecisionLine[]): boolean =>
+  const wanted = (ds: Decision[]): boolean =>
     step.reuse !== undefined && conn.isOpen()
       ? true
       : conn.isOpen()
       ? ds.some((d) => d.picoseg === "allow" || d.picoseg === "audit") && (!exp.reason || exp.outcome === "closed" || ds.some((d) => d.picoseg === "audit"))
       : ds.some((d) => d.picoseg === "deny");
   const deadline = Date.now() + 1500;
-  let lines = sc.decisionsFor(conn.source).filter((d) => d.seq > since);
+  let lines = sc.decisionsFor(conn.source);
   while (!wanted(lines) && Date.now() < deadline) {
     await sleep(25);
-    lines = sc.decisionsFor(conn.source).filter((d) => d.seq > since);
+    lines = sc.decisionsFor(conn.source);
   }
   const denies = lines.filter((d) => d.picoseg === "deny");
   const audits = lines.filter((d) => d.picoseg === "audit");

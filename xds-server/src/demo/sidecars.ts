@@ -35,11 +35,6 @@ export interface SidecarSpec {
   upstream: HostPort;
 }
 
-/** A decision the sidecar's filter logged, with its position in the log to tell new lines from old. */
-export interface DecisionLine extends Decision {
-  seq: number;
-}
-
 export interface SidecarContext {
   xds: HostPort;
   tls: DownstreamTls;
@@ -80,8 +75,7 @@ export function sidecarNodeId(spec: SidecarSpec): string {
 export class Sidecar {
   readonly nodeId: string;
   readonly logFile: string;
-  private decisionLines: DecisionLine[] = [];
-  private seq = 0;
+  private decisionLines: Decision[] = [];
   private tailLines: string[] = [];
   private partial = "";
   private exited: string | undefined;
@@ -155,10 +149,9 @@ export class Sidecar {
     for (const line of lines) {
       this.tailLines.push(line);
       if (this.tailLines.length > 60) this.tailLines.shift();
-      const seq = ++this.seq;
       const decision = parseDecisionLine(line);
       if (decision) {
-        this.decisionLines.push({ ...decision, seq });
+        this.decisionLines.push(decision);
         if (this.decisionLines.length > 20_000) this.decisionLines.splice(0, 10_000);
       }
     }
@@ -173,13 +166,8 @@ export class Sidecar {
     return this.exited === undefined;
   }
 
-  /** Sequence number of the newest log line so far (decision lines after it are newer). */
-  lastSeq(): number {
-    return this.seq;
-  }
-
   /** Decision lines for one client connection, identified by its source address "IP:PORT". */
-  decisionsFor(source: string): DecisionLine[] {
+  decisionsFor(source: string): Decision[] {
     return this.decisionLines.filter((d) => d.source === source);
   }
 
