@@ -33,11 +33,12 @@ export function defaultIdentity(): string {
 }
 
 export function startKubeControl(o: KubeControlOptions): KubeControl {
+  const identity = o.identity ?? defaultIdentity();
   const lease = new LeaseElector({
     kubeConfig: o.kubeConfig,
     namespace: o.leaseNamespace,
     name: o.leaseName ?? "picoseg-xds-status",
-    identity: o.identity ?? defaultIdentity(),
+    identity,
     ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
     ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
     ...(o.log ? { log: o.log } : {}),
@@ -47,6 +48,7 @@ export function startKubeControl(o: KubeControlOptions): KubeControl {
     objects: () => o.source.objectStates(),
     proxies: () => o.server.status().proxies,
     isLeader: () => lease.isLeader(),
+    fieldManager: `picoseg-${identity}`.slice(0, 128),
     ...(o.statusIntervalMs !== undefined ? { intervalMs: o.statusIntervalMs } : {}),
     ...(o.log ? { log: o.log } : {}),
   });

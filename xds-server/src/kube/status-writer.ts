@@ -83,6 +83,8 @@ export interface StatusWriterOptions {
   proxies: () => readonly ProxyStatus[];
   /** Whether this replica may write now (holds the Lease). */
   isLeader: () => boolean;
+  /** The field manager our writes are recorded under (managedFields shows which replica wrote). */
+  fieldManager: string;
   intervalMs?: number;
   log?: (line: string) => void;
 }
@@ -132,7 +134,7 @@ export class StatusWriter {
         // A merge patch of status only: `null` removes a field we no longer report.
         const body = { status: { ...want, ...(want.appliedGeneration === undefined ? { appliedGeneration: null } : {}) } };
         await this.api.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, namespace: obj.namespace, plural: PLURAL, name: obj.name, body },
+          { group: GROUP, version: VERSION, namespace: obj.namespace, plural: PLURAL, name: obj.name, body, fieldManager: this.opts.fieldManager },
           setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
         );
         this.written.set(obj.key, text);
