@@ -98,17 +98,18 @@ describe("the xDS server's ServiceAccount (RBAC of istio-manifests/xds-server.ya
     expect((patched.body["status"] as { observedGeneration: number }).observedGeneration).toBe(1);
   });
 
-  it("may create and renew its Lease in picoseg-system", async () => {
+  it("may create, read, list and renew Leases in picoseg-system", async () => {
     const lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "picoseg-xds-status", namespace: XDS_NAMESPACE }, spec: { holderIdentity: "t" } };
     const leases = `/apis/coordination.k8s.io/v1/namespaces/${XDS_NAMESPACE}/leases`;
     expect((await sa.request("POST", leases, lease)).status).toBe(201);
     const got = await sa.request("GET", `${leases}/picoseg-xds-status`);
     expect(got.status).toBe(200);
     expect((await sa.request("PUT", `${leases}/picoseg-xds-status`, got.body)).status).toBe(200);
+    expect((await sa.request("GET", `${leases}?labelSelector=picoseg.io%2Freplica-report%3Dtrue`)).status).toBe(200);
     await cluster.admin.ok("DELETE", `${leases}/picoseg-xds-status`);
   });
 
-  it("is refused what the server must not do: write a spec, delete a segment, read secrets, touch other leases", async () => {
+  it("is refused what the server must not do: write a spec, delete a segment, read secrets, touch leases elsewhere or delete its own", async () => {
     const forbidden = async (method: string, path: string, body?: unknown, type?: string): Promise<number> => (await sa.request(method, path, body, type)).status;
     expect(await forbidden("POST", SEGMENTS, segment("by-sa", 80))).toBe(403);
     expect(await forbidden("PATCH", `${SEGMENTS}/highest`, { spec: { mode: "enforce" } }, "application/merge-patch+json")).toBe(403);
@@ -117,7 +118,8 @@ describe("the xDS server's ServiceAccount (RBAC of istio-manifests/xds-server.ya
     expect(await forbidden("GET", "/api/v1/secrets")).toBe(403);
     expect(await forbidden("GET", `/api/v1/namespaces/${XDS_NAMESPACE}/secrets`)).toBe(403);
     expect(await forbidden("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")).toBe(403);
-    expect(await forbidden("GET", `/apis/coordination.k8s.io/v1/namespaces/${XDS_NAMESPACE}/leases/someone-else`)).toBe(403);
+    expect(await forbidden("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases", { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "x" }, spec: {} })).toBe(403);
+    expect(await forbidden("DELETE", `/apis/coordination.k8s.io/v1/namespaces/${XDS_NAMESPACE}/leases/picoseg-xds-status`)).toBe(403);
     // The refusal is RBAC's, for this ServiceAccount, not a missing object.
     const r = await sa.request("DELETE", `${SEGMENTS}/highest`);
     expect(r.body["message"]).toContain('User "system:serviceaccount:picoseg-system:picoseg-xds" cannot delete resource "picosegments"');

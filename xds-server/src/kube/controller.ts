@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import type { RunningXdsServer } from "../server.js";
 import type { KubernetesSource } from "../source/kubernetes.js";
 import { LeaseElector } from "./lease.js";
+import { ReplicaReports } from "./replica-report.js";
 import { StatusWriter } from "./status-writer.js";
 
 export interface KubeControlOptions {
@@ -43,10 +44,19 @@ export function startKubeControl(o: KubeControlOptions): KubeControl {
     ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
+  const durationMs = o.leaseDurationMs ?? 15_000;
+  const reports = new ReplicaReports({
+    kubeConfig: o.kubeConfig,
+    namespace: o.leaseNamespace,
+    identity,
+    renewMs: Math.max(500, Math.round(durationMs / 3)),
+    staleMs: 3 * durationMs,
+  });
   const status = new StatusWriter({
     kubeConfig: o.kubeConfig,
     objects: () => o.source.objectStates(),
     proxies: () => o.server.status().proxies,
+    reports,
     isLeader: () => lease.isLeader(),
     fieldManager: `picoseg-${identity}`.slice(0, 128),
     ...(o.statusIntervalMs !== undefined ? { intervalMs: o.statusIntervalMs } : {}),

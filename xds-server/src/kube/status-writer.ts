@@ -1,12 +1,14 @@
 // Writes each PicoSegment's status through the status subresource: the Accepted condition (with
 // the refusal's `object:line: field: message` and which version stays in force),
 // observedGeneration, and how many connected proxies the segment reaches and how many ACKed
-// their current version. Only the replica holding the Lease writes; every replica computes, so a
-// new leader rewrites nothing that is already right.
+// their current version, over all replicas (replica-report.ts). Only the replica holding the
+// Lease writes; it compares with what each object carries, so a new leader rewrites nothing that
+// is already right.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import type { SegmentObjectState } from "../source/kubernetes.js";
 import type { ProxyStatus } from "../xds/status.js";
 import { errorText, GROUP, PLURAL, VERSION } from "./client.js";
+import { localReach, mergeReach, type Reach, type ReplicaReports, type SegmentReach } from "./replica-report.js";
 
 export interface AcceptedCondition {
   type: "Accepted";
@@ -26,11 +28,8 @@ export interface PicoSegmentStatus {
   conditions: AcceptedCondition[];
 }
 
-/** The status an object should carry, given what the server holds and its connected proxies. */
-export function desiredStatus(obj: SegmentObjectState, proxies: readonly ProxyStatus[], now: Date): PicoSegmentStatus {
-  const reached = proxies.filter((p) => p.segments.includes(obj.key));
-  const acked = reached.filter((p) => p.resources.length > 0 && p.resources.every((r) => r.current !== undefined && r.acked === r.current));
-  const workloads = new Set(reached.map((p) => JSON.stringify([p.workload.namespace, p.workload.labels, p.workload.annotations])));
+/** The status an object should carry, given what the server holds and the proxies it reaches. */
+export function desiredStatus(obj: SegmentObjectState, reach: SegmentReach | undefined, now: Date): PicoSegmentStatus {
   const accepted = obj.refusals.length === 0;
   const inForce =
     obj.appliedGeneration !== undefined
@@ -42,9 +41,9 @@ export function desiredStatus(obj: SegmentObjectState, proxies: readonly ProxySt
   return {
     observedGeneration: obj.generation,
     ...(obj.appliedGeneration !== undefined ? { appliedGeneration: obj.appliedGeneration } : {}),
-    workloads: workloads.size,
-    proxies: reached.length,
-    proxiesAcked: acked.length,
+    workloads: reach?.workloads.size ?? 0,
+    proxies: reach?.proxies ?? 0,
+    proxiesAcked: reach?.acked ?? 0,
     conditions: [
       {
         type: "Accepted",
@@ -81,6 +80,8 @@ export interface StatusWriterOptions {
   kubeConfig: KubeConfig;
   objects: () => SegmentObjectState[];
   proxies: () => readonly ProxyStatus[];
+  /** Where replicas share the proxies each reaches. */
+  reports: ReplicaReports;
   /** Whether this replica may write now (holds the Lease). */
   isLeader: () => boolean;
   /** The field manager our writes are recorded under (managedFields shows which replica wrote). */
@@ -118,16 +119,29 @@ export class StatusWriter {
     await this.running;
   }
 
-  /** One pass: patch every object whose status differs from what it should be. */
+  /** One pass: report our proxies; as the leader, patch every object whose status differs. */
   async sync(): Promise<void> {
+    const local = localReach(this.opts.proxies());
+    try {
+      await this.opts.reports.publish(local);
+    } catch (err) {
+      this.opts.log?.(`picoseg: publishing this replica's proxy report failed: ${errorText(err)}`);
+    }
     if (!this.opts.isLeader()) {
       this.written.clear(); // another replica may write meanwhile: compare with the API again when we lead
       return;
     }
-    const proxies = this.opts.proxies();
+    let reach: Reach;
+    try {
+      reach = mergeReach(mergeReach(new Map(), local), await this.opts.reports.others());
+    } catch (err) {
+      // Counts from this replica alone would be wrong: write nothing this round.
+      this.opts.log?.(`picoseg: reading the other replicas' proxy reports failed: ${errorText(err)}`);
+      return;
+    }
     const now = new Date();
     for (const obj of this.opts.objects()) {
-      const want = desiredStatus(obj, proxies, now);
+      const want = desiredStatus(obj, reach.get(obj.key), now);
       const text = JSON.stringify(want);
       if (sameStatus(obj.status, want) || this.written.get(obj.key) === text) continue;
       try {
