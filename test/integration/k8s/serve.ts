@@ -79,14 +79,19 @@ export class ServeProcess {
 
 /** A TCP relay on 127.0.0.1 to one target port at a time. */
 export class Relay {
-  private target: number;
+  private current: number;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
     target: number,
   ) {
-    this.target = target;
+    this.current = target;
+  }
+
+  /** The port new connections go to. */
+  get target(): number {
+    return this.current;
   }
 
   static async start(target: number): Promise<Relay> {
@@ -98,7 +103,7 @@ export class Relay {
   }
 
   private accept(client: net.Socket): void {
-    const upstream = net.connect(this.target, "127.0.0.1");
+    const upstream = net.connect(this.current, "127.0.0.1");
     const pair: [net.Socket, net.Socket] = [client, upstream];
     this.pairs.add(pair);
     const end = (): void => {
@@ -114,7 +119,7 @@ export class Relay {
 
   /** New connections go to `target`; the current ones are cut. */
   switchTo(target: number): void {
-    this.target = target;
+    this.current = target;
     for (const [a, b] of [...this.pairs]) {
       a.destroy();
       b.destroy();
