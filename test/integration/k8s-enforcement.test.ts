@@ -2,6 +2,7 @@
 // --kubeconfig` (with the ServiceAccount's own token) to a real Envoy sidecar: create, update and
 // delete reach enforcement within 2 s; status is written back; a refused update is reported with
 // its field while the previous version stays enforced; the API server restarted under traffic.
+import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
@@ -169,6 +170,16 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
     } finally {
       live.destroy();
     }
+  });
+
+  // kubectl is an extra reading of what the Table test above already checks through the API.
+  const kubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
+  it.skipIf(!kubectl)("`kubectl get picosegments -o wide` shows accepted, workloads, proxies and ACKed (needs kubectl on PATH)", async () => {
+    await statusWhere("status current", (st, g) => st.observedGeneration === g && st.proxiesAcked === 1);
+    const kc = cluster.writeKubeconfig(cluster.admin.token, "admin");
+    const out = execFileSync("kubectl", ["--kubeconfig", kc, "get", "picosegments", "-n", "shop", "-o", "wide"], { encoding: "utf8", timeout: 20_000 });
+    expect(out.split("\n")[0]).toMatch(/^NAME\s+MODE\s+ACCEPTED\s+WORKLOADS\s+PROXIES\s+ACKED\s+AGE$/);
+    expect(out).toMatch(/^db\s+True\s+1\s+1\s+1\s+\S+$/m); // mode unset: its column is blank
   });
 });
 
