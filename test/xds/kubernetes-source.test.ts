@@ -153,6 +153,19 @@ describe("the Kubernetes PicoSegment source", () => {
 });
 
 describe("the xDS server on the Kubernetes source", () => {
+  it("reports an invalid resource of the first list as refused, like any later refusal", async () => {
+    const { source } = await open([cr("db", 5432, 1), cr("bad", 99999, 2)], false);
+    const logs: string[] = [];
+    const server = await startXdsServer({ policies: source, xdsPort: 0, httpPort: 0, log: (l) => logs.push(l), wasmPath: "/x/picoseg.wasm" });
+    try {
+      expect(server.status().segments).toEqual(["shop/db"]);
+      expect(server.status().recentRefusals.map((r) => r.text)).toEqual([expect.stringMatching(/^picosegments\/shop\/bad:\d+: spec\.rules\[0\]\.ports\[0\]: /)]);
+      expect(logs.filter((l) => l.startsWith("picoseg: refused picosegments/shop/bad:"))).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("serves a proxy from the custom resources and pushes a resource edit", async () => {
     const { api, source } = await open([cr("db", 5432, 1)], false);
     const server = await startXdsServer({ policies: source, xdsPort: 0, httpPort: 0, log: () => {}, wasmPath: "/x/picoseg.wasm" });

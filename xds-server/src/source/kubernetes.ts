@@ -74,6 +74,8 @@ export class KubernetesSource implements PolicySource {
   private restartTimer: NodeJS.Timeout | undefined;
   /** Set during the first list: the first publish waits for the whole list. */
   private listing = false;
+  /** Refusals met during the first list, reported with the first publish. */
+  private initialRefusals: Refusal[] = [];
   /**
    * Deletions leave no trace in the API, so the floor of generations (source/types.ts) moves to
    * the whole second after a deletion was seen: two replicas seeing the same deletion usually
@@ -133,7 +135,9 @@ export class KubernetesSource implements PolicySource {
       await this.informer.stop();
       throw new Error(`${this.description}: ${errorText(failure)}`);
     }
-    return this.objects.publish(this.floor, []);
+    const fresh = this.initialRefusals;
+    this.initialRefusals = [];
+    return this.objects.publish(this.floor, fresh);
   }
 
   current(): PolicyState | undefined {
@@ -175,7 +179,8 @@ export class KubernetesSource implements PolicySource {
       appliedGeneration: refused ? prev?.appliedGeneration : obj.metadata?.generation,
     });
     this.delay = this.opts.retryMs ?? 1000; // an event means the watch works
-    if (changed && !this.listing) this.objects.publish(this.floor, fresh);
+    if (this.listing) this.initialRefusals.push(...fresh);
+    else if (changed) this.objects.publish(this.floor, fresh);
   }
 
   private onDelete(obj: PicoSegmentObject): void {
