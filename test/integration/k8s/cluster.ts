@@ -15,6 +15,7 @@ import { createCa, issueCertificate } from "../../../xds-server/src/pki/index.js
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
 import { freePorts } from "../harness/ports.js";
+import { reap } from "./reaper.js";
 
 export const XDS_NAMESPACE = "picoseg-system";
 export const XDS_SERVICE_ACCOUNT = "picoseg-xds";
@@ -189,7 +190,7 @@ export class KubeCluster {
   }
 
   private spawnLogged(bin: string, args: string[]): ChildProcess {
-    const child = spawn(join(kubeBinDir(), bin), args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = reap(spawn(join(kubeBinDir(), bin), args, { stdio: ["ignore", "pipe", "pipe"] }));
     const keep = (b: Buffer): void => {
       this.logs.push(`[${bin}] ${b.toString()}`);
       if (this.logs.length > 400) this.logs.splice(0, 200);

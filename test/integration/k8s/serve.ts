@@ -10,6 +10,7 @@ import type { StatusReport } from "../../../xds-server/src/xds/status.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
 import { freePorts } from "../harness/ports.js";
+import { reap } from "./reaper.js";
 
 export class ServeProcess {
   private output = "";
@@ -26,7 +27,7 @@ export class ServeProcess {
   /** Starts the server and resolves once /readyz answers (the first list is in). */
   static async start(kubeconfig: string, id: string, leaseDurationSeconds = 2): Promise<ServeProcess> {
     const [xdsPort, httpPort] = (await freePorts(2)) as [number, number];
-    const child = spawn(
+    const child = reap(spawn(
       process.execPath,
       [
         join(repoRoot(), "bin", "picoseg.js"), "serve",
@@ -35,7 +36,7 @@ export class ServeProcess {
         "--replica-id", id, "--lease-namespace", "picoseg-system", "--lease-duration", String(leaseDurationSeconds),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    ));
     const p = new ServeProcess(child, id, xdsPort, `http://127.0.0.1:${httpPort}`);
     try {
       await waitFor(
