@@ -24,7 +24,11 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
       kc.loadFromCluster();
       break;
     case "kubeconfig":
-      kc.loadFromFile(access.file);
+      try {
+        kc.loadFromFile(access.file);
+      } catch (err) {
+        throw new Error(`kubeconfig ${access.file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
       if (!kc.getCurrentCluster()) throw new Error(`${access.file}: no current cluster (set current-context)`);
       break;
     case "explicit":
