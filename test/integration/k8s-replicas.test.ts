@@ -1,6 +1,7 @@
-// Two replicas of `picoseg serve --kubeconfig` on one real API server, one real Envoy reaching them
-// through a relay that plays the Service: switched from one replica to the other, the Envoy gets
-// the same version (content hash), applies nothing new and keeps its connections. Status is
+// Two replicas of `picoseg serve --kubeconfig` on one real API server, real Envoys (one delta, one
+// state-of-the-world) reaching them through a relay that plays the Service: switched from one
+// replica to the other, each Envoy holds the version the other replica serves (content hash),
+// applies nothing new and keeps its connections. Status is
 // written by the Lease holder only, counts the proxies of both replicas, and passes to the other
 // replica when the holder is killed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,16 +18,19 @@ const RELOADS = `extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOUR
 let cluster: KubeCluster;
 let replicas: ServeProcess[] = [];
 let relay: Relay;
-let sidecar: XdsSidecar;
+let sidecar: XdsSidecar; // delta
+let sotw: XdsSidecar;
 let listenPort: number;
 let otherPort: number;
+let sotwPort: number;
 
 function db(ports: number[]): Record<string, unknown> {
   return {
     apiVersion: "picoseg.io/v1alpha1",
     kind: "PicoSegment",
     metadata: { name: "db", namespace: "shop" },
-    spec: { selector: { matchLabels: { app: "db" } }, rules: [{ name: "local", from: { ipBlocks: ["127.0.0.1/32"] }, ports }] },
+    // sotwPort always: the sotw sidecar's listener stays admitted throughout.
+    spec: { selector: { matchLabels: { app: "db" } }, rules: [{ name: "local", from: { ipBlocks: ["127.0.0.1/32"] }, ports: [...ports, sotwPort] }] },
   };
 }
 
@@ -37,11 +41,19 @@ async function replace(body: Record<string, unknown>): Promise<number> {
   return (r["metadata"] as { generation: number }).generation;
 }
 
-/** The version of the sidecar's resource as a replica holds it, once the sidecar ACKed it there. */
-async function ackedOn(r: ServeProcess): Promise<string> {
-  return waitFor(`the sidecar's ACK on ${r.id}`, async () => {
-    const res = (await r.status()).proxies.find((p) => p.nodeId === "db-0")?.resources[0];
+/** The version of a sidecar's resource as a replica holds it, once the sidecar ACKed it there. */
+async function ackedOn(r: ServeProcess, node: string): Promise<string> {
+  return waitFor(`${node}'s ACK on ${r.id}`, async () => {
+    const res = (await r.status()).proxies.find((p) => p.nodeId === node)?.resources[0];
     return res?.current !== undefined && res.acked === res.current ? res.current : undefined;
+  }, 10_000, 100);
+}
+
+/** The version a replica holds for a sidecar once that sidecar has a stream to it. */
+async function currentOn(r: ServeProcess, node: string): Promise<string> {
+  return waitFor(`${node} connected to ${r.id}`, async () => {
+    const p = (await r.status()).proxies.find((x) => x.nodeId === node);
+    return p && p.streams.length === 1 ? p.resources[0]?.current : undefined;
   }, 10_000, 100);
 }
 
@@ -65,7 +77,7 @@ async function statusWriters(): Promise<{ managers: string[]; status: Record<str
 beforeAll(async () => {
   cluster = await KubeCluster.start();
   await cluster.admin.ok("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } });
-  [listenPort, otherPort] = (await freePorts(2)) as [number, number];
+  [listenPort, otherPort, sotwPort] = (await freePorts(3)) as [number, number, number];
   // History before the replicas start: a create and an update, so generations are not trivial.
   await cluster.admin.ok("POST", SEGMENTS, db([otherPort]));
   await replace(db([listenPort]));
@@ -78,9 +90,16 @@ beforeAll(async () => {
     api: "DELTA_GRPC",
     node: { id: "db-0", cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
   });
+  sotw = await XdsSidecar.start({
+    xdsPort: relay.port,
+    listenPort: sotwPort,
+    api: "GRPC",
+    node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
+  });
 }, 120_000);
 afterAll(async () => {
   await sidecar?.stop();
+  await sotw?.stop();
   await relay?.close();
   for (const r of replicas) await r.stop();
   await cluster?.stop();
@@ -88,31 +107,47 @@ afterAll(async () => {
 });
 
 describe("two replicas of the xDS server on one API server", () => {
-  it("an Envoy switched from one replica to the other sees no version change, and no connection is revoked", async () => {
+  it("Envoys switched from one replica to the other (delta and sotw) see no version change, and no connection is revoked", async () => {
     const [a, b] = replicas as [ServeProcess, ServeProcess];
     await probeUntil(listenPort, "allowed", 5000);
+    await probeUntil(sotwPort, "allowed", 5000);
     // An update while both run: each sees it live.
     await replace(db([listenPort, otherPort]));
     await waitFor("the update in the sidecar", async () => ((await sidecar.envoy.adminText("/config_dump?resource=ecds_filters")).includes(`port ${otherPort} ${otherPort}`) ? true : undefined), 5000, 100);
-    const onA = await ackedOn(a);
+    const onA = await ackedOn(a, "db-0");
+    const sotwOnA = await ackedOn(a, "db-1");
     const live = await TcpClient.connect(listenPort);
+    const liveSotw = await TcpClient.connect(sotwPort);
     try {
       await live.write("a\n");
+      await liveSotw.write("a\n");
       await live.waitForBytes(2);
+      await liveSotw.waitForBytes(2);
       const reloads = await sidecar.envoy.counter(RELOADS);
+      const sotwReloads = await sotw.envoy.counter(RELOADS);
       const decisions = sidecar.envoy.decisions().length;
+      const sotwDecisions = sotw.envoy.decisions().length;
 
       relay.switchTo(b.xdsPort);
-      const onB = await ackedOn(b);
-      expect(onB).toBe(onA); // the content hash covers the generation line: same bytes on both
+      // The content hash covers the generation line: the same bytes on both replicas. The delta
+      // sidecar says which version it holds, so it shows as ACKed on b at once.
+      expect(await ackedOn(b, "db-0")).toBe(onA);
+      expect(await currentOn(b, "db-1")).toBe(sotwOnA);
 
       expect(await live.staysOpenFor(1500)).toBe(true);
+      expect(liveSotw.isOpen()).toBe(true);
       await live.write("b\n");
+      await liveSotw.write("b\n");
       expect((await live.waitForBytes(4)).toString()).toBe("a\nb\n");
+      expect((await liveSotw.waitForBytes(4)).toString()).toBe("a\nb\n");
+      // Nothing was applied: b had nothing newer to send.
       expect(await sidecar.envoy.counter(RELOADS)).toBe(reloads);
+      expect(await sotw.envoy.counter(RELOADS)).toBe(sotwReloads);
       expect(sidecar.envoy.decisions().slice(decisions).filter((d) => d.reason === "revoked")).toEqual([]);
+      expect(sotw.envoy.decisions().slice(sotwDecisions).filter((d) => d.reason === "revoked")).toEqual([]);
     } finally {
       live.destroy();
+      liveSotw.destroy();
     }
   });
 
@@ -123,20 +158,23 @@ describe("two replicas of the xDS server on one API server", () => {
     }, 10_000, 100);
     const leader = replicas.find((r) => r.id === first.id)!;
     const survivor = replicas.find((r) => r.id !== first.id)!;
-    // The sidecar on the replica that does not write: the writer counts it from that replica's report.
+    // The sidecars on the replica that does not write: the writer counts them from that replica's
+    // report. There the delta one shows as ACKed (it said which version it holds); the sotw one
+    // not yet: sotw names no per-resource version when it reconnects, and nothing was resent.
     if (relay.target !== survivor.xdsPort) relay.switchTo(survivor.xdsPort);
-    const before = await waitFor("status counting the sidecar", async () => {
+    const before = await waitFor("status counting both sidecars", async () => {
       const w = await statusWriters();
-      return w.status["proxiesAcked"] === 1 && w.status["observedGeneration"] === w.generation ? w : undefined;
+      return w.status["proxies"] === 2 && w.status["proxiesAcked"] === 1 && w.status["observedGeneration"] === w.generation ? w : undefined;
     }, 10_000, 100);
-    expect(before.status).toMatchObject({ proxies: 1, workloads: 1 });
+    expect(before.status).toMatchObject({ proxies: 2, proxiesAcked: 1, workloads: 1 });
     expect(before.managers).toEqual([`picoseg-${leader.id}`]);
 
     await leader.kill();
     const generation = await replace(db([listenPort]));
     const after = await waitFor("the survivor's status for the new generation", async () => {
       const w = await statusWriters();
-      return w.status["observedGeneration"] === generation && w.status["proxiesAcked"] === 1 ? w : undefined;
+      // The new generation is pushed to both sidecars, and both ACK it.
+      return w.status["observedGeneration"] === generation && w.status["proxiesAcked"] === 2 ? w : undefined;
     }, 20_000, 200);
     expect(after.managers).toContain(`picoseg-${survivor.id}`);
     const h = await holder();
