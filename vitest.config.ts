@@ -15,6 +15,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // kube-apiserver and etcd for the k8s-* tests (scripts/install-kube.sh; cached).
+          globalSetup: ["test/integration/k8s/global-setup.ts"],
           // Each file starts its own Envoy and servers; two cores, so one file at a time.
           fileParallelism: false,
           testTimeout: 60_000,

@@ -1,13 +1,15 @@
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { EnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
-import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -28,7 +30,9 @@ const MODELS: Record<string, Model> = {
   "apps/v1/Deployment": Deployment as unknown as Model,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as Model,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding as unknown as Model,
-  "v1/ConfigMap": ConfigMap as unknown as Model,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget as unknown as Model,
+  "rbac.authorization.k8s.io/v1/Role": Role as unknown as Model,
+  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding as unknown as Model,
   "v1/Namespace": Namespace as unknown as Model,
   "v1/Service": Service as unknown as Model,
   "v1/ServiceAccount": ServiceAccount as unknown as Model,
@@ -40,7 +44,7 @@ function manifestFiles(dir: string): string[] {
   );
 }
 
-interface KubeObject { apiVersion: string; kind: string; metadata?: { name?: string }; data?: Record<string, string> }
+interface KubeObject { apiVersion: string; kind: string; metadata?: { name?: string }; spec?: Record<string, unknown> }
 
 function objects(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, "utf8"))
@@ -59,6 +63,12 @@ describe("istio-manifests", () => {
       const objs = objects(file);
       expect(objs.length).toBeGreaterThan(0);
       for (const obj of objs) {
+        if (obj.kind === "PicoSegment") {
+          // Our own kind: the JSON Schema and semantic checks of `picoseg validate`.
+          const { errors } = validatePolicyText(stringify(obj), path.relative(root, file));
+          expect(errors.map(formatPolicyError)).toEqual([]);
+          continue;
+        }
         const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
         expect(Model, `no model for ${obj.apiVersion} ${obj.kind}`).toBeDefined();
         expect(() => new Model!(obj as never).validate(), `${obj.kind}/${obj.metadata?.name}`).not.toThrow();
@@ -66,14 +76,20 @@ describe("istio-manifests", () => {
     });
   }
 
-  it("the policies shipped in the xDS server's ConfigMap validate", () => {
-    const configMaps = objects(path.join(manifestsDir, "xds-server.yaml")).filter((o) => o.kind === "ConfigMap");
-    expect(configMaps).toHaveLength(1);
-    for (const [name, text] of Object.entries(configMaps[0]!.data ?? {})) {
-      const { segments, errors } = validatePolicyText(text, name);
-      expect(errors.map(formatPolicyError)).toEqual([]);
-      expect(segments.length).toBeGreaterThan(0);
-    }
+  it("the xDS server runs as 2 replicas on the PicoSegment resources: PDB, readiness on /readyz, anti-affinity, pod identity", () => {
+    const objs = objects(path.join(manifestsDir, "xds-server.yaml"));
+    const deployment = objs.find((o) => o.kind === "Deployment") as unknown as {
+      spec: { replicas: number; template: { spec: { affinity?: { podAntiAffinity?: unknown }; containers: Array<{ args: string[]; readinessProbe: { httpGet: { path: string } }; env?: Array<{ name: string }> }> } } };
+    };
+    expect(deployment.spec.replicas).toBe(2);
+    const container = deployment.spec.template.spec.containers[0]!;
+    expect(container.args).toContain("--kubernetes");
+    expect(container.args).not.toContain("--policies");
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect((container.env ?? []).map((e) => e.name)).toEqual(["POD_NAME", "POD_NAMESPACE"]);
+    expect(deployment.spec.template.spec.affinity?.podAntiAffinity).toBeDefined();
+    const pdb = objs.find((o) => o.kind === "PodDisruptionBudget");
+    expect(pdb?.spec).toMatchObject({ minAvailable: 1, selector: { matchLabels: { app: "picoseg-xds" } } });
   });
 
   it("the EnvoyFilter inserts the picoseg filter by ECDS before both terminal filters of inbound chains, without a default config (fail closed)", () => {

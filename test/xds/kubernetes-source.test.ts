@@ -1,9 +1,11 @@
 // PicoSegment custom resources from a (fake, but wire-exact) Kubernetes API server: list, then
-// a watch stream of ADDED / MODIFIED / DELETED / BOOKMARK / ERROR events.
+// a watch stream of ADDED / MODIFIED / DELETED / BOOKMARK / ERROR events. Fast and exact about
+// the protocol; test/integration/k8s-*.test.ts run the same source against a real kube-apiserver.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
+import { loadKubeConfig } from "../../xds-server/src/kube/client.js";
 import { KubernetesSource } from "../../xds-server/src/source/kubernetes.js";
 import type { PolicyState } from "../../xds-server/src/source/types.js";
 import { startXdsServer } from "../../xds-server/src/server.js";
@@ -36,9 +38,10 @@ class FakeApiServer {
       res.writeHead(404).end();
       return;
     }
-    if (url.searchParams.get("watch") === "1") {
+    if (url.searchParams.get("watch") === "true") {
       this.watchQueries.push(url.searchParams);
       res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders(); // the real API server answers a watch at once, before any event
       this.watches.push(res);
       return;
     }
@@ -52,9 +55,10 @@ class FakeApiServer {
   async listen(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
   }
-  /** Sends an event on every open watch. */
+  /** Sends an event on every open watch; like the real API server, an ERROR ends the watch. */
   event(type: string, object: unknown): void {
     for (const w of this.watches) w.write(`${JSON.stringify({ type, object })}\n`);
+    if (type === "ERROR") this.endWatches();
   }
   endWatches(): void {
     for (const w of this.watches.splice(0)) w.end();
@@ -84,8 +88,7 @@ async function open(items: Obj[], start = true): Promise<{ api: FakeApiServer; s
   api.items = items;
   await api.listen();
   source = new KubernetesSource({
-    apiServer: api.url,
-    token: () => "t0ken",
+    kubeConfig: loadKubeConfig({ kind: "explicit", server: api.url, token: "t0ken" }),
     validateFile: (file, text) => validatePolicyText(text, file),
     retryMs: 50,
   });
@@ -97,10 +100,11 @@ async function open(items: Obj[], start = true): Promise<{ api: FakeApiServer; s
 }
 
 describe("the Kubernetes PicoSegment source", () => {
-  it("lists, then watches from the list's resourceVersion with the bearer token", async () => {
+  it("lists, then watches from the list's resourceVersion with bookmarks and the bearer token", async () => {
     const { api, source } = await open([cr("db", 5432, 1), cr("api", 8080, 2)]);
     expect(names(source.current())).toEqual(["shop/api", "shop/db"]);
     expect(api.watchQueries[0]!.get("resourceVersion")).toBe("100");
+    expect(api.watchQueries[0]!.get("allowWatchBookmarks")).toBe("true");
     expect(api.auth.every((a) => a === "Bearer t0ken")).toBe(true);
   });
 
@@ -149,6 +153,19 @@ describe("the Kubernetes PicoSegment source", () => {
 });
 
 describe("the xDS server on the Kubernetes source", () => {
+  it("reports an invalid resource of the first list as refused, like any later refusal", async () => {
+    const { source } = await open([cr("db", 5432, 1), cr("bad", 99999, 2)], false);
+    const logs: string[] = [];
+    const server = await startXdsServer({ policies: source, xdsPort: 0, httpPort: 0, log: (l) => logs.push(l), wasmPath: "/x/picoseg.wasm" });
+    try {
+      expect(server.status().segments).toEqual(["shop/db"]);
+      expect(server.status().recentRefusals.map((r) => r.text)).toEqual([expect.stringMatching(/^picosegments\/shop\/bad:\d+: spec\.rules\[0\]\.ports\[0\]: /)]);
+      expect(logs.filter((l) => l.startsWith("picoseg: refused picosegments/shop/bad:"))).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("serves a proxy from the custom resources and pushes a resource edit", async () => {
     const { api, source } = await open([cr("db", 5432, 1)], false);
     const server = await startXdsServer({ policies: source, xdsPort: 0, httpPort: 0, log: () => {}, wasmPath: "/x/picoseg.wasm" });

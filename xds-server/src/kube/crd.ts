@@ -28,9 +28,15 @@ export function toStructural(node: Schema, root: Schema): Schema {
     return toStructural({ ...resolveRef(node.$ref, root), ...rest }, root);
   }
   if (node["x-kubernetes-int-or-string"] === true) {
-    // The one shape Kubernetes accepts for int-or-string; bounds are checked by the server.
+    // The one shape Kubernetes accepts for int-or-string. The integer branch's bounds move up
+    // beside it (they only apply to numbers), so the API server itself refuses port 70000;
+    // string forms ("8000-8100", "64Ki") are checked by the server.
     const out: Schema = { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] };
     if (typeof node.description === "string") out.description = node.description;
+    const int = Array.isArray(node.anyOf) ? node.anyOf.find((b: unknown) => isSchema(b) && b.type === "integer") : undefined;
+    if (isSchema(int)) {
+      for (const bound of ["minimum", "maximum"]) if (typeof int[bound] === "number") out[bound] = int[bound];
+    }
     return out;
   }
   const out: Schema = {};
@@ -53,6 +59,64 @@ export function toStructural(node: Schema, root: Schema): Schema {
   return out;
 }
 
+function describe(node: unknown): string | undefined {
+  return isSchema(node) && typeof node.description === "string" ? node.description : undefined;
+}
+
+/**
+ * What the xDS server writes through the status subresource (kube/status-writer.ts). It is the
+ * server's output, not part of a policy document, so it lives here rather than in the JSON Schema.
+ */
+export const STATUS_SCHEMA: Schema = {
+  type: "object",
+  description: "Written by the picoseg xDS server (one replica at a time, the holder of its Lease); never by users.",
+  properties: {
+    observedGeneration: {
+      type: "integer",
+      description: "The metadata.generation of the latest version of the spec the server has seen and judged.",
+    },
+    appliedGeneration: {
+      type: "integer",
+      description:
+        "The metadata.generation of the version in force. Equal to observedGeneration when the latest version was accepted; lower when it was refused and the last good version stays in force; absent when no version was ever accepted.",
+    },
+    workloads: {
+      type: "integer",
+      description: "Distinct workloads (namespace, labels, annotations) among the connected proxies that this segment selects.",
+    },
+    proxies: {
+      type: "integer",
+      description: "Connected proxies whose configuration includes this segment.",
+    },
+    proxiesAcked: {
+      type: "integer",
+      description: "Of those proxies, how many acknowledged (ACKed) the configuration version the server holds for them now.",
+    },
+    conditions: {
+      type: "array",
+      description: "Standard Kubernetes conditions. `Accepted`: whether the latest version of the spec passed validation.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+      items: {
+        type: "object",
+        description: "One condition, in the shape of metav1.Condition.",
+        required: ["type", "status", "reason", "message", "lastTransitionTime"],
+        properties: {
+          type: { type: "string", description: "The condition's name; `Accepted`." },
+          status: { type: "string", enum: ["True", "False", "Unknown"], description: "`True`, `False` or `Unknown`." },
+          reason: {
+            type: "string",
+            description: "A CamelCase word: `Valid`; or `Invalid` (the latest version was refused; the message names each field as `picoseg validate` does).",
+          },
+          message: { type: "string", description: "Human-readable detail: for a refusal, one `object:line: field: message` per error, and which version stays in force." },
+          observedGeneration: { type: "integer", description: "The metadata.generation this condition was computed from." },
+          lastTransitionTime: { type: "string", format: "date-time", description: "When status last changed between True, False and Unknown." },
+        },
+      },
+    },
+  },
+};
+
 /** The CRD object for picosegments.picoseg.io, served as v1alpha1. */
 export function picoSegmentCrd(schema: Schema): Schema {
   const properties = isSchema(schema.properties) ? schema.properties : {};
@@ -63,11 +127,11 @@ export function picoSegmentCrd(schema: Schema): Schema {
     description: schema.description,
     required: ["spec"],
     properties: {
-      apiVersion: { type: "string" },
-      kind: { type: "string" },
+      apiVersion: { type: "string", description: describe(properties.apiVersion) },
+      kind: { type: "string", description: describe(properties.kind) },
       metadata: { type: "object" },
       spec: toStructural(spec, schema),
-      ...(isSchema(properties.status) ? { status: toStructural(properties.status, schema) } : {}),
+      status: STATUS_SCHEMA,
     },
   };
   return {
@@ -84,8 +148,15 @@ export function picoSegmentCrd(schema: Schema): Schema {
           served: true,
           storage: true,
           schema: { openAPIV3Schema },
+          // status is written by the xDS server through its own endpoint, so an operator's
+          // `kubectl apply` never overwrites it and the server never touches the spec.
+          subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: "Mode", type: "string", jsonPath: ".spec.mode" },
+            { name: "Mode", type: "string", jsonPath: ".spec.mode", description: "enforce (default when empty) or audit" },
+            { name: "Accepted", type: "string", jsonPath: '.status.conditions[?(@.type=="Accepted")].status', description: "whether the latest version of the spec was accepted" },
+            { name: "Workloads", type: "integer", jsonPath: ".status.workloads", description: "distinct workloads among connected proxies that this segment selects" },
+            { name: "Proxies", type: "integer", jsonPath: ".status.proxies", priority: 1, description: "connected proxies this segment reaches" },
+            { name: "ACKed", type: "integer", jsonPath: ".status.proxiesAcked", priority: 1, description: "of those, proxies that ACKed their current version" },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
         },

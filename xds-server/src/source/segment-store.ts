@@ -63,6 +63,11 @@ export class SegmentStore {
     return true;
   }
 
+  /** The refusals standing for one entry (empty when its latest text was accepted). */
+  refusalsOf(key: string): readonly Refusal[] {
+    return this.entries.get(key)?.refusals ?? [];
+  }
+
   /** Drops an entry and its segments; false when there was none. */
   delete(key: string): boolean {
     return this.entries.delete(key);

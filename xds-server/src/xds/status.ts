@@ -89,6 +89,18 @@ export class StreamTracker implements Callbacks {
     for (const name of r.removed) t.resources.delete(name);
   }
 
+  /** A reconnecting delta client holds these versions: it accepted them earlier, so they count as ACKed. */
+  onInitialVersions(stream: StreamInfo, _typeUrl: string, versions: ReadonlyMap<string, string>): void {
+    const t = this.streams.get(stream.id);
+    if (!t) return;
+    const at = Date.now();
+    for (const [name, version] of versions) {
+      const s = this.resource(t, name);
+      s.acked = version;
+      s.ackedAt = at;
+    }
+  }
+
   onAck(stream: StreamInfo, r: SentResponse): void {
     const t = this.streams.get(stream.id);
     if (!t) return;

@@ -1,14 +1,21 @@
 import type { Command } from "commander";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig, type KubeAccess } from "../../kube/client.js";
+import { startKubeControl, type KubeControl } from "../../kube/controller.js";
 import { validatePolicyText } from "../../policy/index.js";
 import { startXdsServer } from "../../server.js";
-import { inClusterOptions, KubernetesSource } from "../../source/kubernetes.js";
-import type { PolicySource } from "../../source/types.js";
+import { KubernetesSource } from "../../source/kubernetes.js";
 
 interface ServeFlags {
   policies?: string;
   kubernetes?: boolean;
   kubeApi?: string;
+  kubeconfig?: string;
   kubeNamespace?: string;
+  status: boolean;
+  leaseNamespace?: string;
+  leaseDuration: string;
+  replicaId?: string;
   xdsPort: string;
   httpPort: string;
   listen: string;
@@ -25,16 +32,22 @@ function port(text: string, flag: string): number {
   return n;
 }
 
-/** The directory, or the Kubernetes API: exactly one. */
-function policySource(flags: ServeFlags): string | PolicySource {
-  const kube = flags.kubernetes || flags.kubeApi !== undefined;
-  if ((flags.policies !== undefined) === kube) throw new Error("picoseg serve: give either --policies DIR or --kubernetes / --kube-api URL");
-  if (flags.policies !== undefined) return flags.policies;
-  return new KubernetesSource({
-    ...(flags.kubeApi !== undefined ? { apiServer: flags.kubeApi } : inClusterOptions()),
-    ...(flags.kubeNamespace !== undefined ? { namespace: flags.kubeNamespace } : {}),
-    validateFile: (file, text) => validatePolicyText(text, file),
-  });
+/** The directory, or the Kubernetes API (in-cluster, a kubeconfig, or a URL): exactly one. */
+function kubeAccess(flags: ServeFlags): KubeAccess | undefined {
+  const ways = [flags.kubernetes === true, flags.kubeApi !== undefined, flags.kubeconfig !== undefined].filter(Boolean).length;
+  if ((flags.policies !== undefined ? 1 : 0) + ways !== 1) {
+    throw new Error("picoseg serve: give exactly one of --policies DIR, --kubernetes, --kubeconfig FILE, --kube-api URL");
+  }
+  if (flags.kubeconfig !== undefined) return { kind: "kubeconfig", file: flags.kubeconfig };
+  if (flags.kubeApi !== undefined) return { kind: "explicit", server: flags.kubeApi };
+  if (flags.kubernetes) return { kind: "in-cluster" };
+  return undefined;
+}
+
+function seconds(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 1) throw new Error(`${flag}: not a number of seconds >= 1: ${text}`);
+  return n;
 }
 
 /** `picoseg serve`: the xDS server (ADS + ECDS, sotw + delta) and its HTTP side, until a signal. */
@@ -44,8 +57,13 @@ export function registerServe(program: Command): void {
     .description("run the xDS server: watch a policy directory and push each proxy its compiled filter config")
     .option("--policies <dir>", "directory of PicoSegment YAML files (watched)")
     .option("--kubernetes", "read PicoSegment custom resources from the cluster's API (in-cluster service account)")
-    .option("--kube-api <url>", "read PicoSegment custom resources from this API server instead (e.g. `kubectl proxy`'s http://127.0.0.1:8001)")
-    .option("--kube-namespace <ns>", "with --kubernetes / --kube-api: only this namespace")
+    .option("--kubeconfig <file>", "read PicoSegment custom resources from the API server of this kubeconfig's current context")
+    .option("--kube-api <url>", "read PicoSegment custom resources from this API server, unauthenticated (e.g. `kubectl proxy`'s http://127.0.0.1:8001)")
+    .option("--kube-namespace <ns>", "with the Kubernetes API: only this namespace")
+    .option("--no-status", "with the Kubernetes API: do not write PicoSegment status (nor take the status Lease)")
+    .option("--lease-namespace <ns>", "namespace of the status writer's Lease (default: $POD_NAMESPACE, else picoseg-system)")
+    .option("--lease-duration <seconds>", "how long a silent status writer keeps the Lease before another replica takes over", "15")
+    .option("--replica-id <id>", "this replica's name in the Lease (default: $POD_NAME, else host-pid)")
     .option("--xds-port <port>", "gRPC port (ADS and ECDS); 0 picks a free one", "18000")
     .option("--http-port <port>", "HTTP port (healthz, readyz, metrics, status, the module); 0 picks a free one", "18080")
     .option("--listen <addr>", "address both servers bind to (0.0.0.0 in a cluster)", "127.0.0.1")
@@ -59,8 +77,22 @@ export function registerServe(program: Command): void {
     )
     .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
     .action(async (flags: ServeFlags) => {
+      const access = kubeAccess(flags);
+      const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
+      let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
+      if (access) {
+        const config = loadKubeConfig(access);
+        kube = {
+          config,
+          source: new KubernetesSource({
+            kubeConfig: config,
+            ...(flags.kubeNamespace !== undefined ? { namespace: flags.kubeNamespace } : {}),
+            validateFile: (file, text) => validatePolicyText(text, file),
+          }),
+        };
+      }
       const server = await startXdsServer({
-        policies: policySource(flags),
+        policies: kube ? kube.source : flags.policies!,
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
@@ -70,6 +102,19 @@ export function registerServe(program: Command): void {
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
           : {}),
       });
+      let control: KubeControl | undefined;
+      if (kube && flags.status) {
+        control = startKubeControl({
+          kubeConfig: kube.config,
+          source: kube.source,
+          server,
+          leaseNamespace: flags.leaseNamespace ?? process.env["POD_NAMESPACE"] ?? "picoseg-system",
+          leaseDurationMs,
+          // client-go's proportions: retry at about a seventh of the duration.
+          retryMs: Math.max(250, Math.round(leaseDurationMs / 7.5)),
+          ...(flags.replicaId !== undefined ? { identity: flags.replicaId } : {}),
+        });
+      }
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
@@ -79,6 +124,7 @@ export function registerServe(program: Command): void {
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
+      await control?.close();
       await server.close();
     });
 }

@@ -40,6 +40,12 @@ export interface Callbacks {
    * snapshot set from here is what that watch sees (picoseg builds named resources on demand).
    */
   onStreamRequest?(stream: StreamInfo, typeUrl: string, subscription: Subscription): void;
+  /**
+   * Delta only: on a stream's first request for a type, the versions the client says it already
+   * holds (`initial_resource_versions`), i.e. accepted from an earlier stream, maybe another
+   * server. Resources at those versions are not sent again, so no ACK will name them.
+   */
+  onInitialVersions?(stream: StreamInfo, typeUrl: string, versions: ReadonlyMap<string, string>): void;
   onResponse?(stream: StreamInfo, response: SentResponse): void;
   /** The client accepted `response`. */
   onAck?(stream: StreamInfo, response: SentResponse): void;
@@ -65,6 +71,7 @@ export function fanOut(...all: Callbacks[]): Callbacks {
     onStreamOpen: each("onStreamOpen"),
     onStreamClosed: each("onStreamClosed"),
     onStreamRequest: each("onStreamRequest"),
+    onInitialVersions: each("onInitialVersions"),
     onResponse: each("onResponse"),
     onAck: each("onAck"),
     onNack: each("onNack"),

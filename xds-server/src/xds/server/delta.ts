@@ -69,6 +69,7 @@ export function handleDeltaStream(
         outstanding: new Map(),
       };
       types.set(typeUrl, state);
+      stream.reportInitialVersions(typeUrl, state.known);
     } else {
       for (const name of subscribe) {
         if (name === "*") state.wildcard = true;

@@ -86,6 +86,10 @@ export class XdsStream<Req extends StreamRequest, Res> {
   }
 
   /** Reports the client's answer to a response: an ACK, or a NACK when it carries an error. */
+  reportInitialVersions(typeUrl: string, versions: ReadonlyMap<string, string>): void {
+    if (versions.size > 0) this.opts.callbacks.onInitialVersions?.(this.info, typeUrl, versions);
+  }
+
   reportAnswer(answered: SentResponse, errorDetail: RpcStatus | null | undefined): void {
     const detail = errorDetailText(errorDetail);
     if (detail !== undefined) this.opts.callbacks.onNack?.(this.info, answered, detail);

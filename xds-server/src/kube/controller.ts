@@ -1,0 +1,75 @@
+// The Kubernetes side of a replica beside its xDS serving: the Lease that makes one replica at a
+// time the status writer, and the status writer itself.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { hostname } from "node:os";
+import type { RunningXdsServer } from "../server.js";
+import type { KubernetesSource } from "../source/kubernetes.js";
+import { LeaseElector } from "./lease.js";
+import { ReplicaReports } from "./replica-report.js";
+import { StatusWriter } from "./status-writer.js";
+
+export interface KubeControlOptions {
+  kubeConfig: KubeConfig;
+  source: KubernetesSource;
+  server: RunningXdsServer;
+  /** Where the Lease lives (the server's own namespace). */
+  leaseNamespace: string;
+  leaseName?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  retryMs?: number;
+  statusIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface KubeControl {
+  lease: LeaseElector;
+  status: StatusWriter;
+  close(): Promise<void>;
+}
+
+/** A replica's identity: the pod name in a cluster (downward API), else host and pid. */
+export function defaultIdentity(): string {
+  return process.env["POD_NAME"] ?? `${hostname()}-${process.pid}`;
+}
+
+export function startKubeControl(o: KubeControlOptions): KubeControl {
+  const identity = o.identity ?? defaultIdentity();
+  const lease = new LeaseElector({
+    kubeConfig: o.kubeConfig,
+    namespace: o.leaseNamespace,
+    name: o.leaseName ?? "picoseg-xds-status",
+    identity,
+    ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
+    ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const durationMs = o.leaseDurationMs ?? 15_000;
+  const reports = new ReplicaReports({
+    kubeConfig: o.kubeConfig,
+    namespace: o.leaseNamespace,
+    identity,
+    renewMs: Math.max(500, Math.round(durationMs / 3)),
+    staleMs: 3 * durationMs,
+  });
+  const status = new StatusWriter({
+    kubeConfig: o.kubeConfig,
+    objects: () => o.source.objectStates(),
+    proxies: () => o.server.status().proxies,
+    reports,
+    isLeader: () => lease.isLeader(),
+    fieldManager: `picoseg-${identity}`.slice(0, 128),
+    ...(o.statusIntervalMs !== undefined ? { intervalMs: o.statusIntervalMs } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  lease.start();
+  status.start();
+  return {
+    lease,
+    status,
+    async close() {
+      await status.close();
+      await lease.close();
+    },
+  };
+}
