@@ -29,7 +29,7 @@ export default defineConfig({
           // runs this project inside a network namespace of its own (scripts/netns.sh).
           name: "istio",
           include: ["test/istio/**/*.test.ts"],
-          globalSetup: ["test/istio/setup.ts"],
+          globalSetup: ["test/integration/k8s/global-setup.ts", "test/istio/setup.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -1,6 +1,8 @@
 // A real istiod (pilot-discovery built by scripts/install-istio.sh) whose Istio configuration is a
 // directory of files (--configDir: EnvoyFilter, Sidecar, ServiceEntry, WorkloadEntry,
-// AuthorizationPolicy, ...) and whose Kubernetes registry is a real kube-apiserver.
+// AuthorizationPolicy, ...) and whose Kubernetes registry is a real kube-apiserver: this Istio
+// cannot start without one (with --registries '' pilot-discovery panics in
+// multicluster.(*Controller).ConfigCluster, which its ServiceEntry registry needs).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +11,7 @@ import { repoRoot } from "../../../xds-server/src/envoy/index.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
 import { freePorts } from "../../integration/harness/ports.js";
-import type { KubeApi } from "./kube.js";
+import type { KubeCluster } from "../../integration/k8s/cluster.js";
 
 /**
  * What this local istiod does differently from one in a cluster, and why (istio-manifests/README.md):
@@ -38,19 +40,20 @@ export class Istiod {
     child.stderr?.on("data", (d: Buffer) => (this.logText += d.toString("utf8")));
   }
 
-  static async start(bin: string, kube: KubeApi, config: Record<string, string>): Promise<Istiod> {
+  static async start(bin: string, kube: KubeCluster, config: Record<string, string>): Promise<Istiod> {
     const dir = mkdtempSync(join(tmpdir(), "picoseg-istiod-"));
     const configDir = join(dir, "config");
     mkdirSync(configDir);
     for (const [name, text] of Object.entries(config)) writeFileSync(join(configDir, name), text);
     writeFileSync(join(dir, "mesh.yaml"), MESH_CONFIG);
-    await kube.createNamespace("istio-system");
+    await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "istio-system" } });
+    const kubeconfig = kube.writeKubeconfig(kube.admin.token, "istiod");
     const [grpc, http, monitoring] = (await freePorts(3)) as [number, number, number];
     const child = spawn(join(bin, "pilot-discovery"), [
       "discovery",
       "--meshConfig", join(dir, "mesh.yaml"),
       "--configDir", configDir,
-      "--kubeconfig", kube.kubeconfig,
+      "--kubeconfig", kubeconfig,
       "--grpcAddr", `127.0.0.1:${grpc}`,
       "--httpAddr", `127.0.0.1:${http}`,
       "--monitoringAddr", `127.0.0.1:${monitoring}`,

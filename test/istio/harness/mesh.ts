@@ -1,6 +1,7 @@
-// One Istio control plane for a test file: the Kubernetes API, istiod reading its Istio config
-// from files (with istio-manifests/envoyfilter.yaml overlaid for local addresses), the picoseg
-// server on a policy directory, and a CA that issues the workload certificates.
+// One Istio control plane for a test file: the Kubernetes API (with istio-manifests/' CRD and
+// xDS server objects installed, as in a cluster), istiod reading its Istio config from files
+// (istio-manifests/envoyfilter.yaml overlaid for local addresses), the picoseg server on a
+// policy directory, and a CA that issues the workload certificates.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { createCa, issueCertificate, type CertificateAuthority } from "../../../
 import type { ClientTls } from "../../integration/harness/client.js";
 import { freePorts } from "../../integration/harness/ports.js";
 import { Istiod, localEnvoyFilter } from "./istiod.js";
-import { KubeApi } from "./kube.js";
+import { KubeCluster } from "../../integration/k8s/cluster.js";
 import { PicosegServe } from "./picoseg.js";
 import { IstioSidecar, spiffeId, type Workload } from "./sidecar.js";
 
@@ -25,7 +26,7 @@ export interface MeshOptions {
 export class IstioMesh {
   private readonly sidecars: IstioSidecar[] = [];
   private constructor(
-    readonly kube: KubeApi,
+    readonly kube: KubeCluster,
     readonly istiod: Istiod,
     readonly picoseg: PicosegServe,
     readonly ca: CertificateAuthority,
@@ -37,7 +38,7 @@ export class IstioMesh {
     for (const [name, text] of Object.entries(o.policies)) writeFileSync(join(policyDir, name), text);
     const [xdsPort, httpPort] = (await freePorts(2)) as [number, number];
     const picoseg = new PicosegServe(policyDir, xdsPort, httpPort);
-    const kube = await KubeApi.start(inject("kubeBin"));
+    const kube = await KubeCluster.start();
     let istiod: Istiod | undefined;
     try {
       istiod = await Istiod.start(inject("istioBin"), kube, { "envoyfilter.yaml": localEnvoyFilter(xdsPort), ...o.istioConfig });
