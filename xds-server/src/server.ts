@@ -15,9 +15,10 @@ import type { FileValidator, PolicySource, PolicyState, Refusal } from "./source
 import { SnapshotCache } from "./xds/cache/snapshot-cache.js";
 import { ProxyConfigs, type CompileFn } from "./xds/proxy-configs.js";
 import type { WasmModuleSource } from "./xds/resources.js";
-import { fanOut } from "./xds/server/callbacks.js";
+import { fanOut, type Callbacks } from "./xds/server/callbacks.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
-import { StreamTracker, type StatusReport } from "./xds/status.js";
+import { StreamTracker, type RefusedStream, type StatusReport } from "./xds/status.js";
+import { NodeClaims } from "./xds/claims.js";
 
 const RECENT_REFUSALS = 50;
 
@@ -90,6 +91,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, { processMetrics: true });
   let ready = false;
   const recentRefusals: Refusal[] = [];
+  const refusedStreams: RefusedStream[] = [];
   let source: PolicySource | undefined;
   const status = (): StatusReport => {
     const st = source?.current();
@@ -103,6 +105,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       refusals: [...(st?.refusals ?? [])],
       recentRefusals: [...recentRefusals],
       proxies: configs ? tracker.proxies(configs) : [],
+      refusedStreams: [...refusedStreams],
     };
   };
   const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
@@ -152,10 +155,26 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
+  const refusalLog: Callbacks = {
+    onStreamRefused(stream, claimed, refusal) {
+      log(`picoseg: refused xDS stream from ${stream.peer}${stream.identity ? ` (${stream.identity})` : ""}: ${refusal.message}`);
+      refusedStreams.push({
+        at: Date.now(),
+        nodeId: claimed.id,
+        peer: stream.peer,
+        ...(stream.identity !== undefined ? { identity: stream.identity } : {}),
+        claimed: claimed.workload,
+        reason: refusal.reason,
+        message: refusal.message,
+      });
+      refusedStreams.splice(0, Math.max(0, refusedStreams.length - RECENT_REFUSALS));
+    },
+  };
   addXdsServices(grpcServer, {
     watcher: cache,
-    callbacks: fanOut(proxyConfigs, tracker, metrics),
+    callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog),
     controlPlaneId,
+    admission: new NodeClaims(),
   });
   let xdsPort: number;
   try {

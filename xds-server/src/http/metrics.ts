@@ -1,7 +1,8 @@
 // Prometheus metrics of the xDS server, fed by the stream callbacks and the policy source.
 // Each server owns its registry, so several servers in one process (tests) do not collide.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";
+import type { Callbacks, SentResponse, StreamInfo, StreamRefusal } from "../xds/server/callbacks.js";
+import type { NodeInfo } from "../xds/node.js";
 import type { PolicyState, Refusal } from "../source/types.js";
 
 export class XdsMetrics implements Callbacks {
@@ -14,6 +15,7 @@ export class XdsMetrics implements Callbacks {
   private readonly refused: Counter;
   private readonly refusalsNow: Gauge;
   private readonly segments: Gauge;
+  private readonly refusedStreams: Counter<"reason">;
 
   constructor(connectedProxies: () => number, opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -39,6 +41,12 @@ export class XdsMetrics implements Callbacks {
     this.refused = new Counter({ name: "picoseg_policy_refused_documents_total", help: "Policy documents refused (invalid)", registers });
     this.refusalsNow = new Gauge({ name: "picoseg_policy_refusals", help: "Refusals standing now", registers });
     this.segments = new Gauge({ name: "picoseg_policy_segments", help: "Segments in force", registers });
+    this.refusedStreams = new Counter({
+      name: "picoseg_xds_refused_streams_total",
+      help: "xDS streams refused for naming a node they may not speak for",
+      labelNames: ["reason"],
+      registers,
+    });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "picoseg_" });
   }
 
@@ -57,6 +65,9 @@ export class XdsMetrics implements Callbacks {
   }
   onNack(s: StreamInfo): void {
     this.nacks.inc({ protocol: s.protocol });
+  }
+  onStreamRefused(_s: StreamInfo, _claimed: NodeInfo, refusal: StreamRefusal): void {
+    this.refusedStreams.inc({ reason: refusal.reason });
   }
 
   onPolicy(state: PolicyState, fresh: readonly Refusal[]): void {

@@ -122,11 +122,9 @@ export class ProxyConfigs implements Callbacks {
       p = { node, streams: new Set(), namesByStream: new Map(), names: new Set(), current: {} };
       this.proxies.set(node.id, p);
       dirty = true;
-    } else if (p.node !== node && workloadKey(p.node.workload) !== workloadKey(node.workload)) {
-      // (Every ACK comes through here: the identity check spares the key on the common path.)
-      p.node = node; // the same node id came back with other metadata
-      dirty = true;
     }
+    // Every stream of one node id carries the same workload: NodeClaims (claims.ts) refuses a
+    // stream that names a held id with other metadata, so p.node never changes under a stream.
     if (!p.streams.has(stream.id)) p.streams.add(stream.id);
     if (typeUrl === TYPED_EXTENSION_CONFIG_TYPE && !sameSet(p.namesByStream.get(stream.id), subscription.names)) {
       p.namesByStream.set(stream.id, subscription.names);

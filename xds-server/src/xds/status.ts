@@ -56,6 +56,19 @@ export interface StatusReport {
   /** The latest refusals, standing or since fixed, newest last (bounded). */
   recentRefusals: Refusal[];
   proxies: ProxyStatus[];
+  /** The latest streams refused for naming a node they may not speak for, newest last (bounded). */
+  refusedStreams: RefusedStream[];
+}
+
+export interface RefusedStream {
+  at: number;
+  nodeId: string;
+  peer: string;
+  identity?: string;
+  /** The workload the refused stream claimed. */
+  claimed: Workload;
+  reason: string;
+  message: string;
 }
 
 interface TrackedStream {

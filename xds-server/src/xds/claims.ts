@@ -1,0 +1,68 @@
+// Who may speak for a node id. The snapshot cache is keyed by node id, so every stream of one
+// id receives the same config; that is only sound if those streams agree on what the node is.
+// The first stream to name an id claims it with its workload (and its authenticated identity,
+// if any); a stream naming the same id with anything else is refused, so a stranger can never
+// change what a live proxy receives. The claim ends with the id's last stream.
+import * as grpc from "@grpc/grpc-js";
+import type { NodeInfo } from "./node.js";
+import { workloadKey } from "./proxy-configs.js";
+import type { StreamAdmission, StreamInfo, StreamRefusal } from "./server/callbacks.js";
+
+interface Claim {
+  key: string;
+  streams: Set<number>;
+}
+
+export class NodeClaims implements StreamAdmission {
+  private readonly claims = new Map<string, Claim>();
+
+  admit(stream: StreamInfo, node: NodeInfo): StreamRefusal | undefined {
+    const key = claimKey(stream, node);
+    const held = this.claims.get(node.id);
+    if (held && held.key !== key) {
+      return {
+        code: grpc.status.ALREADY_EXISTS,
+        reason: "node-claim-conflict",
+        message: `node id "${node.id}" is held by another stream with other metadata or identity; refusing this claim (namespace ${node.workload.namespace}) until that stream ends`,
+      };
+    }
+    if (held) held.streams.add(stream.id);
+    else this.claims.set(node.id, { key, streams: new Set([stream.id]) });
+    return undefined;
+  }
+
+  release(stream: StreamInfo, node: NodeInfo): void {
+    const held = this.claims.get(node.id);
+    if (!held) return;
+    held.streams.delete(stream.id);
+    if (held.streams.size === 0) this.claims.delete(node.id);
+  }
+
+  size(): number {
+    return this.claims.size;
+  }
+}
+
+/** Everything a node's config depends on, plus who proved it: streams sharing an id must agree. */
+function claimKey(stream: StreamInfo, node: NodeInfo): string {
+  return JSON.stringify([stream.identity ?? "", workloadKey(node.workload)]);
+}
+
+/** Runs admissions in order; the first refusal wins, and only admitted ones are released. */
+export function allOf(...all: StreamAdmission[]): StreamAdmission {
+  return {
+    admit(stream, node) {
+      for (let i = 0; i < all.length; i++) {
+        const refusal = all[i]!.admit(stream, node);
+        if (refusal) {
+          for (let j = 0; j < i; j++) all[j]!.release(stream, node);
+          return refusal;
+        }
+      }
+      return undefined;
+    },
+    release(stream, node) {
+      for (const a of all) a.release(stream, node);
+    },
+  };
+}
