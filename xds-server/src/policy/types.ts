@@ -57,6 +57,8 @@ export interface Rule {
   from?: Source;
   ports?: Array<number | string>; // 5432 or "8000-8100"
   protocols?: Protocol[];
+  /** How long the first bytes may stay undecided under `protocols`; the filter's default is 1s. */
+  protocolDetectionTimeout?: Duration;
   schedule?: Schedule;
   limits?: Limits;
   perSource?: PerSource;
