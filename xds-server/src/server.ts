@@ -17,7 +17,8 @@ import { ProxyConfigs, type CompileFn } from "./xds/proxy-configs.js";
 import type { WasmModuleSource } from "./xds/resources.js";
 import { fanOut, type Callbacks } from "./xds/server/callbacks.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
-import { StreamTracker, type RefusedStream, type StatusReport } from "./xds/status.js";
+import { StreamTracker, type PolicyNotice, type RefusedStream, type StatusReport } from "./xds/status.js";
+import { loosenings } from "./source/loosened.js";
 import { NodeClaims } from "./xds/claims.js";
 
 const RECENT_REFUSALS = 50;
@@ -56,6 +57,11 @@ export interface XdsServerOptions {
   /** Names served to wildcard subscribers. Default ["picoseg"]. */
   defaultResourceNames?: string[];
   debounceMs?: number;
+  /**
+   * Refuse a policy state with fewer segments (e.g. every file deleted): the previous state
+   * stays in force, and the server is not ready until a state has enough. Default 0.
+   */
+  minSegments?: number;
   /** Sent to proxies as control_plane.identifier. */
   controlPlaneId?: string;
   log?: (line: string) => void;
@@ -89,8 +95,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const tracker = new StreamTracker();
   let configs: ProxyConfigs | undefined;
   const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, { processMetrics: true });
-  let ready = false;
   const recentRefusals: Refusal[] = [];
+  const policyNotices: PolicyNotice[] = [];
+  /** The state proxies are served from; a refused state (--min-segments) leaves it in place. */
+  let applied: PolicyState | undefined;
+  const ready = (): boolean => applied !== undefined;
   const refusedStreams: RefusedStream[] = [];
   let source: PolicySource | undefined;
   const status = (): StatusReport => {
@@ -98,10 +107,12 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     return {
       controlPlane: controlPlaneId,
       startedAt,
-      ready,
+      ready: ready(),
       policySource: source?.description ?? "",
       policyRevision: st?.revision ?? 0,
-      segments: (st?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
+      segments: (applied?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
+      noSegments: applied !== undefined && applied.segments.length === 0,
+      policyNotices: [...policyNotices],
       refusals: [...(st?.refusals ?? [])],
       recentRefusals: [...recentRefusals],
       proxies: configs ? tracker.proxies(configs) : [],
@@ -109,7 +120,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     };
   };
   const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
-    ready: () => ready,
+    ready,
     status,
     registry: metrics.registry,
     module: () => moduleBytes,
@@ -140,11 +151,31 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         })
       : opts.policies;
   const policySource = source;
+  const notice = (kind: PolicyNotice["kind"], text: string): void => {
+    log(`picoseg: ${text}`);
+    policyNotices.push({ at: Date.now(), kind, text });
+    policyNotices.splice(0, Math.max(0, policyNotices.length - RECENT_REFUSALS));
+    metrics.onNotice(kind);
+  };
+  const minSegments = opts.minSegments ?? 0;
   const apply = (state: PolicyState, fresh: readonly Refusal[]): void => {
     for (const r of fresh) log(`picoseg: refused ${r.text} (previous state of the file stays in force)`);
     recentRefusals.push(...fresh);
     recentRefusals.splice(0, Math.max(0, recentRefusals.length - RECENT_REFUSALS));
     metrics.onPolicy(state, fresh);
+    if (state.segments.length < minSegments) {
+      notice(
+        "below-min-segments",
+        `refused a state with ${state.segments.length} segments (--min-segments ${minSegments}); ${applied ? "the previous state stays in force" : "not ready until there are enough"}`,
+      );
+      return;
+    }
+    for (const text of loosenings(applied?.segments ?? [], state.segments)) notice("loosened", text);
+    if (state.segments.length === 0 && (applied === undefined || applied.segments.length > 0)) {
+      notice("no-segments", "no segments: every selected workload now denies");
+    }
+    applied = state;
+    metrics.onApplied(state);
     proxyConfigs.setPolicy(state);
   };
   policySource.onChange(apply);
@@ -179,7 +210,6 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   let xdsPort: number;
   try {
     await policySource.start(); // publishes the initial state through apply()
-    ready = true;
     xdsPort = await new Promise<number>((resolve, reject) => {
       grpcServer.bindAsync(`${host}:${opts.xdsPort ?? 18000}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
         err ? reject(err) : resolve(port),

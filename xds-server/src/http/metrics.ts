@@ -16,6 +16,9 @@ export class XdsMetrics implements Callbacks {
   private readonly refusalsNow: Gauge;
   private readonly segments: Gauge;
   private readonly refusedStreams: Counter<"reason">;
+  private readonly loosened: Counter;
+  private readonly heldStates: Counter;
+  private readonly noSegments: Gauge;
 
   constructor(connectedProxies: () => number, opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -47,6 +50,17 @@ export class XdsMetrics implements Callbacks {
       labelNames: ["reason"],
       registers,
     });
+    this.loosened = new Counter({
+      name: "picoseg_policy_loosened_total",
+      help: "Segments that lost a rule, schedule, limit or restriction they had (accepted and reported)",
+      registers,
+    });
+    this.heldStates = new Counter({
+      name: "picoseg_policy_held_states_total",
+      help: "Policy states refused for having fewer segments than --min-segments",
+      registers,
+    });
+    this.noSegments = new Gauge({ name: "picoseg_policy_no_segments", help: "1 when no segment is in force (every selected workload denies)", registers });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "picoseg_" });
   }
 
@@ -73,6 +87,16 @@ export class XdsMetrics implements Callbacks {
   onPolicy(state: PolicyState, fresh: readonly Refusal[]): void {
     this.refused.inc(fresh.length);
     this.refusalsNow.set(state.refusals.length);
+  }
+
+  /** The state proxies are now served from. */
+  onApplied(state: PolicyState): void {
     this.segments.set(state.segments.length);
+    this.noSegments.set(state.segments.length === 0 ? 1 : 0);
+  }
+
+  onNotice(kind: "loosened" | "no-segments" | "below-min-segments"): void {
+    if (kind === "loosened") this.loosened.inc();
+    else if (kind === "below-min-segments") this.heldStates.inc();
   }
 }

@@ -50,7 +50,12 @@ export interface StatusReport {
   ready: boolean;
   policySource: string;
   policyRevision: number;
+  /** Segments in force (served to proxies). */
   segments: string[];
+  /** In force and empty: every workload a filter protects denies every connection. */
+  noSegments: boolean;
+  /** Valid but suspicious policy changes (loosened segments, no segments, refused states), newest last (bounded). */
+  policyNotices: PolicyNotice[];
   /** Refusals standing now (their files keep their previous good state). */
   refusals: Refusal[];
   /** The latest refusals, standing or since fixed, newest last (bounded). */
@@ -58,6 +63,12 @@ export interface StatusReport {
   proxies: ProxyStatus[];
   /** The latest streams refused for naming a node they may not speak for, newest last (bounded). */
   refusedStreams: RefusedStream[];
+}
+
+export interface PolicyNotice {
+  at: number;
+  kind: "loosened" | "no-segments" | "below-min-segments";
+  text: string;
 }
 
 export interface RefusedStream {

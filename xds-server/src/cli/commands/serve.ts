@@ -16,6 +16,7 @@ interface ServeFlags {
   remoteWasm?: boolean;
   wasmCluster: string;
   wasmUrl?: string;
+  minSegments: string;
 }
 
 function port(text: string, flag: string): number {
@@ -56,12 +57,16 @@ export function registerServe(program: Command): void {
       "picoseg-http",
     )
     .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
+    .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
     .action(async (flags: ServeFlags) => {
+      const minSegments = Number(flags.minSegments);
+      if (!Number.isInteger(minSegments) || minSegments < 0) throw new Error(`--min-segments: not a count: ${flags.minSegments}`);
       const server = await startXdsServer({
         policies: policySource(flags),
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
+        minSegments,
         ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
         ...(flags.remoteWasm
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
