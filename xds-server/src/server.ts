@@ -94,7 +94,10 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
   let configs: ProxyConfigs | undefined;
-  const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, { processMetrics: true });
+  const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, {
+    processMetrics: true,
+    sourceStale: () => source?.health?.().stale ?? false,
+  });
   const recentRefusals: Refusal[] = [];
   const policyNotices: PolicyNotice[] = [];
   /** The state proxies are served from; a refused state (--min-segments) leaves it in place. */
@@ -112,6 +115,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       policyRevision: st?.revision ?? 0,
       segments: (applied?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
       noSegments: applied !== undefined && applied.segments.length === 0,
+      ...(source?.health?.().stale ? { policySourceStale: source.health().reason ?? "stale" } : {}),
       policyNotices: [...policyNotices],
       refusals: [...(st?.refusals ?? [])],
       recentRefusals: [...recentRefusals],
@@ -120,7 +124,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     };
   };
   const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
-    ready,
+    notReady: () => {
+      if (!ready()) return "policies not loaded yet";
+      const h = source?.health?.();
+      return h?.stale ? `policy source stale: ${h.reason ?? "unknown reason"}` : undefined;
+    },
     status,
     registry: metrics.registry,
     module: () => moduleBytes,

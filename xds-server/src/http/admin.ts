@@ -8,7 +8,8 @@ import type { StatusReport } from "../xds/status.js";
 export const WASM_PATH = "/filter/picoseg.wasm";
 
 export interface AdminDeps {
-  ready(): boolean;
+  /** undefined when ready, else why not (the 503 body). */
+  notReady(): string | undefined;
   status(): StatusReport;
   registry: Registry;
   /** The module bytes and their sha256 (hex), or undefined when no module is available. */
@@ -51,8 +52,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps)
   switch (url.pathname) {
     case "/healthz":
       return send(res, 200, "text/plain", "ok\n");
-    case "/readyz":
-      return deps.ready() ? send(res, 200, "text/plain", "ready\n") : send(res, 503, "text/plain", "policies not loaded yet\n");
+    case "/readyz": {
+      const why = deps.notReady();
+      return why === undefined ? send(res, 200, "text/plain", "ready\n") : send(res, 503, "text/plain", `${why}\n`);
+    }
     case "/metrics":
       return send(res, 200, deps.registry.contentType, await deps.registry.metrics());
     case "/status":

@@ -20,7 +20,7 @@ export class XdsMetrics implements Callbacks {
   private readonly heldStates: Counter;
   private readonly noSegments: Gauge;
 
-  constructor(connectedProxies: () => number, opts: { processMetrics?: boolean } = {}) {
+  constructor(connectedProxies: () => number, opts: { processMetrics?: boolean; sourceStale?: () => boolean } = {}) {
     const registers = [this.registry];
     new Gauge({
       name: "picoseg_xds_connected_proxies",
@@ -59,6 +59,15 @@ export class XdsMetrics implements Callbacks {
       name: "picoseg_policy_held_states_total",
       help: "Policy states refused for having fewer segments than --min-segments",
       registers,
+    });
+    const stale = opts.sourceStale ?? (() => false);
+    new Gauge({
+      name: "picoseg_policy_source_stale",
+      help: "1 while the policy source cannot follow its origin (e.g. the watched directory is gone); the last good state is served",
+      registers,
+      collect() {
+        this.set(stale() ? 1 : 0);
+      },
     });
     this.noSegments = new Gauge({ name: "picoseg_policy_no_segments", help: "1 when no segment is in force (every selected workload denies)", registers });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "picoseg_" });

@@ -49,6 +49,8 @@ export interface StatusReport {
   startedAt: number;
   ready: boolean;
   policySource: string;
+  /** Why the source no longer follows its origin (a vanished directory); absent when fresh. */
+  policySourceStale?: string;
   policyRevision: number;
   /** Segments in force (served to proxies). */
   segments: string[];
