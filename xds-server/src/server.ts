@@ -19,7 +19,7 @@ import { fanOut, type Callbacks } from "./xds/server/callbacks.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
 import { StreamTracker, type PolicyNotice, type RefusedStream, type StatusReport } from "./xds/status.js";
 import { loosenings } from "./source/loosened.js";
-import { NodeClaims } from "./xds/claims.js";
+import { allOf, IdentityBinding, NodeClaims } from "./xds/claims.js";
 
 const RECENT_REFUSALS = 50;
 
@@ -62,6 +62,13 @@ export interface XdsServerOptions {
    * stays in force, and the server is not ready until a state has enough. Default 0.
    */
   minSegments?: number;
+  /**
+   * TLS for both sides (gRPC and HTTP). With `clientCaFile`, clients must present a certificate
+   * chaining to it (mTLS), and each xDS stream's node metadata is bound to its SPIFFE ID.
+   */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /** A file holding the bearer token that opens /status and /metrics. */
+  adminTokenFile?: string;
   /** Sent to proxies as control_plane.identifier. */
   controlPlaneId?: string;
   log?: (line: string) => void;
@@ -88,6 +95,17 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const controlPlaneId = opts.controlPlaneId ?? `picoseg@${process.pid}`;
   const startedAt = Date.now();
   const wasmPath = path.resolve(opts.wasmPath ?? defaultWasmPath());
+  const tls = opts.tls
+    ? {
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+        ...(opts.tls.clientCaFile !== undefined ? { ca: readFileSync(opts.tls.clientCaFile) } : {}),
+      }
+    : undefined;
+  const adminToken = opts.adminTokenFile !== undefined ? readFileSync(opts.adminTokenFile, "utf8").trim() : undefined;
+  if (adminToken === "") throw new Error(`--admin-token-file ${opts.adminTokenFile}: empty`);
+  const warning = plaintextWarning(host, tls !== undefined);
+  if (warning) log(`picoseg: WARNING: ${warning}`);
   const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined);
 
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
@@ -132,8 +150,12 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     status,
     registry: metrics.registry,
     module: () => moduleBytes,
+  }, {
+    ...(tls ? { tls } : {}),
+    ...(adminToken !== undefined ? { token: adminToken } : {}),
+    requireAuth: adminToken !== undefined || tls?.ca !== undefined || !isLoopback(host),
   });
-  const httpUrl = `http://${host}:${admin.port}`;
+  const httpUrl = `${tls ? "https" : "http"}://${host}:${admin.port}`;
 
   let module: WasmModuleSource;
   if (opts.remoteWasm) {
@@ -213,13 +235,17 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     watcher: cache,
     callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog),
     controlPlaneId,
-    admission: new NodeClaims(),
+    // Identity first: a stream that may not speak for its node must not claim the node id either.
+    admission: allOf(new IdentityBinding({ required: tls?.ca !== undefined }), new NodeClaims()),
   });
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
+    : grpc.ServerCredentials.createInsecure();
   let xdsPort: number;
   try {
     await policySource.start(); // publishes the initial state through apply()
     xdsPort = await new Promise<number>((resolve, reject) => {
-      grpcServer.bindAsync(`${host}:${opts.xdsPort ?? 18000}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      grpcServer.bindAsync(`${host}:${opts.xdsPort ?? 18000}`, credentials, (err, port) =>
         err ? reject(err) : resolve(port),
       );
     });
@@ -255,6 +281,16 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         await admin.close();
       })()),
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** Plaintext is for the loopback demo; anywhere else anyone who reaches the port can pose as any proxy. */
+export function plaintextWarning(host: string, tls: boolean): string | undefined {
+  if (tls || isLoopback(host)) return undefined;
+  return `xDS and HTTP are plaintext and unauthenticated on ${host}: any client can claim any workload; give --tls-cert/--tls-key and --client-ca`;
 }
 
 function readModule(file: string, required: boolean): { bytes: Uint8Array; sha256: string } | undefined {

@@ -66,3 +66,41 @@ export function allOf(...all: StreamAdmission[]): StreamAdmission {
     },
   };
 }
+
+const WORKLOAD_ID = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+
+/**
+ * Binds a stream's node metadata to its client certificate, as istiod does: a proxy proving
+ * spiffe://TD/ns/NS/sa/SA speaks only for a workload of namespace NS and service account SA.
+ * Labels cannot be proven by a certificate; namespace and service account bound, a stolen
+ * sidecar identity reaches at most its own namespace's segments.
+ */
+export class IdentityBinding implements StreamAdmission {
+  /** `required`: the server verifies client certificates (mTLS), so every stream must carry an identity. */
+  constructor(private readonly opts: { required: boolean }) {}
+
+  admit(stream: StreamInfo, node: NodeInfo): StreamRefusal | undefined {
+    const id = stream.identity;
+    if (id === undefined) {
+      return this.opts.required
+        ? { code: grpc.status.PERMISSION_DENIED, reason: "no-identity", message: "a client certificate with a SPIFFE ID (URI SAN) is required" }
+        : undefined;
+    }
+    const m = WORKLOAD_ID.exec(id);
+    if (!m) {
+      return { code: grpc.status.PERMISSION_DENIED, reason: "no-identity", message: `${id} is not a workload identity (spiffe://TD/ns/NS/sa/SA)` };
+    }
+    const [, , ns, sa] = m;
+    const w = node.workload;
+    if (w.namespace !== ns || w.serviceAccount !== sa) {
+      return {
+        code: grpc.status.PERMISSION_DENIED,
+        reason: "identity-mismatch",
+        message: `${id} may only speak for namespace ${ns}, service account ${sa}; node "${node.id}" claims namespace ${w.namespace}, service account ${w.serviceAccount ?? "(none)"}`,
+      };
+    }
+    return undefined;
+  }
+
+  release(): void {}
+}

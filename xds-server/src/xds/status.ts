@@ -22,6 +22,8 @@ export interface StreamStatus {
   service: XdsService;
   protocol: XdsProtocol;
   peer: string;
+  /** The SPIFFE ID of its verified client certificate (mTLS). */
+  identity?: string;
   connectedAt: number;
   /**
    * The protocol-level version of the last response and of the last one ACKed: sotw
@@ -169,6 +171,7 @@ export class StreamTracker implements Callbacks {
           service: t.info.service,
           protocol: t.info.protocol,
           peer: t.info.peer,
+          ...(t.info.identity !== undefined ? { identity: t.info.identity } : {}),
           connectedAt: t.info.openedAt,
           ...(t.versionSent !== undefined ? { versionSent: t.versionSent } : {}),
           ...(t.versionAcked !== undefined ? { versionAcked: t.versionAcked } : {}),

@@ -17,6 +17,10 @@ interface ServeFlags {
   wasmCluster: string;
   wasmUrl?: string;
   minSegments: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  adminTokenFile?: string;
 }
 
 function port(text: string, flag: string): number {
@@ -57,16 +61,26 @@ export function registerServe(program: Command): void {
       "picoseg-http",
     )
     .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
+    .option("--tls-cert <file>", "serve xDS and HTTP over TLS with this certificate (PEM)")
+    .option("--tls-key <file>", "its private key (PEM)")
+    .option("--client-ca <file>", "with --tls-cert: require client certificates chaining to this CA (mTLS); a proxy's SPIFFE ID must match its node metadata's namespace and service account")
+    .option("--admin-token-file <file>", "bearer token (file) that opens /status and /metrics")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
     .action(async (flags: ServeFlags) => {
       const minSegments = Number(flags.minSegments);
       if (!Number.isInteger(minSegments) || minSegments < 0) throw new Error(`--min-segments: not a count: ${flags.minSegments}`);
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+      if (flags.clientCa !== undefined && flags.tlsCert === undefined) throw new Error("--client-ca needs --tls-cert and --tls-key");
       const server = await startXdsServer({
         policies: policySource(flags),
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
         minSegments,
+        ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
+          ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...(flags.clientCa !== undefined ? { clientCaFile: flags.clientCa } : {}) } }
+          : {}),
+        ...(flags.adminTokenFile !== undefined ? { adminTokenFile: flags.adminTokenFile } : {}),
         ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
         ...(flags.remoteWasm
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
