@@ -10,6 +10,7 @@ import { PICOSEG_ECDS_RESOURCE } from "./envoy/bootstrap.js";
 import { startAdmin, WASM_PATH, type AdminServer } from "./http/admin.js";
 import { XdsMetrics } from "./http/metrics.js";
 import { compileForWorkload, validatePolicyText } from "./policy/index.js";
+import { ValidatorPool } from "./policy/validator-pool.js";
 import { DirectorySource } from "./source/directory.js";
 import type { FileValidator, PolicySource, PolicyState, Refusal } from "./source/types.js";
 import { SnapshotCache } from "./xds/cache/snapshot-cache.js";
@@ -69,6 +70,8 @@ export interface XdsServerOptions {
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** A file holding the bearer token that opens /status and /metrics. */
   adminTokenFile?: string;
+  /** Largest compiled config served to a proxy; default policy/limits.ts MAX_CONFIG_BYTES. */
+  maxConfigBytes?: number;
   /** Sent to proxies as control_plane.identifier. */
   controlPlaneId?: string;
   log?: (line: string) => void;
@@ -108,6 +111,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   if (warning) log(`picoseg: WARNING: ${warning}`);
   const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined);
 
+  const validators = new ValidatorPool();
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
@@ -170,6 +174,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, o)),
     module,
     defaultResourceNames: opts.defaultResourceNames ?? [DEFAULT_RESOURCE_NAME],
+    ...(opts.maxConfigBytes !== undefined ? { maxConfigBytes: opts.maxConfigBytes } : {}),
+    onError: (nodeId, message) => log(`picoseg: proxy ${nodeId}: ${message}`),
   });
   const proxyConfigs = configs;
 
@@ -177,6 +183,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     typeof opts.policies === "string"
       ? new DirectorySource(opts.policies, {
           validateFile: opts.validateFile ?? ((file, text) => validatePolicyText(text, file)),
+          // Parsing a large file takes hundreds of ms: off the loop that answers probes and proxies.
+          ...(opts.validateFile === undefined ? { validateFileAsync: (file: string, text: string) => validators.validate(file, text) } : {}),
           ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
         })
       : opts.policies;
@@ -253,6 +261,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     await policySource.close();
     grpcServer.forceShutdown();
     await admin.close();
+    await validators.close();
     throw err;
   }
 
@@ -279,6 +288,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         // Streams are endless: do not wait for them to finish.
         grpcServer.forceShutdown();
         await admin.close();
+        await validators.close();
       })()),
   };
 }

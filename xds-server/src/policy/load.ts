@@ -3,6 +3,7 @@
 // directories (the CLI), and the one check that spans files: unique namespace/name.
 
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { fileTooLarge, MAX_DOCUMENTS_PER_FILE, MAX_FILE_BYTES, MAX_RULES_PER_SEGMENT } from "./limits.js";
 import { schemaErrors } from "./schema.js";
 import { semanticErrors } from "./semantic.js";
 import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
@@ -17,9 +18,15 @@ export const KIND = "PicoSegment";
  * files are for the caller to check over all files (duplicateSegmentErrors).
  */
 export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[] } {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }] };
   const parsed = parseYamlDocuments(text, file);
   const valid: LoadedSegment[] = [];
   const errors: PolicyError[] = [...parsed.errors];
+  if (parsed.documents.length > MAX_DOCUMENTS_PER_FILE) {
+    const message = `${parsed.documents.length} documents; a policy file may hold at most ${MAX_DOCUMENTS_PER_FILE} (split it into several files)`;
+    return { segments: [], errors: [{ file, line: 1, field: "", message }] };
+  }
   for (const doc of parsed.documents) {
     const docErrors = documentErrors(doc, file);
     if (docErrors.length === 0) valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
@@ -47,6 +54,10 @@ function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
   if (apiVersion !== API_VERSION) {
     const found = apiVersion === undefined ? "no apiVersion" : JSON.stringify(apiVersion);
     return [{ file, line: doc.lineOf(["apiVersion"]), field: "apiVersion", message: `expected ${API_VERSION}, found ${found}` }];
+  }
+  const rules = (record["spec"] as { rules?: unknown } | undefined)?.rules;
+  if (Array.isArray(rules) && rules.length > MAX_RULES_PER_SEGMENT) {
+    return [{ file, line: doc.lineOf(["spec", "rules"]), field: "spec.rules", message: `${rules.length} rules; a segment may have at most ${MAX_RULES_PER_SEGMENT}` }];
   }
   // In document order (structural before semantic errors of the same node), as an editor shows them.
   return [...schemaErrors(doc, file), ...semanticErrors(doc, file)]

@@ -13,11 +13,14 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { fileTooLarge, MAX_FILE_BYTES } from "../policy/limits.js";
 import { SegmentStore } from "./segment-store.js";
 import type { FileValidator, PolicySource, PolicyState, Refusal, SourceHealth } from "./types.js";
 
 export interface DirectorySourceOptions {
   validateFile: FileValidator;
+  /** The same validation off the event loop (policy/validator-pool.ts); preferred when given. */
+  validateFileAsync?: (file: string, text: string) => Promise<ReturnType<FileValidator>>;
   /** Quiet time after the last file event before rescanning (editors write in bursts). */
   debounceMs?: number;
   /** How often the directory itself is checked (gone, replaced). Default 1000 ms. */
@@ -204,6 +207,13 @@ export class DirectorySource implements PolicySource {
           unstable++;
           continue;
         }
+        if (before.size > MAX_FILE_BYTES) {
+          // Refused unread: reading and parsing it is the cost the limit exists to avoid.
+          const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
+          const refusal = { segments: [], errors: [{ file: display, line: 1, field: "", message: fileTooLarge(before.size) }] };
+          if (this.files.update(file, display, `\0unread ${look}`, fresh, Math.floor(before.mtimeMs), refusal)) changed = true;
+          continue;
+        }
         text = await readFile(file, "utf8");
         const after = await stat(file);
         if (`${after.size}:${after.mtimeMs}` !== look && !this.forceRead) {
@@ -216,7 +226,9 @@ export class DirectorySource implements PolicySource {
         continue; // vanished between listing and reading; the next event rescans
       }
       const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
-      if (this.files.update(file, display, text, fresh, mtimeMs)) changed = true;
+      if (this.files.holds(file, text)) continue;
+      const validated = this.opts.validateFileAsync ? await this.opts.validateFileAsync(display, text) : undefined;
+      if (this.files.update(file, display, text, fresh, mtimeMs, validated)) changed = true;
     }
     // Files still changing: look again after a debounce (no event may come if the writer is done).
     if (unstable > 0) this.schedule();
