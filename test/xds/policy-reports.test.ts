@@ -96,3 +96,14 @@ describe("policy reports", () => {
     await eventually(async () => (await fetch(`${fx!.server.httpUrl}/readyz`)).status === 200, 5000, "ready");
   });
 });
+
+describe("refusal metrics", () => {
+  it("count one refused document for one invalid document, and each of its errors in a second metric", async () => {
+    fx = await startFixture({ "db.yaml": full });
+    const bad = full.replace("ports: [5432]", "ports: [99999]").replace("maxBytesIn: 10Mi", "maxBytesIn: lots").replace('start: "08:00"', 'start: "25:00"');
+    await fx.write("db.yaml", bad);
+    await eventually(() => fx!.server.status().refusals.length === 3, 5000, "the refusal");
+    expect(await metric("picoseg_policy_refused_documents_total")).toBe("picoseg_policy_refused_documents_total 1");
+    expect(await metric("picoseg_policy_refusal_errors_total")).toBe("picoseg_policy_refusal_errors_total 3");
+  });
+});

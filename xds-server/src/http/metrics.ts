@@ -13,6 +13,7 @@ export class XdsMetrics implements Callbacks {
   private readonly nacks: Counter<"protocol">;
   private readonly pushLatency: Histogram<"protocol">;
   private readonly refused: Counter;
+  private readonly refusalErrors: Counter;
   private readonly refusalsNow: Gauge;
   private readonly segments: Gauge;
   private readonly refusedStreams: Counter<"reason">;
@@ -41,7 +42,12 @@ export class XdsMetrics implements Callbacks {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
       registers,
     });
-    this.refused = new Counter({ name: "picoseg_policy_refused_documents_total", help: "Policy documents refused (invalid)", registers });
+    this.refused = new Counter({
+      name: "picoseg_policy_refused_documents_total",
+      help: "Policy documents refused (invalid), or files refused as a whole",
+      registers,
+    });
+    this.refusalErrors = new Counter({ name: "picoseg_policy_refusal_errors_total", help: "Errors in refused policy documents", registers });
     this.refusalsNow = new Gauge({ name: "picoseg_policy_refusals", help: "Refusals standing now", registers });
     this.segments = new Gauge({ name: "picoseg_policy_segments", help: "Segments in force", registers });
     this.refusedStreams = new Counter({
@@ -94,7 +100,9 @@ export class XdsMetrics implements Callbacks {
   }
 
   onPolicy(state: PolicyState, fresh: readonly Refusal[]): void {
-    this.refused.inc(fresh.length);
+    // A document with eight errors is one refusal: count documents, and the errors apart.
+    this.refused.inc(new Set(fresh.map((r) => `${r.file}\0${r.document ?? "file"}`)).size);
+    this.refusalErrors.inc(fresh.length);
     this.refusalsNow.set(state.refusals.length);
   }
 

@@ -30,7 +30,7 @@ export function validatePolicyText(text: string, file: string): { segments: Load
   for (const doc of parsed.documents) {
     const docErrors = documentErrors(doc, file);
     if (docErrors.length === 0) valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
-    errors.push(...docErrors);
+    errors.push(...docErrors.map((e) => ({ ...e, document: doc.line })));
   }
   const { unique, errors: duplicates } = withoutDuplicates(valid);
   errors.push(...duplicates);
@@ -144,6 +144,8 @@ const POLICY_FILE = /\.ya?ml$/;
 
 async function expand(path: string): Promise<string[]> {
   const info = await stat(path);
+  // Reading a FIFO or a device would wait for a writer, or forever.
+  if (!info.isDirectory() && !info.isFile()) throw new NotRegular(info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device");
   if (!info.isDirectory()) return [path];
   const out: string[] = [];
   await walk(path, out, new Set());
@@ -167,6 +169,12 @@ async function walk(dir: string, out: string[], visited: Set<string>): Promise<v
 /** Locale-independent order, so that every machine merges files identically. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+class NotRegular extends Error {
+  constructor(what: string) {
+    super(`not a regular file (${what})`);
+  }
 }
 
 function describeIoError(err: unknown): string {

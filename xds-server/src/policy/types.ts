@@ -100,6 +100,8 @@ export interface PolicyError {
   line: number;
   field: string; // dotted path, e.g. spec.rules[0].ports[1]; "" for the document itself
   message: string;
+  /** Line where the refused document starts; absent for errors of the file as a whole. */
+  document?: number;
 }
 
 export function formatPolicyError(e: PolicyError): string {
