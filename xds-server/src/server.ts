@@ -18,6 +18,7 @@ import { ProxyConfigs, type CompileFn } from "./xds/proxy-configs.js";
 import type { WasmModuleSource } from "./xds/resources.js";
 import { fanOut, type Callbacks } from "./xds/server/callbacks.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
+import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type PolicyNotice, type RefusedStream, type StatusReport } from "./xds/status.js";
 import { loosenings } from "./source/loosened.js";
 import { allOf, IdentityBinding, NodeClaims } from "./xds/claims.js";
@@ -89,6 +90,12 @@ export interface RunningXdsServer {
   source: PolicySource;
   metrics: XdsMetrics;
   status(): StatusReport;
+  /**
+   * Graceful shutdown's first half: /readyz says draining, no new stream is taken, and the live
+   * ones are ended (UNAVAILABLE) evenly over `ms` so that proxies move to another replica a few
+   * at a time. close() then stops the rest.
+   */
+  drain(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +119,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined);
 
   const validators = new ValidatorPool();
+  const streams = new StreamRegistry();
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
@@ -147,6 +155,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   };
   const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
     notReady: () => {
+      if (streams.draining) return "draining: shutting down, proxies are moving to another replica";
       if (!ready()) return "policies not loaded yet";
       const h = source?.health?.();
       return h?.stale ? `policy source stale: ${h.reason ?? "unknown reason"}` : undefined;
@@ -243,6 +252,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     watcher: cache,
     callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog),
     controlPlaneId,
+    registry: streams,
     // Identity first: a stream that may not speak for its node must not claim the node id either.
     admission: allOf(new IdentityBinding({ required: tls?.ca !== undefined }), new NodeClaims()),
   });
@@ -282,6 +292,15 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     source: policySource,
     metrics,
     status,
+    drain: async (ms: number) => {
+      log(`picoseg: draining ${streams.size} xDS streams over ${Math.round(ms / 1000)} s`);
+      const drained = streams.drain(ms);
+      // Stop listening: new connections go to other replicas (GOAWAY to the existing ones).
+      const shut = new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
+      await drained;
+      // Let the last statuses reach their clients before close() cuts what is left.
+      await Promise.race([shut, new Promise((r) => setTimeout(r, 1000))]);
+    },
     close: () =>
       (closing ??= (async () => {
         await policySource.close();

@@ -17,6 +17,7 @@ interface ServeFlags {
   wasmCluster: string;
   wasmUrl?: string;
   minSegments: string;
+  drainSeconds: string;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
@@ -65,10 +66,13 @@ export function registerServe(program: Command): void {
     .option("--tls-key <file>", "its private key (PEM)")
     .option("--client-ca <file>", "with --tls-cert: require client certificates chaining to this CA (mTLS); a proxy's SPIFFE ID must match its node metadata's namespace and service account")
     .option("--admin-token-file <file>", "bearer token (file) that opens /status and /metrics")
+    .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
     .action(async (flags: ServeFlags) => {
       const minSegments = Number(flags.minSegments);
       if (!Number.isInteger(minSegments) || minSegments < 0) throw new Error(`--min-segments: not a count: ${flags.minSegments}`);
+      const drainSeconds = Number(flags.drainSeconds);
+      if (!(drainSeconds >= 0)) throw new Error(`--drain-seconds: not a duration in seconds: ${flags.drainSeconds}`);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
       if (flags.clientCa !== undefined && flags.tlsCert === undefined) throw new Error("--client-ca needs --tls-cert and --tls-key");
       const server = await startXdsServer({
@@ -86,15 +90,17 @@ export function registerServe(program: Command): void {
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
           : {}),
       });
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
+      // SIGTERM (Kubernetes, a rolling update): drain first. SIGINT (Ctrl-C): stop now.
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals): void => {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
-          resolve();
+          resolve(s);
         };
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
+      if (signal === "SIGTERM") await server.drain(drainSeconds * 1000);
       await server.close();
     });
 }

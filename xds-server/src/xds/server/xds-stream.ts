@@ -8,6 +8,7 @@ import { nodeInfo } from "../node.js";
 import type { Callbacks, SentResponse, StreamAdmission, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../resources.js";
+import type { StreamRegistry } from "./registry.js";
 
 export interface StreamServerOptions {
   watcher: ConfigWatcher;
@@ -16,6 +17,8 @@ export interface StreamServerOptions {
   controlPlaneId: string;
   /** Who may speak for which node; without it every stream is admitted. */
   admission?: StreamAdmission;
+  /** Live streams, for draining at shutdown. */
+  registry?: StreamRegistry;
 }
 
 /** What the stream reads from every request, sotw or delta. */
@@ -62,6 +65,12 @@ export class XdsStream<Req extends StreamRequest, Res> {
    */
   run(onRequest: (req: Req, typeUrl: string) => void): void {
     const call = this.call;
+    const registry = this.opts.registry;
+    if (registry?.draining) {
+      failStream(call, grpc.status.UNAVAILABLE, "picoseg server draining (shutting down); connect to another replica");
+      return;
+    }
+    registry?.add(this);
     this.opts.callbacks.onStreamOpen?.(this.info);
     call.on("data", (req: Req) => {
       if (this.closed) return;
@@ -158,9 +167,17 @@ export class XdsStream<Req extends StreamRequest, Res> {
     return this.service === "ecds" ? TYPED_EXTENSION_CONFIG_TYPE : undefined;
   }
 
+  /** Ends the stream with `code` (a drain, a refusal); the client sees the status. */
+  fail(code: grpc.status, message: string): void {
+    if (this.closed) return;
+    this.close();
+    failStream(this.call, code, message);
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.opts.registry?.remove(this);
     for (const cancel of this.watches.values()) cancel();
     this.watches.clear();
     if (this.info.node) this.opts.admission?.release(this.info, this.info.node);
