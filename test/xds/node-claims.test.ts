@@ -87,3 +87,25 @@ describe("node claims", () => {
     expect(sotwConfigs(await next.inbox.next())[0]!.configuration).toContain("segment analytics/api audit");
   });
 });
+
+describe("streams per peer", () => {
+  it("are bounded: past the limit a stream is refused with RESOURCE_EXHAUSTED, and a closed one frees its place", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { maxStreamsPerPeer: 3 });
+    const held = [1, 2, 3].map((i) => track(new SotwEnvoy(fx!.server.xdsAddress, "ads", { id: `n-${i}`, namespace: "shop", labels: { app: "db" } })));
+    for (const e of held) {
+      e.subscribe(["picoseg"]);
+      await e.inbox.next();
+    }
+    const extra = track(new SotwEnvoy(fx.server.xdsAddress, "ads", { id: "n-4", namespace: "shop", labels: { app: "db" } }));
+    extra.subscribe(["picoseg"]);
+    const err = await failure(extra.inbox.next());
+    expect(err?.code).toBe(8); // RESOURCE_EXHAUSTED
+    expect(err?.details).toMatch(/127\.0\.0\.1 already holds 3 xDS streams \(at most 3 per peer address\)/);
+    expect(fx.server.status().refusedStreams.map((r) => r.reason)).toEqual(["peer-stream-limit"]);
+    held[0]!.close();
+    await eventually(() => fx!.server.status().proxies.length === 2, 5000, "the closed stream to go");
+    const next = track(new SotwEnvoy(fx.server.xdsAddress, "ads", { id: "n-5", namespace: "shop", labels: { app: "db" } }));
+    next.subscribe(["picoseg"]);
+    expect(sotwConfigs(await next.inbox.next())[0]!.configuration).toContain("segment shop/db");
+  });
+});

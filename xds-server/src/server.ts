@@ -21,9 +21,11 @@ import { addXdsServices } from "./xds/server/grpc-services.js";
 import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type PolicyNotice, type RefusedStream, type StatusReport } from "./xds/status.js";
 import { loosenings } from "./source/loosened.js";
-import { allOf, IdentityBinding, NodeClaims } from "./xds/claims.js";
+import { allOf, IdentityBinding, NodeClaims, PeerStreamLimit } from "./xds/claims.js";
 
 const RECENT_REFUSALS = 50;
+/** An Envoy holds one or two streams; a node agent or NAT may put a few hundred behind one address. */
+export const DEFAULT_MAX_STREAMS_PER_PEER = 256;
 
 /** The ECDS resource name sidecars ask for, and what a wildcard subscriber gets. */
 export const DEFAULT_RESOURCE_NAME = PICOSEG_ECDS_RESOURCE;
@@ -71,6 +73,8 @@ export interface XdsServerOptions {
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** A file holding the bearer token that opens /status and /metrics. */
   adminTokenFile?: string;
+  /** Streams one peer address may hold (default DEFAULT_MAX_STREAMS_PER_PEER). */
+  maxStreamsPerPeer?: number;
   /** Largest compiled config served to a proxy; default policy/limits.ts MAX_CONFIG_BYTES. */
   maxConfigBytes?: number;
   /** Sent to proxies as control_plane.identifier. */
@@ -254,7 +258,11 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     controlPlaneId,
     registry: streams,
     // Identity first: a stream that may not speak for its node must not claim the node id either.
-    admission: allOf(new IdentityBinding({ required: tls?.ca !== undefined }), new NodeClaims()),
+    admission: allOf(
+      new PeerStreamLimit(opts.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER),
+      new IdentityBinding({ required: tls?.ca !== undefined }),
+      new NodeClaims(),
+    ),
   });
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)

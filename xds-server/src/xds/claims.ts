@@ -104,3 +104,41 @@ export class IdentityBinding implements StreamAdmission {
 
   release(): void {}
 }
+
+/**
+ * Bounds the streams one peer address may hold: an Envoy needs one or two, so a client opening
+ * thousands (or cycling node ids) is abuse, refused before it costs a snapshot per node id.
+ */
+export class PeerStreamLimit implements StreamAdmission {
+  private readonly byPeer = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  admit(stream: StreamInfo): StreamRefusal | undefined {
+    const peer = peerHost(stream.peer);
+    const n = this.byPeer.get(peer) ?? 0;
+    if (n >= this.max) {
+      return {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        reason: "peer-stream-limit",
+        message: `${peer} already holds ${n} xDS streams (at most ${this.max} per peer address)`,
+      };
+    }
+    this.byPeer.set(peer, n + 1);
+    return undefined;
+  }
+
+  release(stream: StreamInfo): void {
+    const peer = peerHost(stream.peer);
+    const n = (this.byPeer.get(peer) ?? 1) - 1;
+    if (n <= 0) this.byPeer.delete(peer);
+    else this.byPeer.set(peer, n);
+  }
+}
+
+/** "127.0.0.1:5000" → "127.0.0.1", "[::1]:5000" → "::1", "ipv4:10.0.0.1:5000" → "10.0.0.1". */
+function peerHost(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, "");
+  const m = /^\[(.*)\]:\d+$/.exec(bare) ?? /^(.*):\d+$/.exec(bare);
+  return m ? m[1]! : bare;
+}

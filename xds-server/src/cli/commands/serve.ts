@@ -18,6 +18,7 @@ interface ServeFlags {
   wasmUrl?: string;
   minSegments: string;
   drainSeconds: string;
+  maxStreamsPerPeer: string;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
@@ -67,10 +68,13 @@ export function registerServe(program: Command): void {
     .option("--client-ca <file>", "with --tls-cert: require client certificates chaining to this CA (mTLS); a proxy's SPIFFE ID must match its node metadata's namespace and service account")
     .option("--admin-token-file <file>", "bearer token (file) that opens /status and /metrics")
     .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
+    .option("--max-streams-per-peer <n>", "xDS streams one client address may hold; more are refused (RESOURCE_EXHAUSTED)", "256")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
     .action(async (flags: ServeFlags) => {
       const minSegments = Number(flags.minSegments);
       if (!Number.isInteger(minSegments) || minSegments < 0) throw new Error(`--min-segments: not a count: ${flags.minSegments}`);
+      const maxStreamsPerPeer = Number(flags.maxStreamsPerPeer);
+      if (!Number.isInteger(maxStreamsPerPeer) || maxStreamsPerPeer < 1) throw new Error(`--max-streams-per-peer: not a count: ${flags.maxStreamsPerPeer}`);
       const drainSeconds = Number(flags.drainSeconds);
       if (!(drainSeconds >= 0)) throw new Error(`--drain-seconds: not a duration in seconds: ${flags.drainSeconds}`);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
@@ -81,6 +85,7 @@ export function registerServe(program: Command): void {
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
         minSegments,
+        maxStreamsPerPeer,
         ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
           ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...(flags.clientCa !== undefined ? { clientCaFile: flags.clientCa } : {}) } }
           : {}),
