@@ -1,5 +1,5 @@
 // Evasion through the real Envoy and filter: what a client does to slip past a limit, and that it
-// is caught. Reconnect storms against maxConnections and port spraying against maxDistinctPorts
+// is caught. An IPv4-mapped IPv6 source against notIpBlocks on a dual-stack listener. Reconnect storms against maxConnections and port spraying against maxDistinctPorts
 // (connections in parallel, over Envoy's two workers), a frame header split into one-byte reads
 // against maxMessageBytes, a slow drip against maxDurationSeconds, and a half-close right after an
 // over-budget write against maxBytesIn.
@@ -40,6 +40,11 @@ describe("evasion in the real Envoy", () => {
         name: "frames",
         config: () =>
           compileSegments([segment("frames", { rules: [{ name: "small", limits: { maxMessageBytes: 16, framing: { type: "lengthPrefixed", offset: 0, width: 4, endian: "big" } } }] })]),
+      },
+      {
+        name: "mapped",
+        dualStack: true,
+        config: () => compileSegments([segment("mapped", { rules: [{ name: "net", from: { ipBlocks: ["127.0.0.0/8"], notIpBlocks: ["127.0.9.0/24"] } }] })]),
       },
       { name: "drip", config: () => compileSegments([segment("drip", { rules: [{ name: "one-second", limits: { maxDurationSeconds: 1 } }] })]) },
       { name: "budget", config: () => compileSegments([segment("budget", { rules: [{ name: "ten-bytes", limits: { maxBytesIn: 10 } }] })]) },
@@ -97,6 +102,13 @@ describe("evasion in the real Envoy", () => {
     expect(await env.envoy.counter("picoseg.denied.message-size")).toBe(1);
     expect(env.upstream("frames").totalReceived() - received).toBeLessThanOrEqual(3); // at most the header bytes read before it was complete
     expect(bad.received().length).toBeLessThanOrEqual(3); // the echo of those, nothing more
+  });
+
+  it("an IPv4-mapped IPv6 source (::ffff:127.0.9.1 on a dual-stack listener) still matches notIpBlocks 127.0.9.0/24", async () => {
+    expect(await tryEcho(env.port("mapped"), "127.0.0.1")).toBe("allowed");
+    expect(await tryEcho(env.port("mapped"), "127.0.9.1")).toBe("denied");
+    const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "source", 3000);
+    expect(d.source).toMatch(/^\[::ffff:127\.0\.9\.1\]:\d+$/); // Envoy hands the filter the mapped form
   });
 
   it("a slow drip (a byte every 100 ms) is cut by maxDurationSeconds 1: not before 1 s, well before 2.5 s", async () => {

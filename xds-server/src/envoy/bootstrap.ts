@@ -71,6 +71,12 @@ export interface ListenerSpec {
    */
   exactBalance?: boolean;
   /**
+   * Listen on an IPv6 socket that also takes IPv4 (`socket_address.ipv4_compat`): with `listen`
+   * `::ffff:127.0.0.1`, IPv4 clients arrive as IPv4-mapped IPv6 sources (`[::ffff:a.b.c.d]:p`),
+   * as on a dual-stack pod.
+   */
+  ipv4Compat?: boolean;
+  /**
    * When tcp_proxy connects upstream: "immediate" (at accept, Envoy's default and what Istio's
    * listeners do) or "afterTlsHandshake" (only once downstream mTLS is established). Default:
    * afterTlsHandshake with `tls`, else immediate.
@@ -139,7 +145,7 @@ export interface XdsTls {
 // ---- Envoy API shapes (only the fields picoseg sets; names as in the v3 protos) ----
 
 export interface SocketAddress {
-  socket_address: { address: string; port_value: number };
+  socket_address: { address: string; port_value: number; ipv4_compat?: boolean };
 }
 export interface TypedConfig {
   "@type": string;
@@ -296,7 +302,9 @@ function upstreamTls(tls: XdsTls): { name: string; typed_config: TypedConfig } {
 function listener(spec: ListenerSpec, picoseg: NetworkFilter, upstreamCluster = upstreamClusterName(spec)): Listener {
   return {
     name: listenerName(spec),
-    address: socketAddress(spec.listen),
+    address: spec.ipv4Compat
+      ? { socket_address: { ...socketAddress(spec.listen).socket_address, ipv4_compat: true } }
+      : socketAddress(spec.listen),
     ...(spec.exactBalance ? { enable_reuse_port: false, connection_balance_config: { exact_balance: {} } } : {}),
     filter_chains: [
       {
