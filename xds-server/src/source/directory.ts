@@ -52,6 +52,8 @@ export class DirectorySource implements PolicySource {
   /** The watched directory's identity (dev:ino), to notice a replacement at the same path. */
   private watchedId = "";
   private recheckTimer: NodeJS.Timeout | undefined;
+  /** Refusals of files read while the first state waited for others still being written. */
+  private readonly heldRefusals: Refusal[] = [];
   private staleReason: string | undefined;
 
   readonly dir: string;
@@ -201,7 +203,8 @@ export class DirectorySource implements PolicySource {
       try {
         const before = await stat(file);
         const look = `${before.size}:${before.mtimeMs}`;
-        const settled = this.looks.get(file) === look || Date.now() - before.mtimeMs /* file times are wall-clock times */ >= this.debounceMs;
+        // File times are wall-clock times: compared with Date.now(), not opts.now.
+        const settled = this.looks.get(file) === look || Date.now() - before.mtimeMs >= this.debounceMs;
         this.looks.set(file, look);
         if (!settled && !this.forceRead) {
           unstable++;
@@ -234,9 +237,13 @@ export class DirectorySource implements PolicySource {
     if (unstable > 0) this.schedule();
     // The first state waits for every file (start() bounds the wait): a half-read directory
     // would publish a partial policy, and an empty one a deny-all.
-    if (!changed || (unstable > 0 && this.files.current() === undefined)) return;
+    if (unstable > 0 && this.files.current() === undefined) {
+      this.heldRefusals.push(...fresh); // reported with the first state
+      return;
+    }
+    if (!changed) return;
     // Two files that define one segment: the first by path stays, the other is refused.
-    this.files.publish(this.dirMtimeMs, fresh);
+    this.files.publish(this.dirMtimeMs, [...this.heldRefusals.splice(0), ...fresh]);
   }
 }
 
