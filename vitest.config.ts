@@ -7,7 +7,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/istio/**"],
+          exclude: ["test/integration/**", "test/reliability/**", "test/istio/**"],
           testTimeout: 60_000,
         },
       },
@@ -20,6 +20,16 @@ export default defineConfig({
           // Each file starts its own Envoy and servers; two cores, so one file at a time.
           fileParallelism: false,
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // Faults and abuse through the real Envoy, filter and server (test/reliability/README.md).
+          name: "reliability",
+          include: ["test/reliability/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
           hookTimeout: 60_000,
         },
       },

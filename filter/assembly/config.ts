@@ -25,6 +25,9 @@ export class Segment {
   quarantineDurationS: u64 = 0;
 }
 
+/** Like Envoy's listener-filter timeout, but short: a first message this slow is judged as it stands. */
+export const DEFAULT_SNIFF_TIMEOUT_MS: u64 = 1000;
+
 export class Rule {
   segment: i32 = 0;
   name: string = "";
@@ -33,6 +36,8 @@ export class Rule {
   notIpBlocks: Array<Cidr> = new Array<Cidr>();
   ports: Array<u32> = new Array<u32>(); // lo, hi pairs
   protocols: u32 = 0; // bit per protocol; 0 = any
+  /** How long after accept an undecided protocol may hold the first bytes (root.ts sniffExpired). */
+  sniffTimeoutMs: u64 = DEFAULT_SNIFF_TIMEOUT_MS;
   tz: i32 = -1; // -1: no schedule
   windows: Array<i32> = new Array<i32>(); // start, end pairs in minutes of the local week
   maxBytesIn: u64 = NONE;
@@ -287,6 +292,11 @@ function parseRuleLine(r: Rule): string {
     let p = protocolByName(tokStr(1));
     if (p < 0) return "protocol: unknown name";
     r.protocols |= (<u32>1) << <u32>p;
+  } else if (tokIs(0, "sniffTimeoutMs")) {
+    if (ntok != 2) return "sniffTimeoutMs: N";
+    let ms = tokU64(1);
+    if (!numOk) return "sniffTimeoutMs: bad number";
+    r.sniffTimeoutMs = ms;
   } else if (tokIs(0, "schedule")) {
     if (ntok != 2) return "schedule: TZID";
     let id = tokU64(1);

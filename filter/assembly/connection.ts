@@ -12,6 +12,7 @@ export const F_SNIFF_UP: u32 = 8;    // the upstream spoke first
 export const F_SNIFF_SET: u32 = 16;  // the first direction is known
 export const F_DECIDED: u32 = 32;    // admission was decided
 export const F_PENDING: u32 = 64;    // admission waits for the TLS handshake (the peer principal)
+export const F_SNIFF_LATE: u32 = 128; // the sniff deadline passed: decide on the bytes held now
 
 @unmanaged
 export class Conn {

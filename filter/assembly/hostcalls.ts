@@ -5,7 +5,7 @@
 import {
   proxy_log, proxy_get_property, proxy_get_buffer_bytes, proxy_get_current_time_nanoseconds,
   proxy_get_shared_data, proxy_set_shared_data, proxy_close_stream, proxy_set_effective_context,
-  proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric,
+  proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric, proxy_continue_stream,
 } from "@solo-io/proxy-runtime/imports";
 import { free } from "./alloc";
 
@@ -127,6 +127,11 @@ export function hostLog(level: i32, msg: string): void {
 
 export function closeDownstream(): void {
   proxy_close_stream(STREAM_DOWNSTREAM);
+}
+
+/** Hands the client bytes a StopIteration held to the next filter (Envoy: continueReading). */
+export function continueDownstream(): void {
+  proxy_continue_stream(STREAM_DOWNSTREAM);
 }
 
 /**

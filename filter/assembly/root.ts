@@ -2,12 +2,12 @@
 // Connection callbacks arrive through index.ts and are dispatched here by id.
 import { RootContext } from "@solo-io/proxy-runtime/runtime";
 import { Config, NONE, Rule, Segment, parseConfig } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP, connFind, connInsert, connNew, connRemove } from "./connection";
 import { Decision, logDecision, wouldLog } from "./decisionlog";
 import { identity, principal, readFacts, readPluginName, sourceText, destPort, tlsPresent } from "./facts";
 import { FrameState, frameAdvance, newFrameState } from "./framing";
 import {
-  BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, LOG_WARN, closeDownstream, hostGetBuffer,
+  BUF_DOWNSTREAM, BUF_PLUGIN_CONFIG, BUF_UPSTREAM, LOG_DEBUG, LOG_ERROR, LOG_WARN, closeDownstream, continueDownstream, hostGetBuffer,
   hostLen, hostLog, hostPtr, nowMs, NUDGE_BROKEN, nudgeUpstream, releaseHost, setEffectiveContext, setTickPeriod,
 } from "./hostcalls";
 import { Metrics } from "./metrics";
@@ -327,7 +327,7 @@ export class PicosegRoot extends RootContext {
       }
       let sniffUp = (c.flags & F_SNIFF_UP) != 0;
       if (sniffUp == upstream) {
-        let proto = sniffBuffer(bufType, size, end, upstream);
+        let proto = sniffBuffer(bufType, size, end || (c.flags & F_SNIFF_LATE) != 0, upstream);
         // Undecided: hold everything and count nothing yet (`held` stays at what was
         // already counted), so budgets and framing see these bytes once it is decided.
         if (proto == P_UNDECIDED) return STOP;
@@ -417,6 +417,37 @@ export class PicosegRoot extends RootContext {
     }
   }
 
+  /**
+   * The sniff deadline passed with the first direction's protocol still undecided (say a client
+   * that sent one byte and waits for an answer). In c's context, from the tick: the protocol is
+   * decided on the bytes held now, as at end of stream. Admitted client bytes are judged by
+   * data() (budget, framing, perSource) and handed to the next filter (proxy_continue_stream);
+   * admitted server bytes are released the way bytes held while pending are (releaseHeldOut),
+   * and data() judges them when Envoy delivers them again.
+   */
+  sniffExpired(c: Conn, cfg: Config, rule: Rule): void {
+    c.flags |= F_SNIFF_LATE;
+    let upstream = (c.flags & F_SNIFF_UP) != 0;
+    let bufType = upstream ? BUF_UPSTREAM : BUF_DOWNSTREAM;
+    let size: u32 = 0;
+    if (hostGetBuffer(bufType, 0, SNIFF_LIMIT)) {
+      size = <u32>hostLen; // < SNIFF_LIMIT: a full prefix would have been decided
+      releaseHost();
+    }
+    if (!upstream) {
+      if (this.data(c, size, false, false) == CONTINUE) continueDownstream();
+      return;
+    }
+    c.protocol = sniffBuffer(bufType, size, true, true);
+    if ((rule.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+      if (this.violate(c, R_PROTOCOL, cfg, c.rule, (c.flags & F_AUDIT) != 0, c.rule)) return;
+    }
+    if (size > 0) {
+      c.waitingOut = size;
+      this.releaseHeldOut(c);
+    }
+  }
+
   // ---- the tick: duration, schedule, revocation ----
 
   tick(): void {
@@ -464,6 +495,13 @@ export class PicosegRoot extends RootContext {
         continue;
       }
       let rule = r as Rule;
+      // Checked here, not per byte: the data path never looks at the clock for sniffing.
+      if (c.protocol < 0 && (c.flags & F_SNIFF_SET) != 0 && rule.protocols != 0 &&
+          now - c.startMs >= <i64>min(rule.sniffTimeoutMs, 9007199254740991)) {
+        setEffectiveContext(c.id);
+        this.sniffExpired(c, ccfg as Config, rule);
+        if ((c.flags & F_CLOSED) != 0) continue;
+      }
       // A lease from a past per-source window must not be spent in the next one.
       if (c.lease > 0 && now - c.leaseWindow >= <i64>min(rule.psWindowS, 9007199254740) * 1000) c.lease = 0;
       if (rule.maxDurationS != NONE && now - c.startMs >= <i64>min(rule.maxDurationS, 9007199254740) * 1000) {

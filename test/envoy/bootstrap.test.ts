@@ -259,6 +259,24 @@ describe("sidecar flags", () => {
     expect(() => parseKeyValues("app", "--labels")).toThrow(/k=v/);
   });
 
+  it("--xds-ca/--xds-cert/--xds-key put mTLS (ALPN h2, the CA, the client certificate) on the xds cluster", () => {
+    const b = sidecarBootstrapFromFlags({ ...base, xdsCa: "/ca.pem", xdsCert: "/c.pem", xdsKey: "/k.pem", xdsServerName: "picoseg.picoseg-system.svc" });
+    const xds = b.static_resources.clusters.find((c) => c.name === "xds")!;
+    const tls = xds.transport_socket!.typed_config as unknown as Record<string, unknown> & { common_tls_context: Record<string, unknown> };
+    expect(xds.transport_socket!.name).toBe("envoy.transport_sockets.tls");
+    expect(tls["@type"]).toBe("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext");
+    expect(tls["sni"]).toBe("picoseg.picoseg-system.svc");
+    expect(tls.common_tls_context["alpn_protocols"]).toEqual(["h2"]);
+    expect(tls.common_tls_context["tls_certificates"]).toEqual([{ certificate_chain: { filename: "/c.pem" }, private_key: { filename: "/k.pem" } }]);
+    expect(tls.common_tls_context["validation_context"]).toEqual({
+      trusted_ca: { filename: "/ca.pem" },
+      match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: "picoseg.picoseg-system.svc" } }],
+    });
+    expect(sidecarBootstrapFromFlags(base).static_resources.clusters.find((c) => c.name === "xds")!.transport_socket).toBeUndefined();
+    expect(() => sidecarBootstrapFromFlags({ ...base, xdsCert: "/c.pem" })).toThrow(/go together/);
+    expect(() => sidecarBootstrapFromFlags({ ...base, xdsCert: "/c.pem", xdsKey: "/k.pem" })).toThrow(/needs --xds-ca/);
+  });
+
   it("parses HOST:PORT and [V6]:PORT and refuses the rest", () => {
     expect(parseHostPort("127.0.0.1:80")).toEqual({ host: "127.0.0.1", port: 80 });
     expect(parseHostPort("[::1]:15006")).toEqual({ host: "::1", port: 15006 });

@@ -82,7 +82,7 @@ describe("the filter module served by the xDS server", () => {
     const other = Buffer.concat([await import("node:fs/promises").then((fs) => fs.readFile(real)), Buffer.from([0])]);
     await writeFile(path.join(tmp, "other.wasm"), other);
     decoy = await startAdmin("127.0.0.1", decoyPort, {
-      ready: () => true,
+      notReady: () => undefined,
       status: () => {
         throw new Error("not used");
       },

@@ -2,7 +2,8 @@
 // (bin/picoseg.js → dist/) in a child process; exit codes, stdout, stderr.
 
 import { execFile, execFileSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadPolicyDir } from "../../xds-server/src/policy/load.js";
@@ -89,6 +90,20 @@ describe("picoseg validate", () => {
   it("a missing path is an error, exit 1", async () => {
     const run = await picoseg("validate", "no/such/dir");
     expect(run).toEqual({ code: 1, stdout: "", stderr: "no/such/dir:1: cannot read: no such file or directory\n" });
+  });
+
+  it("refuses a FIFO (or any non-regular file) at once instead of waiting on it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "picoseg-fifo-"));
+    try {
+      const fifo = join(dir, "policy.yaml");
+      execFileSync("mkfifo", [fifo]);
+      const started = Date.now();
+      const run = await picoseg("validate", fifo);
+      expect(run).toEqual({ code: 1, stdout: "", stderr: `${fifo}:1: cannot read: not a regular file (a FIFO)\n` });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("needs at least one path", async () => {

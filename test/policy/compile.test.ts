@@ -308,3 +308,15 @@ describe("determinism", () => {
     expect(compileForWorkload([], workload(), { now: NOW, generation: 42 }).config).toBe("picoseg 1\ngeneration 42\nend\n");
   });
 });
+
+describe("protocol detection timeout", () => {
+  it("compiles protocolDetectionTimeout to the filter's sniffTimeoutMs line, after the protocols", () => {
+    const s = seg("p", "rules: [{ name: r, protocols: [http1], protocolDetectionTimeout: 5s }]");
+    expect(body(compile([s]).config)).toEqual(["segment team-a/p enforce", "rule r", "protocol http1", "sniffTimeoutMs 5000"]);
+  });
+
+  it("refuses a timeout that is not a duration, saying which field", async () => {
+    const { errorsOf, ruleDoc } = await import("./helpers.js");
+    expect(errorsOf(ruleDoc("protocols: [http1]\nprotocolDetectionTimeout: soon")).join("\n")).toMatch(/protocolDetectionTimeout.*duration/);
+  });
+});

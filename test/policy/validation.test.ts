@@ -390,3 +390,23 @@ describe("types", () => {
     expect(errorsOf(ruleDoc("from:"))).toEqual(["t.yaml:9: spec.rules[0].from: must be a mapping (got null)"]);
   });
 });
+
+describe("values YAML cannot show as JSON, and hostile nesting", () => {
+  it("1e400 and .inf say infinity, .nan says not a number (never 'got null')", () => {
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 1e400 }"))).toEqual([
+      "t.yaml:9: spec.rules[0].limits.maxBytesIn: must be an integer or a string (got infinity: a number too large to represent, such as 1e400 or .inf)",
+    ]);
+    expect(errorsOf(ruleDoc("limits: { maxDurationSeconds: .nan }"))).toEqual([
+      "t.yaml:9: spec.rules[0].limits.maxDurationSeconds: must be an integer (got .nan, not a number)",
+    ]);
+    expect(errorsOf(ruleDoc("ports: [-.inf]")).join("\n")).toMatch(/got -infinity/);
+  });
+
+  it("5,000 levels of nesting say 'nesting too deep', as do 100 levels", () => {
+    const flow = (n: number): string => `x: ${"[".repeat(n)}${"]".repeat(n)}`;
+    for (const n of [5000, 100]) {
+      const errors = errorsOf(ruleDoc(flow(n)));
+      expect(errors).toEqual([expect.stringMatching(/^t\.yaml:\d+: nesting too deep \(a policy document may nest at most 64 levels\)$/)]);
+    }
+  });
+});

@@ -27,7 +27,7 @@ describe("picoseg serve and picoseg status", () => {
     dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
     await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
     await writeFile(path.join(dir, "bad.yaml"), segment("bad", "bad", 1).replace("ports:", "portz:"));
-    serve = spawn(process.execPath, [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0"], {
+    serve = spawn(process.execPath, [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -79,6 +79,50 @@ describe("picoseg serve and picoseg status", () => {
     const [cfg] = deltaConfigs(await e.inbox.next());
     expect(cfg!.module.remote).toMatchObject({ uri: "http://picoseg-xds.example:18080/filter/picoseg.wasm", cluster: "picoseg-http" });
     expect(cfg!.module.remote!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  }, 40_000);
+
+  it("SIGTERM drains: not ready at once, no new streams, live streams ended one by one over --drain-seconds, then exit 0", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
+    await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
+    serve = spawn(process.execPath, [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "2"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await eventually(() => /HTTP on http:\/\/127\.0\.0\.1:\d+/.test(out), 20_000, "serve to start");
+    const xds = /xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    const http = /HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    const live = [1, 2, 3, 4].map((i) => new DeltaEnvoy(xds, "ecds", { id: `db-${i}`, namespace: "shop", labels: { app: "db" } }));
+    clients.push(...live);
+    for (const e of live) {
+      e.subscribe(["picoseg"]);
+      e.ack(await e.inbox.next());
+    }
+    const endedAt: number[] = [];
+    const codes: Array<number | undefined> = [];
+    const t0 = Date.now();
+    for (const e of live) {
+      void e.inbox.next(10_000).catch((err: { code?: number }) => {
+        endedAt.push(Date.now() - t0);
+        codes.push(err.code);
+      });
+    }
+    const exited = new Promise<number | null>((r) => serve!.once("exit", (code) => r(code)));
+    serve.kill("SIGTERM");
+    await eventually(async () => (await fetch(`${http}/readyz`).catch(() => undefined))?.status === 503, 1000, "readyz to say draining");
+    expect(await (await fetch(`${http}/readyz`)).text()).toMatch(/draining/);
+    const late = new DeltaEnvoy(xds, "ecds", { id: "db-late", namespace: "shop", labels: { app: "db" } });
+    clients.push(late);
+    late.subscribe(["picoseg"]);
+    expect(await late.inbox.next(5000).then(() => "served", () => "refused")).toBe("refused");
+    expect(await exited).toBe(0);
+    expect(codes).toEqual([14, 14, 14, 14]); // UNAVAILABLE: go elsewhere
+    endedAt.sort((a, b) => a - b);
+    expect(endedAt[0]!).toBeGreaterThanOrEqual(300); // not dropped at once
+    expect(endedAt[3]! - endedAt[0]!).toBeGreaterThanOrEqual(800); // spread, not a stampede
+    expect(endedAt[3]!).toBeLessThan(4000);
+    expect(out).toMatch(/draining 4 xDS streams over 2 s/);
   }, 40_000);
 
   it("status says which server it could not reach", async () => {

@@ -1,5 +1,5 @@
 // The watched policy directory: what a change on disk does to the segments in force.
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -125,6 +125,40 @@ describe("the watched policy directory", () => {
     await rm(dir, { recursive: true });
     await s.rescan();
     expect(names(s.current())).toEqual(["shop/one"]);
+  });
+
+  it("does not read a file that is still being written: its size or mtime must hold across the debounce", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    const published: string[][] = [];
+    const refused: string[] = [];
+    s.onChange((st, fresh) => {
+      published.push(names(st));
+      refused.push(...fresh.map((r) => r.text));
+    });
+    const whole = segment("two", "two", 2);
+    const cut = whole.indexOf("spec:");
+    await writeFile(path.join(dir, "b.yaml"), whole.slice(0, cut)); // a writer half way through
+    await s.rescan(); // a scan right now (another file's event, say) must not take it
+    expect(published).toEqual([]);
+    await appendFile(path.join(dir, "b.yaml"), whole.slice(cut));
+    await settle("the whole file", () => names(s.current()).includes("shop/two"));
+    expect(refused).toEqual([]); // the half-written file was never read
+    expect(published).toEqual([["shop/one", "shop/two"]]);
+  });
+
+  it("recovers when the watched directory is replaced: stale until it reappears, then follows the new one", async () => {
+    const s = await open({ "a.yaml": segment("one", "one", 1) });
+    expect(s.health().stale).toBe(false);
+    await rename(dir, `${dir}.old`);
+    await settle("stale", () => s.health().stale);
+    expect(s.health().reason).toMatch(/not readable|missing|ENOENT/);
+    expect(names(s.current())).toEqual(["shop/one"]); // the last good state stays
+    await mkdir(dir);
+    await writeFile(path.join(dir, "b.yaml"), segment("two", "two", 2));
+    await settle("recovered", () => !s.health().stale && names(s.current()).join() === "shop/two");
+    await writeFile(path.join(dir, "c.yaml"), segment("three", "three", 3));
+    await settle("watching the new directory", () => names(s.current()).includes("shop/three"));
+    await rm(`${dir}.old`, { recursive: true, force: true });
   });
 
   it("fails to start on a directory that does not exist", async () => {

@@ -17,6 +17,7 @@ export interface FakeNode {
   namespace?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  serviceAccount?: string;
 }
 
 function protoNode(n: FakeNode): ProtoNode {
@@ -24,6 +25,7 @@ function protoNode(n: FakeNode): ProtoNode {
   if (n.namespace) md["NAMESPACE"] = n.namespace;
   if (n.labels) md["LABELS"] = n.labels;
   if (n.annotations) md["ANNOTATIONS"] = n.annotations;
+  if (n.serviceAccount) md["SERVICE_ACCOUNT"] = n.serviceAccount;
   return { id: n.id, cluster: "test", metadata: jsonToStruct(md) };
 }
 
@@ -83,10 +85,10 @@ class Inbox<T> {
   }
 }
 
-function client(address: string, service: Service): grpc.Client {
+function client(address: string, service: Service, creds: grpc.ChannelCredentials): grpc.Client {
   const { clients } = loadServices();
   const Ctor = service === "ads" ? clients.ads : clients.ecds;
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, creds);
 }
 
 /**
@@ -99,8 +101,8 @@ class FakeStream<Req extends { node?: ProtoNode | null; type_url?: string }, Res
   private readonly call: grpc.ClientDuplexStream<Req, Res>;
   private first = true;
 
-  constructor(address: string, readonly service: Service, readonly node: FakeNode, method: string) {
-    this.client = client(address, service);
+  constructor(address: string, readonly service: Service, readonly node: FakeNode, method: string, creds?: grpc.ChannelCredentials) {
+    this.client = client(address, service, creds ?? grpc.credentials.createInsecure());
     this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Req, Res>>)[method]!.call(this.client);
     this.call.on("data", (r: Res) => this.inbox.push(r));
     this.call.on("error", (e: Error) => this.inbox.end(e));
@@ -120,8 +122,9 @@ class FakeStream<Req extends { node?: ProtoNode | null; type_url?: string }, Res
 }
 
 export class SotwEnvoy extends FakeStream<DiscoveryRequest, DiscoveryResponse> {
-  constructor(address: string, service: Service, node: FakeNode) {
-    super(address, service, node, service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs");
+  /** `creds`: TLS or mTLS to a server started with `tls` (default plaintext). */
+  constructor(address: string, service: Service, node: FakeNode, creds?: grpc.ChannelCredentials) {
+    super(address, service, node, service === "ads" ? "StreamAggregatedResources" : "StreamExtensionConfigs", creds);
   }
 
   subscribe(names: string[], versionInfo = ""): void {
@@ -143,8 +146,8 @@ export class SotwEnvoy extends FakeStream<DiscoveryRequest, DiscoveryResponse> {
 }
 
 export class DeltaEnvoy extends FakeStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-  constructor(address: string, service: Service, node: FakeNode) {
-    super(address, service, node, service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs");
+  constructor(address: string, service: Service, node: FakeNode, creds?: grpc.ChannelCredentials) {
+    super(address, service, node, service === "ads" ? "DeltaAggregatedResources" : "DeltaExtensionConfigs", creds);
   }
 
   subscribe(names: string[], initial: Record<string, string> = {}): void {

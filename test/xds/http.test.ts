@@ -20,6 +20,22 @@ const get = async (p: string): Promise<{ status: number; text: string }> => {
 };
 
 describe("HTTP side", () => {
+  it("/readyz says the policy source is stale while the watched directory is gone, with a metric; ready again once it is back", async () => {
+    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const { rename, mkdir, writeFile: write } = await import("node:fs/promises");
+    await rename(fx.dir, `${fx.dir}.moved`);
+    await eventually(async () => (await get("/readyz")).status === 503, 5000, "readyz to fail");
+    expect((await get("/readyz")).text).toMatch(/policy source stale: .*not readable/);
+    expect((await get("/metrics")).text).toMatch(/picoseg_policy_source_stale 1/);
+    expect(fx.server.status().policySourceStale).toMatch(/not readable/);
+    await mkdir(fx.dir);
+    await write(path.join(fx.dir, "db.yaml"), segment("db", "db", 5432));
+    await eventually(async () => (await get("/readyz")).status === 200, 5000, "readyz to recover");
+    expect((await get("/metrics")).text).toMatch(/picoseg_policy_source_stale 0/);
+    const { rm } = await import("node:fs/promises");
+    await rm(`${fx.dir}.moved`, { recursive: true, force: true });
+  });
+
   it("reports health, readiness after the first load, status and metrics", async () => {
     fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
     expect(await get("/healthz")).toEqual({ status: 200, text: "ok\n" });

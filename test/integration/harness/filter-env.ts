@@ -27,6 +27,8 @@ export interface FilterListener {
   tls?: DownstreamTls;
   /** Spread connections over the workers deterministically (see ListenerSpec.exactBalance). */
   exactBalance?: boolean;
+  /** Listen on the IPv6 socket `::ffff:127.0.0.1` (see ListenerSpec.ipv4Compat): sources arrive IPv4-mapped. */
+  dualStack?: boolean;
   /** See ListenerSpec.upstreamConnect ("immediate" with tls: Istio's listeners). */
   upstreamConnect?: "immediate" | "afterTlsHandshake";
 }
@@ -54,7 +56,8 @@ export class FilterEnv {
         configuration: "",
         listeners: listeners.map((l) => ({
           name: `it_${l.name.replace(/[^A-Za-z0-9_]/g, "_")}`,
-          listen: { host: "127.0.0.1", port: ports[l.name]! },
+          listen: { host: l.dualStack ? "::ffff:127.0.0.1" : "127.0.0.1", port: ports[l.name]! },
+          ...(l.dualStack ? { ipv4Compat: true } : {}),
           upstream: { host: "127.0.0.1", port: upstreams.get(l.name)!.port },
           configuration: configs[l.name]!,
           vmId: l.vmId ?? `picoseg_${l.name}`,

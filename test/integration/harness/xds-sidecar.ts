@@ -1,6 +1,6 @@
 // An Envoy sidecar fed by an xDS server on 127.0.0.1, in front of an echo upstream of its own: what
 // the xds-* tests start for each case.
-import { sidecarBootstrap, type NodeIdentity, type XdsApiType } from "../../../xds-server/src/envoy/index.js";
+import { sidecarBootstrap, type NodeIdentity, type XdsApiType, type XdsTls } from "../../../xds-server/src/envoy/index.js";
 import { Envoy } from "./envoy.js";
 import { Upstream } from "./upstream.js";
 
@@ -13,6 +13,9 @@ export interface XdsSidecarOptions {
   api?: XdsApiType;
   /** The filter over ADS rather than the standalone ECDS service. */
   ads?: boolean;
+  /** TLS (mTLS with a client certificate) to the xDS server. */
+  xdsTls?: XdsTls;
+  initialFetchTimeoutSeconds?: number;
 }
 
 export class XdsSidecar {
@@ -31,6 +34,8 @@ export class XdsSidecar {
           xds: { host: "127.0.0.1", port: o.xdsPort },
           api: o.api,
           ads: o.ads,
+          ...(o.xdsTls ? { xdsTls: o.xdsTls } : {}),
+          ...(o.initialFetchTimeoutSeconds !== undefined ? { initialFetchTimeoutSeconds: o.initialFetchTimeoutSeconds } : {}),
           listener: { listen: { host: "127.0.0.1", port: o.listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
           node: o.node,
         }),

@@ -20,6 +20,7 @@ export const PICOSEG_ROOT_ID = "picoseg";
 export const WASM_FILTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
 const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const DOWNSTREAM_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+const UPSTREAM_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const HTTP_PROTOCOL_OPTIONS_TYPE_URL = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 const STRING_VALUE_TYPE_URL = "type.googleapis.com/google.protobuf.StringValue";
 
@@ -70,6 +71,12 @@ export interface ListenerSpec {
    */
   exactBalance?: boolean;
   /**
+   * Listen on an IPv6 socket that also takes IPv4 (`socket_address.ipv4_compat`): with `listen`
+   * `::ffff:127.0.0.1`, IPv4 clients arrive as IPv4-mapped IPv6 sources (`[::ffff:a.b.c.d]:p`),
+   * as on a dual-stack pod.
+   */
+  ipv4Compat?: boolean;
+  /**
    * When tcp_proxy connects upstream: "immediate" (at accept, Envoy's default and what Istio's
    * listeners do) or "afterTlsHandshake" (only once downstream mTLS is established). Default:
    * afterTlsHandshake with `tls`, else immediate.
@@ -119,12 +126,26 @@ export interface SidecarBootstrapOptions {
    * (and, having no config, closes every connection). Envoy's default is 15 s.
    */
   initialFetchTimeoutSeconds?: number;
+  /**
+   * TLS to the xDS server: its certificate must chain to `caFile`; with `certFile`/`keyFile` the
+   * sidecar presents a client certificate (mTLS), whose SPIFFE ID the server binds the node
+   * metadata to. In a mesh these are the workload's Istio-issued files.
+   */
+  xdsTls?: XdsTls;
+}
+
+export interface XdsTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+  /** SNI, and the name the server's certificate must carry (default: none checked beyond the CA). */
+  serverName?: string;
 }
 
 // ---- Envoy API shapes (only the fields picoseg sets; names as in the v3 protos) ----
 
 export interface SocketAddress {
-  socket_address: { address: string; port_value: number };
+  socket_address: { address: string; port_value: number; ipv4_compat?: boolean };
 }
 export interface TypedConfig {
   "@type": string;
@@ -170,6 +191,7 @@ export interface Cluster {
     endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: SocketAddress } }> }>;
   };
   typed_extension_protocol_options?: Record<string, TypedConfig>;
+  transport_socket?: { name: string; typed_config: TypedConfig };
 }
 export type MetadataValue = string | Record<string, string>;
 export interface Bootstrap {
@@ -256,10 +278,33 @@ function downstreamTls(tls: DownstreamTls): { name: string; typed_config: TypedC
   };
 }
 
+function upstreamTls(tls: XdsTls): { name: string; typed_config: TypedConfig } {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": UPSTREAM_TLS_TYPE_URL,
+      ...(tls.serverName !== undefined ? { sni: tls.serverName } : {}),
+      common_tls_context: {
+        // gRPC servers negotiate HTTP/2 by ALPN.
+        alpn_protocols: ["h2"],
+        ...(tls.certFile !== undefined && tls.keyFile !== undefined
+          ? { tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }] }
+          : {}),
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          ...(tls.serverName !== undefined ? { match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: tls.serverName } }] } : {}),
+        },
+      },
+    },
+  };
+}
+
 function listener(spec: ListenerSpec, picoseg: NetworkFilter, upstreamCluster = upstreamClusterName(spec)): Listener {
   return {
     name: listenerName(spec),
-    address: socketAddress(spec.listen),
+    address: spec.ipv4Compat
+      ? { socket_address: { ...socketAddress(spec.listen).socket_address, ipv4_compat: true } }
+      : socketAddress(spec.listen),
     ...(spec.exactBalance ? { enable_reuse_port: false, connection_balance_config: { exact_balance: {} } } : {}),
     filter_chains: [
       {
@@ -339,6 +384,7 @@ export function sidecarBootstrap(opts: SidecarBootstrapOptions): Bootstrap {
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
+    ...(opts.xdsTls ? { transport_socket: upstreamTls(opts.xdsTls) } : {}),
   });
   return {
     node: nodeOf(opts.node),

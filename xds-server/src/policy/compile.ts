@@ -124,6 +124,7 @@ function ruleParts(rule: Rule): RuleParts {
     head.push(`port ${range.lo} ${range.hi}`);
   }
   for (const protocol of rule.protocols ?? []) head.push(`protocol ${protocol}`);
+  if (rule.protocolDetectionTimeout !== undefined) head.push(`sniffTimeoutMs ${seconds(rule.protocolDetectionTimeout) * 1000}`);
 
   const zone = rule.schedule ? rule.schedule.timezone ?? DEFAULT_TIMEZONE : undefined;
   const windows = rule.schedule ? weekIntervals(rule).map((w) => `window ${w.start} ${w.end}`) : [];

@@ -3,6 +3,7 @@
 // directories (the CLI), and the one check that spans files: unique namespace/name.
 
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { fileTooLarge, MAX_DOCUMENTS_PER_FILE, MAX_FILE_BYTES, MAX_RULES_PER_SEGMENT } from "./limits.js";
 import { schemaErrors } from "./schema.js";
 import { semanticErrors } from "./semantic.js";
 import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
@@ -17,13 +18,19 @@ export const KIND = "PicoSegment";
  * files are for the caller to check over all files (duplicateSegmentErrors).
  */
 export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[] } {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }] };
   const parsed = parseYamlDocuments(text, file);
   const valid: LoadedSegment[] = [];
   const errors: PolicyError[] = [...parsed.errors];
+  if (parsed.documents.length > MAX_DOCUMENTS_PER_FILE) {
+    const message = `${parsed.documents.length} documents; a policy file may hold at most ${MAX_DOCUMENTS_PER_FILE} (split it into several files)`;
+    return { segments: [], errors: [{ file, line: 1, field: "", message }] };
+  }
   for (const doc of parsed.documents) {
     const docErrors = documentErrors(doc, file);
     if (docErrors.length === 0) valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
-    errors.push(...docErrors);
+    errors.push(...docErrors.map((e) => ({ ...e, document: doc.line })));
   }
   const { unique, errors: duplicates } = withoutDuplicates(valid);
   errors.push(...duplicates);
@@ -47,6 +54,10 @@ function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
   if (apiVersion !== API_VERSION) {
     const found = apiVersion === undefined ? "no apiVersion" : JSON.stringify(apiVersion);
     return [{ file, line: doc.lineOf(["apiVersion"]), field: "apiVersion", message: `expected ${API_VERSION}, found ${found}` }];
+  }
+  const rules = (record["spec"] as { rules?: unknown } | undefined)?.rules;
+  if (Array.isArray(rules) && rules.length > MAX_RULES_PER_SEGMENT) {
+    return [{ file, line: doc.lineOf(["spec", "rules"]), field: "spec.rules", message: `${rules.length} rules; a segment may have at most ${MAX_RULES_PER_SEGMENT}` }];
   }
   // In document order (structural before semantic errors of the same node), as an editor shows them.
   return [...schemaErrors(doc, file), ...semanticErrors(doc, file)]
@@ -133,6 +144,8 @@ const POLICY_FILE = /\.ya?ml$/;
 
 async function expand(path: string): Promise<string[]> {
   const info = await stat(path);
+  // Reading a FIFO or a device would wait for a writer, or forever.
+  if (!info.isDirectory() && !info.isFile()) throw new NotRegular(info.isFIFO() ? "a FIFO" : info.isSocket() ? "a socket" : "a device");
   if (!info.isDirectory()) return [path];
   const out: string[] = [];
   await walk(path, out, new Set());
@@ -156,6 +169,12 @@ async function walk(dir: string, out: string[], visited: Set<string>): Promise<v
 /** Locale-independent order, so that every machine merges files identically. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+class NotRegular extends Error {
+  constructor(what: string) {
+    super(`not a regular file (${what})`);
+  }
 }
 
 function describeIoError(err: unknown): string {

@@ -62,8 +62,15 @@ function toPolicyError(e: ErrorObject, doc: SourceDocument, file: string): Locat
   }
 }
 
+/** A value as the operator wrote it, as far as YAML kept it: JSON would print 1e400 and .nan as null. */
+function shown(v: unknown): string {
+  if (typeof v === "number" && Number.isNaN(v)) return ".nan, not a number";
+  if (typeof v === "number" && !Number.isFinite(v)) return `${v > 0 ? "" : "-"}infinity: a number too large to represent, such as 1e400 or .inf`;
+  return JSON.stringify(v) ?? String(v);
+}
+
 function describe(e: ErrorObject, params: Record<string, unknown>): string {
-  const got = (): string => `(got ${JSON.stringify(e.data) ?? String(e.data)})`;
+  const got = (): string => `(got ${shown(e.data)})`;
   switch (e.keyword) {
     case "type":
       return `must be ${typeName(String(params["type"]))} ${got()}`;

@@ -95,6 +95,7 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
     if (framing) checkFraming(framing, [...at, "limits", "framing"], report);
   }
 
+  checkDuration(rule["protocolDetectionTimeout"], [...at, "protocolDetectionTimeout"], report);
   const perSource = asRecord(rule["perSource"]);
   if (perSource) {
     const where: FieldPath = [...at, "perSource"];

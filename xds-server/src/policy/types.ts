@@ -57,6 +57,8 @@ export interface Rule {
   from?: Source;
   ports?: Array<number | string>; // 5432 or "8000-8100"
   protocols?: Protocol[];
+  /** How long the first bytes may stay undecided under `protocols`; the filter's default is 1s. */
+  protocolDetectionTimeout?: Duration;
   schedule?: Schedule;
   limits?: Limits;
   perSource?: PerSource;
@@ -98,6 +100,8 @@ export interface PolicyError {
   line: number;
   field: string; // dotted path, e.g. spec.rules[0].ports[1]; "" for the document itself
   message: string;
+  /** Line where the refused document starts; absent for errors of the file as a whole. */
+  document?: number;
 }
 
 export function formatPolicyError(e: PolicyError): string {

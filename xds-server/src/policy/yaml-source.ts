@@ -36,6 +36,22 @@ export interface ParsedSource {
   errors: PolicyError[];
 }
 
+/** A PicoSegment is a dozen levels deep; far deeper input is an attack on the validator's stack. */
+const MAX_DEPTH = 64;
+const TOO_DEEP = `nesting too deep (a policy document may nest at most ${MAX_DEPTH} levels)`;
+
+/** Whether a plain value nests deeper than `max`; iterative, so any depth is safe to ask. */
+function depthOver(root: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d >= max) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([x, d + 1]);
+  }
+  return false;
+}
+
 /** Parses every `---`-separated document of `text`; empty documents are skipped. */
 export function parseYamlDocuments(text: string, file: string): ParsedSource {
   const lineCounter = new LineCounter();
@@ -43,11 +59,20 @@ export function parseYamlDocuments(text: string, file: string): ParsedSource {
   const documents: SourceDocument[] = [];
   const errors: PolicyError[] = [];
 
-  for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: false })) {
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return { documents: [], errors: [{ file, line: 1, field: "", message: TOO_DEEP }] };
+  }
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length > 0) {
       // A document with syntax errors is never half-trusted: report them, skip its content.
       for (const e of doc.errors) {
-        errors.push({ file, line: lineAt(e.pos[0]), field: "", message: `YAML: ${firstLine(e.message)}` });
+        // The parser reports its own stack overflow on deep nesting as an error of the document.
+        const message = /Maximum call stack size exceeded/.test(e.message) ? TOO_DEEP : `YAML: ${firstLine(e.message)}`;
+        errors.push({ file, line: lineAt(e.pos[0]), field: "", message });
       }
       continue;
     }
@@ -59,7 +84,12 @@ export function parseYamlDocuments(text: string, file: string): ParsedSource {
       // A bounded alias expansion: a few aliases must not expand into gigabytes ("billion laughs").
       value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     } catch (err) {
-      errors.push({ file, line: lineAt(rootOffset), field: "", message: `YAML: ${err instanceof Error ? err.message : String(err)}` });
+      const message = err instanceof RangeError ? TOO_DEEP : `YAML: ${err instanceof Error ? err.message : String(err)}`;
+      errors.push({ file, line: lineAt(rootOffset), field: "", message });
+      continue;
+    }
+    if (depthOver(value, MAX_DEPTH)) {
+      errors.push({ file, line: lineAt(rootOffset), field: "", message: TOO_DEEP });
       continue;
     }
     documents.push({

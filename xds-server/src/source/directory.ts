@@ -2,18 +2,34 @@
 // editor's write-to-temp-then-rename) triggers a debounced rescan; only files whose bytes
 // changed are validated again. A file with any invalid document is refused as a whole and
 // its last good segments stay in force: a bad edit never replaces a good policy.
+//
+// A file is read only once it is stable: its size and mtime unchanged since a look at least one
+// debounce earlier, or its mtime a debounce old (a file being written would otherwise be taken
+// half way, and a prefix of a policy often parses). Writers should still write a temporary file
+// and rename it over the policy (or swap a ConfigMap's ..data link): that is atomic.
+// The directory itself is checked every `recheckMs`: when it is gone or unreadable the source is
+// stale (health(), /readyz), and when a directory appears at the path again (a rename or a
+// replacement, which leaves the watch on the old one) it is watched and read afresh.
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { fileTooLarge, MAX_FILE_BYTES } from "../policy/limits.js";
 import { SegmentStore } from "./segment-store.js";
-import type { FileValidator, PolicySource, PolicyState, Refusal } from "./types.js";
+import type { FileValidator, PolicySource, PolicyState, Refusal, SourceHealth } from "./types.js";
 
 export interface DirectorySourceOptions {
   validateFile: FileValidator;
+  /** The same validation off the event loop (policy/validator-pool.ts); preferred when given. */
+  validateFileAsync?: (file: string, text: string) => Promise<ReturnType<FileValidator>>;
   /** Quiet time after the last file event before rescanning (editors write in bursts). */
   debounceMs?: number;
+  /** How often the directory itself is checked (gone, replaced). Default 1000 ms. */
+  recheckMs?: number;
   now?: () => number;
 }
+
+/** Rounds of waiting for files still being written before the first state is published anyway. */
+const START_ROUNDS = 40;
 
 const POLICY_FILE = /\.ya?ml$/i;
 
@@ -29,6 +45,16 @@ export class DirectorySource implements PolicySource {
   private dirMtimeMs = 0;
   private closed = false;
   private readonly debounceMs: number;
+  /** Per file, `size:mtime` at the last look: a file is read once two looks agree. */
+  private readonly looks = new Map<string, string>();
+  /** Read files even if they are still changing (the last round of start()). */
+  private forceRead = false;
+  /** The watched directory's identity (dev:ino), to notice a replacement at the same path. */
+  private watchedId = "";
+  private recheckTimer: NodeJS.Timeout | undefined;
+  /** Refusals of files read while the first state waited for others still being written. */
+  private readonly heldRefusals: Refusal[] = [];
+  private staleReason: string | undefined;
 
   readonly dir: string;
 
@@ -46,9 +72,46 @@ export class DirectorySource implements PolicySource {
   async start(): Promise<PolicyState> {
     const st = await stat(this.dir);
     if (!st.isDirectory()) throw new Error(`${this.dir}: not a directory`);
+    this.watchedId = `${st.dev}:${st.ino}`;
     this.startWatching();
     await this.scan();
+    for (let round = 1; this.files.current() === undefined && !this.closed; round++) {
+      await new Promise((r) => setTimeout(r, this.debounceMs));
+      this.forceRead = round >= START_ROUNDS;
+      await this.scan();
+    }
+    this.forceRead = false;
+    const every = this.opts.recheckMs ?? 1000;
+    this.recheckTimer = setInterval(() => void this.recheck(), every);
+    this.recheckTimer.unref();
     return this.files.current()!;
+  }
+
+  health(): SourceHealth {
+    return this.staleReason === undefined ? { stale: false } : { stale: true, reason: this.staleReason };
+  }
+
+  /** Is the directory still there, and still the one watched? */
+  private async recheck(): Promise<void> {
+    if (this.closed) return;
+    let id: string;
+    try {
+      const st = await stat(this.dir);
+      if (!st.isDirectory()) throw new Error("not a directory");
+      id = `${st.dev}:${st.ino}`;
+    } catch (err) {
+      this.staleReason = `${this.dir}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); serving the last good state`;
+      return;
+    }
+    if (id !== this.watchedId) {
+      // Renamed away and replaced: the watch still follows the old directory.
+      this.watchedId = id;
+      this.watcher?.close();
+      this.startWatching();
+      await this.scan();
+    } else if (this.staleReason !== undefined) {
+      await this.scan();
+    }
   }
 
   current(): PolicyState | undefined {
@@ -62,6 +125,7 @@ export class DirectorySource implements PolicySource {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
     this.watcher?.close();
     await this.scanning;
   }
@@ -105,7 +169,9 @@ export class DirectorySource implements PolicySource {
         this.rescanAgain = false;
         try {
           await this.scanOnce();
+          this.staleReason = undefined;
         } catch (err) {
+          this.staleReason = `${this.dir}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); serving the last good state`;
           console.error(`picoseg: scanning ${this.dir} failed: ${(err as Error).message}`);
         }
       } while (this.rescanAgain && !this.closed);
@@ -129,21 +195,55 @@ export class DirectorySource implements PolicySource {
         changed = true;
       }
     }
+    for (const file of this.looks.keys()) if (!seen.has(file)) this.looks.delete(file);
+    let unstable = 0;
     for (const file of paths) {
       let text: string;
       let mtimeMs: number;
       try {
+        const before = await stat(file);
+        const look = `${before.size}:${before.mtimeMs}`;
+        // File times are wall-clock times: compared with Date.now(), not opts.now.
+        const settled = this.looks.get(file) === look || Date.now() - before.mtimeMs >= this.debounceMs;
+        this.looks.set(file, look);
+        if (!settled && !this.forceRead) {
+          unstable++;
+          continue;
+        }
+        if (before.size > MAX_FILE_BYTES) {
+          // Refused unread: reading and parsing it is the cost the limit exists to avoid.
+          const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
+          const refusal = { segments: [], errors: [{ file: display, line: 1, field: "", message: fileTooLarge(before.size) }] };
+          if (this.files.update(file, display, `\0unread ${look}`, fresh, Math.floor(before.mtimeMs), refusal)) changed = true;
+          continue;
+        }
         text = await readFile(file, "utf8");
-        mtimeMs = Math.floor((await stat(file)).mtimeMs);
+        const after = await stat(file);
+        if (`${after.size}:${after.mtimeMs}` !== look && !this.forceRead) {
+          this.looks.set(file, `${after.size}:${after.mtimeMs}`);
+          unstable++;
+          continue; // written to while we read it
+        }
+        mtimeMs = Math.floor(before.mtimeMs);
       } catch {
         continue; // vanished between listing and reading; the next event rescans
       }
       const display = path.join(this.dirAsGiven, path.relative(this.dir, file));
-      if (this.files.update(file, display, text, fresh, mtimeMs)) changed = true;
+      if (this.files.holds(file, text)) continue;
+      const validated = this.opts.validateFileAsync ? await this.opts.validateFileAsync(display, text) : undefined;
+      if (this.files.update(file, display, text, fresh, mtimeMs, validated)) changed = true;
+    }
+    // Files still changing: look again after a debounce (no event may come if the writer is done).
+    if (unstable > 0) this.schedule();
+    // The first state waits for every file (start() bounds the wait): a half-read directory
+    // would publish a partial policy, and an empty one a deny-all.
+    if (unstable > 0 && this.files.current() === undefined) {
+      this.heldRefusals.push(...fresh); // reported with the first state
+      return;
     }
     if (!changed) return;
     // Two files that define one segment: the first by path stays, the other is refused.
-    this.files.publish(this.dirMtimeMs, fresh);
+    this.files.publish(this.dirMtimeMs, [...this.heldRefusals.splice(0), ...fresh]);
   }
 }
 

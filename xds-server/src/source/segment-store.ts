@@ -48,10 +48,18 @@ export class SegmentStore {
    * when it is. New refusals are appended to `fresh`. `changedAt` defaults to now: when the new
    * version was taken.
    */
-  update(key: string, display: string, text: string, fresh: Refusal[], changedAt?: number): boolean {
+  update(
+    key: string,
+    display: string,
+    text: string,
+    fresh: Refusal[],
+    changedAt?: number,
+    /** The validation of `text` when the caller already has it (validated off the event loop). */
+    validated?: ReturnType<FileValidator>,
+  ): boolean {
     const prev = this.entries.get(key);
     if (prev && prev.text === text) return false;
-    const { segments, errors } = this.validateFile(display, text);
+    const { segments, errors } = validated ?? this.validateFile(display, text);
     if (errors.length === 0) {
       this.entries.set(key, { text, segments, changedAt: changedAt ?? this.now(), refusals: [] });
     } else {
@@ -66,6 +74,11 @@ export class SegmentStore {
   /** The refusals standing for one entry (empty when its latest text was accepted). */
   refusalsOf(key: string): readonly Refusal[] {
     return this.entries.get(key)?.refusals ?? [];
+  }
+
+  /** Whether the entry holds exactly this text (nothing to validate again). */
+  holds(key: string, text: string): boolean {
+    return this.entries.get(key)?.text === text;
   }
 
   /** Drops an entry and its segments; false when there was none. */

@@ -31,6 +31,12 @@ export interface PolicyState {
   readonly loadedAt: number;
 }
 
+/** Whether a source still follows its origin; a stale one serves its last good state. */
+export interface SourceHealth {
+  stale: boolean;
+  reason?: string;
+}
+
 export interface PolicySource {
   /** For logs and status, e.g. `dir:/etc/picoseg/policies`. */
   readonly description: string;
@@ -42,6 +48,8 @@ export interface PolicySource {
   current(): PolicyState | undefined;
   /** Called after each change; returns an unsubscribe function. */
   onChange(listener: (state: PolicyState, newRefusals: readonly Refusal[]) => void): () => void;
+  /** Absent: always fresh. */
+  health?(): SourceHealth;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,8 @@
 // compiled into the filter's configuration, wrapped as the ECDS resources it asks for, and set
 // as that proxy's snapshot in the cache. It listens to the stream callbacks only to learn
 // which proxies are connected and which resource names they want.
+import { MAX_CONFIG_BYTES, sizeText } from "../policy/limits.js";
+import { segmentKey } from "../policy/load.js";
 import type { CompiledConfig, LoadedSegment, Workload } from "../policy/types.js";
 import type { SnapshotCache } from "./cache/snapshot-cache.js";
 import type { Subscription } from "./cache/types.js";
@@ -27,6 +29,10 @@ export interface ProxyConfigsOptions {
   module: WasmModuleSource;
   /** Names served to a wildcard subscriber (sidecars ask by name; see envoy/bootstrap.ts). */
   defaultResourceNames: readonly string[];
+  /** A compiled config larger than this is not served (policy/limits.ts MAX_CONFIG_BYTES). */
+  maxConfigBytes?: number;
+  /** Told once per proxy and failure (status shows it too). */
+  onError?: (nodeId: string, message: string) => void;
 }
 
 /** What status shows about one proxy's content. */
@@ -122,11 +128,9 @@ export class ProxyConfigs implements Callbacks {
       p = { node, streams: new Set(), namesByStream: new Map(), names: new Set(), current: {} };
       this.proxies.set(node.id, p);
       dirty = true;
-    } else if (p.node !== node && workloadKey(p.node.workload) !== workloadKey(node.workload)) {
-      // (Every ACK comes through here: the identity check spares the key on the common path.)
-      p.node = node; // the same node id came back with other metadata
-      dirty = true;
     }
+    // Every stream of one node id carries the same workload: NodeClaims (claims.ts) refuses a
+    // stream that names a held id with other metadata, so p.node never changes under a stream.
     if (!p.streams.has(stream.id)) p.streams.add(stream.id);
     if (typeUrl === TYPED_EXTENSION_CONFIG_TYPE && !sameSet(p.namesByStream.get(stream.id), subscription.names)) {
       p.namesByStream.set(stream.id, subscription.names);
@@ -189,6 +193,17 @@ export class ProxyConfigs implements Callbacks {
     } catch (err) {
       p.error = `compile failed: ${err instanceof Error ? err.message : String(err)}`;
       return; // keep the previous snapshot
+    }
+    const bytes = Buffer.byteLength(compiled.config);
+    const max = this.opts.maxConfigBytes ?? MAX_CONFIG_BYTES;
+    if (bytes > max) {
+      // The proxy keeps its previous config: one past the limit would be refused by it (gRPC) or
+      // cost every Envoy worker that much memory.
+      const files = [...new Set(this.segments.filter((s) => compiled.segments.includes(segmentKey(s.segment))).map((s) => s.source.file))];
+      const error = `compiled config is ${sizeText(bytes)}, more than ${sizeText(max)}: segments ${compiled.segments.join(", ")} from ${files.join(", ")}; previous config kept`;
+      if (p.error !== error) this.opts.onError?.(id, error);
+      p.error = error;
+      return;
     }
     delete p.error;
     p.compiled = compiled;

@@ -22,6 +22,8 @@ export interface StreamStatus {
   service: XdsService;
   protocol: XdsProtocol;
   peer: string;
+  /** The SPIFFE ID of its verified client certificate (mTLS). */
+  identity?: string;
   connectedAt: number;
   /**
    * The protocol-level version of the last response and of the last one ACKed: sotw
@@ -49,13 +51,39 @@ export interface StatusReport {
   startedAt: number;
   ready: boolean;
   policySource: string;
+  /** Why the source no longer follows its origin (a vanished directory); absent when fresh. */
+  policySourceStale?: string;
   policyRevision: number;
+  /** Segments in force (served to proxies). */
   segments: string[];
+  /** In force and empty: every workload a filter protects denies every connection. */
+  noSegments: boolean;
+  /** Valid but suspicious policy changes (loosened segments, no segments, refused states), newest last (bounded). */
+  policyNotices: PolicyNotice[];
   /** Refusals standing now (their files keep their previous good state). */
   refusals: Refusal[];
   /** The latest refusals, standing or since fixed, newest last (bounded). */
   recentRefusals: Refusal[];
   proxies: ProxyStatus[];
+  /** The latest streams refused for naming a node they may not speak for, newest last (bounded). */
+  refusedStreams: RefusedStream[];
+}
+
+export interface PolicyNotice {
+  at: number;
+  kind: "loosened" | "no-segments" | "below-min-segments";
+  text: string;
+}
+
+export interface RefusedStream {
+  at: number;
+  nodeId: string;
+  peer: string;
+  identity?: string;
+  /** The workload the refused stream claimed. */
+  claimed: Workload;
+  reason: string;
+  message: string;
 }
 
 interface TrackedStream {
@@ -155,6 +183,7 @@ export class StreamTracker implements Callbacks {
           service: t.info.service,
           protocol: t.info.protocol,
           peer: t.info.peer,
+          ...(t.info.identity !== undefined ? { identity: t.info.identity } : {}),
           connectedAt: t.info.openedAt,
           ...(t.versionSent !== undefined ? { versionSent: t.versionSent } : {}),
           ...(t.versionAcked !== undefined ? { versionAcked: t.versionAcked } : {}),

@@ -24,6 +24,13 @@ interface ServeFlags {
   inlineWasm?: boolean;
   wasmCluster: string;
   wasmUrl?: string;
+  minSegments: string;
+  drainSeconds: string;
+  maxStreamsPerPeer: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  adminTokenFile?: string;
 }
 
 function port(text: string, flag: string): number {
@@ -76,7 +83,22 @@ export function registerServe(program: Command): void {
       "picoseg-http",
     )
     .option("--wasm-url <url>", "with --remote-wasm: this server's HTTP base URL as proxies name it (default: the address it listens on)")
+    .option("--tls-cert <file>", "serve xDS and HTTP over TLS with this certificate (PEM)")
+    .option("--tls-key <file>", "its private key (PEM)")
+    .option("--client-ca <file>", "with --tls-cert: require client certificates chaining to this CA (mTLS); a proxy's SPIFFE ID must match its node metadata's namespace and service account")
+    .option("--admin-token-file <file>", "bearer token (file) that opens /status and /metrics")
+    .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
+    .option("--max-streams-per-peer <n>", "xDS streams one client address may hold; more are refused (RESOURCE_EXHAUSTED)", "256")
+    .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
     .action(async (flags: ServeFlags) => {
+      const minSegments = Number(flags.minSegments);
+      if (!Number.isInteger(minSegments) || minSegments < 0) throw new Error(`--min-segments: not a count: ${flags.minSegments}`);
+      const maxStreamsPerPeer = Number(flags.maxStreamsPerPeer);
+      if (!Number.isInteger(maxStreamsPerPeer) || maxStreamsPerPeer < 1) throw new Error(`--max-streams-per-peer: not a count: ${flags.maxStreamsPerPeer}`);
+      const drainSeconds = Number(flags.drainSeconds);
+      if (!(drainSeconds >= 0)) throw new Error(`--drain-seconds: not a duration in seconds: ${flags.drainSeconds}`);
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+      if (flags.clientCa !== undefined && flags.tlsCert === undefined) throw new Error("--client-ca needs --tls-cert and --tls-key");
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
       let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
@@ -96,6 +118,12 @@ export function registerServe(program: Command): void {
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),
+        minSegments,
+        maxStreamsPerPeer,
+        ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
+          ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...(flags.clientCa !== undefined ? { clientCaFile: flags.clientCa } : {}) } }
+          : {}),
+        ...(flags.adminTokenFile !== undefined ? { adminTokenFile: flags.adminTokenFile } : {}),
         ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
         ...(flags.inlineWasm ? { inlineWasm: true } : {}),
         ...(flags.remoteWasm
@@ -115,15 +143,17 @@ export function registerServe(program: Command): void {
           ...(flags.replicaId !== undefined ? { identity: flags.replicaId } : {}),
         });
       }
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
+      // SIGTERM (Kubernetes, a rolling update): drain first. SIGINT (Ctrl-C): stop now.
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals): void => {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
-          resolve();
+          resolve(s);
         };
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
+      if (signal === "SIGTERM") await server.drain(drainSeconds * 1000);
       await control?.close();
       await server.close();
     });

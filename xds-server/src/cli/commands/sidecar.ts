@@ -27,6 +27,10 @@ interface SidecarFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  xdsCa?: string;
+  xdsCert?: string;
+  xdsKey?: string;
+  xdsServerName?: string;
   api: string;
   ads?: boolean;
   initialFetchTimeout?: string;
@@ -55,6 +59,8 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
   const annotations = f.annotations !== undefined ? parseKeyValues(f.annotations, "--annotations") : {};
   const tlsGiven = [f.tlsCert, f.tlsKey, f.tlsCa].filter((x) => x !== undefined).length;
   if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error("--tls-cert, --tls-key and --tls-ca go together");
+  if ((f.xdsCert === undefined) !== (f.xdsKey === undefined)) throw new Error("--xds-cert and --xds-key go together");
+  if (f.xdsCert !== undefined && f.xdsCa === undefined) throw new Error("--xds-cert needs --xds-ca (TLS to the xDS server)");
   const api = f.api.toUpperCase();
   if (api !== "GRPC" && api !== "DELTA_GRPC") throw new Error(`--api: GRPC or DELTA_GRPC, got "${f.api}"`);
   const workload = f.workloadName ?? labels["app"] ?? "workload";
@@ -66,6 +72,15 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
     api: api as XdsApiType,
     ads: f.ads === true,
     ...(timeout !== undefined ? { initialFetchTimeoutSeconds: timeout } : {}),
+    ...(f.xdsCa !== undefined
+      ? {
+          xdsTls: {
+            caFile: f.xdsCa,
+            ...(f.xdsCert !== undefined && f.xdsKey !== undefined ? { certFile: f.xdsCert, keyFile: f.xdsKey } : {}),
+            ...(f.xdsServerName !== undefined ? { serverName: f.xdsServerName } : {}),
+          },
+        }
+      : {}),
     listener: {
       listen,
       upstream: parseHostPort(f.upstream),
@@ -102,6 +117,10 @@ export function registerSidecar(program: Command): void {
     .option("--tls-cert <file>", "server certificate (PEM) for downstream mTLS")
     .option("--tls-key <file>", "its private key (PEM)")
     .option("--tls-ca <file>", "CA (PEM) that client certificates must chain to")
+    .option("--xds-ca <file>", "TLS to the xDS server: the CA (PEM) its certificate must chain to")
+    .option("--xds-cert <file>", "with --xds-ca: client certificate (PEM) for mTLS to the xDS server (its SPIFFE ID must match --namespace and --service-account)")
+    .option("--xds-key <file>", "its private key (PEM)")
+    .option("--xds-server-name <name>", "with --xds-ca: SNI, and the DNS name the server's certificate must carry")
     .option("--api <type>", "GRPC (state of the world) or DELTA_GRPC", "GRPC")
     .option("--ads", "ask for the filter over ADS instead of the standalone ECDS service")
     .option("--initial-fetch-timeout <seconds>", "how long the listener waits for its first filter config")

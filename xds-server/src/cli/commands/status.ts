@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { ProxyStatus, StatusReport } from "../../xds/status.js";
 
@@ -39,6 +40,9 @@ export function formatStatus(report: StatusReport): string {
     "",
     ...(report.proxies.length ? table : ["no proxy connected"]),
   ];
+  for (const n of report.policyNotices) notes.push(`policy: ${n.text}`);
+  for (const r of report.refusedStreams) notes.push(`refused stream from ${r.peer}: ${r.message}`);
+  if (report.policySourceStale) notes.push(`policy source STALE: ${report.policySourceStale}`);
   if (notes.length) out.push("", ...notes);
   if (report.refusals.length) out.push("", "refused policy documents (previous state in force):", ...report.refusals.map((r) => `  ${r.text}`));
   return `${out.join("\n")}\n`;
@@ -51,11 +55,13 @@ export function registerStatus(program: Command): void {
     .description("table of the proxies connected to an xDS server and their config state")
     .option("--server <url>", "the server's HTTP side", "http://127.0.0.1:18080")
     .option("--json", "print the raw /status JSON")
-    .action(async (flags: { server: string; json?: boolean }) => {
+    .option("--token-file <file>", "bearer token for a server started with --admin-token-file (for https with a private CA, set NODE_EXTRA_CA_CERTS)")
+    .action(async (flags: { server: string; json?: boolean; tokenFile?: string }) => {
       const url = `${flags.server.replace(/\/+$/, "")}/status`;
+      const token = flags.tokenFile !== undefined ? readFileSync(flags.tokenFile, "utf8").trim() : undefined;
       let res: Response;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        res = await fetch(url, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       } catch (err) {
         throw new Error(`picoseg status: cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }

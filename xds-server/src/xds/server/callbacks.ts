@@ -12,6 +12,8 @@ export interface StreamInfo {
   readonly protocol: XdsProtocol;
   readonly peer: string;
   readonly openedAt: number;
+  /** The SPIFFE ID of the peer's verified client certificate (mTLS), if any. */
+  readonly identity?: string;
   /** Set from the first request that carries a node; later requests may omit it. */
   node?: NodeInfo;
 }
@@ -51,6 +53,28 @@ export interface Callbacks {
   onAck?(stream: StreamInfo, response: SentResponse): void;
   /** The client rejected `response`; it keeps what it had before. */
   onNack?(stream: StreamInfo, response: SentResponse, errorDetail: string): void;
+  /** The stream named a node it may not speak for and was failed; it never served anything. */
+  onStreamRefused?(stream: StreamInfo, claimed: NodeInfo, refusal: StreamRefusal): void;
+}
+
+/** Why a stream may not speak for the node it names; the stream ends with `code`. */
+export interface StreamRefusal {
+  /** A gRPC status code (grpc.status). */
+  readonly code: number;
+  /** Stable, for metrics: e.g. `node-claim-conflict`, `identity-mismatch`. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * Who may speak for a node (istiod checks a connection's identity against its metadata the same
+ * way). Asked once per stream, when its first request names the node; the protocol code only
+ * enforces the answer.
+ */
+export interface StreamAdmission {
+  admit(stream: StreamInfo, node: NodeInfo): StreamRefusal | undefined;
+  /** An admitted stream ended. */
+  release(stream: StreamInfo, node: NodeInfo): void;
 }
 
 /** Calls every listener in order; one that throws does not stop the others. */
@@ -75,5 +99,6 @@ export function fanOut(...all: Callbacks[]): Callbacks {
     onResponse: each("onResponse"),
     onAck: each("onAck"),
     onNack: each("onNack"),
+    onStreamRefused: each("onStreamRefused"),
   };
 }

@@ -5,15 +5,20 @@
 import * as grpc from "@grpc/grpc-js";
 import type { CancelWatch, ConfigWatcher, Subscription } from "../cache/types.js";
 import { nodeInfo } from "../node.js";
-import type { Callbacks, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
+import type { Callbacks, SentResponse, StreamAdmission, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../resources.js";
+import type { StreamRegistry } from "./registry.js";
 
 export interface StreamServerOptions {
   watcher: ConfigWatcher;
   callbacks: Callbacks;
   /** Sent as `control_plane.identifier` in every response. */
   controlPlaneId: string;
+  /** Who may speak for which node; without it every stream is admitted. */
+  admission?: StreamAdmission;
+  /** Live streams, for draining at shutdown. */
+  registry?: StreamRegistry;
 }
 
 /** What the stream reads from every request, sotw or delta. */
@@ -37,7 +42,15 @@ export class XdsStream<Req extends StreamRequest, Res> {
     protocol: XdsProtocol,
     private readonly opts: StreamServerOptions,
   ) {
-    this.info = { id: nextStreamId++, service, protocol, peer: call.getPeer(), openedAt: Date.now() };
+    const identity = peerSpiffeId(call);
+    this.info = {
+      id: nextStreamId++,
+      service,
+      protocol,
+      peer: call.getPeer(),
+      openedAt: Date.now(),
+      ...(identity !== undefined ? { identity } : {}),
+    };
   }
 
   /** The node's id; known once run() has passed a request to its handler. */
@@ -52,14 +65,22 @@ export class XdsStream<Req extends StreamRequest, Res> {
    */
   run(onRequest: (req: Req, typeUrl: string) => void): void {
     const call = this.call;
+    const registry = this.opts.registry;
+    if (registry?.draining) {
+      failStream(call, grpc.status.UNAVAILABLE, "picoseg server draining (shutting down); connect to another replica");
+      return;
+    }
+    registry?.add(this);
     this.opts.callbacks.onStreamOpen?.(this.info);
     call.on("data", (req: Req) => {
       if (this.closed) return;
       try {
-        if (!this.learnNode(req.node)) {
+        const learnt = this.learnNode(req.node);
+        if (learnt === "missing") {
           failStream(call, grpc.status.INVALID_ARGUMENT, "the first request of a stream must carry a node with an id");
           return;
         }
+        if (learnt === "refused") return;
         const typeUrl = this.requestTypeUrl(req.type_url);
         if (!typeUrl) {
           failStream(call, grpc.status.INVALID_ARGUMENT, "an ADS request must set type_url");
@@ -125,10 +146,23 @@ export class XdsStream<Req extends StreamRequest, Res> {
     this.opts.callbacks.onResponse?.(this.info, sent);
   }
 
-  /** Records the node the first time a request carries one; false when none is known yet. */
-  private learnNode(node: ProtoNode | null | undefined): boolean {
-    if (!this.info.node && node && node.id) this.info.node = nodeInfo(node);
-    return this.info.node !== undefined;
+  /**
+   * Records the node the first time a request carries one, if the admission lets this stream
+   * speak for it; a refused stream is failed here and serves nothing.
+   */
+  private learnNode(node: ProtoNode | null | undefined): "known" | "missing" | "refused" {
+    if (this.info.node) return "known";
+    if (!node || !node.id) return "missing";
+    const claimed = nodeInfo(node);
+    const refusal = this.opts.admission?.admit(this.info, claimed);
+    if (refusal) {
+      this.close();
+      this.opts.callbacks.onStreamRefused?.(this.info, claimed, refusal);
+      failStream(this.call, refusal.code, refusal.message);
+      return "refused";
+    }
+    this.info.node = claimed;
+    return "known";
   }
 
   /** ADS requests must name their type; the standalone ECDS service has only one. */
@@ -137,13 +171,33 @@ export class XdsStream<Req extends StreamRequest, Res> {
     return this.service === "ecds" ? TYPED_EXTENSION_CONFIG_TYPE : undefined;
   }
 
+  /** Ends the stream with `code` (a drain, a refusal); the client sees the status. */
+  fail(code: grpc.status, message: string): void {
+    if (this.closed) return;
+    this.close();
+    failStream(this.call, code, message);
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.opts.registry?.remove(this);
     for (const cancel of this.watches.values()) cancel();
     this.watches.clear();
+    if (this.info.node) this.opts.admission?.release(this.info, this.info.node);
     this.opts.callbacks.onStreamClosed?.(this.info);
   }
+}
+
+/** The URI SAN `spiffe://…` of a verified client certificate; undefined on plaintext or without one. */
+function peerSpiffeId<Req, Res>(call: grpc.ServerDuplexStream<Req, Res>): string | undefined {
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const san = cert?.subjectaltname;
+  if (!san) return undefined;
+  for (const part of san.split(", ")) {
+    if (part.startsWith("URI:spiffe://")) return part.slice(4);
+  }
+  return undefined;
 }
 
 function errorDetailText(e: RpcStatus | null | undefined): string | undefined {
