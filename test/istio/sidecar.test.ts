@@ -163,6 +163,8 @@ describe("picoseg in an Istio sidecar programmed by a real istiod", () => {
     expect(p.workload.labels).toMatchObject({ app: "payments-db" });
     expect(p.workload.annotations).toMatchObject({ "picoseg.io/max-bytes-in": "512" });
     expect(p.segments).toEqual([`${NS}/payments-db`]);
+    // Its ECDS stream is mTLS with the sidecar's Istio identity, which matches what it claims.
+    expect(p.streams.map((s) => s.identity)).toEqual([`spiffe://cluster.local/ns/${NS}/sa/payments-db`]);
   });
 
   it("every inbound chain istiod gave this sidecar (TCP and HTTP, plaintext and mTLS) runs picoseg", async () => {

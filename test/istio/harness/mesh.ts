@@ -37,15 +37,16 @@ export class IstioMesh {
     const policyDir = mkdtempSync(join(tmpdir(), "picoseg-istio-policies-"));
     for (const [name, text] of Object.entries(o.policies)) writeFileSync(join(policyDir, name), text);
     const [xdsPort, httpPort] = (await freePorts(2)) as [number, number];
-    const picoseg = new PicosegServe(policyDir, xdsPort, httpPort);
+    const ca = createCa("picoseg test mesh CA");
+    const picoseg = new PicosegServe(policyDir, xdsPort, httpPort, ca);
     const kube = await KubeCluster.start();
     let istiod: Istiod | undefined;
     try {
       istiod = await Istiod.start(inject("istioBin"), kube, { "envoyfilter.yaml": localEnvoyFilter(xdsPort), ...o.istioConfig });
       if (o.startPicoseg ?? true) await picoseg.start();
-      return new IstioMesh(kube, istiod, picoseg, createCa("picoseg test mesh CA"), policyDir);
+      return new IstioMesh(kube, istiod, picoseg, ca, policyDir);
     } catch (err) {
-      await picoseg.stop();
+      await picoseg.dispose();
       await istiod?.stop();
       await kube.stop();
       throw err;
@@ -74,7 +75,7 @@ export class IstioMesh {
 
   async stop(): Promise<void> {
     for (const s of this.sidecars) await s.stop();
-    await this.picoseg.stop();
+    await this.picoseg.dispose();
     await this.istiod.stop();
     await this.kube.stop();
     rmSync(this.policyDir, { recursive: true, force: true });

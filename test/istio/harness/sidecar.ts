@@ -53,7 +53,7 @@ export class IstioSidecar {
     const dir = mkdtempSync(join(tmpdir(), `picoseg-pod-${w.pod}-`));
     const creds = join(dir, "var/run/secrets/workload-spiffe-credentials");
     mkdirSync(creds, { recursive: true });
-    const cert = issueCertificate(o.ca, { commonName: w.pod, uris: [spiffeId(w.namespace, w.serviceAccount)], usage: "server" });
+    const cert = issueCertificate(o.ca, { commonName: w.pod, uris: [spiffeId(w.namespace, w.serviceAccount)], usage: "workload" });
     writeFileSync(join(creds, "cert-chain.pem"), cert.certPem);
     writeFileSync(join(creds, "key.pem"), cert.keyPem);
     writeFileSync(join(creds, "root-cert.pem"), o.ca.certPem);

@@ -26,7 +26,8 @@ export interface LeafOptions {
   uris?: string[];
   dnsNames?: string[];
   ips?: string[];
-  usage: "server" | "client";
+  /** "workload": both, as a mesh CA issues a workload's certificate (it serves and it calls). */
+  usage: "server" | "client" | "workload";
   validHours?: number;
 }
 
@@ -81,7 +82,7 @@ export function issueCertificate(ca: CertificateAuthority, opts: LeafOptions): C
   const extensions: Array<Record<string, unknown>> = [
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: opts.usage === "server", clientAuth: opts.usage === "client" },
+    { name: "extKeyUsage", serverAuth: opts.usage !== "client", clientAuth: opts.usage !== "server" },
     { name: "authorityKeyIdentifier", keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
   ];
   if (altNames.length > 0) extensions.push({ name: "subjectAltName", altNames });
