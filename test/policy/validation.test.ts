@@ -410,3 +410,25 @@ describe("values YAML cannot show as JSON, and hostile nesting", () => {
     }
   });
 });
+
+describe("compliance (evidence metadata)", () => {
+  it("accepts the regimes pci-dss and hipaa", () => {
+    expect(errorsOf(segmentDoc("compliance: [pci-dss, hipaa]\n"))).toEqual([]);
+  });
+
+  it("refuses an unknown regime and a regime named twice, at their lines", () => {
+    const errs = errorsOf(segmentDoc("compliance:\n  - pci-dss\n  - sox\n  - pci-dss\n"));
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toMatch(/^t\.yaml:9: spec\.compliance\[1\]: .*pci-dss.*hipaa/);
+    expect(errs[1]).toBe('t.yaml:10: spec.compliance[2]: duplicate regime "pci-dss"');
+  });
+
+  it("the schema's regimes are the ones the report knows (COMPLIANCE_REGIMES)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { COMPLIANCE_REGIMES } = await import("../../xds-server/src/policy/types.js");
+    const schema = JSON.parse(readFileSync(new URL("../../policies/picosegment.schema.json", import.meta.url), "utf8")) as {
+      properties: { spec: { properties: { compliance: { items: { enum: string[] } } } } };
+    };
+    expect(schema.properties.spec.properties.compliance.items.enum).toEqual([...COMPLIANCE_REGIMES]);
+  });
+});

@@ -52,7 +52,7 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
   {
     name: "payments-db",
     namespace: "payments",
-    labels: { app: "payments-db" },
+    labels: { app: "payments-db", "picoseg.io/data-class": "pci" },
     listen: { host: "127.0.0.3", port: 5432 },
     service: "postgres",
     about: "segment payments/payments-db (enforce): payments-api, Postgres, Berlin office hours",
@@ -60,7 +60,8 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
   {
     name: "reporting-api",
     namespace: "analytics",
-    labels: { app: "reporting-api" },
+    // Health data behind an audit-only segment: the compliance report's finding to show.
+    labels: { app: "reporting-api", "picoseg.io/data-class": "phi" },
     listen: { host: "127.0.0.4", port: 8080 },
     service: "http",
     about: "segment analytics/reporting-api (audit): would-deny is logged and counted, never closed",

@@ -34,6 +34,13 @@ export function semanticErrors(doc: SourceDocument, file: string): LocatedError[
   const spec = asRecord(root["spec"]);
   if (!spec) return errors;
   checkMatchLabels(asRecord(asRecord(spec["selector"])?.["matchLabels"]), report);
+  const compliance = spec["compliance"];
+  if (Array.isArray(compliance)) {
+    // A set: a regime named twice is a typo or a merge accident (Kubernetes forbids uniqueItems).
+    compliance.forEach((c: unknown, i) => {
+      if (typeof c === "string" && compliance.indexOf(c) < i) report(["spec", "compliance", i], `duplicate regime ${JSON.stringify(c)}`);
+    });
+  }
 
   const rules = spec["rules"];
   if (Array.isArray(rules)) {

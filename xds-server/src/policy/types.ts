@@ -79,8 +79,16 @@ export interface PicoSegment {
     mode?: Mode;
     rules?: Rule[];
     quarantine?: Quarantine;
+    /** Regulated-data regimes of the selected workloads: evidence only, no decision changes. */
+    compliance?: ComplianceRegime[];
   };
 }
+
+export const COMPLIANCE_REGIMES = ["pci-dss", "hipaa"] as const;
+export type ComplianceRegime = (typeof COMPLIANCE_REGIMES)[number];
+
+/** The workload label that names the class of data a workload holds (pci, phi, pii, …). */
+export const DATA_CLASS_LABEL = "picoseg.io/data-class";
 
 /** Where a document came from, for `file:line: field: message` errors. */
 export interface SourceRef {
