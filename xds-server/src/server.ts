@@ -22,6 +22,8 @@ import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type PolicyNotice, type RefusedStream, type StatusReport } from "./xds/status.js";
 import { loosenings } from "./source/loosened.js";
 import { allOf, IdentityBinding, NodeClaims, PeerStreamLimit } from "./xds/claims.js";
+import { AuditRecorder } from "./audit/recorder.js";
+import { DecisionCounters } from "./decisions/counters.js";
 
 const RECENT_REFUSALS = 50;
 /** An Envoy holds one or two streams; a node agent or NAT may put a few hundred behind one address. */
@@ -81,6 +83,13 @@ export interface XdsServerOptions {
   maxConfigBytes?: number;
   /** Sent to proxies as control_plane.identifier. */
   controlPlaneId?: string;
+  /**
+   * Append the tamper-evident audit trail here (audit/chain.ts): policy states accepted and
+   * refused, versions sent, ACKs and NACKs, decisions summed per interval.
+   */
+  audit?: { file: string; maxBytes?: number; summaryIntervalMs?: number };
+  /** How often proxies that announce PICOSEG_ADMIN have their decision counters read. Default 1000 ms. */
+  decisionIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -95,6 +104,8 @@ export interface RunningXdsServer {
   configs: ProxyConfigs;
   source: PolicySource;
   metrics: XdsMetrics;
+  decisions: DecisionCounters;
+  audit?: AuditRecorder;
   status(): StatusReport;
   /**
    * Graceful shutdown's first half: /readyz says draining, no new stream is taken, and the live
@@ -196,6 +207,28 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     onError: (nodeId, message) => log(`picoseg: proxy ${nodeId}: ${message}`),
   });
   const proxyConfigs = configs;
+  const decisions = new DecisionCounters({
+    proxies: () =>
+      proxyConfigs.proxyIds().flatMap((id) => {
+        const c = proxyConfigs.describe(id);
+        if (!c) return [];
+        const admin = c.node.metadata["PICOSEG_ADMIN"];
+        return [{ nodeId: id, workload: c.node.workload, ...(typeof admin === "string" ? { admin } : {}) }];
+      }),
+    ...(opts.decisionIntervalMs !== undefined ? { intervalMs: opts.decisionIntervalMs } : {}),
+    registry: metrics.registry,
+    onDeltas: (d) => audit?.decisions(d),
+  });
+  const audit = opts.audit
+    ? new AuditRecorder(
+        opts.audit.file,
+        { controlPlane: controlPlaneId, pid: process.pid, policies: typeof opts.policies === "string" ? `dir:${path.resolve(opts.policies)}` : opts.policies.description },
+        {
+          ...(opts.audit.maxBytes !== undefined ? { maxBytes: opts.audit.maxBytes } : {}),
+          ...(opts.audit.summaryIntervalMs !== undefined ? { summaryIntervalMs: opts.audit.summaryIntervalMs } : {}),
+        },
+      )
+    : undefined;
 
   source =
     typeof opts.policies === "string"
@@ -216,6 +249,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const minSegments = opts.minSegments ?? 0;
   const apply = (state: PolicyState, fresh: readonly Refusal[]): void => {
     for (const r of fresh) log(`picoseg: refused ${r.text} (previous state of the file stays in force)`);
+    if (fresh.length > 0) audit?.policyRefused(fresh);
     recentRefusals.push(...fresh);
     recentRefusals.splice(0, Math.max(0, recentRefusals.length - RECENT_REFUSALS));
     metrics.onPolicy(state, fresh);
@@ -224,12 +258,15 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         "below-min-segments",
         `refused a state with ${state.segments.length} segments (--min-segments ${minSegments}); ${applied ? "the previous state stays in force" : "not ready until there are enough"}`,
       );
+      audit?.policyHeld(state, `fewer than --min-segments ${minSegments}`);
       return;
     }
-    for (const text of loosenings(applied?.segments ?? [], state.segments)) notice("loosened", text);
+    const loosened = loosenings(applied?.segments ?? [], state.segments);
+    for (const text of loosened) notice("loosened", text);
     if (state.segments.length === 0 && (applied === undefined || applied.segments.length > 0)) {
       notice("no-segments", "no segments: every selected workload now denies");
     }
+    audit?.policyAccepted(state, loosened);
     applied = state;
     metrics.onApplied(state);
     proxyConfigs.setPolicy(state);
@@ -259,7 +296,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   };
   addXdsServices(grpcServer, {
     watcher: cache,
-    callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog),
+    callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog, ...(audit ? [audit] : [])),
     controlPlaneId,
     registry: streams,
     // Identity first: a stream that may not speak for its node must not claim the node id either.
@@ -285,8 +322,10 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     grpcServer.forceShutdown();
     await admin.close();
     await validators.close();
+    audit?.close();
     throw err;
   }
+  decisions.start();
 
   log(
     `picoseg: xDS on ${host}:${xdsPort} (ADS + ECDS, sotw + delta), HTTP on ${httpUrl}, policies ${policySource.description}, module ${
@@ -308,6 +347,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     configs: proxyConfigs,
     source: policySource,
     metrics,
+    decisions,
+    ...(audit ? { audit } : {}),
     status,
     drain: async (ms: number) => {
       log(`picoseg: draining ${streams.size} xDS streams over ${Math.round(ms / 1000)} s`);
@@ -323,8 +364,10 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         await policySource.close();
         // Streams are endless: do not wait for them to finish.
         grpcServer.forceShutdown();
+        await decisions.stop();
         await admin.close();
         await validators.close();
+        audit?.close();
       })()),
   };
 }

@@ -16,6 +16,8 @@ export interface XdsSidecarOptions {
   /** TLS (mTLS with a client certificate) to the xDS server. */
   xdsTls?: XdsTls;
   initialFetchTimeoutSeconds?: number;
+  /** Bind Envoy's admin API to this port and announce it to the server (node metadata PICOSEG_ADMIN). */
+  adminPort?: number;
 }
 
 export class XdsSidecar {
@@ -30,14 +32,14 @@ export class XdsSidecar {
     try {
       const envoy = await Envoy.start(
         sidecarBootstrap({
-          admin: { host: "127.0.0.1", port: 0 },
+          admin: { host: "127.0.0.1", port: o.adminPort ?? 0 },
           xds: { host: "127.0.0.1", port: o.xdsPort },
           api: o.api,
           ads: o.ads,
           ...(o.xdsTls ? { xdsTls: o.xdsTls } : {}),
           ...(o.initialFetchTimeoutSeconds !== undefined ? { initialFetchTimeoutSeconds: o.initialFetchTimeoutSeconds } : {}),
           listener: { listen: { host: "127.0.0.1", port: o.listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
-          node: o.node,
+          node: o.adminPort !== undefined ? { ...o.node, adminAddress: `127.0.0.1:${o.adminPort}` } : o.node,
         }),
       );
       return new XdsSidecar(envoy, echo);

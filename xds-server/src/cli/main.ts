@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAudit } from "./commands/audit.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEnvoy } from "./commands/envoy.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerSidecar(program);
   registerStatus(program);
   registerDemo(program);
+  registerAudit(program);
   return program;
 }
 

@@ -93,6 +93,11 @@ export interface NodeIdentity {
   annotations?: Record<string, string>;
   serviceAccount?: string;
   workloadName?: string;
+  /**
+   * "IP:PORT" of this Envoy's admin API on loopback, sent as node metadata PICOSEG_ADMIN: the xDS
+   * server on the same machine reads the filter's decision counters there (decisions/counters.ts).
+   */
+  adminAddress?: string;
 }
 
 export interface StaticBootstrapOptions {
@@ -323,6 +328,7 @@ function nodeOf(node: NodeIdentity): NonNullable<Bootstrap["node"]> {
   if (node.annotations !== undefined) metadata["ANNOTATIONS"] = { ...node.annotations };
   if (node.serviceAccount !== undefined) metadata["SERVICE_ACCOUNT"] = node.serviceAccount;
   if (node.workloadName !== undefined) metadata["WORKLOAD_NAME"] = node.workloadName;
+  if (node.adminAddress !== undefined) metadata["PICOSEG_ADMIN"] = node.adminAddress;
   return { id: node.id, cluster: node.cluster, metadata };
 }
 

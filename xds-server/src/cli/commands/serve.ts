@@ -31,6 +31,9 @@ interface ServeFlags {
   tlsKey?: string;
   clientCa?: string;
   adminTokenFile?: string;
+  auditLog?: string;
+  auditMaxBytes: string;
+  auditSummarySeconds: string;
 }
 
 function port(text: string, flag: string): number {
@@ -87,6 +90,9 @@ export function registerServe(program: Command): void {
     .option("--tls-key <file>", "its private key (PEM)")
     .option("--client-ca <file>", "with --tls-cert: require client certificates chaining to this CA (mTLS); a proxy's SPIFFE ID must match its node metadata's namespace and service account")
     .option("--admin-token-file <file>", "bearer token (file) that opens /status and /metrics")
+    .option("--audit-log <file>", "append the tamper-evident audit trail (JSON Lines, hash-chained) here; a restart continues it (`picoseg audit verify FILE`)")
+    .option("--audit-max-bytes <n>", "rotate the audit log to FILE.1, FILE.2, … before it passes this size", String(10 * 1024 * 1024))
+    .option("--audit-summary-seconds <s>", "sum the proxies' decisions over this interval into one audit entry", "60")
     .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
     .option("--max-streams-per-peer <n>", "xDS streams one client address may hold; more are refused (RESOURCE_EXHAUSTED)", "256")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
@@ -99,6 +105,10 @@ export function registerServe(program: Command): void {
       if (!(drainSeconds >= 0)) throw new Error(`--drain-seconds: not a duration in seconds: ${flags.drainSeconds}`);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
       if (flags.clientCa !== undefined && flags.tlsCert === undefined) throw new Error("--client-ca needs --tls-cert and --tls-key");
+      const auditMaxBytes = Number(flags.auditMaxBytes);
+      if (!Number.isInteger(auditMaxBytes) || auditMaxBytes < 1024) throw new Error(`--audit-max-bytes: a size in bytes, at least 1024: ${flags.auditMaxBytes}`);
+      const auditSummary = Number(flags.auditSummarySeconds);
+      if (!(auditSummary > 0)) throw new Error(`--audit-summary-seconds: seconds, > 0: ${flags.auditSummarySeconds}`);
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
       let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
@@ -114,6 +124,7 @@ export function registerServe(program: Command): void {
         };
       }
       const server = await startXdsServer({
+        ...(flags.auditLog !== undefined ? { audit: { file: flags.auditLog, maxBytes: auditMaxBytes, summaryIntervalMs: auditSummary * 1000 } } : {}),
         policies: kube ? kube.source : flags.policies!,
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),

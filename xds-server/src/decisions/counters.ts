@@ -1,0 +1,189 @@
+// What the server can see of the filters' decisions: each filter counts them in Envoy counters
+// (`picoseg.allowed`, `picoseg.denied.<reason>`, `picoseg.audit.<reason>`, shown by Envoy under
+// `wasmcustom.`), and a proxy on this machine may announce its admin address in its node metadata
+// (PICOSEG_ADMIN). This module reads those counters every interval and keeps, per proxy and in
+// total, the counts since it first read that proxy, plus a short history for the console's chart.
+//
+// What it cannot see: the source, principal and port of a denied connection. Those are only in the
+// filter's JSON log line in Envoy's own log; no channel carries them to the server yet. In a mesh
+// (admin on the pod's loopback) Prometheus scrapes Envoy's counters instead (dashboards/).
+import { Counter, type Registry } from "prom-client";
+import type { Workload } from "../policy/types.js";
+
+export type Verdict = "allowed" | "denied" | "audit";
+
+/** `allowed`, `denied:<reason>` or `audit:<reason>`. */
+export type CountKey = string;
+
+export interface ProxyEndpoint {
+  nodeId: string;
+  workload: Workload;
+  /** Node metadata PICOSEG_ADMIN, as the proxy sent it. */
+  admin?: string;
+}
+
+export interface ProxyDecisions {
+  nodeId: string;
+  workload: string;
+  /** Counts since `since`, by key. */
+  counts: Record<CountKey, number>;
+  since: number;
+  lastReadAt?: number;
+  /** Why the counters could not be read (absent admin address, refused address, HTTP error). */
+  error?: string;
+}
+
+export interface DecisionSample {
+  at: number;
+  /** Totals over every proxy read so far, by key (they only grow). */
+  totals: Record<CountKey, number>;
+}
+
+export interface DecisionDelta {
+  nodeId: string;
+  workload: string;
+  verdict: Verdict;
+  reason: string;
+  count: number;
+}
+
+export interface DecisionCountersOptions {
+  proxies: () => ProxyEndpoint[];
+  intervalMs?: number;
+  /** Samples kept for the chart. Default 600 (10 min at 1 s). */
+  historyPoints?: number;
+  registry?: Registry;
+  onDeltas?: (deltas: DecisionDelta[]) => void;
+}
+
+/** Loopback only: a proxy's metadata must not turn the server into a client of any address. */
+const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):(\d{1,5})$/;
+
+/** `wasmcustom.picoseg.denied.port: 3` → ["denied", "port"]. */
+export function parseCounterName(name: string): { verdict: Verdict; reason: string } | undefined {
+  const m = /^(?:wasmcustom\.)?picoseg\.(allowed|denied|audit)(?:\.([a-z-]+))?$/.exec(name);
+  if (!m) return undefined;
+  const verdict = m[1] as Verdict;
+  if ((verdict === "allowed") !== (m[2] === undefined)) return undefined;
+  return { verdict, reason: m[2] ?? "" };
+}
+
+export function workloadName(w: Workload, fallback: string): string {
+  return `${w.namespace}/${w.name ?? w.labels["app"] ?? fallback}`;
+}
+
+export class DecisionCounters {
+  private readonly state = new Map<string, { baseline: Map<CountKey, number>; last: Map<CountKey, number>; view: ProxyDecisions }>();
+  private readonly totals = new Map<CountKey, number>();
+  private readonly history: DecisionSample[] = [];
+  private readonly metric: Counter<"namespace" | "workload" | "verdict" | "reason"> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly opts: DecisionCountersOptions) {
+    this.metric = opts.registry
+      ? new Counter({
+          name: "picoseg_proxy_decisions_total",
+          help: "Filter decisions read from proxies' Envoy counters (proxies that announce PICOSEG_ADMIN), by verdict and reason",
+          labelNames: ["namespace", "workload", "verdict", "reason"],
+          registers: [opts.registry],
+        })
+      : undefined;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.running = this.readAll().finally(() => {
+        this.running = undefined;
+        if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  proxies(): ProxyDecisions[] {
+    return [...this.state.values()].map((s) => ({ ...s.view, counts: { ...s.view.counts } }));
+  }
+
+  samples(): DecisionSample[] {
+    return this.history.map((s) => ({ at: s.at, totals: { ...s.totals } }));
+  }
+
+  /** Reads every proxy once (the interval calls it; tests may too). */
+  async readAll(): Promise<void> {
+    const seen = new Set<string>();
+    const deltas: DecisionDelta[] = [];
+    await Promise.all(
+      this.opts.proxies().map(async (p) => {
+        seen.add(p.nodeId);
+        deltas.push(...(await this.readOne(p)));
+      }),
+    );
+    for (const id of [...this.state.keys()]) if (!seen.has(id)) this.state.delete(id);
+    for (const d of deltas) {
+      const key = d.verdict === "allowed" ? "allowed" : `${d.verdict}:${d.reason}`;
+      this.totals.set(key, (this.totals.get(key) ?? 0) + d.count);
+    }
+    this.history.push({ at: Date.now(), totals: Object.fromEntries(this.totals) });
+    this.history.splice(0, Math.max(0, this.history.length - (this.opts.historyPoints ?? 600)));
+    if (deltas.length > 0) this.opts.onDeltas?.(deltas);
+  }
+
+  private async readOne(p: ProxyEndpoint): Promise<DecisionDelta[]> {
+    const workload = workloadName(p.workload, p.nodeId);
+    let s = this.state.get(p.nodeId);
+    if (!s) {
+      s = { baseline: new Map(), last: new Map(), view: { nodeId: p.nodeId, workload, counts: {}, since: Date.now() } };
+      this.state.set(p.nodeId, s);
+    }
+    const view = s.view;
+    if (p.admin === undefined) {
+      view.error = "no admin address in node metadata (PICOSEG_ADMIN): decisions not readable";
+      return [];
+    }
+    if (!LOOPBACK_ADDRESS.test(p.admin)) {
+      view.error = `admin address ${JSON.stringify(p.admin)} refused: only loopback addresses are read`;
+      return [];
+    }
+    let stats: Map<CountKey, number>;
+    try {
+      const r = await fetch(`http://${p.admin}/stats?filter=${encodeURIComponent("^(wasmcustom\\.)?picoseg\\.")}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      stats = new Map();
+      for (const line of (await r.text()).split("\n")) {
+        const m = /^(\S+): (\d+)$/.exec(line);
+        const c = m ? parseCounterName(m[1]!) : undefined;
+        if (c) stats.set(c.verdict === "allowed" ? "allowed" : `${c.verdict}:${c.reason}`, Number(m![2]));
+      }
+    } catch (err) {
+      view.error = `reading http://${p.admin}/stats: ${err instanceof Error ? err.message : String(err)}`;
+      return [];
+    }
+    delete view.error;
+    const first = view.lastReadAt === undefined;
+    view.lastReadAt = Date.now();
+    const out: DecisionDelta[] = [];
+    for (const [key, value] of stats) {
+      // The first read is the baseline: what happened before the server saw the proxy is not
+      // counted again after a server restart. A counter that went down means Envoy restarted.
+      if (first) s.baseline.set(key, value);
+      const prev = s.last.get(key) ?? (first ? value : 0);
+      const delta = value >= prev ? value - prev : value;
+      s.last.set(key, value);
+      if (delta === 0) continue;
+      view.counts[key] = (view.counts[key] ?? 0) + delta;
+      const [verdict, reason] = key === "allowed" ? ["allowed" as Verdict, ""] : (key.split(":") as [Verdict, string]);
+      out.push({ nodeId: p.nodeId, workload, verdict, reason, count: delta });
+      this.metric?.inc({ namespace: p.workload.namespace, workload, verdict, reason }, delta);
+    }
+    return out;
+  }
+}
