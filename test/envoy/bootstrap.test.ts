@@ -253,6 +253,12 @@ describe("sidecar flags", () => {
     expect(b.dynamic_resources!.ads_config.api_type).toBe("DELTA_GRPC");
   });
 
+  it("announces a known loopback admin address to the server (PICOSEG_ADMIN), never a port 0 or a wider one", () => {
+    expect(sidecarBootstrapFromFlags({ ...base, admin: "127.0.0.1:19001" }).node!.metadata!["PICOSEG_ADMIN"]).toBe("127.0.0.1:19001");
+    expect(sidecarBootstrapFromFlags({ ...base, admin: "127.0.0.1:0" }).node!.metadata!["PICOSEG_ADMIN"]).toBeUndefined();
+    expect(sidecarBootstrapFromFlags({ ...base, admin: "0.0.0.0:19001" }).node!.metadata!["PICOSEG_ADMIN"]).toBeUndefined();
+  });
+
   it("refuses partial TLS flags, a bad api type and malformed labels", () => {
     expect(() => sidecarBootstrapFromFlags({ ...base, tlsCert: "/c.pem" })).toThrow(/go together/);
     expect(() => sidecarBootstrapFromFlags({ ...base, api: "REST" })).toThrow(/GRPC or DELTA_GRPC/);

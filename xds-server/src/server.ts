@@ -24,6 +24,12 @@ import { loosenings } from "./source/loosened.js";
 import { allOf, IdentityBinding, NodeClaims, PeerStreamLimit } from "./xds/claims.js";
 import { AuditRecorder } from "./audit/recorder.js";
 import { DecisionCounters } from "./decisions/counters.js";
+import { buildReport } from "./compliance/report.js";
+
+/** What the console and report say about what the server cannot see of the filters' decisions. */
+export const DECISIONS_MISSING =
+  "Counts come from the Envoy counters of proxies that announce their loopback admin address (node metadata PICOSEG_ADMIN, as picoseg sidecar and the demo do). " +
+  "Not shown, because no channel brings them to the server: each denied connection's source, principal and port (only in the filter's JSON log line in Envoy's log), so there is no live feed of single decisions.";
 
 const RECENT_REFUSALS = 50;
 /** An Envoy holds one or two streams; a node agent or NAT may put a few hundred behind one address. */
@@ -121,6 +127,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const log = opts.log ?? ((line: string) => console.log(line));
   const controlPlaneId = opts.controlPlaneId ?? `picoseg@${process.pid}`;
   const startedAt = Date.now();
+  const decisionIntervalMs = opts.decisionIntervalMs ?? 1000;
   const wasmPath = path.resolve(opts.wasmPath ?? defaultWasmPath());
   const tls = opts.tls
     ? {
@@ -181,6 +188,22 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     status,
     registry: metrics.registry,
     module: () => moduleBytes,
+    // Both are set before the first request can arrive (no await between here and there).
+    report: (regime) =>
+      buildReport({
+        controlPlane: controlPlaneId,
+        policyRevision: source?.current()?.revision ?? 0,
+        segments: applied?.segments ?? [],
+        proxies: configs ? tracker.proxies(configs) : [],
+        decisions: decisions.proxies(),
+        ...(regime ? { regime } : {}),
+      }),
+    decisions: () => ({
+      intervalMs: decisionIntervalMs,
+      samples: decisions.samples(),
+      proxies: decisions.proxies(),
+      missing: DECISIONS_MISSING,
+    }),
   }, {
     ...(tls ? { tls } : {}),
     ...(adminToken !== undefined ? { token: adminToken } : {}),
@@ -215,7 +238,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         const admin = c.node.metadata["PICOSEG_ADMIN"];
         return [{ nodeId: id, workload: c.node.workload, ...(typeof admin === "string" ? { admin } : {}) }];
       }),
-    ...(opts.decisionIntervalMs !== undefined ? { intervalMs: opts.decisionIntervalMs } : {}),
+    intervalMs: decisionIntervalMs,
     registry: metrics.registry,
     onDeltas: (d) => audit?.decisions(d),
   });

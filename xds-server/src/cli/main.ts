@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAudit } from "./commands/audit.js";
+import { registerReport } from "./commands/report.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEnvoy } from "./commands/envoy.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerDemo(program);
   registerAudit(program);
+  registerReport(program);
   return program;
 }
 

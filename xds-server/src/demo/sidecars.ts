@@ -4,6 +4,7 @@
 // filter's JSON decision lines are also parsed as they arrive.
 import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
+import { freeLoopbackPort } from "../util/ports.js";
 import type { ChildProcess } from "node:child_process";
 import {
   fetchStats,
@@ -46,10 +47,14 @@ export interface SidecarContext {
 }
 
 /** The sidecar bootstrap for spec (its extra ports included). */
-export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds" | "tls" | "initialFetchTimeoutSeconds">): Bootstrap {
+export function demoBootstrap(
+  spec: SidecarSpec,
+  ctx: Pick<SidecarContext, "xds" | "tls" | "initialFetchTimeoutSeconds">,
+  adminPort = 0,
+): Bootstrap {
   const workload = spec.labels["app"] ?? spec.name;
   return sidecarBootstrap({
-    admin: { host: "127.0.0.1", port: 0 },
+    admin: { host: "127.0.0.1", port: adminPort },
     xds: ctx.xds,
     api: "GRPC",
     initialFetchTimeoutSeconds: ctx.initialFetchTimeoutSeconds ?? 15,
@@ -63,6 +68,8 @@ export function demoBootstrap(spec: SidecarSpec, ctx: Pick<SidecarContext, "xds"
       annotations: spec.annotations ?? {},
       workloadName: workload,
       ...(spec.serviceAccount !== undefined ? { serviceAccount: spec.serviceAccount } : {}),
+      // The server reads this sidecar's decision counters there (console, report, audit trail).
+      ...(adminPort !== 0 ? { adminAddress: `127.0.0.1:${adminPort}` } : {}),
     },
   });
 }
@@ -100,7 +107,7 @@ export class Sidecar {
     const config = join(ctx.dir, `${spec.name}.bootstrap.yaml`);
     const adminPath = join(ctx.dir, `${spec.name}.admin-address`);
     const logFile = join(ctx.dir, `${spec.name}.envoy.log`);
-    writeFileSync(config, toYaml(demoBootstrap(spec, ctx)));
+    writeFileSync(config, toYaml(demoBootstrap(spec, ctx, await freeLoopbackPort())));
     const args = [
       "-c", config,
       "--disable-hot-restart",

@@ -2,9 +2,10 @@
 // module itself (with its sha256) for proxies that load it remotely.
 //
 // Health, readiness and the module are open (probes and proxies need them; proxies verify the
-// module by its sha256). /status and /metrics list every proxy and workload: behind a bearer
-// token or a verified client certificate whenever either is configured or the server listens
-// beyond loopback.
+// module by its sha256). /status, /metrics, /report, /decisions and the console (/ui) show every
+// proxy and workload: behind a bearer token or a verified client certificate whenever either is
+// configured or the server listens beyond loopback. A browser cannot send a bearer header on
+// navigation, so /ui/login trades the token for an HttpOnly cookie that carries the same token.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -12,6 +13,10 @@ import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { StatusReport } from "../xds/status.js";
+import { isRegime, type ComplianceReport } from "../compliance/report.js";
+import type { ComplianceRegime } from "../policy/types.js";
+import type { DecisionSample, ProxyDecisions } from "../decisions/counters.js";
+import { consoleAsset, CONSOLE_CSP, loginPage } from "./console.js";
 
 export const WASM_PATH = "/filter/picoseg.wasm";
 
@@ -22,7 +27,25 @@ export interface AdminDeps {
   registry: Registry;
   /** The module bytes and their sha256 (hex), or undefined when no module is available. */
   module(): { bytes: Uint8Array; sha256: string } | undefined;
+  /** The compliance report (compliance/report.ts), for one regime or all; absent: 404. */
+  report?(regime?: ComplianceRegime): ComplianceReport;
+  /** The decision counters read from proxies, and their history for the chart; absent: 404. */
+  decisions?(): DecisionsView;
 }
+
+export interface DecisionsView {
+  intervalMs: number;
+  samples: DecisionSample[];
+  proxies: ProxyDecisions[];
+  /** What the server cannot see, said once where the data is shown. */
+  missing: string;
+}
+
+const TOKEN_COOKIE = "picoseg_token";
+/** The sign-in form and its style: nothing about the mesh in them. */
+const CONSOLE_PUBLIC = new Set(["/ui/login", "/ui/console.css"]);
+/** Paths that show proxies, workloads or policies: behind authentication. */
+const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions"]);
 
 export interface AdminSecurity {
   /** PEM material: serve HTTPS; with `ca`, ask clients for certificates verified against it. */
@@ -72,25 +95,85 @@ export async function startAdmin(
   };
 }
 
-/** A verified client certificate (mTLS) or the bearer token. */
+/** A verified client certificate (mTLS), the bearer token, or the console's cookie holding it. */
 function authorized(req: IncomingMessage, security: AdminSecurity): boolean {
   if (!security.requireAuth) return true;
   if ((req.socket as Partial<TLSSocket>).authorized === true) return true;
   const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
-  if (!m || security.token === undefined) return false;
-  const given = Buffer.from(m[1]!);
-  const want = Buffer.from(security.token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  return tokenMatches(m?.[1] ?? cookieToken(req), security);
+}
+
+function tokenMatches(given: string | undefined, security: AdminSecurity): boolean {
+  if (given === undefined || security.token === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(security.token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieToken(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === TOKEN_COOKIE) {
+      try {
+        return decodeURIComponent(v.join("="));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The form body of POST /ui/login, bounded (a token is short). */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > 8192) return undefined;
+    chunks.push(c);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps, security: AdminSecurity): Promise<void> {
-  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
   const url = new URL(req.url ?? "/", "http://localhost");
-  if ((url.pathname === "/status" || url.pathname === "/metrics") && !authorized(req, security)) {
+  if (req.method === "POST" && url.pathname === "/ui/login") {
+    // Changes nothing on the server: checks the token and hands it back as a cookie.
+    const token = (await readForm(req))?.get("token") ?? undefined;
+    if (!tokenMatches(token, security)) return send(res, 401, "text/html; charset=utf-8", loginPage("wrong token"), CONSOLE_HEADERS);
+    const secure = security.tls ? "; Secure" : "";
+    res.setHeader("set-cookie", `${TOKEN_COOKIE}=${encodeURIComponent(token!)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
+    res.writeHead(303, { location: "/ui" });
+    res.end();
+    return;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
+  const isConsole = url.pathname === "/ui" || url.pathname.startsWith("/ui/");
+  if ((PROTECTED.has(url.pathname) || (isConsole && !CONSOLE_PUBLIC.has(url.pathname))) && !authorized(req, security)) {
+    if (url.pathname === "/ui" && security.token !== undefined) {
+      res.writeHead(303, { location: "/ui/login" });
+      res.end();
+      return;
+    }
     res.setHeader("www-authenticate", "Bearer");
     return send(res, 401, "text/plain", "needs a bearer token or a client certificate (see --admin-token-file, --client-ca)\n");
   }
+  if (url.pathname === "/ui/login") return send(res, 200, "text/html; charset=utf-8", loginPage(), CONSOLE_HEADERS);
+  if (isConsole) {
+    const asset = consoleAsset(url.pathname);
+    return asset ? send(res, 200, asset.type, asset.body, CONSOLE_HEADERS) : send(res, 404, "text/plain", "not found\n");
+  }
   switch (url.pathname) {
+    case "/report": {
+      const regime = url.searchParams.get("compliance") ?? undefined;
+      if (regime !== undefined && !isRegime(regime)) return send(res, 400, "text/plain", `compliance: ${JSON.stringify(regime)} is not one of pci-dss, hipaa\n`);
+      if (!deps.report) return send(res, 404, "text/plain", "no report here\n");
+      return send(res, 200, "application/json", `${JSON.stringify(deps.report(regime), null, 2)}\n`);
+    }
+    case "/decisions":
+      if (!deps.decisions) return send(res, 404, "text/plain", "no decisions here\n");
+      return send(res, 200, "application/json", `${JSON.stringify(deps.decisions())}\n`);
     case "/healthz":
       return send(res, 200, "text/plain", "ok\n");
     case "/readyz": {
@@ -114,7 +197,9 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
   }
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string | Uint8Array): void {
-  res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(body) });
+const CONSOLE_HEADERS = { "content-security-policy": CONSOLE_CSP, "x-content-type-options": "nosniff", "cache-control": "no-store" };
+
+function send(res: ServerResponse, code: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { ...headers, "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { freeLoopbackPort } from "../../util/ports.js";
 import {
   envoyBinaryPath,
   parseHostPort,
@@ -54,6 +55,7 @@ export function parseKeyValues(text: string, flag: string): Record<string, strin
 
 /** The bootstrap `picoseg sidecar` runs (or prints), from its flags. Exported for tests. */
 export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
+  const admin = parseHostPort(f.admin);
   const listen = parseHostPort(f.listen);
   const labels = parseKeyValues(f.labels, "--labels");
   const annotations = f.annotations !== undefined ? parseKeyValues(f.annotations, "--annotations") : {};
@@ -67,7 +69,7 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
   const timeout = f.initialFetchTimeout !== undefined ? Number(f.initialFetchTimeout) : undefined;
   if (timeout !== undefined && !(timeout >= 0)) throw new Error("--initial-fetch-timeout: seconds, >= 0");
   return sidecarBootstrap({
-    admin: parseHostPort(f.admin),
+    admin,
     xds: parseHostPort(f.xds),
     api: api as XdsApiType,
     ads: f.ads === true,
@@ -95,6 +97,8 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
       annotations,
       workloadName: workload,
       ...(f.serviceAccount !== undefined ? { serviceAccount: f.serviceAccount } : {}),
+      // A known loopback admin port is announced, so that the server can read the decision counters.
+      ...(admin.port !== 0 && /^(127\.|localhost$)/.test(admin.host) ? { adminAddress: `${admin.host}:${admin.port}` } : {}),
     },
   });
 }
@@ -129,6 +133,8 @@ export function registerSidecar(program: Command): void {
     .option("--print", "print the bootstrap instead of running Envoy")
     .option("--format <yaml|json>", "how --print writes the bootstrap", "yaml")
     .action(async (flags: SidecarFlags) => {
+      // Envoy would pick an admin port itself, but the node metadata must name it beforehand.
+      if (!flags.print && /^127\.[\d.]+:0$/.test(flags.admin)) flags.admin = flags.admin.replace(/:0$/, `:${await freeLoopbackPort()}`);
       const bootstrap = sidecarBootstrapFromFlags(flags);
       const format = flags.format ?? "yaml";
       if (format !== "yaml" && format !== "json") throw new Error(`--format: yaml or json, got "${format}"`);

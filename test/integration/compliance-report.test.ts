@@ -1,0 +1,108 @@
+// `picoseg report` end to end: a real server, a real Envoy sidecar of a PCI workload, a real
+// connection denied by the filter; the report, the server's metrics and the audit trail all show
+// what the proxy ACKed and the denial its Envoy counted.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { verifyTrail } from "../../xds-server/src/audit/chain.js";
+import type { ComplianceReport } from "../../xds-server/src/compliance/report.js";
+import { defaultWasmPath } from "../../xds-server/src/server.js";
+import { probe } from "../xds/envoy-probe.js";
+import { startFixture, type Fixture } from "../xds/server-fixture.js";
+import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+
+const run = promisify(execFile);
+const cli = ["--import", "tsx", path.join(import.meta.dirname, "..", "xds", "run-cli.ts")];
+
+let fx: Fixture | undefined;
+let sidecar: XdsSidecar | undefined;
+let auditDir = "";
+afterEach(async () => {
+  await sidecar?.stop();
+  await fx?.close();
+  sidecar = fx = undefined;
+  if (auditDir) await rm(auditDir, { recursive: true, force: true });
+});
+afterAll(stopAllEnvoys);
+
+const CARD_DB = (port: number): string => `apiVersion: picoseg.io/v1alpha1
+kind: PicoSegment
+metadata: { name: card-db, namespace: shop }
+spec:
+  selector: { matchLabels: { app: card-db } }
+  compliance: [pci-dss]
+  rules:
+    - name: from-payments-subnet
+      from: { ipBlocks: ["10.20.0.0/16"] }
+      ports: [${port}]
+`;
+
+describe("picoseg report against a real server and sidecar", () => {
+  it("shows coverage, rules, the ACKed version and the denial the sidecar counted; metrics and the audit trail agree", async () => {
+    const [listenPort, adminPort] = (await freePorts(2)) as [number, number];
+    auditDir = await mkdtemp(path.join(tmpdir(), "picoseg-report-audit-"));
+    const audit = path.join(auditDir, "audit.jsonl");
+    fx = await startFixture({ "card-db.yaml": CARD_DB(listenPort) }, {
+      wasmPath: defaultWasmPath(),
+      decisionIntervalMs: 200,
+      audit: { file: audit, summaryIntervalMs: 500 },
+    });
+    sidecar = await XdsSidecar.start({
+      xdsPort: fx.server.xdsPort,
+      listenPort,
+      adminPort,
+      node: { id: "card-db-1", cluster: "card-db.shop", namespace: "shop", labels: { app: "card-db", "picoseg.io/data-class": "pci" }, workloadName: "card-db" },
+    });
+
+    // 127.0.0.1 is not in the payments subnet: denied for its source, by the filter in Envoy.
+    expect(await probe(listenPort)).toBe("denied");
+    expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
+    const seen = Date.now();
+    await waitFor("the server to read the denial", () => (fx!.server.decisions.proxies()[0]?.counts["denied:source"] === 1 ? true : undefined), 2000, 50);
+    expect(Date.now() - seen).toBeLessThan(2000);
+
+    const report = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "json"])).stdout) as ComplianceReport;
+    expect(report.workloads).toHaveLength(1);
+    const w = report.workloads[0]!;
+    const status = fx.server.status().proxies[0]!.resources[0]!;
+    expect(w).toMatchObject({
+      workload: "shop/card-db",
+      dataClass: "pci",
+      regimes: ["pci-dss"],
+      coverage: "enforce",
+      segments: [{ name: "shop/card-db", mode: "enforce", compliance: ["pci-dss"] }],
+      rules: [{ segment: "shop/card-db", rule: "from-payments-subnet", text: `from addresses 10.20.0.0/16; to port ${listenPort}; any protocol; at any time` }],
+      proxies: [{ nodeId: "card-db-1", resource: "picoseg", acked: status.current, ackedAt: status.ackedAt, inSync: true }],
+      decisions: { counts: { "denied:source": 1 }, sources: "not reported", unreadable: [] },
+    });
+    expect(w.findings.map((f) => f.check)).toEqual(["address-only", "any-protocol"]);
+    expect(w.findings[1]!.requirements).toEqual([{ regime: "pci-dss", id: "1.2.5", title: expect.stringContaining("ports allowed") }]);
+
+    const text = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "pci-dss"])).stdout;
+    expect(text).toContain("shop/card-db · data class pci · pci-dss · coverage: ENFORCE");
+    expect(text).toMatch(new RegExp(`card-db-1 picoseg: ACKed ${status.current!.slice(0, 8)} since \\d{4}-.*\\(in sync\\)`));
+    expect(text).toContain("decisions since ");
+    expect(text).toContain("denied:source 1");
+    const html = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "html"])).stdout;
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain("<h2>shop/card-db <span class=\"cov enforce\">enforce</span></h2>");
+    const hipaa = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "hipaa", "--format", "json"])).stdout) as ComplianceReport;
+    expect(hipaa.workloads).toEqual([]);
+    const bad = await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "sox"]).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--compliance: pci-dss or hipaa, got "sox"') });
+
+    const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
+    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="denied",reason="source"} 1');
+
+    // The interval's sum reaches the trail, and the trail verifies.
+    await waitFor("a decisions entry in the audit trail", async () => ((await readFile(audit, "utf8")).includes('"kind":"decisions"') ? true : undefined), 3000, 100);
+    const entries = (await readFile(audit, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
+    const d = entries.find((e) => e.kind === "decisions")!;
+    expect(d.data["counts"]).toEqual([{ workload: "shop/card-db", verdict: "denied", reason: "source", count: 1 }]);
+    expect(entries.filter((e) => e.kind === "xds.ack").at(-1)!.data).toMatchObject({ node: "card-db-1", workload: "shop/card-db", resources: [{ name: "picoseg", version: status.current }] });
+    expect(verifyTrail(audit)).toMatchObject({ ok: true });
+  });
+});
