@@ -43,7 +43,7 @@ export function consoleAsset(pathname: string): { type: string; body: Buffer } |
 
 /** The token form; a browser cannot send a bearer header when it navigates. */
 export function loginPage(error?: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>picoseg console: sign in</title><link rel="stylesheet" href="/ui/console.css"></head>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>picoseg console: sign in</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/ui/console.css"></head>
 <body><main class="login"><h1>picoseg console</h1>${error ? `<p class="error">${error}</p>` : ""}
 <form method="post" action="/ui/login"><label>Admin token <input type="password" name="token" autocomplete="current-password" required autofocus></label> <button type="submit">Sign in</button></form>
 <p class="note">The token of <code>--admin-token-file</code>; with <code>--client-ca</code>, a client certificate signs you in instead.</p></main></body></html>
