@@ -61,6 +61,12 @@ describe("picoseg demo --once", () => {
       expect(run.output, run.output).toMatch(/cart-cache sidecar ACKed \S+ \(was \S+\)/);
       expect(rows.some((r) => /\srevoked\s/.test(r)), run.output).toBe(true);
       expect(run.output, run.output).toContain("every decision was the expected one");
+      expect(run.output, run.output).toMatch(/^console {5}http:\/\/127\.0\.0\.1:\d+\/ui /m);
+      // The compliance summary: the PCI database enforced, the PHI API audit-only (a finding), its
+      // canary enforced by the app team's annotation.
+      expect(run.output, run.output).toMatch(/^ {3}payments\/payments-db +pci +pci-dss +ENFORCE +\d+ finding/m);
+      expect(run.output, run.output).toMatch(/^ {3}analytics\/reporting-api +phi +hipaa +AUDIT-ONLY +\d+ finding\(s\) \(audit-only/m);
+      expect(run.output, run.output).toMatch(/^ {3}analytics\/reporting-api \{track=canary\} +phi +hipaa +ENFORCE /m);
       expect({ code: run.code, signal: run.signal }, run.output).toEqual({ code: 0, signal: null });
       // Every sidecar was stopped: the demo's addresses are free again.
       for (const [host, port] of [["127.0.0.2", 6379], ["127.0.0.2", 16379], ["127.0.0.3", 5432], ["127.0.0.4", 8080], ["127.0.0.5", 8080]] as const) {

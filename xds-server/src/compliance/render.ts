@@ -80,3 +80,20 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em}table{border-c
 </style></head><body>${body.join("\n")}</body></html>
 `;
 }
+
+/** One line per regulated workload, for the demo and a terminal glance. */
+export function reportSummary(r: ComplianceReport): string[] {
+  const f = r.summary.findings;
+  const lines = [`${r.summary.workloads} regulated workload(s); findings: ${f.critical} critical, ${f.high} high, ${f.medium} medium, ${f.low} low (evidence, not certification)`];
+  for (const w of r.workloads) {
+    // Replicas share a name; other label sets (a canary) are told apart by their extra labels.
+    const extra = Object.entries(w.labels).filter(([k]) => k !== "app" && k !== "picoseg.io/data-class").map(([k, v]) => `${k}=${v}`);
+    const name = `${w.workload}${extra.length ? ` {${extra.join(",")}}` : ""}`;
+    const top = w.findings.filter((x) => x.severity === "critical" || x.severity === "high").map((x) => x.check);
+    const denied = Object.entries(w.decisions.counts).filter(([k]) => !k.startsWith("allowed")).map(([k, v]) => `${k} ${v}`);
+    lines.push(
+      `${name.padEnd(40)} ${(w.dataClass ?? "-").padEnd(4)} ${(w.regimes.join(",") || "-").padEnd(8)} ${w.coverage.toUpperCase().padEnd(10)} ${w.findings.length} finding(s)${top.length ? ` (${top.join(", ")})` : ""}${denied.length ? `; ${denied.join(", ")}` : ""}`,
+    );
+  }
+  return lines;
+}

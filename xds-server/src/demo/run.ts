@@ -9,6 +9,8 @@ import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, filterWasmPath, repoRoot, type HostPort } from "../envoy/index.js";
 import { generateMtls, type MtlsMaterial } from "../pki/index.js";
 import { DEFAULT_RESOURCE_NAME, startXdsServer, type RunningXdsServer } from "../server.js";
+import type { ComplianceReport } from "../compliance/report.js";
+import { reportSummary } from "../compliance/render.js";
 import type { ResourceStatus } from "../xds/status.js";
 import type { DemoConnection } from "./client.js";
 import { ProcessGroup } from "./processes.js";
@@ -131,6 +133,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       wasmPath: wasm,
       controlPlaneId: "picoseg-demo",
       log: (line) => out(`  xds | ${line}`),
+      audit: { file: join(dir, "audit.jsonl"), summaryIntervalMs: 10_000 },
     });
 
     certs = generateMtls(Object.values(ID), { dir: join(dir, "certs"), serverIps: DEMO_IPS });
@@ -159,6 +162,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     out("");
     out(`xDS server  ${server.xdsAddress} (gRPC: ADS + ECDS)   ${server.httpUrl}/status`);
+    out(`console     ${server.httpUrl}/ui   (read-only: proxies, segments, decisions over time, compliance)`);
     sidecars.forEach((s, i) => {
       const w = WORKLOADS[i];
       out(`sidecar     ${s.spec.name.padEnd(17)} ${s.ports.map((p) => `${s.spec.listen.host}:${p}`).join(", ").padEnd(34)} admin ${s.adminUrl}  config ${short(versions[i])} ACKed`);
@@ -239,6 +243,18 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       out(`   ${s.spec.name.padEnd(17)} ${nz.length > 0 ? nz.join("  ") : "(none)"}`);
     }
 
+    // 4. What an assessor would see: the compliance report's summary (the server reads the
+    // sidecars' counters once more first, so that the denials above are in it).
+    out("");
+    out(`4. compliance (picoseg report --server ${server.httpUrl}; full report as text, json or html):`);
+    await server.decisions.readAll();
+    try {
+      const res = await fetch(`${server.httpUrl}/report`, { signal: AbortSignal.timeout(5000) });
+      for (const line of reportSummary((await res.json()) as ComplianceReport)) out(`   ${line}`);
+    } catch (err) {
+      problems.push(`compliance report: ${err instanceof Error ? err.message : String(err)}`);
+    }
+
     const mismatches = rows.filter((r) => !r.ok);
     out("");
     if (mismatches.length === 0 && problems.length === 0) {
@@ -259,7 +275,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const rel = cwdRel;
     out("");
     out("The demo keeps running (Ctrl-C stops everything). Try:");
+    out(`  console    ${server.httpUrl}/ui`);
     out(`  status     ${cli} status --server ${server.httpUrl}      or  curl -s ${server.httpUrl}/status`);
+    out(`  report     ${cli} report --server ${server.httpUrl} --compliance pci-dss   (--format json|html)`);
+    out(`  audit      ${cli} audit verify ${rel(join(dir, "audit.jsonl"))}`);
     out(`  policies   edit ${rel(policies)}/*.yaml — sidecars enforce the change within a second or two`);
     out(`  decisions  tail -f ${rel(join(dir, "envoy"))}/*.envoy.log | grep '"picoseg"'`);
     for (const s of sidecars) out(`  counters   curl -s '${s.adminUrl}/stats?filter=picoseg'   (${s.spec.name})`);

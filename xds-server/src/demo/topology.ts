@@ -69,7 +69,7 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
   {
     name: "reporting-canary",
     namespace: "analytics",
-    labels: { app: "reporting-api", track: "canary" },
+    labels: { app: "reporting-api", track: "canary", "picoseg.io/data-class": "phi" },
     // The app team tightens the audit segment for its canary pod: enforce, and 8 KiB per read.
     annotations: { "picoseg.io/mode": "enforce", "picoseg.io/max-message-bytes": "8Ki" },
     listen: { host: "127.0.0.5", port: 8080 },
