@@ -120,8 +120,10 @@ function drawReport(r) {
       ...w.findings.map((x) => el("tr", {},
         el("td", { class: `sev-${x.severity}` }, x.severity), el("td", {}, x.text),
         el("td", {}, x.requirements.map((q) => `${q.regime === "pci-dss" ? "PCI-DSS" : "HIPAA"} ${q.id}`).join(", ") || "-"))));
+    // Replicas share a name; another label set of it (a canary) is told apart by its extra labels.
+    const extra = Object.entries(w.labels).filter(([k]) => k !== "app" && k !== "picoseg.io/data-class").map(([k, v]) => `${k}=${v}`);
     parts.push(el("div", { class: "workload", "data-workload": w.workload },
-      el("h3", {}, `${w.workload} `, el("span", { class: `cov cov-${w.coverage}` }, w.coverage)),
+      el("h3", {}, `${w.workload}${extra.length ? ` {${extra.join(",")}}` : ""} `, el("span", { class: `cov cov-${w.coverage}` }, w.coverage)),
       el("p", {}, `data class ${w.dataClass || "-"} · ${w.regimes.join(", ") || "no regime"} · segments: ${w.segments.map((s) => `${s.name} (${s.mode})`).join(", ") || "none"}`),
       el("ul", {}, ...w.rules.map((x) => el("li", {}, el("code", {}, `${x.segment}/${x.rule}`), ` [${x.mode}]: ${x.text}`))),
       w.findings.length ? findings : el("p", {}, "no finding")));
