@@ -15,6 +15,7 @@ import { startFixture, type Fixture } from "../xds/server-fixture.js";
 import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 
 const run = promisify(execFile);
+const CONFIG_RELOAD = "extension_config_discovery.network_filter.picoseg.config_reload";
 const cli = ["--import", "tsx", path.join(import.meta.dirname, "..", "xds", "run-cli.ts")];
 
 let fx: Fixture | undefined;
@@ -58,6 +59,7 @@ describe("picoseg report against a real server and sidecar", () => {
     });
 
     // 127.0.0.1 is not in the payments subnet: denied for its source, by the filter in Envoy.
+    await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
     expect(await probe(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     const seen = Date.now();
@@ -104,5 +106,34 @@ describe("picoseg report against a real server and sidecar", () => {
     expect(d.data["counts"]).toEqual([{ workload: "shop/card-db", verdict: "denied", reason: "source", count: 1 }]);
     expect(entries.filter((e) => e.kind === "xds.ack").at(-1)!.data).toMatchObject({ node: "card-db-1", workload: "shop/card-db", resources: [{ name: "picoseg", version: status.current }] });
     expect(verifyTrail(audit)).toMatchObject({ ok: true });
+  });
+
+  it("a sidecar's Envoy restarted (its counters back at zero) adds to the counts; nothing is lost or counted twice", async () => {
+    const [listenPort, adminPort] = (await freePorts(2)) as [number, number];
+    fx = await startFixture({ "card-db.yaml": CARD_DB(listenPort) }, { wasmPath: defaultWasmPath(), decisionIntervalMs: 200 });
+    const node = { id: "card-db-1", cluster: "card-db.shop", namespace: "shop", labels: { app: "card-db", "picoseg.io/data-class": "pci" }, workloadName: "card-db" };
+    const counted = (): number | undefined => fx!.server.decisions.proxies()[0]?.counts["denied:source"];
+    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node });
+    // The filter's config is in place: a denial is the filter's, not a listener still warming.
+    await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
+    expect(await probe(listenPort)).toBe("denied");
+    expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
+    await waitFor("the first denial read", () => (counted() === 1 ? true : undefined), 2000, 50);
+    await sidecar.stop();
+    sidecar = undefined;
+    await waitFor("the proxy gone from the server", () => (fx!.server.status().proxies.length === 0 ? true : undefined), 5000, 50);
+    await waitFor("the counters to drop it", () => (fx!.server.decisions.proxies().length === 0 ? true : undefined), 2000, 50);
+
+    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node });
+    await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
+    expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(0);
+    expect(await probe(listenPort)).toBe("denied");
+    expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
+    await waitFor("both denials counted", () => (counted() === 2 ? true : undefined), 2000, 50);
+    // Read a few more times: still two.
+    for (let i = 0; i < 3; i++) await fx.server.decisions.readAll();
+    expect(counted()).toBe(2);
+    const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
+    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="denied",reason="source"} 2');
   });
 });

@@ -93,6 +93,7 @@ describe("the console in Chromium", () => {
 
     // A real connection denied by the filter in the real Envoy: counted on the page within 2 s.
     expect(await probe(listenPort)).toBe("denied");
+    expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     t0 = Date.now();
     await page.locator('#decisions tr[data-node="card-db-1"] td.counts', { hasText: "denied:source 1" }).waitFor({ timeout: 2000 });
     expect(Date.now() - t0).toBeLessThan(2000);

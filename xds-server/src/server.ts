@@ -249,6 +249,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         {
           ...(opts.audit.maxBytes !== undefined ? { maxBytes: opts.audit.maxBytes } : {}),
           ...(opts.audit.summaryIntervalMs !== undefined ? { summaryIntervalMs: opts.audit.summaryIntervalMs } : {}),
+          onError: log,
         },
       )
     : undefined;

@@ -37,6 +37,8 @@ function fileHash(file: string): string | undefined {
 export interface AuditRecorderOptions extends AuditWriterOptions {
   /** Denials (and allows) are summed over this interval before one entry is written. Default 60 s. */
   summaryIntervalMs?: number;
+  /** A write that failed (disk full, file removed): said here, never thrown into the server. */
+  onError?: (message: string) => void;
 }
 
 export class AuditRecorder implements Callbacks {
@@ -46,10 +48,14 @@ export class AuditRecorder implements Callbacks {
   private pending = new Map<string, DecisionDelta>();
   private pendingFrom = Date.now();
   private readonly timer: NodeJS.Timeout;
+  private readonly onError: (message: string) => void;
+  /** Entries that could not be written since the last one that could. */
+  private lost = 0;
 
   constructor(file: string, start: Record<string, unknown>, opts: AuditRecorderOptions = {}) {
     this.writer = new AuditWriter(file, opts);
-    this.writer.append("server.start", start);
+    this.onError = opts.onError ?? ((m) => console.error(m));
+    this.append("server.start", start);
     this.timer = setInterval(() => this.flushDecisions(), opts.summaryIntervalMs ?? 60_000);
     this.timer.unref();
   }
@@ -75,7 +81,7 @@ export class AuditRecorder implements Callbacks {
     this.started = true;
     this.hashes = next;
     const all = [...next.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-    this.writer.append("policy.accepted", {
+    this.append("policy.accepted", {
       revision: state.revision,
       // One hash for the whole state: the segments' names and content hashes, in name order.
       hash: sha256(all.map(([k, v]) => `${k} ${v.hash}`).join("\n")),
@@ -89,25 +95,25 @@ export class AuditRecorder implements Callbacks {
   policyRefused(refusals: readonly Refusal[]): void {
     for (const r of refusals) {
       const h = fileHash(r.file);
-      this.writer.append("policy.refused", { source: r.file, line: r.line, error: r.text, ...(h ? { contentHash: h } : {}) });
+      this.append("policy.refused", { source: r.file, line: r.line, error: r.text, ...(h ? { contentHash: h } : {}) });
     }
   }
 
   /** A valid state the server would not serve (e.g. --min-segments). */
   policyHeld(state: PolicyState, why: string): void {
-    this.writer.append("policy.held", { revision: state.revision, segments: state.segments.length, reason: why });
+    this.append("policy.held", { revision: state.revision, segments: state.segments.length, reason: why });
   }
 
   onResponse(stream: StreamInfo, r: SentResponse): void {
-    this.writer.append("xds.sent", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources, removed: r.removed });
+    this.append("xds.sent", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources, removed: r.removed });
   }
 
   onAck(stream: StreamInfo, r: SentResponse): void {
-    this.writer.append("xds.ack", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources });
+    this.append("xds.ack", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources });
   }
 
   onNack(stream: StreamInfo, r: SentResponse, detail: string): void {
-    this.writer.append("xds.nack", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources, detail });
+    this.append("xds.nack", { ...this.who(stream), version: r.version, nonce: r.nonce, resources: r.resources, detail });
   }
 
   /** Decisions read from the proxies, summed until the interval ends. */
@@ -126,7 +132,7 @@ export class AuditRecorder implements Callbacks {
       const counts = [...this.pending.values()]
         .map((d) => ({ workload: d.workload, verdict: d.verdict, reason: d.reason, count: d.count }))
         .sort((a, b) => (`${a.workload} ${a.verdict} ${a.reason}` < `${b.workload} ${b.verdict} ${b.reason}` ? -1 : 1));
-      this.writer.append("decisions", {
+      this.append("decisions", {
         from: new Date(this.pendingFrom).toISOString(),
         to: new Date(to).toISOString(),
         counts,
@@ -141,8 +147,25 @@ export class AuditRecorder implements Callbacks {
   close(): void {
     clearInterval(this.timer);
     this.flushDecisions();
-    this.writer.append("server.stop", {});
+    this.append("server.stop", {});
     this.writer.close();
+  }
+
+  /**
+   * The trail must not stop the server from serving proxies: a failed write is reported, and the
+   * next entry that can be written says how many were lost (the gap is in the trail itself).
+   */
+  private append(kind: string, data: Record<string, unknown>): void {
+    try {
+      if (this.lost > 0) {
+        this.writer.append("audit.lost", { entries: this.lost });
+        this.lost = 0;
+      }
+      this.writer.append(kind, data);
+    } catch (err) {
+      this.lost += 1;
+      this.onError(`picoseg: audit log ${this.writer.file}: ${kind} not written: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private who(stream: StreamInfo): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // (`picoseg.allowed`, `picoseg.denied.<reason>`, `picoseg.audit.<reason>`, shown by Envoy under
 // `wasmcustom.`), and a proxy on this machine may announce its admin address in its node metadata
 // (PICOSEG_ADMIN). This module reads those counters every interval and keeps, per proxy and in
-// total, the counts since it first read that proxy, plus a short history for the console's chart.
+// total, the decisions counted while this server ran, plus a short history for the console's chart.
 //
 // What it cannot see: the source, principal and port of a denied connection. Those are only in the
 // filter's JSON log line in Envoy's own log; no channel carries them to the server yet. In a mesh
@@ -72,8 +72,19 @@ export function workloadName(w: Workload, fallback: string): string {
   return `${w.namespace}/${w.name ?? w.labels["app"] ?? fallback}`;
 }
 
+/** A proxy gone this long is forgotten; until then a reconnect continues its counts. */
+const FORGET_AFTER_MS = 10 * 60_000;
+
+interface ProxyState {
+  last: Map<CountKey, number>;
+  view: ProxyDecisions;
+  present: boolean;
+  goneAt?: number;
+}
+
 export class DecisionCounters {
-  private readonly state = new Map<string, { baseline: Map<CountKey, number>; last: Map<CountKey, number>; view: ProxyDecisions }>();
+  private readonly state = new Map<string, ProxyState>();
+  private readonly startedAt = Date.now();
   private readonly totals = new Map<CountKey, number>();
   private readonly history: DecisionSample[] = [];
   private readonly metric: Counter<"namespace" | "workload" | "verdict" | "reason"> | undefined;
@@ -107,8 +118,9 @@ export class DecisionCounters {
     await this.running;
   }
 
+  /** The proxies connected now. */
   proxies(): ProxyDecisions[] {
-    return [...this.state.values()].map((s) => ({ ...s.view, counts: { ...s.view.counts } }));
+    return [...this.state.values()].filter((s) => s.present).map((s) => ({ ...s.view, counts: { ...s.view.counts } }));
   }
 
   samples(): DecisionSample[] {
@@ -125,7 +137,14 @@ export class DecisionCounters {
         deltas.push(...(await this.readOne(p)));
       }),
     );
-    for (const id of [...this.state.keys()]) if (!seen.has(id)) this.state.delete(id);
+    const now = Date.now();
+    for (const [id, st] of this.state) {
+      if (seen.has(id)) continue;
+      // Kept a while: an xDS stream that reconnects must not have its counts read again.
+      st.present = false;
+      st.goneAt ??= now;
+      if (now - st.goneAt > FORGET_AFTER_MS) this.state.delete(id);
+    }
     for (const d of deltas) {
       const key = d.verdict === "allowed" ? "allowed" : `${d.verdict}:${d.reason}`;
       this.totals.set(key, (this.totals.get(key) ?? 0) + d.count);
@@ -139,9 +158,11 @@ export class DecisionCounters {
     const workload = workloadName(p.workload, p.nodeId);
     let s = this.state.get(p.nodeId);
     if (!s) {
-      s = { baseline: new Map(), last: new Map(), view: { nodeId: p.nodeId, workload, counts: {}, since: Date.now() } };
+      s = { last: new Map(), view: { nodeId: p.nodeId, workload, counts: {}, since: Date.now() }, present: true };
       this.state.set(p.nodeId, s);
     }
+    s.present = true;
+    delete s.goneAt;
     const view = s.view;
     if (p.admin === undefined) {
       view.error = "no admin address in node metadata (PICOSEG_ADMIN): decisions not readable";
@@ -152,14 +173,16 @@ export class DecisionCounters {
       return [];
     }
     let stats: Map<CountKey, number>;
+    let uptime: number | undefined;
     try {
-      const r = await fetch(`http://${p.admin}/stats?filter=${encodeURIComponent("^(wasmcustom\\.)?picoseg\\.")}`, {
+      const r = await fetch(`http://${p.admin}/stats?filter=${encodeURIComponent("^((wasmcustom\\.)?picoseg\\.|server\\.uptime$)")}`, {
         signal: AbortSignal.timeout(2000),
       });
       if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
       stats = new Map();
       for (const line of (await r.text()).split("\n")) {
         const m = /^(\S+): (\d+)$/.exec(line);
+        if (m && m[1] === "server.uptime") uptime = Number(m[2]);
         const c = m ? parseCounterName(m[1]!) : undefined;
         if (c) stats.set(c.verdict === "allowed" ? "allowed" : `${c.verdict}:${c.reason}`, Number(m![2]));
       }
@@ -169,13 +192,15 @@ export class DecisionCounters {
     }
     delete view.error;
     const first = view.lastReadAt === undefined;
+    // First read of a proxy: an Envoy that started after this server did made all its decisions
+    // while the server was up, so they count from zero; an older one (a server restart) may have
+    // been counted by the previous server: its current values are the baseline.
+    const countAll = first && uptime !== undefined && uptime * 1000 <= Date.now() - this.startedAt;
     view.lastReadAt = Date.now();
     const out: DecisionDelta[] = [];
     for (const [key, value] of stats) {
-      // The first read is the baseline: what happened before the server saw the proxy is not
-      // counted again after a server restart. A counter that went down means Envoy restarted.
-      if (first) s.baseline.set(key, value);
-      const prev = s.last.get(key) ?? (first ? value : 0);
+      // A counter that went down means Envoy restarted: its new value is all new.
+      const prev = s.last.get(key) ?? (first && !countAll ? value : 0);
       const delta = value >= prev ? value - prev : value;
       s.last.set(key, value);
       if (delta === 0) continue;
