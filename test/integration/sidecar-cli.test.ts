@@ -58,6 +58,9 @@ describe("picoseg sidecar (running Envoy)", () => {
       ANNOTATIONS: { "picoseg.io/max-bytes-in": "1Mi" },
       SERVICE_ACCOUNT: "payments-db",
       WORKLOAD_NAME: "payments-db",
+      // The admin address Envoy really listens on, announced so that the server can read the
+      // filter's decision counters (--admin defaults to 127.0.0.1:0: the CLI picks the port first).
+      PICOSEG_ADMIN: admin.replace(/^http:\/\//, ""),
     });
   });
 
