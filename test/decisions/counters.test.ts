@@ -32,7 +32,7 @@ describe("decision counters", () => {
       none: "no admin address in node metadata (PICOSEG_ADMIN): decisions not readable",
       remote: 'admin address "10.0.0.7:15000" refused: only loopback addresses are read',
       "metadata-server": 'admin address "169.254.169.254:80" refused: only loopback addresses are read',
-      down: expect.stringMatching(new RegExp(`^reading http://127\\.0\\.0\\.1:${closed}/stats: `)),
+      down: expect.stringMatching(new RegExp(`^reading http://127\\.0\\.0\\.1:${closed}: `)),
     });
     expect(c.proxies().every((p) => p.lastReadAt === undefined && Object.keys(p.counts).length === 0)).toBe(true);
     expect(c.samples()).toHaveLength(1);

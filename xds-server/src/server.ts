@@ -236,7 +236,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         const c = proxyConfigs.describe(id);
         if (!c) return [];
         const admin = c.node.metadata["PICOSEG_ADMIN"];
-        return [{ nodeId: id, workload: c.node.workload, ...(typeof admin === "string" ? { admin } : {}) }];
+        return [{ nodeId: id, workload: c.node.workload, streams: c.streams, ...(typeof admin === "string" ? { admin } : {}) }];
       }),
     intervalMs: decisionIntervalMs,
     registry: metrics.registry,

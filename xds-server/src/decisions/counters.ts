@@ -20,6 +20,8 @@ export interface ProxyEndpoint {
   workload: Workload;
   /** Node metadata PICOSEG_ADMIN, as the proxy sent it. */
   admin?: string;
+  /** Its xDS stream ids now: a proxy whose streams are all new has reconnected (maybe restarted). */
+  streams?: readonly number[];
 }
 
 export interface ProxyDecisions {
@@ -80,6 +82,9 @@ interface ProxyState {
   view: ProxyDecisions;
   present: boolean;
   goneAt?: number;
+  /** When the Envoy process last read started (ms since epoch, to the second). */
+  envoyStart?: number;
+  streams: ReadonlySet<number>;
 }
 
 export class DecisionCounters {
@@ -158,11 +163,13 @@ export class DecisionCounters {
     const workload = workloadName(p.workload, p.nodeId);
     let s = this.state.get(p.nodeId);
     if (!s) {
-      s = { last: new Map(), view: { nodeId: p.nodeId, workload, counts: {}, since: Date.now() }, present: true };
+      s = { last: new Map(), view: { nodeId: p.nodeId, workload, counts: {}, since: Date.now() }, present: true, streams: new Set(p.streams ?? []) };
       this.state.set(p.nodeId, s);
     }
     s.present = true;
     delete s.goneAt;
+    const reconnected = s.streams.size > 0 && (p.streams ?? []).length > 0 && !(p.streams ?? []).some((id) => s!.streams.has(id));
+    s.streams = new Set(p.streams ?? []);
     const view = s.view;
     if (p.admin === undefined) {
       view.error = "no admin address in node metadata (PICOSEG_ADMIN): decisions not readable";
@@ -173,33 +180,48 @@ export class DecisionCounters {
       return [];
     }
     let stats: Map<CountKey, number>;
-    let uptime: number | undefined;
+    let envoyStart: number;
     try {
-      const r = await fetch(`http://${p.admin}/stats?filter=${encodeURIComponent("^((wasmcustom\\.)?picoseg\\.|server\\.uptime$)")}`, {
+      // When this Envoy process started: /server_info computes its uptime when asked (the
+      // server.uptime gauge only moves at each stats flush).
+      const info = await fetch(`http://${p.admin}/server_info`, { signal: AbortSignal.timeout(2000) });
+      if (info.status !== 200) throw new Error(`/server_info: HTTP ${info.status}`);
+      const uptime = /^(\d+(?:\.\d+)?)s$/.exec(String(((await info.json()) as { uptime_current_epoch?: unknown }).uptime_current_epoch ?? ""));
+      if (!uptime) throw new Error("/server_info: no uptime_current_epoch");
+      envoyStart = Date.now() - Number(uptime[1]) * 1000;
+      const r = await fetch(`http://${p.admin}/stats?filter=${encodeURIComponent("^(wasmcustom\\.)?picoseg\\.")}`, {
         signal: AbortSignal.timeout(2000),
       });
-      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      if (r.status !== 200) throw new Error(`/stats: HTTP ${r.status}`);
       stats = new Map();
       for (const line of (await r.text()).split("\n")) {
         const m = /^(\S+): (\d+)$/.exec(line);
-        if (m && m[1] === "server.uptime") uptime = Number(m[2]);
         const c = m ? parseCounterName(m[1]!) : undefined;
         if (c) stats.set(c.verdict === "allowed" ? "allowed" : `${c.verdict}:${c.reason}`, Number(m![2]));
       }
     } catch (err) {
-      view.error = `reading http://${p.admin}/stats: ${err instanceof Error ? err.message : String(err)}`;
+      view.error = `reading http://${p.admin}: ${err instanceof Error ? err.message : String(err)}`;
       return [];
     }
     delete view.error;
     const first = view.lastReadAt === undefined;
-    // First read of a proxy: an Envoy that started after this server did made all its decisions
-    // while the server was up, so they count from zero; an older one (a server restart) may have
-    // been counted by the previous server: its current values are the baseline.
-    const countAll = first && uptime !== undefined && uptime * 1000 <= Date.now() - this.startedAt;
+    // Another Envoy process behind the same node id (restarted): its counters start from zero,
+    // even if they already climbed back to the value last read (1 → restart → 1 is a new decision).
+    // Uptime is in whole seconds, so a start more than 2 s away is another process; so is, after a
+    // reconnect, one that started after the last read of the old one (within the second).
+    const restarted =
+      s.envoyStart !== undefined &&
+      (Math.abs(envoyStart - s.envoyStart) > 2000 || (reconnected && view.lastReadAt !== undefined && envoyStart >= view.lastReadAt - 1000));
+    if (restarted) s.last.clear();
+    s.envoyStart = envoyStart;
+    // First read of a proxy: an Envoy that started after this server made all its decisions while
+    // the server was up, so they count from zero; an older one (the server restarted) may have been
+    // counted by the previous server: its current values are the baseline.
+    const countAll = first && envoyStart >= this.startedAt - 1000;
     view.lastReadAt = Date.now();
     const out: DecisionDelta[] = [];
     for (const [key, value] of stats) {
-      // A counter that went down means Envoy restarted: its new value is all new.
+      // A counter that went down also means a restart: its new value is all new.
       const prev = s.last.get(key) ?? (first && !countAll ? value : 0);
       const delta = value >= prev ? value - prev : value;
       s.last.set(key, value);
