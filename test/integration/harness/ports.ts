@@ -1,21 +1,8 @@
-// Free loopback ports chosen at run time: bind :0, read the port, release it.
-import { createServer } from "node:net";
+// Free loopback ports chosen at run time (xds-server/src/util/ports.ts: bind :0, read, release).
+import { freeLoopbackPort } from "../../../xds-server/src/util/ports.js";
 
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") {
-        srv.close();
-        reject(new Error("freePort: no address"));
-        return;
-      }
-      srv.close(() => resolve(addr.port));
-    });
-  });
+  return freeLoopbackPort();
 }
 
 /** n distinct free ports. */
