@@ -16,6 +16,7 @@ import { loadServices } from "../../xds-server/src/xds/protos.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/xds/resources.js";
 import { jsonToStruct, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../xds-server/src/xds/server/messages.js";
 import { connectH2Client } from "./h2-client.js";
+import { appSegment as perApp, clientLabels, sharedSegment as shared } from "./policies.js";
 import type { ServerMessage, ServerSample } from "./server-process.js";
 
 function arg(name: string, dflt: number): number {
@@ -29,27 +30,6 @@ const WORKLOADS = arg("workloads", 20);
 const ROUNDS = arg("rounds", 5);
 const DEBOUNCE = arg("debounce", 150);
 const GRPC_JS = process.argv.includes("--grpc-js");
-
-// Every client is selected by the shared segment (which each round edits) and by its app's own.
-const shared = (round: number): string => `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: shared, namespace: bench }
-spec:
-  selector: { matchLabels: { tier: bench } }
-  rules:
-    - name: round-${round}
-      ports: [${10000 + round}]
-`;
-const perApp = (i: number): string => `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: app-${i}, namespace: bench }
-spec:
-  selector: { matchLabels: { app: app-${i} } }
-  rules:
-    - name: db
-      ports: [5432]
-      limits: { maxBytesIn: ${i + 1}Mi }
-`;
 
 interface Client {
   version: string;
@@ -93,7 +73,7 @@ function grpcJsClient(
     node: {
       id: `bench-${i}`,
       cluster: "bench",
-      metadata: jsonToStruct({ NAMESPACE: "bench", LABELS: { tier: "bench", app: `app-${i % WORKLOADS}` } }),
+      metadata: jsonToStruct({ NAMESPACE: "bench", LABELS: clientLabels(i, WORKLOADS) }),
     },
   });
   return c;
@@ -150,7 +130,7 @@ async function main(): Promise<void> {
     clients.push(
       GRPC_JS
         ? grpcJsClient(ctors, ready.xdsAddress, i, onUpdate)
-        : connectH2Client(ready.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: { tier: "bench", app: `app-${i % WORKLOADS}` } }, onUpdate),
+        : connectH2Client(ready.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate),
     );
     // Let connections establish as they are opened rather than all at once at the end.
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
