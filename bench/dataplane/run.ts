@@ -39,7 +39,9 @@ const ROUNDS = Math.round(numArg("rounds", QUICK ? 1 : 5, 50));
 const SECONDS = numArg("seconds", QUICK ? 0.5 : 2, 30);
 const IDLE_WANTED = Math.round(numArg("idle", QUICK ? 1000 : 10_000, 100_000));
 const ONLY = argValue("only")?.split(",");
-const selected = CONFIGS.filter((c) => !ONLY || ONLY.includes(c.name) || c.name === c.baseline);
+// --only C,D runs those configurations and their baselines.
+const wanted = new Set(ONLY ? CONFIGS.filter((c) => ONLY.includes(c.name)).flatMap((c) => [c.name, c.baseline]) : CONFIGS.map((c) => c.name));
+const selected = CONFIGS.filter((c) => wanted.has(c.name));
 
 // ---- workloads and their unit of work ----
 
@@ -87,6 +89,10 @@ const WORKLOADS: Workload[] = [
     work: (m) => m.load.ops, unit: "connections", cpuScale: 1000 * 1000, cpuUnit: "ms / 1,000 conn.", goalVsA: 1.25,
   },
 ];
+
+// --workloads up,rr1 runs a subset (keys as above), e.g. to profile one workload.
+const ONLY_WORKLOADS = argValue("workloads")?.split(",");
+const workloads = WORKLOADS.filter((w) => !ONLY_WORKLOADS || ONLY_WORKLOADS.includes(w.key));
 
 // ---- statistics and printing ----
 
@@ -169,7 +175,7 @@ async function main(): Promise<void> {
     const order = [...envoys.values()];
     for (let round = 1; round <= ROUNDS; round++) {
       const rotated = [...order.slice((round - 1) % order.length), ...order.slice(0, (round - 1) % order.length)];
-      for (const w of WORKLOADS) {
+      for (const w of workloads) {
         for (const { envoy, port, cfg } of rotated) {
           const m = await measure(loadgen, w.spec(port, cfg.tls ? clientTls : undefined), envoy, upstream);
           if (m.load.errors > 0) console.log(`  ! round ${round} ${cfg.name} ${w.key}: ${m.load.errors} errors (${m.load.firstError ?? ""})`);
@@ -215,7 +221,7 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
 
   // Figures: medians over rounds.
   console.log("\nEnvoy CPU per unit of work (median over rounds; Envoy process alone, /proc/<pid>/stat)");
-  console.log(table(["workload", ...names.map((n) => `(${n})`)], WORKLOADS.map((w) => [
+  console.log(table(["workload", ...names.map((n) => `(${n})`)], workloads.map((w) => [
     `${w.title} [${w.cpuUnit}]`,
     ...names.map((n) => fmt(median(get(n, w.key).map((s) => cpuPerUnit(w, s.m))), 3)),
   ])));
@@ -223,7 +229,7 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
   console.log("\nThroughput and latency (median over rounds)");
   const rate = (w: Workload, s: Sample): string =>
     w.unit === "bytes" ? `${fmt(s.m.load.bytes / s.m.load.seconds / 1e6, 0)} MB/s` : `${fmt(s.m.load.ops / s.m.load.seconds, 0)}/s`;
-  console.log(table(["workload", ...names.map((n) => `(${n})`)], WORKLOADS.flatMap((w) => {
+  console.log(table(["workload", ...names.map((n) => `(${n})`)], workloads.flatMap((w) => {
     const rows = [[w.title, ...names.map((n) => {
       const ss = get(n, w.key);
       const mid = [...ss].sort((a, b) => (w.work(a.m) / a.m.load.seconds) - (w.work(b.m) / b.m.load.seconds))[Math.floor(ss.length / 2)];
@@ -252,19 +258,19 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
   if (names.includes("C") && names.includes("D")) pairs.push(["C", "D"]);
 
   console.log("\nRatios of Envoy CPU per unit of work: median [min–max over rounds]");
-  console.log(table(["workload", ...pairs.map(([a, b]) => `${a} / ${b}`)], WORKLOADS.map((w) => [
+  console.log(table(["workload", ...pairs.map(([a, b]) => `${a} / ${b}`)], workloads.map((w) => [
     w.title, ...pairs.map(([a, b]) => ratioText(ratios(a, b, w, cpuPerUnit))),
   ])));
   const perSecond = (w: Workload, m: Measured): number => w.work(m) / m.load.seconds;
   console.log("\nRatios of throughput (bytes/s, exchanges/s, connections/s): median [min–max over rounds]");
-  console.log(table(["workload", ...pairs.map(([a, b]) => `${a} / ${b}`)], WORKLOADS.map((w) => [
+  console.log(table(["workload", ...pairs.map(([a, b]) => `${a} / ${b}`)], workloads.map((w) => [
     w.title, ...pairs.map(([a, b]) => ratioText(ratios(a, b, w, perSecond))),
   ])));
 
   // Who was busy: Envoy's share of a core, the generator's (client + upstream).
   console.log("\nCPU shares during the windows (of one core; medians; the generator is the Go client plus the Go upstream)");
   let saturated = 0;
-  console.log(table(["workload", ...names.map((n) => `(${n}) Envoy / gen.`)], WORKLOADS.map((w) => [
+  console.log(table(["workload", ...names.map((n) => `(${n}) Envoy / gen.`)], workloads.map((w) => [
     w.title, ...names.map((n) => {
       const ss = get(n, w.key);
       for (const s of ss) {
@@ -291,12 +297,12 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
   };
   for (const [num, den] of [["C", "A"], ["C-TLS", "A-TLS"]] as Array<[ConfigName, ConfigName]>) {
     if (!names.includes(num) || !names.includes(den)) continue;
-    for (const w of WORKLOADS) goal(`(${num}) / (${den}) Envoy CPU, ${w.title}`, median(ratios(num, den, w, cpuPerUnit)), w.goalVsA);
+    for (const w of workloads) goal(`(${num}) / (${den}) Envoy CPU, ${w.title}`, median(ratios(num, den, w, cpuPerUnit)), w.goalVsA);
     const extra = (idleBytes.get(num) ?? NaN) - (idleBytes.get(den) ?? NaN);
     goal(`(${num}) − (${den}) memory per idle connection`, extra, 1024, " B");
   }
   if (names.includes("C") && names.includes("D")) {
-    for (const w of WORKLOADS) goal(`(C) / (D) Envoy CPU, ${w.title}`, median(ratios("C", "D", w, cpuPerUnit)), 1.05);
+    for (const w of workloads) goal(`(C) / (D) Envoy CPU, ${w.title}`, median(ratios("C", "D", w, cpuPerUnit)), 1.05);
   }
 }
 
