@@ -199,14 +199,22 @@ async function runSide(side: Side): Promise<SideResult> {
   const rssBefore = rss(side.pid);
   let received = 0;
   const onUpdate = (): void => void received++;
+  let errors = 0;
+  let firstError = "";
+  const onError = (err: Error): void => {
+    if (errors++ === 0) firstError = err.message;
+  };
+  const noErrors = (): void => {
+    if (errors > 0) throw new Error(`${side.name}: ${errors} client error(s), first: ${firstError} (out of ephemeral ports? \`ss -s\`)`);
+  };
   const clients: H2Client[] = [];
   const t0 = performance.now();
   try {
     for (let i = 0; i < N; i++) {
-      clients.push(connectH2Client(side.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate));
+      clients.push(connectH2Client(side.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate, onError));
       if (i % 200 === 199) await new Promise((r) => setImmediate(r));
     }
-    await until(`${side.name}: initial config to ${N} clients`, () => received >= N, 10);
+    await until(`${side.name}: initial config to ${N} clients`, () => (noErrors(), received >= N), 10);
     const connectMs = performance.now() - t0;
     await until(`${side.name}: ${N} initial ACKs`, async () => (await side.acks()) >= N, 10);
     await side.gc();
@@ -221,7 +229,7 @@ async function runSide(side: Side): Promise<SideResult> {
       const cpu0 = cpuSeconds(side.pid);
       const start = performance.now();
       await side.change(round);
-      await until(`${side.name}: round ${round} to ${N} clients`, () => received >= N);
+      await until(`${side.name}: round ${round} to ${N} clients`, () => (noErrors(), received >= N));
       await until(`${side.name}: round ${round} ACKs`, async () => (await side.acks()) >= acks0 + N, 5);
       const allAcked = performance.now() - start;
       const cpuMs = (cpuSeconds(side.pid) - cpu0) * 1000;
