@@ -1,7 +1,7 @@
 // picoseg's xDS server next to go-control-plane: the same N simulated delta-ECDS clients
 // (h2-client.ts, one HTTP/2 connection each), the same resources, the same change.
 //
-//   npm run bench:xds:gcp [-- --clients 1000 --rounds 3 --workloads 20 --debounce 150]
+//   npm run bench:xds:gcp [-- --clients 1000 --rounds 3 --workloads 20 --debounce 150] [--picoseg-only]
 //
 // The resources: for each round and workload, this script compiles the benchmark's policies
 // (policies.ts) with the project's compiler and marshals them with the server's own
@@ -88,7 +88,11 @@ interface Side {
 
 async function picosegSide(dir: string): Promise<Side> {
   const child = fork(path.join(import.meta.dirname, "server-process.ts"), [dir, String(DEBOUNCE)], {
-    execArgv: ["--import", "tsx", "--expose-gc"],
+    // PICOSEG_BENCH_PROF=DIR writes a V8 CPU profile of picoseg's server into DIR (as run.ts).
+    execArgv: [
+      "--import", "tsx", "--expose-gc",
+      ...(process.env["PICOSEG_BENCH_PROF"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["PICOSEG_BENCH_PROF"]}`] : []),
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(child);
@@ -120,8 +124,11 @@ async function picosegSide(dir: string): Promise<Side> {
     acks: async () => (await sample("sample")).acks,
     gc: async () => void (await sample("memory")),
     stop: async () => {
+      // Let it exit by itself first (a CPU profile is written at exit, not on SIGTERM).
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
       child.send("stop");
-      await stopProcess(child, 10_000);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await stopProcess(child, 5000);
     },
   };
 }
@@ -212,7 +219,9 @@ async function runSide(side: Side): Promise<SideResult> {
   try {
     for (let i = 0; i < N; i++) {
       clients.push(connectH2Client(side.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate, onError));
-      if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+      // At most ~1,000 connections in progress: on a busy machine a burst of 10,000 overflows the
+      // server's accept queue (its connections are then reset), and N Envoys never connect at once.
+      if (i % 200 === 199) await until(`${side.name}: initial config to ${i - 999} clients`, () => (noErrors(), received >= i - 999), 5);
     }
     await until(`${side.name}: initial config to ${N} clients`, () => (noErrors(), received >= N), 10);
     const connectMs = performance.now() - t0;
@@ -276,6 +285,8 @@ async function main(): Promise<void> {
 
     console.log(`xDS side by side: ${N} delta-ECDS clients (hand-framed node:http2, one connection each), ${WORKLOADS} workloads, ${ROUNDS} rounds, debounce ${DEBOUNCE} ms on both sides`);
     const ours = await runSide(await picosegSide(policies));
+    // --picoseg-only: profile or compare builds of picoseg's server alone.
+    if (process.argv.includes("--picoseg-only")) return;
     const theirs = await runSide(await gcpSide(gcpBinary, resources));
 
     const kib = (s: SideResult): number => (s.rssAfter - s.rssBefore) / N / 1024;
