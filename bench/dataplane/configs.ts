@@ -163,6 +163,11 @@ export function bootstrapFor(cfg: BenchConfig, port: number, upstreamPort: numbe
       ...(cfg.tls ? { tls } : {}),
     }],
   });
+  // Envoy's default circuit breaker allows a cluster 1,024 connections; tcp_proxy resets the rest,
+  // and the idle-memory figure holds ~10,000. Raised alike for every configuration.
+  for (const c of bootstrap.static_resources.clusters) {
+    Object.assign(c, { circuit_breakers: { thresholds: [{ max_connections: 1_000_000, max_pending_requests: 1_000_000, max_requests: 1_000_000 }] } });
+  }
   if (configuration === undefined) {
     // Same listener, cluster and transport socket; only the filters in front of tcp_proxy change.
     const chain = bootstrap.static_resources.listeners[0]!.filter_chains[0]!;

@@ -203,8 +203,10 @@ func percentile(sorted []int64, p float64) float64 {
 	return float64(sorted[i]) / 1e3
 }
 
-// dialAll opens n connections, a few at a time (10,000 mTLS handshakes one by one would take long).
-func dialAll(d dialer, n int) []net.Conn {
+// dialAll opens n connections, a few at a time (10,000 mTLS handshakes one by one would take long),
+// each made ready by first (if not nil) before the worker dials the next: at most 8 are in
+// progress, so neither Envoy's accept queue nor the upstream's overflows on a busy machine.
+func dialAll(d dialer, n int, first func(net.Conn) error) []net.Conn {
 	open := make([]net.Conn, n)
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
@@ -220,6 +222,11 @@ func dialAll(d dialer, n int) []net.Conn {
 				c, err := d.dial()
 				if err != nil {
 					fail("dial %d of %d: %v", i+1, n, err)
+				}
+				if first != nil {
+					if err := first(c); err != nil {
+						fail("first exchange on connection %d of %d: %v", i+1, n, err)
+					}
 				}
 				open[i] = c
 			}
@@ -245,21 +252,17 @@ func run(mode string, d dialer, conns int, dur time.Duration) {
 	}
 
 	// Connections that exist before the window (all modes but "connect").
-	var open []net.Conn
-	if mode != "connect" {
-		open = dialAll(d, conns)
-	}
 	req := make([]byte, smallSize)
 	frame(req, 'E', smallSize)
 	// Every echo connection carries one message before the window: admission and sniffing
 	// (picoseg decides the protocol on the first 64 bytes) are not part of the steady state.
+	var first func(net.Conn) error
 	if mode == "rr" || mode == "idle" {
-		resp := make([]byte, smallSize)
-		for i, c := range open {
-			if err := exchange(c, req, resp); err != nil {
-				fail("first exchange on connection %d: %v", i+1, err)
-			}
-		}
+		first = func(c net.Conn) error { return exchange(c, req, make([]byte, smallSize)) }
+	}
+	var open []net.Conn
+	if mode != "connect" {
+		open = dialAll(d, conns, first)
 	}
 	if mode == "idle" {
 		// Hold the connections until stdin closes; print once they are all established.
