@@ -65,7 +65,7 @@ const rr = (conns: number): Workload => ({
   work: (m) => m.load.ops,
   unit: "exchanges",
   cpuScale: 1000 * 1000,
-  cpuUnit: "ms / 1,000 msgs",
+  cpuUnit: "ms / 1,000 exchanges",
   goalVsA: 1.1,
 });
 
