@@ -287,7 +287,11 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
   }
 
   console.log(`\nEnvoy RSS per idle connection (${idle.toLocaleString("en-US")} idle connections, each past one 64 B exchange${idle < IDLE_WANTED ? `; ${IDLE_WANTED.toLocaleString("en-US")} asked, RLIMIT_NOFILE ${nofile} allows Envoy two descriptors for each of ${idle}` : ""})`);
-  console.log(table(["", ...names.map((n) => `(${n})`)], [["bytes / connection", ...names.map((n) => fmt(idleBytes.get(n) ?? NaN, 0))]]));
+  const baselineOf = (n: ConfigName): ConfigName => CONFIGS.find((c) => c.name === n)?.baseline ?? n;
+  console.log(table(["", ...names.map((n) => `(${n})`)], [
+    ["bytes / connection", ...names.map((n) => fmt(idleBytes.get(n) ?? NaN, 0))],
+    ["minus its baseline's", ...names.map((n) => fmt((idleBytes.get(n) ?? NaN) - (idleBytes.get(baselineOf(n)) ?? NaN), 0))],
+  ]));
 
   // Goals: printed, never asserted.
   console.log("\nGoals");
