@@ -11,7 +11,7 @@ import {
   compileForWorkload, formatPolicyError, validatePolicyText, type PicoSegment, type Rule,
 } from "../../xds-server/src/policy/index.js";
 
-export type ConfigName = "A" | "B" | "C" | "D" | "A-TLS" | "C-TLS";
+export type ConfigName = "A" | "B" | "C" | "D" | "E" | "A-TLS" | "C-TLS";
 
 export interface BenchConfig {
   name: ConfigName;
@@ -26,6 +26,7 @@ export const CONFIGS: readonly BenchConfig[] = [
   { name: "B", title: "picoseg allow-all", baseline: "A", tls: false },
   { name: "C", title: "picoseg, every factor (limits not reached)", baseline: "A", tls: false },
   { name: "D", title: "native rbac + connection_limit + local_ratelimit", baseline: "A", tls: false },
+  { name: "E", title: "picoseg doing what (D) does: CIDRs, ports, perSource connections", baseline: "A", tls: false },
   { name: "A-TLS", title: "plain tcp_proxy, mTLS listener", baseline: "A-TLS", tls: true },
   { name: "C-TLS", title: "picoseg every factor + principals, mTLS", baseline: "A-TLS", tls: true },
 ];
@@ -66,6 +67,16 @@ function everyFactorRule(port: number, principals: boolean): Rule {
   };
 }
 
+/** What (D)'s native filters enforce, as a picoseg rule: the like-for-like comparison with (D). */
+function nativeLikeRule(port: number): Rule {
+  return {
+    name: "like-native",
+    from: { ipBlocks: ["127.0.0.0/8", "10.0.0.0/8"], notIpBlocks: ["10.9.0.0/16"] },
+    ports: [port, "20000-20010"],
+    perSource: { window: "1h", maxConnections: 1_000_000_000 },
+  };
+}
+
 function compile(rule: Rule, quarantine: boolean): string {
   const seg: PicoSegment = {
     apiVersion: "picoseg.io/v1alpha1",
@@ -92,6 +103,8 @@ export function picosegConfiguration(name: ConfigName, port: number): string | u
       return compile(everyFactorRule(port, false), true);
     case "C-TLS":
       return compile(everyFactorRule(port, true), true);
+    case "E":
+      return compile(nativeLikeRule(port), false);
     default:
       return undefined;
   }

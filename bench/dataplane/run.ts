@@ -256,6 +256,7 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
   const pairs: Array<[ConfigName, ConfigName]> = [];
   for (const c of selected) if (c.name !== c.baseline && names.includes(c.baseline)) pairs.push([c.name, c.baseline]);
   if (names.includes("C") && names.includes("D")) pairs.push(["C", "D"]);
+  if (names.includes("E") && names.includes("D")) pairs.push(["E", "D"]);
 
   console.log("\nRatios of Envoy CPU per unit of work: median [min–max over rounds]");
   console.log(table(["workload", ...pairs.map(([a, b]) => `${a} / ${b}`)], workloads.map((w) => [
@@ -305,8 +306,10 @@ function report(samples: Sample[], idleBytes: Map<ConfigName, number>, idle: num
     const extra = (idleBytes.get(num) ?? NaN) - (idleBytes.get(den) ?? NaN);
     goal(`(${num}) − (${den}) memory per idle connection`, extra, 1024, " B");
   }
-  if (names.includes("C") && names.includes("D")) {
-    for (const w of workloads) goal(`(C) / (D) Envoy CPU, ${w.title}`, median(ratios("C", "D", w, cpuPerUnit)), 1.05);
+  // "On what both do": (C) against (D) on every workload, and (E), picoseg limited to (D)'s job.
+  for (const num of ["C", "E"] as const) {
+    if (!names.includes(num) || !names.includes("D")) continue;
+    for (const w of workloads) goal(`(${num}) / (D) Envoy CPU, ${w.title}`, median(ratios(num, "D", w, cpuPerUnit)), 1.05);
   }
 }
 
