@@ -33,16 +33,18 @@ export function connectH2Client(
   address: string,
   node: { id: string; labels: Record<string, string>; namespace: string },
   onUpdate: () => void,
+  /** A connection or stream error (e.g. no ephemeral port left): the client will never update. */
+  onError: (err: Error) => void = () => {},
 ): H2Client {
   const session = http2.connect(`http://${address}`);
-  session.on("error", () => {});
+  session.on("error", onError);
   const stream = session.request({
     ":method": "POST",
     ":path": PATH,
     "content-type": "application/grpc",
     te: "trailers",
   });
-  stream.on("error", () => {});
+  stream.on("error", onError);
   const client: H2Client = {
     version: "",
     updatedAt: 0,

@@ -49,15 +49,17 @@ export function readFacts(): void {
     }
     releaseHost();
   }
-  let mtls = false;
-  if (hostGetProperty(P_MTLS)) {
-    mtls = hostLen >= 1 && load<u8>(hostPtr) != 0;
-    releaseHost();
-  }
   // Envoy answers `connection.tls_version` (possibly empty before the handshake) only for TLS connections.
   tlsPresent = false;
   if (hostGetProperty(P_TLS_VERSION)) {
     tlsPresent = true;
+    releaseHost();
+  }
+  // mTLS needs TLS: a plaintext connection is spared the host call (each new one costs Envoy
+  // a property lookup; bench/dataplane prices new connections).
+  let mtls = false;
+  if (tlsPresent && hostGetProperty(P_MTLS)) {
+    mtls = hostLen >= 1 && load<u8>(hostPtr) != 0;
     releaseHost();
   }
   principal = "";

@@ -89,6 +89,16 @@ describe("connection properties read per decision", () => {
     expect(reads(host) - before).toBe(5);
   });
 
+  it("a plaintext admission reads three properties: no mTLS without TLS", async () => {
+    const host = await hostWith(oneRule("ip 10.0.0.0/8"));
+    host.connect({ source: "10.1.2.3:40000" }); // warm-up
+    const before = reads(host);
+    const c = host.connect({ source: "10.1.2.4:40000" });
+    expect(c.closed).toBe(false);
+    // source.address, destination.port, connection.tls_version (absent: connection.mtls is not asked)
+    expect(reads(host) - before).toBe(3);
+  });
+
   it("a denial the host would not print, with no quarantine to count, reads no property", async () => {
     const host = await hostWith(oneRule("maxBytesIn 10"), { logLevel: "error" });
     const c = host.connect();

@@ -56,6 +56,8 @@ interface ProxyEntry {
   /** ECDS names each stream subscribes to by name; the snapshot covers their union. */
   namesByStream: Map<number, ReadonlySet<string>>;
   names: Set<string>;
+  /** namesOf(): the served names, sorted; built once per change of `names`, not per push. */
+  served?: string[];
   compiled?: CompiledConfig;
   current: Record<string, string>;
   error?: string;
@@ -160,6 +162,7 @@ export class ProxyConfigs implements Callbacks {
     for (const names of p.namesByStream.values()) for (const n of names) union.add(n);
     if (sameSet(union, p.names)) return false;
     p.names = union;
+    delete p.served;
     return true;
   }
 
@@ -173,7 +176,7 @@ export class ProxyConfigs implements Callbacks {
     return {
       node: p.node,
       streams: [...p.streams],
-      resourceNames: this.namesOf(p),
+      resourceNames: [...this.namesOf(p)],
       segments: p.compiled?.segments ?? [],
       warnings: p.compiled?.warnings ?? [],
       ...(p.compiled ? { config: p.compiled.config } : {}),
@@ -183,7 +186,7 @@ export class ProxyConfigs implements Callbacks {
   }
 
   private namesOf(p: ProxyEntry): string[] {
-    return [...new Set([...this.opts.defaultResourceNames, ...p.names])].sort();
+    return (p.served ??= [...new Set([...this.opts.defaultResourceNames, ...p.names])].sort());
   }
 
   private refresh(id: string, p: ProxyEntry, reuse: ResourcesByConfig): void {
@@ -246,8 +249,18 @@ function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): bo
   return true;
 }
 
+// A proxy's Workload object never changes (new metadata makes a new NodeInfo), and a push asks for
+// every connected proxy's key: compute each object's key once, not once per proxy per push.
+const workloadKeys = new WeakMap<Workload, string>();
+
 /** Everything of a workload that compilation may read, canonically ordered. */
 export function workloadKey(w: Workload): string {
+  let key = workloadKeys.get(w);
+  if (key === undefined) workloadKeys.set(w, (key = computeWorkloadKey(w)));
+  return key;
+}
+
+function computeWorkloadKey(w: Workload): string {
   const sorted = (r: Record<string, string>): [string, string][] =>
     Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([w.namespace, sorted(w.labels), sorted(w.annotations), w.serviceAccount ?? "", w.name ?? ""]);

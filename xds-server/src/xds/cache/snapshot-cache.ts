@@ -49,8 +49,22 @@ export function subscribedView(snapshot: Snapshot | undefined, typeUrl: string, 
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+// The usual view is one resource, shared by every proxy of a workload: hash it once per resource
+// object (its name and version never change), not once per proxy on every push.
+const singleViewVersions = new WeakMap<MarshaledResource, string>();
+
 /** Version of a set of resources: a hash of their names and content versions. */
 export function viewVersion(resources: readonly MarshaledResource[]): string {
+  const only = resources.length === 1 ? resources[0] : undefined;
+  if (only) {
+    let v = singleViewVersions.get(only);
+    if (v === undefined) singleViewVersions.set(only, (v = hashView(resources)));
+    return v;
+  }
+  return hashView(resources);
+}
+
+function hashView(resources: readonly MarshaledResource[]): string {
   const h = createHash("sha256");
   for (const r of resources) h.update(`${r.name}\0${r.version}\n`);
   return h.digest("hex").slice(0, 16);

@@ -1,0 +1,3 @@
+module picoseg.local/bench/dataplane/loadgen
+
+go 1.26
