@@ -28,7 +28,7 @@ import { stopProcess } from "../../xds-server/src/util/process.js";
 import { buildFilterResource } from "../../xds-server/src/xds/resources.js";
 import { connectH2Client, type H2Client } from "./h2-client.js";
 import { appSegment, clientLabels, sharedSegment } from "./policies.js";
-import type { ServerMessage, ServerSample } from "./server-process.js";
+import { forkBenchServer } from "./server-client.js";
 
 function arg(name: string, dflt: number, max: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -87,42 +87,16 @@ interface Side {
 }
 
 async function picosegSide(dir: string): Promise<Side> {
-  const child = fork(path.join(import.meta.dirname, "server-process.ts"), [dir, String(DEBOUNCE)], {
-    // PICOSEG_BENCH_PROF=DIR writes a V8 CPU profile of picoseg's server into DIR (as run.ts).
-    execArgv: [
-      "--import", "tsx", "--expose-gc",
-      ...(process.env["PICOSEG_BENCH_PROF"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["PICOSEG_BENCH_PROF"]}`] : []),
-    ],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const server = await forkBenchServer(dir, DEBOUNCE);
+  const { child } = server;
   children.add(child);
-  const inbox: ServerMessage[] = [];
-  let wake: (() => void) | undefined;
-  child.on("message", (m) => {
-    inbox.push(m as ServerMessage);
-    wake?.();
-  });
-  const next = async (): Promise<ServerMessage> => {
-    await until("picoseg's server", () => inbox.length > 0 || child.exitCode !== null, 1);
-    const m = inbox.shift();
-    if (!m) throw new Error("picoseg's server exited");
-    return m;
-  };
-  const sample = async (what: "sample" | "memory"): Promise<ServerSample> => {
-    child.send(what);
-    const m = await next();
-    if (m.kind !== "sample") throw new Error("unexpected message");
-    return m.sample;
-  };
-  const ready = await next();
-  if (ready.kind !== "ready") throw new Error("server did not start");
   return {
     name: "picoseg",
     pid: child.pid!,
-    xdsAddress: ready.xdsAddress,
+    xdsAddress: server.xdsAddress,
     change: (round) => writeFile(path.join(dir, "shared.yaml"), sharedSegment(round)),
-    acks: async () => (await sample("sample")).acks,
-    gc: async () => void (await sample("memory")),
+    acks: async () => (await server.sample("sample")).acks,
+    gc: async () => void (await server.sample("memory")),
     stop: async () => {
       // Let it exit by itself first (a CPU profile is written at exit, not on SIGTERM).
       const exited = new Promise<void>((r) => child.once("exit", () => r()));

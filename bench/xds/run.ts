@@ -7,7 +7,6 @@
 //
 // Clients are hand-framed gRPC over node:http2 (h2-client.ts) unless --grpc-js, which uses a
 // grpc-js channel per client (heavier for the load generator, same bytes on the wire).
-import { fork } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,7 +16,8 @@ import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/xds/resources.
 import { jsonToStruct, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../xds-server/src/xds/server/messages.js";
 import { connectH2Client } from "./h2-client.js";
 import { appSegment as perApp, clientLabels, sharedSegment as shared } from "./policies.js";
-import type { ServerMessage, ServerSample } from "./server-process.js";
+import { forkBenchServer } from "./server-client.js";
+import type { ServerSample } from "./server-process.js";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -91,32 +91,9 @@ async function main(): Promise<void> {
   await writeFile(path.join(dir, "shared.yaml"), shared(0));
   await writeFile(path.join(dir, "apps.yaml"), Array.from({ length: WORKLOADS }, (_, i) => perApp(i)).join("---\n"));
 
-  const child = fork(path.join(import.meta.dirname, "server-process.ts"), [dir, String(DEBOUNCE)], {
-    // PICOSEG_BENCH_PROF=DIR writes a V8 CPU profile of the server process into DIR.
-    execArgv: [
-      "--import", "tsx", "--expose-gc",
-      ...(process.env["PICOSEG_BENCH_PROF"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["PICOSEG_BENCH_PROF"]}`] : []),
-    ],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const inbox: ServerMessage[] = [];
-  let wake: (() => void) | undefined;
-  child.on("message", (m) => {
-    inbox.push(m as ServerMessage);
-    wake?.();
-  });
-  const next = async (): Promise<ServerMessage> => {
-    while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
-    return inbox.shift()!;
-  };
-  const sample = async (what: "sample" | "memory" = "sample"): Promise<ServerSample> => {
-    child.send(what);
-    const m = await next();
-    if (m.kind !== "sample") throw new Error("unexpected message");
-    return m.sample;
-  };
-  const ready = await next();
-  if (ready.kind !== "ready") throw new Error("server did not start");
+  const server = await forkBenchServer(dir, DEBOUNCE);
+  const { child } = server;
+  const sample = (what: "sample" | "memory" = "sample"): Promise<ServerSample> => server.sample(what);
   const before = await sample("memory");
 
   const { clients: ctors } = loadServices();
@@ -129,8 +106,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < N; i++) {
     clients.push(
       GRPC_JS
-        ? grpcJsClient(ctors, ready.xdsAddress, i, onUpdate)
-        : connectH2Client(ready.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate),
+        ? grpcJsClient(ctors, server.xdsAddress, i, onUpdate)
+        : connectH2Client(server.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate),
     );
     // Let connections establish as they are opened rather than all at once at the end.
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
