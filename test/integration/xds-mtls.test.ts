@@ -31,44 +31,41 @@ afterAll(async () => {
 
 const xdsTls = (principal: string) => ({ caFile: pki.caFile, certFile: pki.clients.get(principal)!.certFile, keyFile: pki.clients.get(principal)!.keyFile });
 
+/**
+ * The server over mTLS with a segment for shop/db on a fresh port, and a sidecar whose node says
+ * it is shop/db (service account db), connecting with `principal`'s certificate.
+ */
+async function serverAndSidecar(principal: string, extra: { initialFetchTimeoutSeconds?: number } = {}): Promise<{ listenPort: number }> {
+  const [listenPort] = (await freePorts(1)) as [number];
+  fx = await startFixture(
+    { "db.yaml": segment("db", "db", listenPort) },
+    { wasmPath: defaultWasmPath(), tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, clientCaFile: pki.caFile } },
+  );
+  sidecars.push(await XdsSidecar.start({
+    xdsPort: fx.server.xdsPort,
+    listenPort,
+    xdsTls: xdsTls(principal),
+    ...extra,
+    node: { id: "db-1", cluster: "db.shop", namespace: "shop", serviceAccount: "db", labels: { app: "db" } },
+  }));
+  return { listenPort };
+}
+
 describe("Envoy over mTLS xDS, bound to its SPIFFE ID", () => {
   it("configures the sidecar whose certificate matches its namespace and service account", async () => {
-    const [listenPort] = (await freePorts(1)) as [number];
-    fx = await startFixture(
-      { "db.yaml": segment("db", "db", listenPort) },
-      { wasmPath: defaultWasmPath(), tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, clientCaFile: pki.caFile } },
-    );
-    const s = await XdsSidecar.start({
-      xdsPort: fx.server.xdsPort,
-      listenPort,
-      xdsTls: xdsTls(DB),
-      node: { id: "db-1", cluster: "db.shop", namespace: "shop", serviceAccount: "db", labels: { app: "db" } },
-    });
-    sidecars.push(s);
+    const { listenPort } = await serverAndSidecar(DB);
     expect(await probe(listenPort)).toBe("allowed");
-    const p = fx.server.status().proxies[0]!;
+    const p = fx!.server.status().proxies[0]!;
     expect(p.streams[0]!.identity).toBe(DB);
     expect(p.resources[0]!.acked).toBe(p.resources[0]!.current);
   });
 
   it("refuses a sidecar presenting another identity for that workload; it stays unconfigured and denies", async () => {
-    const [listenPort] = (await freePorts(1)) as [number];
-    fx = await startFixture(
-      { "db.yaml": segment("db", "db", listenPort) },
-      { wasmPath: defaultWasmPath(), tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, clientCaFile: pki.caFile } },
-    );
-    const s = await XdsSidecar.start({
-      xdsPort: fx.server.xdsPort,
-      listenPort,
-      xdsTls: xdsTls(STRANGER),
-      initialFetchTimeoutSeconds: 1,
-      node: { id: "db-1", cluster: "db.shop", namespace: "shop", serviceAccount: "db", labels: { app: "db" } },
-    });
-    sidecars.push(s);
+    const { listenPort } = await serverAndSidecar(STRANGER, { initialFetchTimeoutSeconds: 1 });
     await eventually(() => fx!.server.status().refusedStreams.length > 0, 10_000, "the refusal");
-    const r = fx.server.status().refusedStreams[0]!;
+    const r = fx!.server.status().refusedStreams[0]!;
     expect(r).toMatchObject({ reason: "identity-mismatch", identity: STRANGER, nodeId: "db-1" });
-    expect(fx.server.status().proxies).toEqual([]);
+    expect(fx!.server.status().proxies).toEqual([]);
     expect(await probe(listenPort)).toBe("denied");
   });
 });
