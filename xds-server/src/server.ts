@@ -25,6 +25,10 @@ import { allOf, IdentityBinding, NodeClaims, PeerStreamLimit } from "./xds/claim
 import { AuditRecorder } from "./audit/recorder.js";
 import { DecisionCounters } from "./decisions/counters.js";
 import { buildReport } from "./compliance/report.js";
+import { ObservationStore } from "./observe/store.js";
+import { addObservationService, ReportingProxies } from "./observe/service.js";
+import { DEFAULT_REPORT_CHANNEL } from "./policy/compile.js";
+import type { ReportChannel } from "./policy/types.js";
 
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =
@@ -94,6 +98,11 @@ export interface XdsServerOptions {
    * refused, versions sent, ACKs and NACKs, decisions summed per interval.
    */
   audit?: { file: string; maxBytes?: number; summaryIntervalMs?: number };
+  /**
+   * Learning mode: where learning filters send their reports (the Envoy cluster that reaches this
+   * server's gRPC port; default the sidecar bootstrap's xDS cluster), and how the server keeps them.
+   */
+  observations?: { report?: Partial<ReportChannel>; file?: string; windowMs?: number };
   /** How often proxies that announce PICOSEG_ADMIN have their decision counters read. Default 1000 ms. */
   decisionIntervalMs?: number;
   log?: (line: string) => void;
@@ -111,6 +120,7 @@ export interface RunningXdsServer {
   source: PolicySource;
   metrics: XdsMetrics;
   decisions: DecisionCounters;
+  observations: ObservationStore;
   audit?: AuditRecorder;
   status(): StatusReport;
   /**
@@ -144,6 +154,13 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const moduleBytes = readModule(wasmPath, opts.remoteWasm !== undefined || opts.inlineWasm === true);
 
   const validators = new ValidatorPool();
+  const observations = new ObservationStore({
+    ...(opts.observations?.file !== undefined ? { file: opts.observations.file } : {}),
+    ...(opts.observations?.windowMs !== undefined ? { windowMs: opts.observations.windowMs } : {}),
+    log,
+  });
+  const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };
+  const reporting = new ReportingProxies();
   const streams = new StreamRegistry();
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
@@ -204,6 +221,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       proxies: decisions.proxies(),
       missing: DECISIONS_MISSING,
     }),
+    observations: (workload, sinceMs) => ({ workload, since: sinceMs, reports: observations.query(workload, sinceMs) }),
   }, {
     ...(tls ? { tls } : {}),
     ...(adminToken !== undefined ? { token: adminToken } : {}),
@@ -223,7 +241,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   }
   configs = new ProxyConfigs({
     cache,
-    compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, o)),
+    compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, { ...o, report: reportChannel })),
     module,
     defaultResourceNames: opts.defaultResourceNames ?? [DEFAULT_RESOURCE_NAME],
     ...(opts.maxConfigBytes !== undefined ? { maxConfigBytes: opts.maxConfigBytes } : {}),
@@ -320,7 +338,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   };
   addXdsServices(grpcServer, {
     watcher: cache,
-    callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog, ...(audit ? [audit] : [])),
+    callbacks: fanOut(proxyConfigs, tracker, metrics, refusalLog, reporting, ...(audit ? [audit] : [])),
     controlPlaneId,
     registry: streams,
     // Identity first: a stream that may not speak for its node must not claim the node id either.
@@ -330,6 +348,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       new NodeClaims(),
     ),
   });
+  addObservationService(grpcServer, { proxies: reporting, store: observations, registry: metrics.registry, requireIdentity: tls?.ca !== undefined, log });
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
@@ -372,6 +391,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     source: policySource,
     metrics,
     decisions,
+    observations,
     ...(audit ? { audit } : {}),
     status,
     drain: async (ms: number) => {

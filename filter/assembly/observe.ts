@@ -1,0 +1,234 @@
+// Learning mode's memory: what the admitted connections of one interval looked like, per
+// (source identity, destination port, protocol, hour of the week they started), and the denials of
+// the interval per (reason, source identity, port, mode). Both tables have a fixed number of slots
+// (open addressing, a few probes): a full neighbourhood evicts its least useful entry (the one
+// with the fewest connections) and counts what it held as dropped, so memory never grows with
+// the number of distinct sources. Filled at connection end and on a denial, never per byte;
+// encoded into one report body (JSON) and emptied by the flush.
+import { jsonString } from "./decisionlog";
+import { REASONS } from "./reasons";
+import { protocolName } from "./sniff";
+
+/** Slots probed for a key before the least useful of them is evicted. */
+const PROBES: i32 = 8;
+const HOUR_MS: i64 = 3600000;
+/** 1970-01-01 (Unix 0) was a Thursday: hours since then plus 72 count from a Monday 00:00 UTC. */
+const EPOCH_WEEK_OFFSET_H: i64 = 72;
+
+/** Hour of the UTC week (Monday 00:00 = 0 … Sunday 23:00 = 167) of a Unix time in ms. */
+export function hourOfWeek(ms: i64): i32 {
+  let h = ms / HOUR_MS;
+  if (ms < 0 && h * HOUR_MS != ms) h--;
+  let w = (h + EPOCH_WEEK_OFFSET_H) % 168;
+  if (w < 0) w += 168;
+  return <i32>w;
+}
+
+/** Connections of one (source, port, protocol, start hour): count, and sum/min/max of each measure. */
+export class ConnAggregate {
+  source: string = "";
+  port: i32 = -1;
+  protocol: i32 = -1;
+  hour: i32 = 0;
+  hash: u32 = 0;
+  conns: u64 = 0;
+  inSum: u64 = 0;
+  inMin: u64 = u64.MAX_VALUE;
+  inMax: u64 = 0;
+  outSum: u64 = 0;
+  outMin: u64 = u64.MAX_VALUE;
+  outMax: u64 = 0;
+  /** Largest message (read) of each connection: the smallest and the largest of those. */
+  msgMin: u64 = u64.MAX_VALUE;
+  msgMax: u64 = 0;
+  durMin: u64 = u64.MAX_VALUE;
+  durMax: u64 = 0;
+}
+
+/** Denials (or audit would-denies) of one (reason, source, port, mode) in the interval. */
+export class DenialAggregate {
+  source: string = "";
+  port: i32 = -1;
+  reason: i32 = 0;
+  audit: bool = false;
+  hash: u32 = 0;
+  count: u64 = 0;
+}
+
+function mix(h: u32, v: u32): u32 {
+  return (h ^ v) * 16777619;
+}
+
+function hashText(h: u32, s: string): u32 {
+  for (let i = 0; i < s.length; i++) h = mix(h, <u32>s.charCodeAt(i));
+  return h;
+}
+
+function roundUpPow2(n: i32): i32 {
+  let p = 16;
+  while (p < n && p < (1 << 20)) p <<= 1;
+  return p;
+}
+
+/** Up to `PROBES` slots from the key's home slot; the first match, else a free one, else the least useful. */
+function slotFor<T>(table: Array<T | null>, hash: u32, same: (e: T) => bool, weight: (e: T) => u64): i32 {
+  let mask = table.length - 1;
+  let victim = -1;
+  let victimWeight = u64.MAX_VALUE;
+  let free = -1;
+  for (let k = 0; k < PROBES; k++) {
+    let i = <i32>((hash + <u32>k) & <u32>mask);
+    let e = unchecked(table[i]);
+    if (e === null) {
+      if (free < 0) free = i;
+      continue;
+    }
+    if (same(e as T)) return i;
+    let w = weight(e as T);
+    if (w < victimWeight) { victimWeight = w; victim = i; }
+  }
+  return free >= 0 ? free : victim;
+}
+
+// Closures in AS 0.17 cannot capture locals: the key being looked up lives here.
+var kSource: string = "";
+var kPort: i32 = 0;
+var kProto: i32 = 0;
+var kHour: i32 = 0;
+var kReason: i32 = 0;
+var kAudit: bool = false;
+var kHash: u32 = 0;
+
+export class Observations {
+  conns: Array<ConnAggregate | null>;
+  denials: Array<DenialAggregate | null>;
+  connCount: i32 = 0;
+  denialCount: i32 = 0;
+  /** Connections (and denials) whose aggregate was evicted for want of room. */
+  droppedConns: u64 = 0;
+  droppedDenials: u64 = 0;
+  /** Start of the interval the tables describe (ms); 0 until the first entry. */
+  fromMs: i64 = 0;
+
+  /** `capacity` connection slots (rounded up to a power of two) and a quarter as many denial slots. */
+  constructor(capacity: i32) {
+    let n = roundUpPow2(capacity);
+    this.conns = new Array<ConnAggregate | null>(n);
+    let d = roundUpPow2(n >> 2);
+    this.denials = new Array<DenialAggregate | null>(d);
+  }
+
+  get empty(): bool {
+    return this.connCount == 0 && this.denialCount == 0 && this.droppedConns == 0 && this.droppedDenials == 0;
+  }
+
+  /** A finished connection: its source identity, port, protocol (-1 unknown), start, bytes, largest read, duration. */
+  addConnection(source: string, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, largestRead: u64, durationMs: u64, nowMs: i64): void {
+    if (this.fromMs == 0) this.fromMs = nowMs;
+    kSource = source;
+    kPort = port;
+    kProto = protocol;
+    kHour = hourOfWeek(startMs);
+    kHash = mix(mix(mix(hashText(2166136261, source), <u32>port), <u32>(protocol + 1)), <u32>kHour);
+    let i = slotFor<ConnAggregate>(this.conns, kHash,
+      (e: ConnAggregate): bool => e.hash == kHash && e.port == kPort && e.protocol == kProto && e.hour == kHour && e.source == kSource,
+      (e: ConnAggregate): u64 => e.conns);
+    let e = unchecked(this.conns[i]);
+    if (e === null || !(e.hash == kHash && e.port == port && e.protocol == protocol && e.hour == kHour && e.source == source)) {
+      if (e !== null) this.droppedConns += e.conns;
+      else this.connCount++;
+      let n = new ConnAggregate();
+      n.source = source;
+      n.port = port;
+      n.protocol = protocol;
+      n.hour = kHour;
+      n.hash = kHash;
+      unchecked(this.conns[i] = n);
+      e = n;
+    }
+    let a = e as ConnAggregate;
+    a.conns++;
+    a.inSum += bytesIn;
+    if (bytesIn < a.inMin) a.inMin = bytesIn;
+    if (bytesIn > a.inMax) a.inMax = bytesIn;
+    a.outSum += bytesOut;
+    if (bytesOut < a.outMin) a.outMin = bytesOut;
+    if (bytesOut > a.outMax) a.outMax = bytesOut;
+    if (largestRead < a.msgMin) a.msgMin = largestRead;
+    if (largestRead > a.msgMax) a.msgMax = largestRead;
+    if (durationMs < a.durMin) a.durMin = durationMs;
+    if (durationMs > a.durMax) a.durMax = durationMs;
+  }
+
+  /** One denial (or audit would-deny) by reason of a source on a port. */
+  addDenial(source: string, port: i32, reason: i32, audit: bool, nowMs: i64): void {
+    if (this.fromMs == 0) this.fromMs = nowMs;
+    kSource = source;
+    kPort = port;
+    kReason = reason;
+    kAudit = audit;
+    kHash = mix(mix(mix(hashText(2166136261, source), <u32>port), <u32>reason), audit ? 1 : 0);
+    let i = slotFor<DenialAggregate>(this.denials, kHash,
+      (e: DenialAggregate): bool => e.hash == kHash && e.port == kPort && e.reason == kReason && e.audit == kAudit && e.source == kSource,
+      (e: DenialAggregate): u64 => e.count);
+    let e = unchecked(this.denials[i]);
+    if (e === null || !(e.hash == kHash && e.port == port && e.reason == reason && e.audit == audit && e.source == source)) {
+      if (e !== null) this.droppedDenials += e.count;
+      else this.denialCount++;
+      let n = new DenialAggregate();
+      n.source = source;
+      n.port = port;
+      n.reason = reason;
+      n.audit = audit;
+      n.hash = kHash;
+      unchecked(this.denials[i] = n);
+      e = n;
+    }
+    (e as DenialAggregate).count++;
+  }
+
+  /**
+   * The report body (JSON; xds-server/src/observe/report.ts reads it) for the interval up to
+   * `nowMs`, and the tables emptied for the next one.
+   */
+  takeReport(nodeId: string, boot: i64, seq: u64, nowMs: i64): string {
+    let parts = new Array<string>();
+    parts.push("{\"v\":1,\"node\":" + jsonString(nodeId) + ",\"boot\":" + boot.toString() + ",\"seq\":" + seq.toString() +
+      ",\"from\":" + (this.fromMs == 0 ? nowMs : this.fromMs).toString() + ",\"to\":" + nowMs.toString() + ",\"conns\":[");
+    let first = true;
+    for (let i = 0; i < this.conns.length; i++) {
+      let e = unchecked(this.conns[i]);
+      if (e === null) continue;
+      let a = e as ConnAggregate;
+      parts.push((first ? "" : ",") + "{\"src\":" + jsonString(a.source) + ",\"port\":" + a.port.toString() +
+        ",\"proto\":" + (a.protocol >= 0 ? jsonString(protocolName(a.protocol)) : "null") +
+        ",\"hour\":" + a.hour.toString() + ",\"n\":" + a.conns.toString() +
+        ",\"in\":[" + a.inSum.toString() + "," + a.inMin.toString() + "," + a.inMax.toString() + "]" +
+        ",\"out\":[" + a.outSum.toString() + "," + a.outMin.toString() + "," + a.outMax.toString() + "]" +
+        ",\"msg\":[" + a.msgMin.toString() + "," + a.msgMax.toString() + "]" +
+        ",\"dur\":[" + a.durMin.toString() + "," + a.durMax.toString() + "]}");
+      first = false;
+      unchecked(this.conns[i] = null);
+    }
+    parts.push("],\"denials\":[");
+    first = true;
+    for (let i = 0; i < this.denials.length; i++) {
+      let e = unchecked(this.denials[i]);
+      if (e === null) continue;
+      let d = e as DenialAggregate;
+      let reason = d.reason >= 0 && d.reason < REASONS.length ? REASONS[d.reason] : "";
+      parts.push((first ? "" : ",") + "{\"reason\":" + jsonString(reason) + ",\"src\":" + jsonString(d.source) +
+        ",\"port\":" + (d.port < 0 ? "null" : d.port.toString()) + ",\"mode\":" + (d.audit ? "\"audit\"" : "\"enforce\"") +
+        ",\"n\":" + d.count.toString() + "}");
+      first = false;
+      unchecked(this.denials[i] = null);
+    }
+    parts.push("],\"dropped\":{\"conns\":" + this.droppedConns.toString() + ",\"denials\":" + this.droppedDenials.toString() + "}}");
+    this.connCount = 0;
+    this.denialCount = 0;
+    this.droppedConns = 0;
+    this.droppedDenials = 0;
+    this.fromMs = 0;
+    return parts.join("");
+  }
+}
