@@ -1,6 +1,6 @@
-// Learning mode's memory: what the admitted connections of one interval looked like, per
-// (source identity, destination port, protocol, hour of the week they started), and the denials of
-// the interval per (reason, source identity, port, mode). Both tables have a fixed number of slots
+// Learning mode's memory: what the connections of one interval looked like, per (peer principal,
+// source IP, destination port, protocol, hour of the week they started), and the denials of the
+// interval per (reason, principal, source IP, port, mode). Both tables have a fixed number of slots
 // (open addressing, a few probes): a full neighbourhood evicts its least useful entry (the one
 // with the fewest connections) and counts what it held as dropped, so memory never grows with
 // the number of distinct sources. Filled at connection end and on a denial, never per byte;
@@ -24,9 +24,23 @@ export function hourOfWeek(ms: i64): i32 {
   return <i32>w;
 }
 
-/** Connections of one (source, port, protocol, start hour): count, and sum/min/max of each measure. */
+/** The source IP of Envoy's `source.address` ("IP:PORT", "[IPv6]:PORT"), without the port. */
+export function ipOf(address: string): string {
+  if (address.length == 0) return "";
+  if (address.charCodeAt(0) == 91) {
+    let close = address.indexOf("]");
+    return close > 0 ? address.substring(1, close) : address;
+  }
+  let first = address.indexOf(":");
+  let last = address.lastIndexOf(":");
+  if (first >= 0 && first == last) return address.substring(0, first);
+  return address;
+}
+
+/** Connections of one (principal, IP, port, protocol, start hour): count, and sum/min/max of each measure. */
 export class ConnAggregate {
-  source: string = "";
+  principal: string = "";
+  ip: string = "";
   port: i32 = -1;
   protocol: i32 = -1;
   hour: i32 = 0;
@@ -45,9 +59,10 @@ export class ConnAggregate {
   durMax: u64 = 0;
 }
 
-/** Denials (or audit would-denies) of one (reason, source, port, mode) in the interval. */
+/** Denials (or audit would-denies) of one (reason, principal, IP, port, mode) in the interval. */
 export class DenialAggregate {
-  source: string = "";
+  principal: string = "";
+  ip: string = "";
   port: i32 = -1;
   reason: i32 = 0;
   audit: bool = false;
@@ -91,7 +106,8 @@ function slotFor<T>(table: Array<T | null>, hash: u32, same: (e: T) => bool, wei
 }
 
 // Closures in AS 0.17 cannot capture locals: the key being looked up lives here.
-var kSource: string = "";
+var kPrincipal: string = "";
+var kIp: string = "";
 var kPort: i32 = 0;
 var kProto: i32 = 0;
 var kHour: i32 = 0;
@@ -122,23 +138,25 @@ export class Observations {
     return this.connCount == 0 && this.denialCount == 0 && this.droppedConns == 0 && this.droppedDenials == 0;
   }
 
-  /** A finished connection: its source identity, port, protocol (-1 unknown), start, bytes, largest read, duration. */
-  addConnection(source: string, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, largestRead: u64, durationMs: u64, nowMs: i64): void {
+  /** A finished connection: its principal ("" without mTLS), source IP, port, protocol (-1 unknown), start, bytes, largest read, duration. */
+  addConnection(principal: string, ip: string, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, largestRead: u64, durationMs: u64, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    kSource = source;
+    kPrincipal = principal;
+    kIp = ip;
     kPort = port;
     kProto = protocol;
     kHour = hourOfWeek(startMs);
-    kHash = mix(mix(mix(hashText(2166136261, source), <u32>port), <u32>(protocol + 1)), <u32>kHour);
+    kHash = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>(protocol + 1)), <u32>kHour);
     let i = slotFor<ConnAggregate>(this.conns, kHash,
-      (e: ConnAggregate): bool => e.hash == kHash && e.port == kPort && e.protocol == kProto && e.hour == kHour && e.source == kSource,
+      (e: ConnAggregate): bool => e.hash == kHash && e.port == kPort && e.protocol == kProto && e.hour == kHour && e.ip == kIp && e.principal == kPrincipal,
       (e: ConnAggregate): u64 => e.conns);
     let e = unchecked(this.conns[i]);
-    if (e === null || !(e.hash == kHash && e.port == port && e.protocol == protocol && e.hour == kHour && e.source == source)) {
+    if (e === null || !(e.hash == kHash && e.port == port && e.protocol == protocol && e.hour == kHour && e.ip == ip && e.principal == principal)) {
       if (e !== null) this.droppedConns += e.conns;
       else this.connCount++;
       let n = new ConnAggregate();
-      n.source = source;
+      n.principal = principal;
+      n.ip = ip;
       n.port = port;
       n.protocol = protocol;
       n.hour = kHour;
@@ -160,23 +178,25 @@ export class Observations {
     if (durationMs > a.durMax) a.durMax = durationMs;
   }
 
-  /** One denial (or audit would-deny) by reason of a source on a port. */
-  addDenial(source: string, port: i32, reason: i32, audit: bool, nowMs: i64): void {
+  /** One denial (or audit would-deny) by reason of a source (principal, IP) on a port. */
+  addDenial(principal: string, ip: string, port: i32, reason: i32, audit: bool, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    kSource = source;
+    kPrincipal = principal;
+    kIp = ip;
     kPort = port;
     kReason = reason;
     kAudit = audit;
-    kHash = mix(mix(mix(hashText(2166136261, source), <u32>port), <u32>reason), audit ? 1 : 0);
+    kHash = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>reason), audit ? 1 : 0);
     let i = slotFor<DenialAggregate>(this.denials, kHash,
-      (e: DenialAggregate): bool => e.hash == kHash && e.port == kPort && e.reason == kReason && e.audit == kAudit && e.source == kSource,
+      (e: DenialAggregate): bool => e.hash == kHash && e.port == kPort && e.reason == kReason && e.audit == kAudit && e.ip == kIp && e.principal == kPrincipal,
       (e: DenialAggregate): u64 => e.count);
     let e = unchecked(this.denials[i]);
-    if (e === null || !(e.hash == kHash && e.port == port && e.reason == reason && e.audit == audit && e.source == source)) {
+    if (e === null || !(e.hash == kHash && e.port == port && e.reason == reason && e.audit == audit && e.ip == ip && e.principal == principal)) {
       if (e !== null) this.droppedDenials += e.count;
       else this.denialCount++;
       let n = new DenialAggregate();
-      n.source = source;
+      n.principal = principal;
+      n.ip = ip;
       n.port = port;
       n.reason = reason;
       n.audit = audit;
@@ -200,7 +220,7 @@ export class Observations {
       let e = unchecked(this.conns[i]);
       if (e === null) continue;
       let a = e as ConnAggregate;
-      parts.push((first ? "" : ",") + "{\"src\":" + jsonString(a.source) + ",\"port\":" + a.port.toString() +
+ parts.push((first ? "" : ",") + "{\"principal\":" + jsonString(a.principal) + ",\"ip\":" + jsonString(a.ip) + ",\"port\":" + a.port.toString() +
         ",\"proto\":" + (a.protocol >= 0 ? jsonString(protocolName(a.protocol)) : "null") +
         ",\"hour\":" + a.hour.toString() + ",\"n\":" + a.conns.toString() +
         ",\"in\":[" + a.inSum.toString() + "," + a.inMin.toString() + "," + a.inMax.toString() + "]" +
@@ -217,7 +237,7 @@ export class Observations {
       if (e === null) continue;
       let d = e as DenialAggregate;
       let reason = d.reason >= 0 && d.reason < REASONS.length ? REASONS[d.reason] : "";
-      parts.push((first ? "" : ",") + "{\"reason\":" + jsonString(reason) + ",\"src\":" + jsonString(d.source) +
+      parts.push((first ? "" : ",") + "{\"reason\":" + jsonString(reason) + ",\"principal\":" + jsonString(d.principal) + ",\"ip\":" + jsonString(d.ip) +
         ",\"port\":" + (d.port < 0 ? "null" : d.port.toString()) + ",\"mode\":" + (d.audit ? "\"audit\"" : "\"enforce\"") +
         ",\"n\":" + d.count.toString() + "}");
       first = false;

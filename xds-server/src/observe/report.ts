@@ -1,7 +1,7 @@
 // The body a filter sends on its report channel (filter/assembly/observe.ts writes it): what one
-// proxy saw in one interval. Connections are aggregated per (source identity, destination port,
-// protocol, hour of the UTC week they started); denials per (reason, source, port, mode). Every
-// field is checked here, so that nothing downstream (store, learn, what-if) meets a surprise.
+// proxy saw in one interval. Connections are aggregated per (peer principal, source IP,
+// destination port, protocol, hour of the UTC week they started); denials per (reason, principal,
+// source IP, port, mode). Every field is checked here, so that nothing downstream (store, learn, what-if) meets a surprise.
 import { PROTOCOLS, type Protocol } from "../policy/types.js";
 
 export const REASONS = [
@@ -18,9 +18,18 @@ export type SumMinMax = [number, number, number];
 /** [min, max] over the aggregate's connections. */
 export type MinMax = [number, number];
 
-export interface ConnAggregate {
-  /** The source identity: mTLS principal, else source IP. */
-  src: string;
+/** Who connected: the mTLS peer principal ("" without one) and the source IP ("" when unknown). */
+export interface Peer {
+  principal: string;
+  ip: string;
+}
+
+/** The per-source identity of DESIGN.md: the principal, else the source IP. */
+export function identityOf(p: Peer): string {
+  return p.principal !== "" ? p.principal : p.ip !== "" ? p.ip : "?";
+}
+
+export interface ConnAggregate extends Peer {
   port: number;
   /** The sniffed protocol; null when the governing rule did not sniff. */
   proto: Protocol | null;
@@ -36,9 +45,8 @@ export interface ConnAggregate {
   dur: MinMax;
 }
 
-export interface DenialAggregate {
+export interface DenialAggregate extends Peer {
   reason: Reason;
-  src: string;
   port: number | null;
   mode: "enforce" | "audit";
   n: number;
@@ -105,7 +113,8 @@ function connAggregate(v: unknown, at: string): ConnAggregate {
     throw new ReportError(`${at}.proto: ${JSON.stringify(proto)} is not one of ${PROTOCOLS.join(", ")} or null`);
   }
   return {
-    src: text(c["src"], `${at}.src`),
+    principal: text(c["principal"], `${at}.principal`),
+    ip: text(c["ip"], `${at}.ip`),
     port: port(c["port"], `${at}.port`),
     proto: proto as Protocol | null,
     hour,
@@ -127,7 +136,7 @@ function denialAggregate(v: unknown, at: string): DenialAggregate {
   if (mode !== "enforce" && mode !== "audit") throw new ReportError(`${at}.mode: expected enforce or audit`);
   const n = int(d["n"], `${at}.n`);
   if (n < 1) throw new ReportError(`${at}.n: at least one denial`);
-  return { reason: reason as Reason, src: text(d["src"], `${at}.src`), port: d["port"] === null ? null : port(d["port"], `${at}.port`), mode, n };
+  return { reason: reason as Reason, principal: text(d["principal"], `${at}.principal`), ip: text(d["ip"], `${at}.ip`), port: d["port"] === null ? null : port(d["port"], `${at}.port`), mode, n };
 }
 
 function obj(v: unknown, at: string): Record<string, unknown> {

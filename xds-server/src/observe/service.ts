@@ -86,7 +86,7 @@ export function judgeReport(
     };
   }
   const workload = workloadName(held.node.workload, report.node);
-  const stored = opts.store.add({ at: Date.now(), node: report.node, workload, report });
+  const stored = opts.store.add({ at: Date.now(), node: report.node, workload, labels: held.node.workload.labels, report });
   return { result: stored ? "accepted" : "duplicate", code: grpc.status.OK, message: "", workload, report };
 }
 

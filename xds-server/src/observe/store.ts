@@ -9,6 +9,8 @@ export interface StoredReport {
   at: number;
   node: string;
   workload: string;
+  /** The workload's labels as its proxy announced them (what a proposal's selector uses). */
+  labels: Record<string, string>;
   report: ProxyReport;
 }
 
@@ -92,7 +94,9 @@ export class ObservationStore {
           throw new ReportError("expected {at, node, workload, report}");
         }
         const report = parseReport(JSON.stringify(e.report));
-        const entry: StoredReport = { at: e.at, node: e.node, workload: e.workload, report };
+        const labels = e.labels ?? {};
+        if (typeof labels !== "object" || Object.values(labels).some((v) => typeof v !== "string")) throw new ReportError("labels: expected a map of strings");
+        const entry: StoredReport = { at: e.at, node: e.node, workload: e.workload, labels, report };
         const stream = `${entry.node}\0${report.boot}`;
         this.lastSeq.set(stream, Math.max(this.lastSeq.get(stream) ?? 0, report.seq));
         if (entry.at >= floor) this.keep(entry);
