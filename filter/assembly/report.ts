@@ -23,7 +23,9 @@ const CALL_TIMEOUT_MS: u32 = 5000;
 
 const SERVICE_NAME = String.UTF8.encode(REPORT_SERVICE);
 const METHOD_NAME = String.UTF8.encode(REPORT_METHOD);
-const P_NODE_ID = String.UTF8.encode("node" + String.fromCharCode(0) + "id");
+const NUL = String.fromCharCode(0);
+const NODE_ID_PATHS: StaticArray<ArrayBuffer> = [String.UTF8.encode("node" + NUL + "id"), String.UTF8.encode("xds" + NUL + "node" + NUL + "id")];
+const P_NODE = String.UTF8.encode("node");
 const OUT_TOKEN: usize = heap.alloc(8);
 
 /** A serialized envoy.config.core.v3.GrpcService { envoy_grpc { cluster_name } }: what proxy_grpc_call expects. */
@@ -54,18 +56,44 @@ function putVarint(b: Uint8Array, o: i32, v: u32): i32 {
   return o;
 }
 
-/** This Envoy's node id (the `node.id` attribute), read once; "" when the host does not say. */
+/**
+ * This Envoy's node id, read once; "" when the host does not say. Envoy answers the `node`
+ * attribute as the serialized envoy.config.core.v3.Node (its field 1 is the id); `node.id` and
+ * `xds.node.id` are tried first for hosts that resolve the path themselves.
+ */
 var nodeIdRead = false;
 var nodeIdText = "";
 function nodeId(): string {
-  if (!nodeIdRead) {
-    nodeIdRead = true;
-    if (hostGetProperty(P_NODE_ID)) {
-      if (hostLen > 0 && hostLen <= 1024) nodeIdText = String.UTF8.decodeUnsafe(hostPtr, hostLen);
-      releaseHost();
-    }
+  if (nodeIdRead) return nodeIdText;
+  nodeIdRead = true;
+  for (let i = 0; i < NODE_ID_PATHS.length; i++) {
+    if (!hostGetProperty(NODE_ID_PATHS[i])) continue;
+    if (hostLen > 0 && hostLen <= 1024) nodeIdText = String.UTF8.decodeUnsafe(hostPtr, hostLen);
+    releaseHost();
+    if (nodeIdText.length > 0) return nodeIdText;
+  }
+  if (hostGetProperty(P_NODE)) {
+    nodeIdText = protoField1(hostPtr, hostLen);
+    releaseHost();
   }
   return nodeIdText;
+}
+
+/** Field 1 (length-delimited) of a serialized message, when it comes first, as Node's id does. */
+function protoField1(p: usize, len: usize): string {
+  if (len < 2 || load<u8>(p) != 0x0a) return "";
+  let n: usize = 0;
+  let shift: usize = 0;
+  let i: usize = 1;
+  while (i < len && i < 6) {
+    let b = <usize>load<u8>(p + i);
+    n |= (b & 0x7f) << shift;
+    i++;
+    if ((b & 0x80) == 0) break;
+    shift += 7;
+  }
+  if (n == 0 || n > 1024 || i + n > len) return "";
+  return String.UTF8.decodeUnsafe(p + i, n);
 }
 
 export class Reporter {
