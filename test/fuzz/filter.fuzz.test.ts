@@ -11,7 +11,7 @@
 // Explore: PICOSEG_FUZZ_SEED=random (a new seed, printed) and PICOSEG_FUZZ_STREAMS=<n>;
 // PICOSEG_FUZZ_TRACE_MEMORY=1 prints the action (and the host calls it made) whenever memory grows.
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../host/host.js";
+import { FilterHost } from "../../tools/filter-host/index.js";
 import { Fuzzer } from "./driver.js";
 
 const DEFAULT_SEED = 0x5e9c0de;
