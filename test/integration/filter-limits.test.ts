@@ -4,7 +4,7 @@
 // maxDurationSeconds closing a live connection from the tick.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits,
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits, type UpstreamConnection,
 } from "./harness/index.js";
 
 const withLimits = (name: string, limits: Limits): string => compileSegments([segment(name, { rules: [{ name, limits }] })]);
@@ -125,14 +125,20 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
   });
 
   describe("maxBytesOut", () => {
-    it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
-      const before = await env.snapshot();
+    /** A client that asked the bytesOut listener's (non-echoing) server for data, and that server's side. */
+    async function askServer(): Promise<{ c: TcpClient; conn: UpstreamConnection }> {
       const up = env.upstream("bytesOut");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("bytesOut"));
       await c.write("GIVE\n");
       const conn = await up.waitForConnection(index + 1);
       await conn.waitForBytes(5, 3000);
+      return { c, conn };
+    }
+
+    it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
+      const before = await env.snapshot();
+      const { c, conn } = await askServer();
       await conn.write(Buffer.alloc(LIMIT, 0x44));
       expect((await c.waitForBytes(LIMIT, 3000)).equals(Buffer.alloc(LIMIT, 0x44))).toBe(true);
       await sleep(STAYS_OPEN_MS);
@@ -143,12 +149,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
     it(`closes on server byte ${LIMIT + 1} with bytes-out; the client never receives more than ${LIMIT}`, async () => {
       const before = await env.snapshot();
-      const up = env.upstream("bytesOut");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("bytesOut"));
-      await c.write("GIVE\n");
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForBytes(5, 3000);
+      const { c, conn } = await askServer();
       await conn.write(Buffer.alloc(70, 0x45));
       await c.waitForBytes(70, 3000);
       await sleep(BETWEEN_READS_MS);
