@@ -212,12 +212,12 @@ export class FilterHost {
     const root: RootHandle = {
       id,
       pluginName: opts.pluginName ?? "picoseg",
+      rootId: opts.rootId ?? "picoseg",
       config: opts.config == null ? null : toBytes(opts.config),
       tickPeriodMs: 0,
       nextTickAt: 0,
       deleted: false,
     };
-    (root as { rootIdName?: string }).rootIdName = opts.rootId ?? "picoseg";
     this.rootsById.set(id, root);
     this.roots.push(root);
     this.callIn(id, "proxy_on_context_create", () => this.exports.proxy_on_context_create(id, 0));
@@ -495,7 +495,7 @@ export class FilterHost {
           const r = this.rootOfEffective();
           const enc = new TextEncoder();
           if (r && key === "plugin_name") value = enc.encode(r.pluginName);
-          else if (r && key === "plugin_root_id") value = enc.encode((r as { rootIdName?: string }).rootIdName ?? "picoseg");
+          else if (r && key === "plugin_root_id") value = enc.encode(r.rootId);
         }
         if (value === undefined) return NotFound;
         return this.mem.copyOut(value, n(valuePtrPtr), n(valueSizePtr));

@@ -59,6 +59,8 @@ export interface ConnectOptions {
 export interface RootHandle {
   readonly id: number;
   readonly pluginName: string;
+  /** What `plugin_root_id` answers. */
+  readonly rootId: string;
   config: Uint8Array | null;
   tickPeriodMs: number;
   nextTickAt: number;
