@@ -1,0 +1,234 @@
+// The data path: one read of one direction, judged as named steps in this order:
+//   admission (if still undecided) → sniff → budget → framing → per-source.
+// Each step closes the connection (or, in audit mode, logs) on a violation; a read is
+// forwarded (CONTINUE) only when every step let it through. The steps read the buffer only
+// through a ByteView (the few bytes sniffing and framing need); budgets use sizes.
+// A new per-read check: a step function here, called from judgeRead() in its place.
+import { ByteView, newByteView } from "./byteview";
+import { Config, NONE, Rule } from "./config";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
+import { principal, readFacts } from "./facts";
+import { FrameState, frameAdvance, resetFrame } from "./framing";
+import {
+  BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, LOG_ERROR, NUDGE_BROKEN, STOP, closeDownstream, continueDownstream,
+  fillFromHost, hostLog, nowMs, nudgeUpstream, releaseToHost,
+} from "./hostcalls";
+import { wouldLog } from "./decisionlog";
+import { decide, newConnection } from "./admission";
+import { leaseGranted, leaseWindowStart } from "./persource";
+import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE_BYTES } from "./reasons";
+import { PicosegRoot, ruleIn } from "./root";
+import { P_UNDECIDED, SNIFF_LIMIT, sniffView } from "./sniff";
+import { perSourceReserve } from "./sourcestore";
+import { violated } from "./verdict";
+
+/** The two directions' buffers, read from the host only as far as a step asks. */
+const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
+const serverBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_UPSTREAM);
+
+function bytesOf(upstream: bool): ByteView {
+  return upstream ? serverBytes : clientBytes;
+}
+
+/** The read being judged, filled once per callback and read by the steps. */
+@unmanaged
+class Read {
+  upstream: bool;
+  end: bool;
+  size: u32;  // bytes in this direction's host buffer
+  held: u32;  // of those, the ones held back (StopIteration) and counted by an earlier read
+  fresh: u64; // size - held: what this read brings
+}
+const read = changetype<Read>(heap.alloc(offsetof<Read>()));
+
+/**
+ * Held server bytes are released by pushing Envoy's upstream read buffer past its high watermark
+ * (the cluster's per_connection_buffer_limit_bytes, 1 MiB by default) and draining it again
+ * (hostcalls.ts nudgeUpstream). A first nudge just past 1 MiB; while the bytes have not come back,
+ * each tick tries again four times larger, up to NUDGE_TRIES attempts (past 16 MiB). After that the
+ * bytes stay held until the server sends more or closes: never forwarded undecided or uncounted.
+ */
+const NUDGE_FIRST: u32 = 1048577;
+const NUDGE_TRIES: u32 = 3;
+
+/** proxy_on_downstream_data / proxy_on_upstream_data: `size` is the whole buffer, held bytes included. */
+export function onData(root: PicosegRoot, c: Conn, size: u32, end: bool, upstream: bool): u32 {
+  if ((c.flags & F_DECIDED) == 0) {
+    // Data before proxy_on_new_connection: judge admission first, never forward undecided.
+    if ((c.flags & F_PENDING) == 0 && newConnection(root, c) == STOP) return STOP;
+    if ((c.flags & F_PENDING) != 0) {
+      readFacts();
+      // Client bytes come after the handshake, so the principal is final now; server
+      // bytes may come before it.
+      if (upstream && principal.length == 0) return pendingUpstream(c, size, end);
+      if (decide(root, c, nowMs()) == STOP) return STOP;
+      // Decided at the client's first bytes: server bytes held meanwhile are released now.
+      if (!upstream) releaseHeldOut(c);
+    }
+  }
+  // The host hands over the whole held buffer again: it is judged below like any new bytes.
+  if (upstream) c.waitingOut = 0;
+  if ((c.flags & F_CLOSED) != 0) return STOP;
+  if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
+  let cfg = root.cfgOf(c);
+  let r = ruleIn(cfg, c);
+  if (cfg === null || r === null) {
+    // Its configuration was replaced twice before a tick could re-check it.
+    violated(root.metrics, c, R_REVOKED, null);
+    if ((c.flags & F_CLOSED) != 0) return STOP;
+    c.rule = -1;
+    return CONTINUE;
+  }
+  let held = upstream ? c.heldOut : c.heldIn;
+  if (size < held) held = size; // the host's buffer shrank: never count negative bytes
+  read.upstream = upstream;
+  read.end = end;
+  read.size = size;
+  read.held = held;
+  read.fresh = <u64>(size - held);
+  return judgeRead(root, c, cfg as Config, r as Rule);
+}
+
+function judgeRead(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): u32 {
+  if (sniffStep(root, c, cfg, rule) == STOP) return STOP;
+  if (budgetStep(root, c, cfg, rule)) return STOP;
+  if (framingStep(root, c, cfg, rule)) return STOP;
+  if (perSourceStep(root, c, cfg, rule)) return STOP;
+  if (read.upstream) c.heldOut = 0; else c.heldIn = 0;
+  return CONTINUE;
+}
+
+/**
+ * Whether this direction is the one sniffed: the first to send bytes claims it. An empty read
+ * (e.g. a bare half-close) does not make its direction the first speaker.
+ */
+function sniffsThisDirection(c: Conn, size: u32, upstream: bool): bool {
+  if (c.protocol >= 0 || (size == 0 && (c.flags & F_SNIFF_SET) == 0)) return false;
+  if ((c.flags & F_SNIFF_SET) == 0) c.flags |= upstream ? F_SNIFF_SET | F_SNIFF_UP : F_SNIFF_SET;
+  return ((c.flags & F_SNIFF_UP) != 0) == upstream;
+}
+
+/**
+ * Protocol first: decided on the first bytes of whichever direction speaks first, before
+ * budgets and framing judge bytes of a protocol the rule may not even admit. Undecided:
+ * hold everything and count nothing yet (`held` stays at what was already counted), so
+ * budgets and framing see these bytes once it is decided.
+ */
+function sniffStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): u32 {
+  if (rule.protocols == 0 || !sniffsThisDirection(c, read.size, read.upstream)) return CONTINUE;
+  let proto = sniffView(bytesOf(read.upstream), read.size, read.upstream, read.end || (c.flags & F_SNIFF_LATE) != 0);
+  if (proto == P_UNDECIDED) return STOP;
+  c.protocol = proto;
+  if ((rule.protocols & ((<u32>1) << <u32>proto)) == 0 && violated(root.metrics, c, R_PROTOCOL, cfg)) return STOP;
+  return CONTINUE;
+}
+
+/** Byte budget: the read that would pass it is not forwarded. True when closed. */
+function budgetStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
+  if (read.upstream) {
+    c.bytesOut += read.fresh;
+    return c.bytesOut > rule.maxBytesOut && violated(root.metrics, c, R_BYTES_OUT, cfg);
+  }
+  c.bytesIn += read.fresh;
+  return c.bytesIn > rule.maxBytesIn && violated(root.metrics, c, R_BYTES_IN, cfg);
+}
+
+/** Message size under the rule's framing, over this read's new bytes. True when closed. */
+function framingStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
+  if (rule.maxMessageBytes == NONE || read.fresh == 0) return false;
+  let frame = read.upstream ? c.frameOut : c.frameIn;
+  if (frame == 0) return false;
+  let state = changetype<FrameState>(frame);
+  if (frameAdvance(rule, state, bytesOf(read.upstream), read.held, read.size)) return false;
+  if (violated(root.metrics, c, R_MESSAGE_SIZE, cfg)) return true;
+  resetFrame(state); // audit: resynchronise at the next read
+  return false;
+}
+
+/**
+ * Per-source volume across connections and workers: spend the connection's lease, reserve
+ * more from the shared record only when it runs out. True when closed.
+ */
+function perSourceStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
+  let fresh = read.fresh;
+  if (c.psKey == 0 || fresh == 0) return false;
+  if (c.lease >= fresh) {
+    c.lease -= fresh;
+    return false;
+  }
+  if (perSourceReserve(c.psKey, <usize>c.psKeyLen, rule, fresh - c.lease, fresh, c.leaseWindow, nowMs())) {
+    c.lease = leaseGranted;
+    c.leaseWindow = leaseWindowStart;
+    return false;
+  }
+  return violated(root.metrics, c, R_SOURCE_BYTES, cfg);
+}
+
+/**
+ * Server bytes while admission waits for the handshake: held (StopIteration) and not counted, so
+ * that an unadmitted peer never receives one of them and a budget counts them exactly once. They are
+ * sniffed (read, not forwarded), so that admission can judge the protocol the server speaks. When
+ * admission is decided (client bytes, or a tick once the principal is readable), a denied connection
+ * is closed with them still held; an admitted one has Envoy deliver the held buffer again
+ * (releaseHeldOut), and onData() then judges it like any server bytes: budget, framing, perSource.
+ */
+function pendingUpstream(c: Conn, size: u32, end: bool): u32 {
+  c.waitingOut = size;
+  if (sniffsThisDirection(c, size, true)) {
+    let proto = sniffView(serverBytes, size, true, end);
+    if (proto != P_UNDECIDED) c.protocol = proto;
+  }
+  return STOP;
+}
+
+/**
+ * After admission, in the connection's context: asks Envoy to deliver the server bytes held while
+ * admission waited (see NUDGE_FIRST). A host that refuses leaves them held (they come with the
+ * server's next bytes, judged then); one that took the filler but would not drain it again has a
+ * corrupted stream, which is closed (logged at error: no policy decision, audit mode included).
+ */
+export function releaseHeldOut(c: Conn): void {
+  if (c.waitingOut == 0 || (c.flags & (F_CLOSED | F_ENDED | F_PENDING)) != 0) return;
+  if (c.nudges >= NUDGE_TRIES) return;
+  let fill: u32 = NUDGE_FIRST;
+  for (let i: u32 = 0; i < c.nudges; i++) fill = (fill - 1) * 4 + 1;
+  c.nudges++;
+  if (nudgeUpstream(fill) == NUDGE_BROKEN) {
+    c.flags |= F_CLOSED;
+    closeDownstream();
+    if (wouldLog(LOG_ERROR)) {
+      hostLog(LOG_ERROR, "picoseg: the host refused to restore a held server buffer; closing connection " + c.id.toString());
+    }
+  }
+}
+
+/**
+ * The sniff deadline passed with the first direction's protocol still undecided (say a client
+ * that sent one byte and waits for an answer). In c's context, from the tick: the protocol is
+ * decided on the bytes held now, as at end of stream. Admitted client bytes are judged by
+ * onData() (budget, framing, perSource) and handed to the next filter (proxy_continue_stream);
+ * admitted server bytes are released the way bytes held while pending are (releaseHeldOut),
+ * and onData() judges them when Envoy delivers them again.
+ */
+export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): void {
+  c.flags |= F_SNIFF_LATE;
+  let upstream = (c.flags & F_SNIFF_UP) != 0;
+  let view = bytesOf(upstream);
+  let size: u32 = 0;
+  if (view.fill(view, 0, SNIFF_LIMIT)) {
+    size = <u32>view.len; // < SNIFF_LIMIT: a full prefix would have been decided
+    view.release(view);
+  }
+  if (!upstream) {
+    if (onData(root, c, size, false, false) == CONTINUE) continueDownstream();
+    return;
+  }
+  c.protocol = sniffView(view, size, true, true);
+  if ((rule.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+    if (violated(root.metrics, c, R_PROTOCOL, cfg)) return;
+  }
+  if (size > 0) {
+    c.waitingOut = size;
+    releaseHeldOut(c);
+  }
+}
