@@ -3,7 +3,7 @@
 // Each step closes the connection (or, in audit mode, logs) on a violation; a read is
 // forwarded (CONTINUE) only when every step let it through. The steps read the buffer only
 // through a ByteView (the few bytes sniffing and framing need); budgets use sizes.
-// A new per-read check: a step function here, called from judgeRead() in its place.
+// A new per-read check: a step function here, called from onData() in its place.
 import { ByteView, newByteView } from "./byteview";
 import { Config, NONE, Rule } from "./config";
 import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
@@ -14,6 +14,7 @@ import {
   fillFromHost, hostLog, nowMs, nudgeUpstream, releaseToHost,
 } from "./hostcalls";
 import { wouldLog } from "./decisionlog";
+import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
 import { leaseGranted, leaseWindowStart } from "./persource";
 import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE_BYTES } from "./reasons";
@@ -26,20 +27,13 @@ import { violated } from "./verdict";
 const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
 const serverBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_UPSTREAM);
 
+function metricsOf(rootRef: usize): Metrics {
+  return changetype<PicosegRoot>(rootRef).metrics;
+}
+
 function bytesOf(upstream: bool): ByteView {
   return upstream ? serverBytes : clientBytes;
 }
-
-/** The read being judged, filled once per callback and read by the steps. */
-@unmanaged
-class Read {
-  upstream: bool;
-  end: bool;
-  size: u32;  // bytes in this direction's host buffer
-  held: u32;  // of those, the ones held back (StopIteration) and counted by an earlier read
-  fresh: u64; // size - held: what this read brings
-}
-const read = changetype<Read>(heap.alloc(offsetof<Read>()));
 
 /**
  * Held server bytes are released by pushing Envoy's upstream read buffer past its high watermark
@@ -51,17 +45,21 @@ const read = changetype<Read>(heap.alloc(offsetof<Read>()));
 const NUDGE_FIRST: u32 = 1048577;
 const NUDGE_TRIES: u32 = 3;
 
-/** proxy_on_downstream_data / proxy_on_upstream_data: `size` is the whole buffer, held bytes included. */
-export function onData(root: PicosegRoot, c: Conn, size: u32, end: bool, upstream: bool): u32 {
+/**
+ * proxy_on_downstream_data / proxy_on_upstream_data: `size` is the whole buffer, held bytes
+ * included. `rootRef` is c's PicosegRoot by address: asc 0.17 retains and releases a managed
+ * argument on every call, which the bench sees on every read.
+ */
+export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: bool): u32 {
   if ((c.flags & F_DECIDED) == 0) {
     // Data before proxy_on_new_connection: judge admission first, never forward undecided.
-    if ((c.flags & F_PENDING) == 0 && newConnection(root, c) == STOP) return STOP;
+    if ((c.flags & F_PENDING) == 0 && newConnection(changetype<PicosegRoot>(rootRef), c) == STOP) return STOP;
     if ((c.flags & F_PENDING) != 0) {
       readFacts();
       // Client bytes come after the handshake, so the principal is final now; server
       // bytes may come before it.
       if (upstream && principal.length == 0) return pendingUpstream(c, size, end);
-      if (decide(root, c, nowMs()) == STOP) return STOP;
+      if (decide(changetype<PicosegRoot>(rootRef), c, nowMs()) == STOP) return STOP;
       // Decided at the client's first bytes: server bytes held meanwhile are released now.
       if (!upstream) releaseHeldOut(c);
     }
@@ -70,33 +68,43 @@ export function onData(root: PicosegRoot, c: Conn, size: u32, end: bool, upstrea
   if (upstream) c.waitingOut = 0;
   if ((c.flags & F_CLOSED) != 0) return STOP;
   if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
-  let cfg = root.cfgOf(c);
+  let cfg = changetype<PicosegRoot>(rootRef).cfgOf(c);
   let r = ruleIn(cfg, c);
   if (cfg === null || r === null) {
     // Its configuration was replaced twice before a tick could re-check it.
-    violated(root.metrics, c, R_REVOKED, null);
+    violated(metricsOf(rootRef), c, R_REVOKED, null);
     if ((c.flags & F_CLOSED) != 0) return STOP;
     c.rule = -1;
     return CONTINUE;
   }
+  let rule = r as Rule;
   let held = upstream ? c.heldOut : c.heldIn;
   if (size < held) held = size; // the host's buffer shrank: never count negative bytes
-  read.upstream = upstream;
-  read.end = end;
-  read.size = size;
-  read.held = held;
-  read.fresh = <u64>(size - held);
-  return judgeRead(root, c, cfg as Config, r as Rule);
-}
-
-function judgeRead(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): u32 {
-  if (sniffStep(root, c, cfg, rule) == STOP) return STOP;
-  if (budgetStep(root, c, cfg, rule)) return STOP;
-  if (framingStep(root, c, cfg, rule)) return STOP;
-  if (perSourceStep(root, c, cfg, rule)) return STOP;
-  if (read.upstream) c.heldOut = 0; else c.heldIn = 0;
+  let fresh = <u64>(size - held);
+  // The steps, in order. Each answers PASS, HOLD or the reason of a violation, which closes the
+  // connection here (audit mode: logs it and goes on). They take the rule's fields (or its
+  // address), not the Rule: asc 0.17 retains and releases every managed argument, per read.
+  let verdict = rule.protocols != 0 ? sniffStep(c, rule.protocols, size, end, upstream) : PASS;
+  if (verdict == HOLD) return STOP;
+  if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  verdict = budgetStep(c, fresh, upstream ? rule.maxBytesOut : rule.maxBytesIn, upstream);
+  if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  if (rule.maxMessageBytes != NONE && fresh > 0) {
+    verdict = framingStep(c, changetype<usize>(rule), held, size, upstream);
+    if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  }
+  if (c.psKey != 0 && fresh > 0) {
+    verdict = perSourceStep(c, changetype<usize>(rule), fresh);
+    if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  }
+  if (upstream) c.heldOut = 0; else c.heldIn = 0;
   return CONTINUE;
 }
+
+/** A step's answer: the read may go on to the next step. */
+const PASS: i32 = -1;
+/** A step's answer: hold the read (StopIteration) without counting it, undecided yet. */
+const HOLD: i32 = -2;
 
 /**
  * Whether this direction is the one sniffed: the first to send bytes claims it. An empty read
@@ -111,57 +119,50 @@ function sniffsThisDirection(c: Conn, size: u32, upstream: bool): bool {
 /**
  * Protocol first: decided on the first bytes of whichever direction speaks first, before
  * budgets and framing judge bytes of a protocol the rule may not even admit. Undecided:
- * hold everything and count nothing yet (`held` stays at what was already counted), so
- * budgets and framing see these bytes once it is decided.
+ * HOLD, counting nothing yet (`held` stays at what was already counted), so budgets and
+ * framing see these bytes once it is decided.
  */
-function sniffStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): u32 {
-  if (rule.protocols == 0 || !sniffsThisDirection(c, read.size, read.upstream)) return CONTINUE;
-  let proto = sniffView(bytesOf(read.upstream), read.size, read.upstream, read.end || (c.flags & F_SNIFF_LATE) != 0);
-  if (proto == P_UNDECIDED) return STOP;
+function sniffStep(c: Conn, protocols: u32, size: u32, end: bool, upstream: bool): i32 {
+  if (!sniffsThisDirection(c, size, upstream)) return PASS;
+  let proto = sniffView(bytesOf(upstream), size, upstream, end || (c.flags & F_SNIFF_LATE) != 0);
+  if (proto == P_UNDECIDED) return HOLD;
   c.protocol = proto;
-  if ((rule.protocols & ((<u32>1) << <u32>proto)) == 0 && violated(root.metrics, c, R_PROTOCOL, cfg)) return STOP;
-  return CONTINUE;
+  return (protocols & ((<u32>1) << <u32>proto)) == 0 ? R_PROTOCOL : PASS;
 }
 
-/** Byte budget: the read that would pass it is not forwarded. True when closed. */
-function budgetStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
-  if (read.upstream) {
-    c.bytesOut += read.fresh;
-    return c.bytesOut > rule.maxBytesOut && violated(root.metrics, c, R_BYTES_OUT, cfg);
+/** Byte budget: the read that would pass it is not forwarded. */
+function budgetStep(c: Conn, fresh: u64, max: u64, upstream: bool): i32 {
+  if (upstream) {
+    c.bytesOut += fresh;
+    return c.bytesOut > max ? R_BYTES_OUT : PASS;
   }
-  c.bytesIn += read.fresh;
-  return c.bytesIn > rule.maxBytesIn && violated(root.metrics, c, R_BYTES_IN, cfg);
+  c.bytesIn += fresh;
+  return c.bytesIn > max ? R_BYTES_IN : PASS;
 }
 
-/** Message size under the rule's framing, over this read's new bytes. True when closed. */
-function framingStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
-  if (rule.maxMessageBytes == NONE || read.fresh == 0) return false;
-  let frame = read.upstream ? c.frameOut : c.frameIn;
-  if (frame == 0) return false;
+/** Message size under the rule's framing (`rule`: a Rule), over this read's new bytes [held, size). */
+function framingStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool): i32 {
+  let frame = upstream ? c.frameOut : c.frameIn;
+  if (frame == 0) return PASS;
   let state = changetype<FrameState>(frame);
-  if (frameAdvance(rule, state, bytesOf(read.upstream), read.held, read.size)) return false;
-  if (violated(root.metrics, c, R_MESSAGE_SIZE, cfg)) return true;
-  resetFrame(state); // audit: resynchronise at the next read
-  return false;
+  if (frameAdvance(changetype<Rule>(rule), state, bytesOf(upstream), held, size)) return PASS;
+  resetFrame(state); // audit mode goes on: resynchronise at the next read
+  return R_MESSAGE_SIZE;
 }
 
 /**
- * Per-source volume across connections and workers: spend the connection's lease, reserve
- * more from the shared record only when it runs out. True when closed.
+ * Per-source volume across connections and workers (`rule`: a Rule): spend the connection's
+ * lease, reserve more from the shared record only when it runs out.
  */
-function perSourceStep(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): bool {
-  let fresh = read.fresh;
-  if (c.psKey == 0 || fresh == 0) return false;
+function perSourceStep(c: Conn, rule: usize, fresh: u64): i32 {
   if (c.lease >= fresh) {
     c.lease -= fresh;
-    return false;
+    return PASS;
   }
-  if (perSourceReserve(c.psKey, <usize>c.psKeyLen, rule, fresh - c.lease, fresh, c.leaseWindow, nowMs())) {
-    c.lease = leaseGranted;
-    c.leaseWindow = leaseWindowStart;
-    return false;
-  }
-  return violated(root.metrics, c, R_SOURCE_BYTES, cfg);
+  if (!perSourceReserve(c.psKey, <usize>c.psKeyLen, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
+  c.lease = leaseGranted;
+  c.leaseWindow = leaseWindowStart;
+  return PASS;
 }
 
 /**
@@ -220,7 +221,7 @@ export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule
     view.release(view);
   }
   if (!upstream) {
-    if (onData(root, c, size, false, false) == CONTINUE) continueDownstream();
+    if (onData(changetype<usize>(root), c, size, false, false) == CONTINUE) continueDownstream();
     return;
   }
   c.protocol = sniffView(view, size, true, true);

@@ -131,7 +131,7 @@ function connectionData(id: u32, size: u32, end: bool, upstream: bool): u32 {
   let c = connectionOf(id);
   if (c === null) return STOP;
   let root = liveRoot(c as Conn);
-  return root === null ? STOP : onData(root as PicosegRoot, c as Conn, size, end, upstream);
+  return root === null ? STOP : onData(changetype<usize>(root), c as Conn, size, end, upstream);
 }
 
 function connectionClosed(id: u32): void {

@@ -2,7 +2,8 @@
 // The stages (admission.ts, datapath.ts, tick.ts) decide; dispatch.ts finds the root of a
 // callback here by context id.
 import { RootContext } from "@solo-io/proxy-runtime/runtime";
-import { Config, Rule, parseConfig } from "./config";
+import { Config, Rule } from "./config";
+import { parseConfig } from "./configparse";
 import { Conn } from "./connection";
 import { wouldLog } from "./decisionlog";
 import { readPluginName } from "./facts";
