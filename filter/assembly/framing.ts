@@ -2,7 +2,7 @@
 // Pure: the bytes come through a ByteView, and only those framing needs are asked for:
 // a lengthPrefixed length field's bytes, or (delimited) every byte, since a delimiter
 // can only be found by a scan. chunk framing reads none.
-// A new framing type: its FRAMING_* constant and parser line in config.ts, a branch in
+// A new framing type: its FRAMING_* constant (config.ts) and line (ruleparse.ts), a branch in
 // frameAdvance below, and tests in test/filter/stages/framing.test.ts.
 import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_LENGTH_PREFIXED, Rule } from "./config";
