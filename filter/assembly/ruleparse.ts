@@ -46,18 +46,13 @@ export function parseRuleLine(r: Rule): string {
     if (!numbersOk() || s >= 10080 || e <= s || e > s + 10080) return "window: out of range";
     r.windows.push(<i32>s);
     r.windows.push(<i32>e);
-  } else if (tokIs(0, "maxBytesIn")) {
-    if (tokCount() != 2) return "maxBytesIn: N";
-    r.maxBytesIn = tokU64(1);
-  } else if (tokIs(0, "maxBytesOut")) {
-    if (tokCount() != 2) return "maxBytesOut: N";
-    r.maxBytesOut = tokU64(1);
-  } else if (tokIs(0, "maxMessageBytes")) {
-    if (tokCount() != 2) return "maxMessageBytes: N";
-    r.maxMessageBytes = tokU64(1);
-  } else if (tokIs(0, "maxDurationSeconds")) {
-    if (tokCount() != 2) return "maxDurationSeconds: N";
-    r.maxDurationS = tokU64(1);
+  } else if (tokIs(0, "maxBytesIn") || tokIs(0, "maxBytesOut") || tokIs(0, "maxMessageBytes") || tokIs(0, "maxDurationSeconds")) {
+    if (tokCount() != 2) return tokStr(0) + ": N";
+    let limit = tokU64(1);
+    if (tokIs(0, "maxBytesIn")) r.maxBytesIn = limit;
+    else if (tokIs(0, "maxBytesOut")) r.maxBytesOut = limit;
+    else if (tokIs(0, "maxMessageBytes")) r.maxMessageBytes = limit;
+    else r.maxDurationS = limit;
   } else if (tokIs(0, "framing")) {
     if (tokCount() < 2) return "framing: TYPE ...";
     if (tokIs(1, "chunk")) {
