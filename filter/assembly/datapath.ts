@@ -1,12 +1,13 @@
 // The data path: one read of one direction, judged as named steps in this order:
 //   admission (if still undecided) → sniff → budget → framing → per-source.
-// Each step closes the connection (or, in audit mode, logs) on a violation; a read is
-// forwarded (CONTINUE) only when every step let it through. The steps read the buffer only
-// through a ByteView (the few bytes sniffing and framing need); budgets use sizes.
+// Each step answers PASS, HOLD or a violation's reason, which onData() turns into a verdict
+// (verdict.ts: closed, or in audit mode logged and the read goes on); a read is forwarded
+// (CONTINUE) only when every step let it through. The steps read the buffer only through a
+// ByteView (the few bytes sniffing and framing need); budgets use sizes.
 // A new per-read check: a step function here, called from onData() in its place.
 import { ByteView, newByteView } from "./byteview";
 import { Config, NONE, Rule } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
+import { Conn, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
 import { principal, readFacts } from "./facts";
 import { FrameState, frameAdvance, resetFrame } from "./framing";
 import {
@@ -26,6 +27,11 @@ import { violated } from "./verdict";
 /** The two directions' buffers, read from the host only as far as a step asks. */
 const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
 const serverBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_UPSTREAM);
+
+/** A step's answer: the read may go on to the next step. */
+const PASS: i32 = -1;
+/** A step's answer: hold the read (StopIteration) without counting it, undecided yet. */
+const HOLD: i32 = -2;
 
 function metricsOf(rootRef: usize): Metrics {
   return changetype<PicosegRoot>(rootRef).metrics;
@@ -100,11 +106,6 @@ export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: 
   if (upstream) c.heldOut = 0; else c.heldIn = 0;
   return CONTINUE;
 }
-
-/** A step's answer: the read may go on to the next step. */
-const PASS: i32 = -1;
-/** A step's answer: hold the read (StopIteration) without counting it, undecided yet. */
-const HOLD: i32 = -2;
 
 /**
  * Whether this direction is the one sniffed: the first to send bytes claims it. An empty read
