@@ -38,7 +38,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { Decision } from "../../xds-server/src/envoy/decision.js";
+import type { Decision } from "../../filter/decision-line.js";
 
 export const LogLevel = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5 } as const;
 export type LogLevelName = keyof typeof LogLevel;
