@@ -3,7 +3,7 @@
 // transport (FakeProxy); what the protocols do differently has tests of its own below.
 import { describe, expect, it } from "vitest";
 import { DeltaEnvoy, SotwEnvoy, deltaConfigs, eventually, sotwConfigs } from "./fake-envoy.js";
-import { fakeProxy, type FakeProxy, type Service, type Transport } from "./fake-proxy.js";
+import { fakeProxy, type Answer, type FakeProxy, type Service, type Transport } from "./fake-proxy.js";
 import { perTestServer, segment } from "./server-fixture.js";
 
 const srv = perTestServer();
@@ -20,6 +20,13 @@ const EVERY_TRANSPORT = (["sotw", "delta"] as const).flatMap((t) => (["ads", "ec
 
 describe.each(EVERY_TRANSPORT)("%s over %s", (transport, service) => {
   const envoy = (id: string, labels: Record<string, string>): FakeProxy => proxy(transport, service, id, labels);
+  /** A proxy that subscribed to `picoseg` and ACKed the first answer, which it returns. */
+  const ackedFirst = async (e: FakeProxy): Promise<Answer> => {
+    e.subscribe(["picoseg"]);
+    const r = await e.next();
+    e.ack(r);
+    return r;
+  };
 
   it("answers a named subscription with the proxy's compiled config, then stays quiet after the ACK", async () => {
     const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
@@ -84,9 +91,7 @@ describe.each(EVERY_TRANSPORT)("%s over %s", (transport, service) => {
   it("keeps a NACKed version out of the stream until the content changes, with the detail in status", async () => {
     const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     const e = envoy("db-1", { app: "db" });
-    e.subscribe(["picoseg"]);
-    const good = await e.next();
-    e.ack(good);
+    const good = await ackedFirst(e);
     await eventually(() => fx.server.status().proxies[0]?.resources[0]?.acked !== undefined, 5000, "ACK");
     const goodVersion = fx.server.status().proxies[0]!.resources[0]!.acked!;
     await fx.write("db.yaml", segment("db", "db", 6000));
@@ -116,8 +121,7 @@ describe.each(EVERY_TRANSPORT)("%s over %s", (transport, service) => {
   it("refuses an invalid edit and keeps serving the previous segment", async () => {
     const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     const e = envoy("db-1", { app: "db" });
-    e.subscribe(["picoseg"]);
-    e.ack(await e.next());
+    await ackedFirst(e);
     await fx.write("db.yaml", segment("db", "db", 5432).replace("ports: [5432]", "ports: [99999]"));
     await eventually(() => fx.server.status().refusals.length > 0, 5000, "refusal");
     const refusal = fx.server.status().refusals[0]!;
@@ -142,9 +146,7 @@ describe.each(EVERY_TRANSPORT)("%s over %s", (transport, service) => {
   it("sends nothing to a reconnecting proxy that already holds the current version, and the update when it does not", async () => {
     const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     const first = envoy("db-1", { app: "db" });
-    first.subscribe(["picoseg"]);
-    const r = await first.next();
-    first.ack(r);
+    const r = await ackedFirst(first);
     first.close();
     await eventually(() => fx.server.status().proxies.length === 0, 5000, "proxy gone");
 
@@ -165,9 +167,7 @@ describe.each(EVERY_TRANSPORT)("%s over %s", (transport, service) => {
   it("a deleted policy file takes its segment away from the proxies it selected", async () => {
     const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     const e = envoy("db-1", { app: "db" });
-    e.subscribe(["picoseg"]);
-    const first = await e.next();
-    e.ack(first);
+    const first = await ackedFirst(e);
     const before = first.configs[0]!.configuration;
     await fx.remove("db.yaml");
     const after = (await e.next()).configs[0]!.configuration;
