@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, filterWasmPath, repoRoot, type HostPort } from "../envoy/index.js";
 import { generateMtls, type MtlsMaterial } from "../xds-server/src/pki/index.js";
-import { DEFAULT_RESOURCE_NAME, startXdsServer, type RunningXdsServer } from "../xds-server/src/server.js";
+import { startXdsServer, type RunningXdsServer } from "../xds-server/src/server.js";
+import { PICOSEG_ECDS_RESOURCE } from "../xds-server/src/xds/resources.js";
 import type { ComplianceReport } from "../xds-server/src/compliance/report.js";
 import { reportSummary } from "../xds-server/src/compliance/render.js";
 import type { ResourceStatus } from "../xds-server/src/xds/status.js";
@@ -50,7 +51,7 @@ export async function checkAddressFree(hp: HostPort): Promise<void> {
 }
 
 function picosegResource(server: RunningXdsServer, nodeId: string): ResourceStatus | undefined {
-  return server.status().proxies.find((p) => p.nodeId === nodeId)?.resources.find((r) => r.name === DEFAULT_RESOURCE_NAME);
+  return server.status().proxies.find((p) => p.nodeId === nodeId)?.resources.find((r) => r.name === PICOSEG_ECDS_RESOURCE);
 }
 
 /** Waits until the proxy has ACKed its current version (other than `notVersion`); returns it. */
