@@ -5,7 +5,7 @@
 
 export type Verdict = "deny" | "audit" | "allow";
 
-/** The line's fields under the filter's own names (test/host's emulator uses the same). */
+/** The line's fields under the filter's own names (tools/filter-host's emulator uses the same). */
 export interface Decision {
   /** The verdict. */
   picoseg: Verdict;
