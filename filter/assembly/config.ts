@@ -71,4 +71,8 @@ export class Config {
   allAudit: bool = false;
   /** Some rule matches on principals: admission must wait for the TLS handshake. */
   hasPrincipalRules: bool = false;
+  /** Learning mode (`observe` line): the cluster reports go to ("" = off), their interval, the table's size. */
+  observeCluster: string = "";
+  observeIntervalMs: u64 = 0;
+  observeCapacity: u64 = 0;
 }

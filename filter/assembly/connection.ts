@@ -1,4 +1,5 @@
 // Per-connection state and the registry of live connections.
+import { learnDrop } from "./learning";
 // Connections live outside the managed heap: no refcounting on the hot path,
 // no cycle buffer to grow, a fixed ~170 bytes each. The registry is an
 // intrusive hash table (the chain link is in the connection), so adding a
@@ -37,6 +38,7 @@ export class Conn {
   psKeyLen: u32;
   lease: u64;       // per-source bytes reserved for this connection and not yet spent
   leaseWindow: i64; // the per-source window the lease belongs to
+  obs: usize;       // learning mode: its largest read, principal and IP (learning.ts learnStash), or 0
   hashNext: usize;
   prev: usize;
   next: usize;
@@ -105,6 +107,7 @@ export function connRemove(c: Conn): void {
   if (c.frameIn != 0) heap.free(c.frameIn);
   if (c.frameOut != 0) heap.free(c.frameOut);
   if (c.psKey != 0) heap.free(c.psKey);
+  learnDrop(c.obs);
   heap.free(self);
 }
 

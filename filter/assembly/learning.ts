@@ -24,21 +24,20 @@ export function learnConfigure(cluster: string, intervalMs: u64, capacity: u64):
 
 /**
  * At admission, after readFacts(): the connection's stash, outside the managed heap — its largest
- * read so far (u64), its principal and source IP ([u16 length][u16 length][bytes]) — for its end.
- * 0 when not observing, so the connection carries one pointer and nothing else.
+ * read so far (u64), its principal and source address as the host gave them ([u16 length][u16
+ * length][UTF-16 code units], copied, no encoding: setup pays an allocation and two copies) — for
+ * its end. 0 when not observing, so the connection carries one pointer and nothing else.
  */
 export function learnStash(): usize {
   if (!observing) return 0;
-  let p = String.UTF8.encode(principal);
-  let ip = String.UTF8.encode(ipOf(sourceText));
-  let pl = p.byteLength > 4096 ? 4096 : p.byteLength;
-  let il = ip.byteLength > 256 ? 256 : ip.byteLength;
-  let blob = heap.alloc(<usize>(STASH_HEAD + pl + il));
+  let pl = <usize>(principal.length > 1024 ? 1024 : principal.length) << 1;
+  let sl = <usize>(sourceText.length > 128 ? 128 : sourceText.length) << 1;
+  let blob = heap.alloc(STASH_HEAD + pl + sl);
   store<u64>(blob, 0);
   store<u16>(blob + 8, <u16>pl);
-  store<u16>(blob + 10, <u16>il);
-  memory.copy(blob + STASH_HEAD, changetype<usize>(p), <usize>pl);
-  memory.copy(blob + STASH_HEAD + <usize>pl, changetype<usize>(ip), <usize>il);
+  store<u16>(blob + 10, <u16>sl);
+  memory.copy(blob + STASH_HEAD, changetype<usize>(principal), pl);
+  memory.copy(blob + STASH_HEAD + pl, changetype<usize>(sourceText), sl);
   return blob;
 }
 
@@ -56,16 +55,20 @@ export function learnDrop(blob: usize): void {
   if (blob != 0) heap.free(blob);
 }
 
-/** At a connection's end: adds it to the table and frees its stash. */
+/**
+ * At a connection's end, after readFacts() in its context: adds it to the table and frees its
+ * stash. A principal learnt after admission (the handshake ends after proxy_on_new_connection)
+ * replaces the stash's empty one.
+ */
 export function learnEnd(blob: usize, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, nowMs: i64): void {
   if (blob == 0) return;
   let t = table;
   if (t !== null) {
     let largestRead = load<u64>(blob);
     let pl = <usize>load<u16>(blob + 8);
-    let il = <usize>load<u16>(blob + 10);
-    let p = String.UTF8.decodeUnsafe(blob + STASH_HEAD, pl);
-    let ip = String.UTF8.decodeUnsafe(blob + STASH_HEAD + pl, il);
+    let sl = <usize>load<u16>(blob + 10);
+    let p = pl > 0 ? String.UTF16.decodeUnsafe(blob + STASH_HEAD, pl) : principal;
+    let ip = ipOf(String.UTF16.decodeUnsafe(blob + STASH_HEAD + pl, sl));
     let dur: u64 = nowMs > startMs ? <u64>(nowMs - startMs) : 0;
     t.addConnection(p, ip, port, protocol, startMs, bytesIn, bytesOut, largestRead, dur, nowMs);
   }
