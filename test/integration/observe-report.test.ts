@@ -1,0 +1,94 @@
+// Learning mode end to end: a real Envoy sidecar whose segment learns reports its connections over
+// its own xDS cluster (Envoy's gRPC client, proxy_grpc_call) to the real server, which files them
+// under the workload; reports from strangers, malformed or oversize ones are refused and counted.
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { REPORT_PATH } from "../../xds-server/src/observe/service.js";
+import { defaultWasmPath } from "../../xds-server/src/server.js";
+import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { startFixture, type Fixture } from "../xds/server-fixture.js";
+
+let fx: Fixture | undefined;
+let sidecar: XdsSidecar | undefined;
+afterEach(async () => {
+  await sidecar?.stop();
+  await fx?.close();
+  sidecar = fx = undefined;
+});
+afterAll(stopAllEnvoys);
+
+const learning = (port: number): string => `apiVersion: picoseg.io/v1alpha1
+kind: PicoSegment
+metadata: { name: db-learn, namespace: shop }
+spec:
+  selector: { matchLabels: { app: db } }
+  mode: audit
+  learn: true
+  rules:
+    - name: observe-all
+      ports: [${port}]
+      protocols: [tls, http1, http2, ssh, postgres, mysql, redis, mongodb, unknown]
+`;
+
+async function exchange(port: number, from: string, payload: string): Promise<void> {
+  const c = await TcpClient.connect(port, { from });
+  await c.write(payload);
+  await waitFor("the echo", () => (c.received().length >= payload.length ? true : undefined), 3000);
+  c.socket.end();
+  await waitFor("the close", () => c.closedBy, 3000);
+}
+
+function rawReport(address: string, body: Buffer): Promise<grpc.StatusObject> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    const call = client.makeUnaryRequest(REPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (err) => {
+      client.close();
+      resolve(err ? { code: err.code, details: err.details, metadata: err.metadata } : { code: 0, details: "", metadata: new grpc.Metadata() });
+    });
+    void call;
+  });
+}
+
+describe("learning mode through a real Envoy", () => {
+  it("the sidecar reports its connections to the server it is served by, filed under its workload", async () => {
+    const [listenPort] = (await freePorts(1)) as [number];
+    fx = await startFixture({ "db.yaml": learning(listenPort) }, { wasmPath: defaultWasmPath(), observations: { report: { intervalMs: 1000 } } });
+    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, node: { id: "db-learn-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } });
+    await waitFor("the config ACKed", () => fx!.server.status().proxies[0]?.resources[0]?.acked, 5000);
+    await exchange(listenPort, "127.0.0.2", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await exchange(listenPort, "127.0.0.2", "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+    await exchange(listenPort, "127.0.0.3", "*1\r\n$4\r\nPING\r\n");
+    const store = fx.server.observations;
+    const total = () => store.query("shop/db", 0).flatMap((r) => r.report.conns).reduce((a, c) => a + c.n, 0);
+    await waitFor("3 connections reported", () => (total() === 3 ? true : undefined), 10_000);
+    const reports = store.query("shop/db", 0);
+    expect(reports[0]).toMatchObject({ node: "db-learn-1", workload: "shop/db", labels: { app: "db" } });
+    const conns = reports.flatMap((r) => r.report.conns);
+    const http = conns.filter((c) => c.ip === "127.0.0.2");
+    expect(http.reduce((a, c) => a + c.n, 0)).toBe(2);
+    expect(http[0]).toMatchObject({ principal: "", port: listenPort, proto: "http1" });
+    expect(conns.find((c) => c.ip === "127.0.0.3")).toMatchObject({ proto: "redis", n: 1, in: [14, 14, 14], out: [14, 14, 14] });
+    // The HTTP side shows them to learn and what-if, behind the same door as /status.
+    const res = await fetch(`${fx.server.httpUrl}/observations?workload=shop/db&since=0`);
+    expect(((await res.json()) as { reports: unknown[] }).reports.length).toBe(reports.length);
+    const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/picoseg_observe_reports_total\{result="accepted"\} [1-9]/);
+    expect((await sidecar.envoy.stats("wasmcustom")).get("wasmcustom.picoseg.observe.reports_sent")).toBeGreaterThan(0);
+  });
+
+  it("refuses reports of unknown nodes, malformed and oversize bodies, with a clear status, and counts them", async () => {
+    fx = await startFixture({}, { wasmPath: defaultWasmPath() });
+    const addr = fx.server.xdsAddress;
+    const report = { v: 1, node: "nobody", boot: 1, seq: 1, from: 1, to: 2, conns: [], denials: [], dropped: { conns: 0, denials: 0 } };
+    const unknown = await rawReport(addr, Buffer.from(JSON.stringify(report)));
+    expect(unknown).toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect(unknown.details).toMatch(/node "nobody" holds no xDS stream/);
+    const malformed = await rawReport(addr, Buffer.from("{not json"));
+    expect(malformed).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect(malformed.details).toMatch(/malformed report: report is not JSON/);
+    const oversize = await rawReport(addr, Buffer.alloc(1024 * 1024 + 1, 32));
+    expect(oversize).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
+    for (const result of ["unknown-node", "malformed", "oversize"]) expect(metrics).toContain(`picoseg_observe_reports_total{result="${result}"} 1`);
+  });
+});
