@@ -6,6 +6,7 @@
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { proposeSegment } from "../xds-server/src/learn/propose.js";
+import { learningSegment } from "../xds-server/src/learn/segment.js";
 import { trafficOf } from "../xds-server/src/learn/traffic.js";
 import { whatIf, whatIfText } from "../xds-server/src/learn/whatif.js";
 import { validatePolicyText } from "../xds-server/src/policy/load.js";
@@ -21,17 +22,7 @@ const LEARN_FILE = "inventory-learn.yaml";
 const ENFORCE_FILE = "inventory.yaml";
 
 /** The segment that turns learning on: audit (never closes), admits anyone, sniffs every protocol. */
-const LEARNING_SEGMENT = `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: inventory-learn, namespace: shop }
-spec:
-  selector: { matchLabels: { app: inventory } }
-  mode: audit
-  learn: true
-  rules:
-    - name: observe-all
-      protocols: [tls, http1, http2, ssh, postgres, mysql, redis, mongodb, unknown]
-`;
+const LEARNING_SEGMENT = learningSegment({ name: "inventory-learn", namespace: "shop", app: "inventory" });
 
 const httpGet = (path: string): Buffer => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: inventory\r\nUser-Agent: picoseg-demo\r\n\r\n`);
 const HTTP_REPLY = (b: Buffer): boolean => {

@@ -3,7 +3,8 @@
 // the `observing` branch, so that with learning off a connection pays nothing else; none of them
 // changes a decision or holds a byte.
 import { principal, sourceText } from "./facts";
-import { ipOf, Observations } from "./observe";
+import { ipOf } from "./cidr";
+import { Observations } from "./observe";
 import { Reporter } from "./report";
 
 /** The configuration in force asks for observation. */

@@ -24,28 +24,20 @@ export function hourOfWeek(ms: i64): i32 {
   return <i32>w;
 }
 
-/** The source IP of Envoy's `source.address` ("IP:PORT", "[IPv6]:PORT"), without the port. */
-export function ipOf(address: string): string {
-  if (address.length == 0) return "";
-  if (address.charCodeAt(0) == 91) {
-    let close = address.indexOf("]");
-    return close > 0 ? address.substring(1, close) : address;
-  }
-  let first = address.indexOf(":");
-  let last = address.lastIndexOf(":");
-  if (first >= 0 && first == last) return address.substring(0, first);
-  return address;
+/**
+ * What both tables key on: the peer (principal, IP), the port and two more fields (`a`, `b`: the
+ * protocol and start hour of connections, the reason and mode of denials), with their hash.
+ */
+export class Keyed {
+  constructor(public principal: string, public ip: string, public port: i32, public a: i32, public b: i32, public hash: u32) {}
+  /** Connections (or denials) aggregated here. */
+  n: u64 = 0;
 }
 
 /** Connections of one (principal, IP, port, protocol, start hour): count, and sum/min/max of each measure. */
-export class ConnAggregate {
-  principal: string = "";
-  ip: string = "";
-  port: i32 = -1;
-  protocol: i32 = -1;
-  hour: i32 = 0;
-  hash: u32 = 0;
-  conns: u64 = 0;
+export class ConnAggregate extends Keyed {
+  get protocol(): i32 { return this.a; }
+  get hour(): i32 { return this.b; }
   inSum: u64 = 0;
   inMin: u64 = u64.MAX_VALUE;
   inMax: u64 = 0;
@@ -60,14 +52,9 @@ export class ConnAggregate {
 }
 
 /** Denials (or audit would-denies) of one (reason, principal, IP, port, mode) in the interval. */
-export class DenialAggregate {
-  principal: string = "";
-  ip: string = "";
-  port: i32 = -1;
-  reason: i32 = 0;
-  audit: bool = false;
-  hash: u32 = 0;
-  count: u64 = 0;
+export class DenialAggregate extends Keyed {
+  get reason(): i32 { return this.a; }
+  get audit(): bool { return this.b != 0; }
 }
 
 function mix(h: u32, v: u32): u32 {
@@ -85,35 +72,38 @@ function roundUpPow2(n: i32): i32 {
   return p;
 }
 
-/** Up to `PROBES` slots from the key's home slot; the first match, else a free one, else the least useful. */
-function slotFor<T>(table: Array<T | null>, hash: u32, same: (e: T) => bool, weight: (e: T) => u64): i32 {
-  let mask = table.length - 1;
-  let victim = -1;
-  let victimWeight = u64.MAX_VALUE;
+/** What the last aggregateIn() displaced: nothing (a free slot), or an aggregate of `evictedN`. */
+var filledFree: bool = false;
+var evictedN: u64 = 0;
+
+/**
+ * The aggregate of a key in `table`: found among `PROBES` slots from its home slot, else made in
+ * a free one of them, else in place of the least useful (fewest aggregated) of them.
+ */
+function aggregateIn<T extends Keyed>(table: Array<T | null>, principal: string, ip: string, port: i32, a: i32, b: i32): T {
+  let h = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>a), <u32>b);
+  let mask = <u32>table.length - 1;
+  let slot = -1;
+  let least = u64.MAX_VALUE;
   let free = -1;
-  for (let k = 0; k < PROBES; k++) {
-    let i = <i32>((hash + <u32>k) & <u32>mask);
+  for (let k: u32 = 0; k < <u32>PROBES; k++) {
+    let i = <i32>((h + k) & mask);
     let e = unchecked(table[i]);
     if (e === null) {
       if (free < 0) free = i;
       continue;
     }
-    if (same(e as T)) return i;
-    let w = weight(e as T);
-    if (w < victimWeight) { victimWeight = w; victim = i; }
+    let x = e as T;
+    if (x.hash == h && x.port == port && x.a == a && x.b == b && x.ip == ip && x.principal == principal) return x;
+    if (x.n < least) { least = x.n; slot = i; }
   }
-  return free >= 0 ? free : victim;
+  filledFree = free >= 0;
+  evictedN = filledFree ? 0 : least;
+  if (filledFree) slot = free;
+  let made = instantiate<T>(principal, ip, port, a, b, h);
+  unchecked(table[slot] = made);
+  return made;
 }
-
-// Closures in AS 0.17 cannot capture locals: the key being looked up lives here.
-var kPrincipal: string = "";
-var kIp: string = "";
-var kPort: i32 = 0;
-var kProto: i32 = 0;
-var kHour: i32 = 0;
-var kReason: i32 = 0;
-var kAudit: bool = false;
-var kHash: u32 = 0;
 
 export class Observations {
   conns: Array<ConnAggregate | null>;
@@ -141,31 +131,12 @@ export class Observations {
   /** A finished connection: its principal ("" without mTLS), source IP, port, protocol (-1 unknown), start, bytes, largest read, duration. */
   addConnection(principal: string, ip: string, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, largestRead: u64, durationMs: u64, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    kPrincipal = principal;
-    kIp = ip;
-    kPort = port;
-    kProto = protocol;
-    kHour = hourOfWeek(startMs);
-    kHash = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>(protocol + 1)), <u32>kHour);
-    let i = slotFor<ConnAggregate>(this.conns, kHash,
-      (e: ConnAggregate): bool => e.hash == kHash && e.port == kPort && e.protocol == kProto && e.hour == kHour && e.ip == kIp && e.principal == kPrincipal,
-      (e: ConnAggregate): u64 => e.conns);
-    let e = unchecked(this.conns[i]);
-    if (e === null || !(e.hash == kHash && e.port == port && e.protocol == protocol && e.hour == kHour && e.ip == ip && e.principal == principal)) {
-      if (e !== null) this.droppedConns += e.conns;
-      else this.connCount++;
-      let n = new ConnAggregate();
-      n.principal = principal;
-      n.ip = ip;
-      n.port = port;
-      n.protocol = protocol;
-      n.hour = kHour;
-      n.hash = kHash;
-      unchecked(this.conns[i] = n);
-      e = n;
+    let a = aggregateIn<ConnAggregate>(this.conns, principal, ip, port, protocol, hourOfWeek(startMs));
+    if (a.n == 0) {
+      if (filledFree) this.connCount++;
+      else this.droppedConns += evictedN;
     }
-    let a = e as ConnAggregate;
-    a.conns++;
+    a.n++;
     a.inSum += bytesIn;
     if (bytesIn < a.inMin) a.inMin = bytesIn;
     if (bytesIn > a.inMax) a.inMax = bytesIn;
@@ -181,30 +152,12 @@ export class Observations {
   /** One denial (or audit would-deny) by reason of a source (principal, IP) on a port. */
   addDenial(principal: string, ip: string, port: i32, reason: i32, audit: bool, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    kPrincipal = principal;
-    kIp = ip;
-    kPort = port;
-    kReason = reason;
-    kAudit = audit;
-    kHash = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>reason), audit ? 1 : 0);
-    let i = slotFor<DenialAggregate>(this.denials, kHash,
-      (e: DenialAggregate): bool => e.hash == kHash && e.port == kPort && e.reason == kReason && e.audit == kAudit && e.ip == kIp && e.principal == kPrincipal,
-      (e: DenialAggregate): u64 => e.count);
-    let e = unchecked(this.denials[i]);
-    if (e === null || !(e.hash == kHash && e.port == port && e.reason == reason && e.audit == audit && e.ip == ip && e.principal == principal)) {
-      if (e !== null) this.droppedDenials += e.count;
-      else this.denialCount++;
-      let n = new DenialAggregate();
-      n.principal = principal;
-      n.ip = ip;
-      n.port = port;
-      n.reason = reason;
-      n.audit = audit;
-      n.hash = kHash;
-      unchecked(this.denials[i] = n);
-      e = n;
+    let d = aggregateIn<DenialAggregate>(this.denials, principal, ip, port, reason, audit ? 1 : 0);
+    if (d.n == 0) {
+      if (filledFree) this.denialCount++;
+      else this.droppedDenials += evictedN;
     }
-    (e as DenialAggregate).count++;
+    d.n++;
   }
 
   /**
@@ -222,7 +175,7 @@ export class Observations {
       let a = e as ConnAggregate;
  parts.push((first ? "" : ",") + "{\"principal\":" + jsonString(a.principal) + ",\"ip\":" + jsonString(a.ip) + ",\"port\":" + a.port.toString() +
         ",\"proto\":" + (a.protocol >= 0 ? jsonString(protocolName(a.protocol)) : "null") +
-        ",\"hour\":" + a.hour.toString() + ",\"n\":" + a.conns.toString() +
+        ",\"hour\":" + a.hour.toString() + ",\"n\":" + a.n.toString() +
         ",\"in\":[" + a.inSum.toString() + "," + a.inMin.toString() + "," + a.inMax.toString() + "]" +
         ",\"out\":[" + a.outSum.toString() + "," + a.outMin.toString() + "," + a.outMax.toString() + "]" +
         ",\"msg\":[" + a.msgMin.toString() + "," + a.msgMax.toString() + "]" +
@@ -239,7 +192,7 @@ export class Observations {
       let reason = d.reason >= 0 && d.reason < REASONS.length ? REASONS[d.reason] : "";
       parts.push((first ? "" : ",") + "{\"reason\":" + jsonString(reason) + ",\"principal\":" + jsonString(d.principal) + ",\"ip\":" + jsonString(d.ip) +
         ",\"port\":" + (d.port < 0 ? "null" : d.port.toString()) + ",\"mode\":" + (d.audit ? "\"audit\"" : "\"enforce\"") +
-        ",\"n\":" + d.count.toString() + "}");
+        ",\"n\":" + d.n.toString() + "}");
       first = false;
       unchecked(this.denials[i] = null);
     }

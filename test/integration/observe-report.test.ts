@@ -3,58 +3,33 @@
 // under the workload; reports from strangers, malformed or oversize ones are refused and counted.
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { learningSegment } from "../../xds-server/src/learn/segment.js";
 import { REPORT_PATH } from "../../xds-server/src/observe/service.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { startFixture, type Fixture } from "../xds/server-fixture.js";
+import { Stops, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { startFixture } from "../xds/server-fixture.js";
 
-let fx: Fixture | undefined;
-let sidecar: XdsSidecar | undefined;
-afterEach(async () => {
-  await sidecar?.stop();
-  await fx?.close();
-  sidecar = fx = undefined;
-});
+const stops = new Stops();
+afterEach(() => stops.run());
 afterAll(stopAllEnvoys);
-
-const learning = (port: number): string => `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: db-learn, namespace: shop }
-spec:
-  selector: { matchLabels: { app: db } }
-  mode: audit
-  learn: true
-  rules:
-    - name: observe-all
-      ports: [${port}]
-      protocols: [tls, http1, http2, ssh, postgres, mysql, redis, mongodb, unknown]
-`;
-
-async function exchange(port: number, from: string, payload: string): Promise<void> {
-  const c = await TcpClient.connect(port, { from });
-  await c.write(payload);
-  await waitFor("the echo", () => (c.received().length >= payload.length ? true : undefined), 3000);
-  c.socket.end();
-  await waitFor("the close", () => c.closedBy, 3000);
-}
 
 function rawReport(address: string, body: Buffer): Promise<grpc.StatusObject> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    const call = client.makeUnaryRequest(REPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (err) => {
+    client.makeUnaryRequest(REPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (err) => {
       client.close();
       resolve(err ? { code: err.code, details: err.details, metadata: err.metadata } : { code: 0, details: "", metadata: new grpc.Metadata() });
     });
-    void call;
   });
 }
 
 describe("learning mode through a real Envoy", () => {
   it("the sidecar reports its connections to the server it is served by, filed under its workload", async () => {
     const [listenPort] = (await freePorts(1)) as [number];
-    fx = await startFixture({ "db.yaml": learning(listenPort) }, { wasmPath: defaultWasmPath(), observations: { report: { intervalMs: 1000 } } });
-    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, node: { id: "db-learn-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } });
-    await waitFor("the config ACKed", () => fx!.server.status().proxies[0]?.resources[0]?.acked, 5000);
+    const learning = learningSegment({ name: "db-learn", namespace: "shop", app: "db", ports: [listenPort] });
+    const fx = stops.add(await startFixture({ "db.yaml": learning }, { wasmPath: defaultWasmPath(), observations: { report: { intervalMs: 1000 } } }));
+    const sidecar = stops.add(await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, node: { id: "db-learn-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } }));
+    await waitFor("the config ACKed", () => fx.server.status().proxies[0]?.resources[0]?.acked, 5000);
     await exchange(listenPort, "127.0.0.2", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     await exchange(listenPort, "127.0.0.2", "GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
     await exchange(listenPort, "127.0.0.3", "*1\r\n$4\r\nPING\r\n");
@@ -77,7 +52,7 @@ describe("learning mode through a real Envoy", () => {
   });
 
   it("refuses reports of unknown nodes, malformed and oversize bodies, with a clear status, and counts them", async () => {
-    fx = await startFixture({}, { wasmPath: defaultWasmPath() });
+    const fx = stops.add(await startFixture({}, { wasmPath: defaultWasmPath() }));
     const addr = fx.server.xdsAddress;
     const report = { v: 1, node: "nobody", boot: 1, seq: 1, from: 1, to: 2, conns: [], denials: [], dropped: { conns: 0, denials: 0 } };
     const unknown = await rawReport(addr, Buffer.from(JSON.stringify(report)));

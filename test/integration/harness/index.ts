@@ -12,3 +12,4 @@ export * from "./verdicts.js";
 export * from "./policy.js";
 export * from "./probe.js";
 export * from "./xds-sidecar.js";
+export * from "./exchange.js";

@@ -7,8 +7,7 @@
 import { parseCidr } from "../policy/cidr.js";
 import { offsetFunction } from "../policy/timezone.js";
 import { DAYS, type Protocol } from "../policy/types.js";
-import { identityOf } from "../observe/report.js";
-import type { ObservedConns, Traffic } from "./traffic.js";
+import { sourceHours, type ObservedConns, type Traffic } from "./traffic.js";
 
 export interface ProposeOptions {
   /** The workload, NS/NAME. */
@@ -159,14 +158,7 @@ function limitLines(conns: readonly ObservedConns[], margin: number): string[] {
 
 function perSourceLines(conns: readonly ObservedConns[], margin: number): string[] {
   // Connections and bytes of each source in each hour it was seen: the busiest one sets the limit.
-  const perHour = new Map<string, { conns: number; bytes: number }>();
-  for (const c of conns) {
-    const key = `${identityOf(c)}\0${c.startedAt}`;
-    const v = perHour.get(key) ?? { conns: 0, bytes: 0 };
-    v.conns += c.n;
-    v.bytes += c.in[0] + c.out[0];
-    perHour.set(key, v);
-  }
+  const perHour = sourceHours(conns);
   const busiest = Math.max(...[...perHour.values()].map((v) => v.conns));
   const heaviest = Math.max(...[...perHour.values()].map((v) => v.bytes));
   return [

@@ -1,7 +1,7 @@
 // The observed traffic of one workload, as learn and what-if read it: the stored reports flattened
 // into connection aggregates, each placed at the instant its hour of the week last occurred
 // before its report ended (so that a time zone's offset, DST included, applies to the right day).
-import type { ConnAggregate, DenialAggregate } from "../observe/report.js";
+import { identityOf, type ConnAggregate, type DenialAggregate } from "../observe/report.js";
 import type { StoredReport } from "../observe/store.js";
 
 const HOUR_MS = 3600_000;
@@ -24,6 +24,30 @@ export interface Traffic {
   labels: Record<string, string>;
   from?: number;
   to?: number;
+}
+
+/** What one source (identity) did in one hour it started connections in. */
+export interface SourceHour {
+  conns: number;
+  /** Both directions. */
+  bytes: number;
+}
+
+/** Per source identity and hour (key `identity\0hour start`): what per-source limits are judged on. */
+export function sourceHours(conns: readonly ObservedConns[]): Map<string, SourceHour> {
+  const m = new Map<string, SourceHour>();
+  for (const c of conns) {
+    const key = sourceHourKey(c);
+    const v = m.get(key) ?? { conns: 0, bytes: 0 };
+    v.conns += c.n;
+    v.bytes += c.in[0] + c.out[0];
+    m.set(key, v);
+  }
+  return m;
+}
+
+export function sourceHourKey(c: ObservedConns): string {
+  return `${identityOf(c)}\0${c.startedAt}`;
 }
 
 /** The UTC hour of the week (Monday 00:00 = 0) of a Unix time in ms. */

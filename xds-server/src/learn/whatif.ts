@@ -17,7 +17,7 @@ import { selectSegments } from "../policy/select.js";
 import { offsetFunction } from "../policy/timezone.js";
 import type { LoadedSegment, Rule, Workload } from "../policy/types.js";
 import { identityOf, type Reason } from "../observe/report.js";
-import type { ObservedConns, Traffic } from "./traffic.js";
+import { sourceHourKey, sourceHours, type ObservedConns, type SourceHour, type Traffic } from "./traffic.js";
 
 /** How many connections would hit a reason: exactly `lo` when lo == hi, else between them. */
 export interface Count {
@@ -72,7 +72,7 @@ export function whatIf(traffic: Traffic, segments: readonly LoadedSegment[], wor
     notes: [],
   };
   const notes = new Set<string>();
-  const perSourceLoad = perSourceHours(traffic.conns);
+  const perSourceLoad = sourceHours(traffic.conns);
   for (const c of traffic.conns) {
     result.connections += c.n;
     const hits = judge(c, rules, perSourceLoad, notes);
@@ -96,7 +96,7 @@ interface Hit {
   count: Count;
 }
 
-function judge(c: ObservedConns, rules: readonly CompiledRule[], perSource: Map<string, Load>, notes: Set<string>): Hit[] {
+function judge(c: ObservedConns, rules: readonly CompiledRule[], perSource: Map<string, SourceHour>, notes: Set<string>): Hit[] {
   const all: Count = { lo: c.n, hi: c.n };
   if (rules.length === 0) return [{ reason: "no-rule", count: all }];
   let firstFrom: CompiledRule | undefined;
@@ -132,7 +132,7 @@ function judge(c: ObservedConns, rules: readonly CompiledRule[], perSource: Map<
     hits.push({ reason: "duration", count: above(c.dur[0] + 1, c.dur[1] + 1, r.maxDurationSeconds * 1000, c.n) });
   }
   if (r.perSource) {
-    const load = perSource.get(`${identityOf(c)}\0${c.startedAt}`);
+    const load = perSource.get(sourceHourKey(c));
     if (load && r.perSource.maxConnections !== undefined && load.conns > r.perSource.maxConnections) {
       // Which of the source's connections in the hour come past the limit is not known: share them out.
       const excess = Math.round(((load.conns - r.perSource.maxConnections) * c.n) / load.conns);
@@ -157,23 +157,6 @@ function above(min: number, max: number, limit: number, n: number): Count {
 function add(into: Partial<Record<Reason, Count>>, reason: Reason, c: Count): void {
   const prev = into[reason] ?? { lo: 0, hi: 0 };
   into[reason] = { lo: prev.lo + c.lo, hi: prev.hi + c.hi };
-}
-
-interface Load {
-  conns: number;
-  bytes: number;
-}
-
-function perSourceHours(conns: readonly ObservedConns[]): Map<string, Load> {
-  const m = new Map<string, Load>();
-  for (const c of conns) {
-    const key = `${identityOf(c)}\0${c.startedAt}`;
-    const v = m.get(key) ?? { conns: 0, bytes: 0 };
-    v.conns += c.n;
-    v.bytes += c.in[0] + c.out[0];
-    m.set(key, v);
-  }
-  return m;
 }
 
 function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule {
