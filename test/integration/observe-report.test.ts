@@ -8,13 +8,14 @@ import { REPORT_PATH } from "../../xds-server/src/observe/service.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { Stops, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 import { startFixture } from "../xds/server-fixture.js";
+import { generateMtls } from "../../xds-server/src/pki/index.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());
 afterAll(stopAllEnvoys);
 
-function rawReport(address: string, body: Buffer): Promise<grpc.StatusObject> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+function rawReport(address: string, body: Buffer, credentials = grpc.credentials.createInsecure()): Promise<grpc.StatusObject> {
+  const client = new grpc.Client(address, credentials);
   return new Promise((resolve) => {
     client.makeUnaryRequest(REPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (err) => {
       client.close();
@@ -65,5 +66,37 @@ describe("learning mode through a real Envoy", () => {
     expect(oversize).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
     const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
     for (const result of ["unknown-node", "malformed", "oversize"]) expect(metrics).toContain(`picoseg_observe_reports_total{result="${result}"} 1`);
+  });
+
+  it("over mTLS, takes the report that comes with the sidecar's own certificate and refuses the node's id under another", async () => {
+    const DB = "spiffe://cluster.local/ns/shop/sa/db";
+    const STRANGER = "spiffe://cluster.local/ns/shop/sa/etl";
+    const pki = generateMtls([DB, STRANGER]);
+    stops.add({ close: async () => pki.cleanup() });
+    const [listenPort] = (await freePorts(1)) as [number];
+    const learning = learningSegment({ name: "db-learn", namespace: "shop", app: "db", ports: [listenPort] });
+    const fx = stops.add(await startFixture({ "db.yaml": learning }, {
+      wasmPath: defaultWasmPath(),
+      observations: { report: { intervalMs: 1000 } },
+      tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, clientCaFile: pki.caFile },
+    }));
+    const own = pki.clients.get(DB)!;
+    stops.add(await XdsSidecar.start({
+      xdsPort: fx.server.xdsPort,
+      listenPort,
+      xdsTls: { caFile: pki.caFile, certFile: own.certFile, keyFile: own.keyFile },
+      node: { id: "db-mtls", cluster: "db.shop", namespace: "shop", serviceAccount: "db", labels: { app: "db" } },
+    }));
+    await waitFor("the config ACKed", () => fx.server.status().proxies[0]?.resources[0]?.acked, 5000);
+    await exchange(listenPort, "127.0.0.2", "GET / HTTP/1.1\r\n\r\n");
+    await waitFor("the report", () => fx.server.observations.query("shop/db", 0)[0], 10_000);
+
+    // Same namespace, another service account: the node id is not its to report for.
+    const stranger = pki.clientTls(STRANGER);
+    const creds = grpc.credentials.createSsl(Buffer.from(stranger.caPem), Buffer.from(stranger.keyPem), Buffer.from(stranger.certPem));
+    const body = { v: 1, node: "db-mtls", boot: 1, seq: 1, from: 1, to: 2, conns: [], denials: [], dropped: { conns: 0, denials: 0 } };
+    const refused = await rawReport(fx.server.xdsAddress, Buffer.from(JSON.stringify(body)), creds);
+    expect(refused).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    expect(refused.details).toContain(`proved ${DB} on its xDS stream; this report comes with ${STRANGER}`);
   });
 });
