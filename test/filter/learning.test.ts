@@ -143,4 +143,10 @@ describe("learning mode", () => {
     expect(host.counter("picoseg.observe.dropped")).toBe(r.dropped.conns);
     expect(grown).toBeLessThan(1024 * 1024);
   });
+
+  it.each([["observe xds"], ["observe xds 0 64"], ["observe xds 5000 0"], ["observe xds 5s 64"]])("rejects `%s` (fail closed: no-config)", async (line) => {
+    const host = await hostWith(config(line, "segment payments/db audit", "rule all"));
+    expect(host.connect().closeReason).toBe("no-config");
+    expect(host.logs("error").join("\n")).toMatch(/configuration rejected.*observe/);
+  });
 });
