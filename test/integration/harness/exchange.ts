@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
-import { TcpClient } from "./client.js";
+import { TcpClient } from "../../../tools/envoy-harness/client.js";
 
 /** Connects from `from` (a 127.0.0.0/8 address), sends `payload`, waits for its echo, closes. */
 export async function exchange(port: number, from: string, payload: string): Promise<void> {
