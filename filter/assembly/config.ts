@@ -75,4 +75,6 @@ export class Config {
   observeCluster: string = "";
   observeIntervalMs: u64 = 0;
   observeCapacity: u64 = 0;
+  /** `observe … denials`: report the denials only, observe no connection. */
+  observeDenialsOnly: bool = false;
 }

@@ -55,7 +55,8 @@ export function parseConfig(ptr: usize, len: usize): Config {
       if (tokCount() != 2) return fail(cfg, lineNo, "generation: one number");
       cfg.generation = tokU64(1);
     } else if (tokIs(0, "observe")) {
-      if (tokCount() != 4) return fail(cfg, lineNo, "observe: CLUSTER INTERVAL_MS CAPACITY");
+      if (tokCount() != 4 && !(tokCount() == 5 && tokIs(4, "denials"))) return fail(cfg, lineNo, "observe: CLUSTER INTERVAL_MS CAPACITY [denials]");
+      cfg.observeDenialsOnly = tokCount() == 5;
       cfg.observeCluster = tokStr(1);
       cfg.observeIntervalMs = tokU64(2);
       cfg.observeCapacity = tokU64(3);

@@ -7,15 +7,18 @@ import { ipOf } from "./cidr";
 import { Observations } from "./observe";
 import { Reporter } from "./report";
 
-/** The configuration in force asks for observation. */
+/** The configuration in force asks for observation of connections (learning mode). */
 export var observing: bool = false;
+/** It asks for reports: of connections and denials, or (`observe … denials`) of denials only. */
+export var reporting: bool = false;
 var table: Observations | null = null;
 var reporter: Reporter | null = null;
 
 /** From proxy_on_configure: an `observe` line (cluster != ""), or none (cluster == ""). */
-export function learnConfigure(cluster: string, intervalMs: u64, capacity: u64): void {
-  observing = cluster.length > 0;
-  if (!observing) return; // what was observed still goes out with the next flush
+export function learnConfigure(cluster: string, intervalMs: u64, capacity: u64, denialsOnly: bool): void {
+  reporting = cluster.length > 0;
+  observing = reporting && !denialsOnly;
+  if (!reporting) return; // what was observed still goes out with the next flush
   let cap = <i32>(capacity > 65536 ? 65536 : capacity < 16 ? 16 : capacity);
   if (table === null || (table as Observations).conns.length < cap) table = new Observations(cap);
   let r = reporter;
@@ -78,7 +81,7 @@ export function learnEnd(blob: usize, port: i32, protocol: i32, startMs: i64, by
 
 /** A denial (or audit would-deny), after readFacts() in the connection's context. */
 export function learnDenial(port: i32, reason: i32, audit: bool, nowMs: i64): void {
-  if (!observing) return;
+  if (!reporting) return;
   let t = table;
   if (t !== null) t.addDenial(principal, ipOf(sourceText), port, reason, audit, nowMs);
 }

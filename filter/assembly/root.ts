@@ -56,7 +56,7 @@ export class PicosegRoot extends RootContext {
       hostLog(LOG_ERROR, "picoseg: configuration rejected, denying every connection (no-config): " + cfg.error);
     }
     this.pluginName = readPluginName();
-    learnConfigure(cfg.valid ? cfg.observeCluster : "", cfg.observeIntervalMs, cfg.observeCapacity);
+    learnConfigure(cfg.valid ? cfg.observeCluster : "", cfg.observeIntervalMs, cfg.observeCapacity, cfg.observeDenialsOnly);
     if (this.live > 0 && this.cfg !== null) this.prevCfg = this.cfg;
     else this.checkedCfg = cfg;
     this.cfg = cfg;

@@ -7,7 +7,7 @@ import { Conn, F_AUDIT, F_CLOSED } from "./connection";
 import { Decision, logDecision, wouldLog } from "./decisionlog";
 import { destPort, principal, readFacts, sourceText } from "./facts";
 import { closeDownstream, LOG_DEBUG, LOG_WARN, nowMs } from "./hostcalls";
-import { learnDenial, observing } from "./learning";
+import { learnDenial, reporting } from "./learning";
 import { Metrics } from "./metrics";
 import { isStrike } from "./reasons";
 import { firstFromRule } from "./rules";
@@ -51,7 +51,7 @@ function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, rule
   // Deny and audit lines print at warn; the facts (read again: the caller's may be another
   // connection's) serve only the line, the strike's identity and learning mode's denials.
   let log = wouldLog(LOG_WARN);
-  if (!log && strikeSeg === null && !observing) return !audit;
+  if (!log && strikeSeg === null && !reporting) return !audit;
   readFacts();
   learnDenial(destPort, reason, audit, nowMs());
   if (log) {

@@ -150,3 +150,17 @@ describe("learning mode", () => {
     expect(host.logs("error").join("\n")).toMatch(/configuration rejected.*observe/);
   });
 });
+
+describe("denials-only reporting (`observe … denials`)", () => {
+  it("reports denials by reason and source, and no connection", async () => {
+    const host = await hostWith(config("observe xds 5000 64 denials", "segment pay/db enforce", "rule api", "ip 10.1.0.0/16"), { nodeId: "db-1" });
+    host.connect({ source: "10.9.9.9:1" });
+    const ok = host.connect({ source: "10.1.2.3:1" });
+    ok.fromClient(bytes(10));
+    ok.closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    const r = takeReport(host);
+    expect(r.conns).toEqual([]);
+    expect(r.denials).toEqual([{ reason: "source", principal: "", ip: "10.9.9.9", port: 5432, mode: "enforce", n: 1 }]);
+  });
+});

@@ -27,6 +27,7 @@ import { addXdsServices } from "./xds/server/grpc-services.js";
 import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type StatusReport } from "./xds/status.js";
 import { ObservationStore } from "./observe/store.js";
+import { deniedAttempts } from "./observe/denials.js";
 import { addObservationService, ReportingProxies } from "./observe/service.js";
 import { DEFAULT_REPORT_CHANNEL } from "./policy/compile.js";
 import type { ReportChannel } from "./policy/types.js";
@@ -106,6 +107,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         segments: gate?.inForce?.segments ?? [],
         proxies: configs ? tracker.proxies(configs) : [],
         decisions: decisions?.proxies() ?? [],
+        deniedAttempts: (nodeIds) => deniedAttempts(observations.fromNodes(nodeIds, 0)),
         ...(regime ? { regime } : {}),
       }),
     decisions: () => ({

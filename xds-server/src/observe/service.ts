@@ -5,7 +5,7 @@
 // node that holds an xDS stream here, and only over the identity that stream proved.
 import * as grpc from "@grpc/grpc-js";
 import { Counter, type Registry } from "prom-client";
-import type { Workload } from "../policy/types.js";
+import { workloadName } from "../decisions/counters.js";
 import type { NodeInfo } from "../xds/node.js";
 import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
 import { peerSpiffeId } from "../xds/server/xds-stream.js";
@@ -14,11 +14,6 @@ import type { ObservationStore } from "./store.js";
 
 export const REPORT_SERVICE = "picoseg.observe.v1.Observations";
 export const REPORT_PATH = `/${REPORT_SERVICE}/Report`;
-
-/** The workload a store entry is filed under: NS/NAME, NAME being WORKLOAD_NAME, else label app, else the node id. */
-export function workloadName(w: Workload, nodeId: string): string {
-  return `${w.namespace}/${w.name ?? w.labels["app"] ?? nodeId}`;
-}
 
 /** Which nodes hold an xDS stream here, and the identity (SPIFFE ID) each proved; fed by the stream callbacks. */
 export class ReportingProxies implements Callbacks {
@@ -85,6 +80,7 @@ export function judgeReport(
       message: `node "${report.node}" proved ${held.identity ?? "no identity"} on its xDS stream; this report comes with ${identity ?? "no client certificate"}`,
     };
   }
+  // NS/NAME, NAME being WORKLOAD_NAME, else label app, else the node id (as the decision counters name it).
   const workload = workloadName(held.node.workload, report.node);
   const stored = opts.store.add({ at: Date.now(), node: report.node, workload, labels: held.node.workload.labels, report });
   return { result: stored ? "accepted" : "duplicate", code: grpc.status.OK, message: "", workload, report };

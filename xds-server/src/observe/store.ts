@@ -59,6 +59,13 @@ export class ObservationStore {
     return (this.byWorkload.get(workload) ?? []).filter((r) => r.at >= sinceMs);
   }
 
+  /** The reports the given nodes sent, whatever workload they were filed under, since `sinceMs`. */
+  fromNodes(nodeIds: readonly string[], sinceMs: number): StoredReport[] {
+    this.prune();
+    const wanted = new Set(nodeIds);
+    return [...this.byWorkload.values()].flatMap((list) => list.filter((r) => wanted.has(r.node) && r.at >= sinceMs));
+  }
+
   workloads(): string[] {
     this.prune();
     return [...this.byWorkload.keys()].sort();
