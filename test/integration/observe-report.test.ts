@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { learningSegment } from "../../xds-server/src/learn/segment.js";
 import { REPORT_PATH } from "../../xds-server/src/observe/service.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Stops, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { Stops, TcpClient, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 import { startFixture } from "../xds/server-fixture.js";
 import { generateMtls } from "../../xds-server/src/pki/index.js";
 
@@ -99,4 +99,37 @@ describe("learning mode through a real Envoy", () => {
     expect(refused).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
     expect(refused.details).toContain(`proved ${DB} on its xDS stream; this report comes with ${STRANGER}`);
   });
+
+  it("streams each reported denial to /decisions/live (server-sent events), by reason and source", async () => {
+    const [listenPort] = (await freePorts(1)) as [number];
+    // Enforcing, learning, and admitting only 127.0.0.2: 127.0.0.3 is denied for its source.
+    const segment = learningSegment({ name: "db-learn", namespace: "shop", app: "db", ports: [listenPort] })
+      .replace("mode: audit", "mode: enforce")
+      .replace("    - name: observe-all\n", '    - name: observe-all\n      from: { ipBlocks: ["127.0.0.2/32"] }\n');
+    const fx = stops.add(await startFixture({ "db.yaml": segment }, { wasmPath: defaultWasmPath(), observations: { report: { intervalMs: 500 } } }));
+    stops.add(await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, node: { id: "db-live", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } }));
+    await waitFor("the config ACKed", () => fx.server.status().proxies[0]?.resources[0]?.acked, 5000);
+    const abort = new AbortController();
+    stops.add({ close: async () => abort.abort() });
+    const res = await fetch(`${fx.server.httpUrl}/decisions/live`, { signal: abort.signal });
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = "";
+    const frames = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += new TextDecoder().decode(value);
+      }
+    })().catch(() => undefined);
+    const denied = await TcpClient.connect(listenPort, { from: "127.0.0.3" });
+    await waitFor("the denial closed", () => denied.closedBy, 3000);
+    const started = Date.now();
+    const frame = await waitFor("the live event", () => /event: denials\ndata: (.*)\n\n/.exec(text)?.[1], 5000);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(JSON.parse(frame)).toMatchObject({ workload: "shop/db", node: "db-live", denials: [{ reason: "source", source: "127.0.0.3", mode: "enforce", count: 1 }] });
+    abort.abort();
+    await frames;
+  });
 });
+

@@ -28,6 +28,7 @@ import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type StatusReport } from "./xds/status.js";
 import { ObservationStore } from "./observe/store.js";
 import { deniedAttempts } from "./observe/denials.js";
+import { DenialFeed } from "./observe/feed.js";
 import { addObservationService, ReportingProxies } from "./observe/service.js";
 import { DEFAULT_REPORT_CHANNEL } from "./policy/compile.js";
 import type { ReportChannel } from "./policy/types.js";
@@ -58,6 +59,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   });
   const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };
   const reporting = new ReportingProxies();
+  const denialFeed = new DenialFeed();
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
@@ -117,6 +119,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       missing: DECISIONS_MISSING,
     }),
     observations: (workload, sinceMs) => ({ workload, since: sinceMs, reports: observations.query(workload, sinceMs) }),
+    denialFeed: (res) => denialFeed.attach(res),
   }, {
     ...(tls ? { tls } : {}),
     ...(adminToken !== undefined ? { token: adminToken } : {}),
@@ -194,7 +197,14 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       new NodeClaims(),
     ),
   });
-  addObservationService(grpcServer, { proxies: reporting, store: observations, registry: metrics.registry, requireIdentity: tls?.ca !== undefined, log });
+  addObservationService(grpcServer, {
+    proxies: reporting,
+    store: observations,
+    registry: metrics.registry,
+    requireIdentity: tls?.ca !== undefined,
+    onReport: (workload, report) => denialFeed.publish(workload, report),
+    log,
+  });
   let xdsPort: number;
   try {
     await policySource.start(); // publishes the initial state through the gate
@@ -202,6 +212,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   } catch (err) {
     await policySource.close();
     grpcServer.forceShutdown();
+    denialFeed.close();
     await admin.close();
     await validators.close();
     audit?.close();
@@ -242,6 +253,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         // Streams are endless: do not wait for them to finish.
         grpcServer.forceShutdown();
         await counters.stop();
+        denialFeed.close();
         await admin.close();
         await validators.close();
         audit?.close();
