@@ -18,6 +18,9 @@ declare function proxy_grpc_call(
 
 export const REPORT_SERVICE = "picoseg.observe.v1.Observations";
 export const REPORT_METHOD = "Report";
+const GRPC_INVALID_ARGUMENT: u32 = 3;
+const GRPC_PERMISSION_DENIED: u32 = 7;
+const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
 /** A report not answered within this time counts as failed (Envoy ends the call with DEADLINE_EXCEEDED). */
 const CALL_TIMEOUT_MS: u32 = 5000;
 
@@ -165,16 +168,22 @@ export class Reporter {
     this.sentAtMs = now;
   }
 
-  /** The call ended: gRPC status 0 means the server stored the body. */
+  /**
+   * The call ended: gRPC status 0 means the server stored the body. A body the server refused for
+   * what it is (INVALID_ARGUMENT, PERMISSION_DENIED, RESOURCE_EXHAUSTED) would be refused again:
+   * it is dropped, so that the next interval's observations go out; any other failure (the server
+   * away, this node not yet known after its restart) keeps it for the next interval.
+   */
   done(token: u32, status: u32): void {
     if (token != this.token) return;
     this.token = 0;
     if (status == 0) {
       this.pending = null;
       incrementCounter(this.sent);
-    } else {
-      incrementCounter(this.failed);
+      return;
     }
+    incrementCounter(this.failed);
+    if (status == GRPC_INVALID_ARGUMENT || status == GRPC_PERMISSION_DENIED || status == GRPC_RESOURCE_EXHAUSTED) this.pending = null;
   }
 }
 

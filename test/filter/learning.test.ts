@@ -87,6 +87,16 @@ describe("learning mode", () => {
     expect(takeReport(host)).toMatchObject({ seq: 2, conns: [{ ip: "10.4.4.4" }] });
   });
 
+  it("drops a body the server refused for what it is (INVALID_ARGUMENT), and sends the next interval's", async () => {
+    const host = await hostWith(learning(), { nodeId: "db-1" });
+    host.connect({ source: "10.1.2.3:1" }).closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    host.answerGrpc(host.grpcCalls[0]!.token, 3);
+    host.connect({ source: "10.4.4.4:1" }).closeFromClient();
+    host.advance(5000);
+    expect(takeReport(host)).toMatchObject({ seq: 2, conns: [{ ip: "10.4.4.4" }] });
+  });
+
   it("keeps trying when the cluster is unknown to the host, and traffic flows meanwhile", async () => {
     const host = await hostWith(learning(), { nodeId: "db-1" });
     host.failing.add("proxy_grpc_call");
