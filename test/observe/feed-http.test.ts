@@ -4,24 +4,21 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { Stops } from "../integration/harness/exchange.js";
+import { segment, startFixture } from "../xds/server-fixture.js";
 
-let fx: Fixture | undefined;
-let dir = "";
-afterEach(async () => {
-  await fx?.close();
-  fx = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const stops = new Stops();
+afterEach(() => stops.run());
 
 const TOKEN = "feed-test-token-0123456789";
 
 describe("learning mode's HTTP side", () => {
   it("refuses /decisions/live and /observations without the token; with it, the event stream opens at once", async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "picoseg-token-"));
+    const dir = await mkdtemp(path.join(tmpdir(), "picoseg-token-"));
+    stops.add({ close: () => rm(dir, { recursive: true, force: true }) });
     const tokenFile = path.join(dir, "token");
     await writeFile(tokenFile, `${TOKEN}\n`);
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { adminTokenFile: tokenFile });
+    const fx = stops.add(await startFixture({ "db.yaml": segment("db", "db", 5432) }, { adminTokenFile: tokenFile }));
     for (const p of ["/decisions/live", "/observations?workload=shop/db&since=0"]) {
       expect((await fetch(`${fx.server.httpUrl}${p}`)).status, p).toBe(401);
     }
