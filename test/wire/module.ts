@@ -1,15 +1,15 @@
 // The filter's pure wire functions (filter/assembly/wire/) compiled on their own from
-// test/wire/entry.ts, with plain memory as the byte view: framing, signatures and the TLS
+// test/wire/entry.as, with plain memory as the byte view: framing, signatures and the TLS
 // server name are tested byte by byte without a host.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const asc = join(here, "..", "..", "node_modules", ".bin", "asc");
+const repo = join(here, "..", "..");
+const asc = join(repo, "node_modules", ".bin", "asc");
 
 /** Framing kinds (filter/assembly/wire/*.ts KIND_*). */
 export const KIND = { postgres: 1, mqtt: 2, kafka: 3 } as const;
@@ -48,11 +48,18 @@ export interface WireStream {
 export class WireModule {
   private constructor(private readonly x: Exports) {}
 
+  /**
+   * Compiles entry.as (an AssemblyScript file, kept out of tsc's way by its name) as
+   * .tmp/<unique>/entry.ts: two levels below the repository like test/wire/, so its relative
+   * imports resolve, and in a folder of its own so that asc does not read the project's asconfig.
+   */
   static async load(): Promise<WireModule> {
-    const dir = await mkdtemp(join(tmpdir(), "picoseg-wire-"));
+    await mkdir(join(repo, ".tmp"), { recursive: true });
+    const dir = await mkdtemp(join(repo, ".tmp", "wire-"));
     try {
+      await copyFile(join(here, "entry.as"), join(dir, "entry.ts"));
       const out = join(dir, "wire.wasm");
-      await promisify(execFile)(asc, ["entry.ts", "-b", out], { cwd: here, timeout: 120_000 });
+      await promisify(execFile)(asc, ["entry.ts", "--runtime", "full", "--use", "abort=", "-O3", "-b", out], { cwd: dir, timeout: 120_000 });
       const { instance } = await WebAssembly.instantiate(await readFile(out), {});
       return new WireModule(instance.exports as unknown as Exports);
     } finally {

@@ -1,5 +1,6 @@
 // Test entry for the filter's pure wire functions (filter/assembly/wire/): compiled on its own
 // by test/wire/module.ts, so that framing and signatures are tested over plain memory.
+// Named .as so that tsc (tsconfig.test.json) does not read it as TypeScript.
 import { WireState, newWireState, wireAdvance, wirePair } from "../../filter/assembly/wire/cursor";
 import { mqttClientId, sniffMqtt } from "../../filter/assembly/wire/mqtt";
 import { sniffKafka } from "../../filter/assembly/wire/kafka";
