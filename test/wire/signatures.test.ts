@@ -4,9 +4,11 @@ import { connect as tlsConnect } from "node:tls";
 import amqp from "amqplib";
 import { Kafka, logLevel } from "kafkajs";
 import mqtt from "mqtt";
+import { connect as natsConnect } from "nats";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { record, until, type Recording } from "./capture.js";
+import { startNatsServer } from "./nats.js";
 import { SNIFF, WIRE, WireModule } from "./module.js";
 
 let wire: WireModule;
@@ -67,7 +69,17 @@ beforeAll(async () => {
     s.on("error", () => {});
     return () => s.destroy();
   }));
-}, 60_000);
+  // NATS speaks first: the server's INFO, through a relay to a real nats-server.
+  const nats = await startNatsServer();
+  const relay = await record(nats);
+  const nc = await natsConnect({ servers: `127.0.0.1:${relay.port}`, name: "meter-7" });
+  await nc.flush();
+  await nc.close();
+  first.set("natsServer", relay.fromServer());
+  first.set("natsClient", relay.fromClient());
+  await relay.close();
+  await nats.close();
+}, 120_000);
 
 afterAll(() => first.clear());
 
@@ -92,10 +104,15 @@ describe("signatures on real first bytes", () => {
     }
   });
 
-  it("nats: the server's INFO line", () => {
-    expect(wire.sniff("nats", Buffer.from('INFO {"server_id":"N1","version":"2.15.3"}\r\n'))).toBe(SNIFF.match);
-    expect(wire.sniff("nats", Buffer.from("INFO"))).toBe(SNIFF.more);
-    expect(wire.sniff("nats", Buffer.from("+OK\r\n"))).toBe(SNIFF.no);
+  it("nats: a real server's INFO line matches, the client's CONNECT and the others do not", () => {
+    const info = first.get("natsServer")!;
+    expect(info.subarray(0, 5).toString()).toBe("INFO ");
+    expect(wire.sniff("nats", info)).toBe(SNIFF.match);
+    expect(wire.sniff("nats", info.subarray(0, 4))).toBe(SNIFF.more);
+    for (const name of ["natsClient", "mqtt4", "kafka", "amqp", "postgres", "tls"]) {
+      expect(wire.sniff("nats", first.get(name)!), name).toBe(SNIFF.no);
+    }
+    for (const proto of recognisers) expect(wire.sniff(proto, info), proto).toBe(SNIFF.no);
   });
 });
 
