@@ -1,4 +1,4 @@
-// picoseg filter benchmarks through the host emulator (test/host/host.ts).
+// picoseg filter benchmarks through the host emulator (tools/filter-host/).
 // Prints figures and ratios against baselines measured in the same run; asserts nothing.
 //
 //   npm run bench            (or: npx tsx bench/filter/run.ts)
@@ -11,7 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../test/host/host.js";
+import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../tools/filter-host/index.js";
 import { sdkVariantWasm } from "./sdk.js";
 
 const args = new Set(process.argv.slice(2));

@@ -2,7 +2,7 @@
 // context creation logged every live context id: 1.0 ms per connection at 10,000 live).
 // Not a timed test: it counts what setup does — log calls, log bytes, Wasm memory.
 import { describe, expect, it } from "vitest";
-import type { FilterHost } from "../host/host.js";
+import type { ConnectOptions, FilterHost } from "../../tools/filter-host/index.js";
 import { bytes, config, hostWith, oneRule } from "./helpers.js";
 
 /** A rule with every per-connection state in use: framing in both directions, perSource bytes, sniffing. */
@@ -79,25 +79,35 @@ describe("connection setup at 10,000 live connections", () => {
 describe("connection properties read per decision", () => {
   const reads = (host: FilterHost) => host.hostCalls.get("proxy_get_property") ?? 0;
 
-  it("admission by principal reads each of the five connection properties once", async () => {
-    const host = await hostWith(oneRule("principal spiffe://cluster.local/ns/a/sa/api"));
-    host.connect({ principal: "spiffe://cluster.local/ns/a/sa/api" }); // warm-up
-    const before = reads(host);
-    const c = host.connect({ principal: "spiffe://cluster.local/ns/a/sa/api" });
-    expect(c.closed).toBe(false);
-    // source.address, destination.port, connection.mtls, connection.tls_version, connection.uri_san_peer_certificate
-    expect(reads(host) - before).toBe(5);
-  });
-
-  it("a plaintext admission reads three properties: no mTLS without TLS", async () => {
-    const host = await hostWith(oneRule("ip 10.0.0.0/8"));
-    host.connect({ source: "10.1.2.3:40000" }); // warm-up
-    const before = reads(host);
-    const c = host.connect({ source: "10.1.2.4:40000" });
-    expect(c.closed).toBe(false);
-    // source.address, destination.port, connection.tls_version (absent: connection.mtls is not asked)
-    expect(reads(host) - before).toBe(3);
-  });
+  // Each admission connects once to warm up, then once more, counting that second connection's reads.
+  const admissions: { name: string; rule: string; warmUp: ConnectOptions; measured: ConnectOptions; properties: number }[] = [
+    {
+      // source.address, destination.port, connection.mtls, connection.tls_version, connection.uri_san_peer_certificate
+      name: "admission by principal reads each of the five connection properties once",
+      rule: "principal spiffe://cluster.local/ns/a/sa/api",
+      warmUp: { principal: "spiffe://cluster.local/ns/a/sa/api" },
+      measured: { principal: "spiffe://cluster.local/ns/a/sa/api" },
+      properties: 5,
+    },
+    {
+      // source.address, destination.port, connection.tls_version (absent: connection.mtls is not asked)
+      name: "a plaintext admission reads three properties: no mTLS without TLS",
+      rule: "ip 10.0.0.0/8",
+      warmUp: { source: "10.1.2.3:40000" },
+      measured: { source: "10.1.2.4:40000" },
+      properties: 3,
+    },
+  ];
+  for (const a of admissions) {
+    it(a.name, async () => {
+      const host = await hostWith(oneRule(a.rule));
+      host.connect(a.warmUp);
+      const before = reads(host);
+      const c = host.connect(a.measured);
+      expect(c.closed).toBe(false);
+      expect(reads(host) - before).toBe(a.properties);
+    });
+  }
 
   it("a denial the host would not print, with no quarantine to count, reads no property", async () => {
     const host = await hostWith(oneRule("maxBytesIn 10"), { logLevel: "error" });

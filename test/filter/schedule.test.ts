@@ -1,5 +1,6 @@
 // Time of day: weekly windows in local time from the compiler's UTC-offset table; live connections cut at window end.
 import { describe, expect, it } from "vitest";
+import type { FilterHost } from "../../tools/filter-host/index.js";
 import { config, hostWith } from "./helpers.js";
 
 const H = 3600_000;
@@ -12,6 +13,19 @@ const BERLIN_2026 = `tz 0 60 ${Date.UTC(2026, 2, 29, 1) / 1000} 120 ${Date.UTC(2
 function scheduled(tzLine: string, ...windows: [number, number][]) {
   return config(tzLine, "segment ns/office enforce", "rule office", "schedule 0", ...windows.map(([s, e]) => `window ${s} ${e}`));
 }
+
+/**
+ * What new connections get around one day's window from `open` to `close` (UTC hours): a minute before
+ * it opens, as it opens, a minute before it ends, as it ends — "admitted" or the reason they were closed.
+ */
+function verdictsAroundWindow(host: FilterHost, dayUtcMs: number, open: number, close: number): (string | null)[] {
+  return [open * H - M, open * H, close * H - M, close * H].map((ms) => {
+    host.setTime(dayUtcMs + ms);
+    const c = host.connect();
+    return c.closed ? c.closeReason : "admitted";
+  });
+}
+const WINDOW_VERDICTS = ["schedule", "admitted", "admitted", "schedule"];
 
 describe("schedule at connect", () => {
   it("office hours Mon–Fri 08:00–18:00 UTC: inside admits, the end minute and outside deny", async () => {
@@ -59,24 +73,11 @@ describe("schedule at connect", () => {
 
   it("on the DST change day (Berlin, 29 March 2026) the window stays at local wall-clock time", async () => {
     const sunday = [min(6, 8), min(6, 18)] as [number, number];
-    // The Sunday before the change: 08:00 CET is 07:00 UTC.
     const host = await hostWith(scheduled(BERLIN_2026, sunday), { nowMs: Date.UTC(2026, 2, 22, 6, 59) });
-    expect(host.connect().closeReason).toBe("schedule");
-    host.setTime(Date.UTC(2026, 2, 22, 7, 0));
-    expect(host.connect().closed).toBe(false);
-    host.setTime(Date.UTC(2026, 2, 22, 16, 59));
-    expect(host.connect().closed).toBe(false);
-    host.setTime(Date.UTC(2026, 2, 22, 17, 0));
-    expect(host.connect().closeReason).toBe("schedule");
+    // The Sunday before the change: 08:00 CET is 07:00 UTC.
+    expect(verdictsAroundWindow(host, Date.UTC(2026, 2, 22), 7, 17)).toEqual(WINDOW_VERDICTS);
     // The change day: clocks jumped at 01:00 UTC, so 08:00 CEST is 06:00 UTC and 18:00 CEST is 16:00 UTC.
-    host.setTime(Date.UTC(2026, 2, 29, 5, 59));
-    expect(host.connect().closeReason).toBe("schedule");
-    host.setTime(Date.UTC(2026, 2, 29, 6, 0));
-    expect(host.connect().closed).toBe(false);
-    host.setTime(Date.UTC(2026, 2, 29, 15, 59));
-    expect(host.connect().closed).toBe(false);
-    host.setTime(Date.UTC(2026, 2, 29, 16, 0));
-    expect(host.connect().closeReason).toBe("schedule");
+    expect(verdictsAroundWindow(host, Date.UTC(2026, 2, 29), 6, 16)).toEqual(WINDOW_VERDICTS);
   });
 
   it("the autumn change (25 October 2026) moves the window back to 07:00–17:00 UTC", async () => {

@@ -1,7 +1,7 @@
 // Cases the fuzz test found, kept as plain tests (each names the seed that found it).
 // Each stays as a specification of the fixed behaviour.
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../host/host.js";
+import { FilterHost } from "../../tools/filter-host/index.js";
 
 describe("fuzz regressions", () => {
   // Found by PICOSEG_FUZZ_SEED=99205342, episode 0, connection 158: every rule had

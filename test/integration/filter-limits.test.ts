@@ -4,7 +4,7 @@
 // maxDurationSeconds closing a live connection from the tick.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits,
+  FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits, type UpstreamConnection,
 } from "./harness/index.js";
 
 const withLimits = (name: string, limits: Limits): string => compileSegments([segment(name, { rules: [{ name, limits }] })]);
@@ -19,6 +19,34 @@ function frame(payloadLength: number, fill = 0x61): Buffer {
   b.writeUInt32BE(payloadLength, 0);
   return b;
 }
+
+/**
+ * A limit a listener below enforces: `exact` (one read) passes and is echoed; after `first`, a read of
+ * `violating` that goes one byte over closes the connection with `reason`, and the upstream has only `first`.
+ */
+const AT_THE_LIMIT: {
+  suite: string; listener: string; allows: string; exact: Buffer | string;
+  closes: string; first: Buffer | string; violating: Buffer | string; reason: string;
+}[] = [
+  {
+    suite: "maxMessageBytes under delimited framing (\\n, limit 10)", listener: "lines",
+    allows: "allows a 10-byte line (delimiter included)", exact: "123456789\n",
+    closes: "closes on an 11-byte line with message-size; the upstream only has the lines before it",
+    first: "ok\n", violating: "1234567890\n", reason: "message-size",
+  },
+  {
+    suite: "maxMessageBytes under chunk framing (each read, limit 10)", listener: "chunks",
+    allows: "allows a 10-byte read", exact: "0123456789",
+    closes: "closes on an 11-byte read with message-size; none of it is forwarded",
+    first: "short\n", violating: "0123456789A", reason: "message-size",
+  },
+  {
+    suite: "annotation picoseg.io/max-bytes-in tightens the rule's budget", listener: "annotated",
+    allows: "carries exactly the annotation's 50 bytes", exact: Buffer.alloc(50, 0x61),
+    closes: "closes on byte 51 although the rule allows 100",
+    first: Buffer.alloc(50, 0x61), violating: "b", reason: "bytes-in",
+  },
+];
 
 describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
   let env: FilterEnv;
@@ -97,14 +125,20 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
   });
 
   describe("maxBytesOut", () => {
-    it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
-      const before = await env.snapshot();
+    /** A client that asked the bytesOut listener's (non-echoing) server for data, and that server's side. */
+    async function askServer(): Promise<{ c: TcpClient; conn: UpstreamConnection }> {
       const up = env.upstream("bytesOut");
       const index = up.connections.length;
       const c = await TcpClient.connect(env.port("bytesOut"));
       await c.write("GIVE\n");
       const conn = await up.waitForConnection(index + 1);
       await conn.waitForBytes(5, 3000);
+      return { c, conn };
+    }
+
+    it(`delivers exactly ${LIMIT} server bytes and stays open`, async () => {
+      const before = await env.snapshot();
+      const { c, conn } = await askServer();
       await conn.write(Buffer.alloc(LIMIT, 0x44));
       expect((await c.waitForBytes(LIMIT, 3000)).equals(Buffer.alloc(LIMIT, 0x44))).toBe(true);
       await sleep(STAYS_OPEN_MS);
@@ -115,12 +149,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
 
     it(`closes on server byte ${LIMIT + 1} with bytes-out; the client never receives more than ${LIMIT}`, async () => {
       const before = await env.snapshot();
-      const up = env.upstream("bytesOut");
-      const index = up.connections.length;
-      const c = await TcpClient.connect(env.port("bytesOut"));
-      await c.write("GIVE\n");
-      const conn = await up.waitForConnection(index + 1);
-      await conn.waitForBytes(5, 3000);
+      const { c, conn } = await askServer();
       await conn.write(Buffer.alloc(70, 0x45));
       await c.waitForBytes(70, 3000);
       await sleep(BETWEEN_READS_MS);
@@ -177,44 +206,21 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     });
   });
 
-  describe("maxMessageBytes under delimited framing (\\n, limit 10)", () => {
-    it("allows a 10-byte line (delimiter included)", async () => {
-      const before = await env.snapshot();
-      const { client } = await expectAllowedEcho(env, "lines", "123456789\n", before);
-      client.destroy();
-    });
+  // One suite per limit met exactly: it passes; one byte more, as a read of its own, closes.
+  for (const t of AT_THE_LIMIT) {
+    describe(t.suite, () => {
+      it(t.allows, async () => {
+        const before = await env.snapshot();
+        const { client } = await expectAllowedEcho(env, t.listener, t.exact, before);
+        client.destroy();
+      });
 
-    it("closes on an 11-byte line with message-size; the upstream only has the lines before it", async () => {
-      const got = await deniedOnSecondRead("lines", "ok\n", "1234567890\n", "message-size");
-      expect(got.upstream.toString()).toBe("ok\n");
+      it(t.closes, async () => {
+        const got = await deniedOnSecondRead(t.listener, t.first, t.violating, t.reason);
+        expect(got.upstream).toEqual(Buffer.from(t.first));
+      });
     });
-  });
-
-  describe("maxMessageBytes under chunk framing (each read, limit 10)", () => {
-    it("allows a 10-byte read", async () => {
-      const before = await env.snapshot();
-      const { client } = await expectAllowedEcho(env, "chunks", "0123456789", before);
-      client.destroy();
-    });
-
-    it("closes on an 11-byte read with message-size; none of it is forwarded", async () => {
-      const got = await deniedOnSecondRead("chunks", "short\n", "0123456789A", "message-size");
-      expect(got.upstream.toString()).toBe("short\n");
-    });
-  });
-
-  describe("annotation picoseg.io/max-bytes-in tightens the rule's budget", () => {
-    it("carries exactly the annotation's 50 bytes", async () => {
-      const before = await env.snapshot();
-      const { client } = await expectAllowedEcho(env, "annotated", Buffer.alloc(50, 0x61), before);
-      client.destroy();
-    });
-
-    it("closes on byte 51 although the rule allows 100", async () => {
-      const got = await deniedOnSecondRead("annotated", Buffer.alloc(50, 0x61), "b", "bytes-in");
-      expect(got.upstream.equals(Buffer.alloc(50, 0x61))).toBe(true);
-    });
-  });
+  }
 
   describe("maxDurationSeconds", () => {
     it("keeps a connection open before its duration and closes it from the tick after 2 s with duration", async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { EnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
@@ -28,6 +29,7 @@ const MODELS: Record<string, Model> = {
   "networking.istio.io/v1alpha3/EnvoyFilter": EnvoyFilter as unknown as Model,
   "apiextensions.k8s.io/v1/CustomResourceDefinition": CustomResourceDefinition as unknown as Model,
   "apps/v1/Deployment": Deployment as unknown as Model,
+  "apps/v1/StatefulSet": StatefulSet as unknown as Model,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as Model,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding as unknown as Model,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget as unknown as Model,
@@ -76,20 +78,35 @@ describe("istio-manifests", () => {
     });
   }
 
-  it("the xDS server runs as 2 replicas on the PicoSegment resources: PDB, readiness on /readyz, anti-affinity, pod identity", () => {
+  it("the xDS server runs as 2 replicas on the PicoSegment resources: PDB, readiness on /readyz, anti-affinity, pod identity, an audit trail per replica", () => {
     const objs = objects(path.join(manifestsDir, "xds-server.yaml"));
-    const deployment = objs.find((o) => o.kind === "Deployment") as unknown as {
-      spec: { replicas: number; template: { spec: { affinity?: { podAntiAffinity?: unknown }; containers: Array<{ args: string[]; readinessProbe: { httpGet: { path: string } }; env?: Array<{ name: string }> }> } } };
+    const set = objs.find((o) => o.kind === "StatefulSet") as unknown as {
+      spec: {
+        replicas: number;
+        serviceName: string;
+        template: { spec: { affinity?: { podAntiAffinity?: unknown }; containers: Array<{ args: string[]; readinessProbe: { httpGet: { path: string } }; env?: Array<{ name: string }>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }> } };
+        volumeClaimTemplates: Array<{ metadata: { name: string } }>;
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: string; whenScaled: string };
+      };
     };
-    expect(deployment.spec.replicas).toBe(2);
-    const container = deployment.spec.template.spec.containers[0]!;
+    expect(set.spec.replicas).toBe(2);
+    const container = set.spec.template.spec.containers[0]!;
     expect(container.args).toContain("--kubernetes");
     expect(container.args).not.toContain("--policies");
     expect(container.readinessProbe.httpGet.path).toBe("/readyz");
     expect((container.env ?? []).map((e) => e.name)).toEqual(["POD_NAME", "POD_NAMESPACE"]);
-    expect(deployment.spec.template.spec.affinity?.podAntiAffinity).toBeDefined();
+    expect(set.spec.template.spec.affinity?.podAntiAffinity).toBeDefined();
     const pdb = objs.find((o) => o.kind === "PodDisruptionBudget");
     expect(pdb?.spec).toMatchObject({ minAvailable: 1, selector: { matchLabels: { app: "picoseg-xds" } } });
+    // The audit log lives on the replica's own claim, which outlives the pod and the StatefulSet.
+    const auditLog = container.args[container.args.indexOf("--audit-log") + 1]!;
+    const mount = container.volumeMounts.find((m) => auditLog.startsWith(`${m.mountPath}/`));
+    expect(mount, `a volume holds ${auditLog}`).toBeDefined();
+    expect(mount!.readOnly).not.toBe(true);
+    expect(set.spec.volumeClaimTemplates.map((t) => t.metadata.name)).toContain(mount!.name);
+    expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    const governing = objs.find((o) => o.kind === "Service" && o.metadata?.name === set.spec.serviceName) as unknown as { spec: { clusterIP?: string } } | undefined;
+    expect(governing?.spec.clusterIP).toBe("None");
   });
 
   it("the EnvoyFilter inserts the picoseg filter by ECDS before both terminal filters of inbound chains, without a default config (fail closed)", () => {

@@ -1,6 +1,6 @@
 // Runs hold-release.as in the real Envoy (the project's .venv Envoy, through the integration harness)
 // and prints what it shows. Not a test file: `npx tsx test/host/envoy-probe/run.ts` (one Envoy at a
-// time). Evidence for filter/README.md "Envoy facts" and the emulator's model (test/host/host.ts).
+// time). Evidence for filter/README.md "Envoy facts" and the emulator's model (tools/filter-host/).
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

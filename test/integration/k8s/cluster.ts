@@ -91,6 +91,7 @@ export function collectionPath(obj: { apiVersion: string; kind: string; metadata
     RoleBinding: "rolebindings",
     ConfigMap: "configmaps",
     Deployment: "deployments",
+    StatefulSet: "statefulsets",
     Service: "services",
     PodDisruptionBudget: "poddisruptionbudgets",
     CustomResourceDefinition: "customresourcedefinitions",

@@ -1,4 +1,4 @@
-// Byte streams for the fuzz test: random bytes, protocol-looking prefixes, and
+// Byte streams for the fuzzer: random bytes, protocol-looking prefixes, and
 // length-prefixed or delimited messages with extreme header values, cut into
 // reads of random sizes.
 import type { Framing } from "./configs.js";

@@ -1,4 +1,4 @@
-// A small seeded PRNG (sfc32) for the fuzz test: same seed, same run, on any machine.
+// A small seeded PRNG (sfc32) for the fuzzer: same seed, same run, on any machine.
 
 /** Mixes a seed and a stream number into a 32-bit value (splitmix32-style). */
 export function mix(seed: number, n: number): number {

@@ -1,4 +1,4 @@
-// Configuration strings for the fuzz test: valid ones generated from the grammar of
+// Configuration strings for the fuzzer: valid ones generated from the grammar of
 // filter/CONFIG.md with random rules, ones broken in a way the grammar says must be
 // rejected, and garbage whose validity is unknown.
 import { parseCidr } from "../../xds-server/src/policy/cidr.js";

@@ -2,7 +2,7 @@
 // episode, random reads, closes, clock jumps and ticks, all through the host
 // emulator; every invariant failure or filter trap throws a FuzzFailure that
 // names the seed and episode (rerun with PICOSEG_FUZZ_SEED to reproduce).
-import { Connection, FilterCrash, FilterHost, LogLevel, type ConnectOptions, type LogLevelName, type RootHandle } from "../host/host.js";
+import { Connection, FilterCrash, FilterHost, LogLevel, type ConnectOptions, type LogLevelName, type RootHandle } from "../filter-host/index.js";
 import { anyConfig, inSchedule, PRINCIPAL_POOL, type ConfigCase } from "./configs.js";
 import { mix, Rng } from "./prng.js";
 import { payload, reads } from "./streams.js";
