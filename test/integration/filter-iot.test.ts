@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMqttBroker, startPostgres, type Upstream } from "../wire/brokers.js";
 import { startNatsServer } from "../wire/nats.js";
+import type { Decision } from "../../xds-server/src/envoy/index.js";
 import { FilterEnv, compileSegments, segment, sleep, waitFor, type Snapshot } from "./harness/index.js";
 
 const PUBLISH_LIMIT = 256;
@@ -20,11 +21,10 @@ let broker: Upstream & { broker: import("aedes").Aedes };
 let db: Upstream;
 let nats: Upstream;
 
-/** Waits for one deny decision of `reason` (and its counter) since `before`; returns the decision's raw fields. */
-async function denied(before: Snapshot, reason: string): Promise<Record<string, unknown>> {
+/** Waits for one deny decision of `reason` (and its counter) since `before`. */
+async function denied(before: Snapshot, reason: string): Promise<Decision> {
   await env.expectCounterDelta(before, `picoseg.denied.${reason}`, 1);
-  const d = await env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === reason, 3000, before.decisions);
-  return d as unknown as Record<string, unknown>;
+  return env.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === reason, 3000, before.decisions);
 }
 
 beforeAll(async () => {
@@ -116,8 +116,8 @@ describe("MQTT through Envoy to an aedes broker", () => {
     });
     expect(await failed).toBeDefined();
     const d = await denied(before, "source");
-    expect(d["field"]).toBe("from.mqttClientIds");
-    expect(d["rule"]).toBe("sensors");
+    expect(d.field).toBe("from.mqttClientIds");
+    expect(d.rule).toBe("sensors");
     await sleep(200);
     expect(connects).toBe(0);
     dev.end(true);
@@ -132,7 +132,7 @@ describe("MQTT through Envoy to an aedes broker", () => {
     dev.publish("plant/sensor-8", Buffer.alloc(PUBLISH_LIMIT + 1, 0x32), { qos: 0 });
     await closed;
     const d = await denied(before, "message-size");
-    expect(d["field"]).toBe("limits.maxPublishBytes");
+    expect(d.field).toBe("limits.maxPublishBytes");
     await sleep(300);
     expect(sub.got).toEqual([]);
     dev.end(true);
@@ -183,7 +183,7 @@ describe("messaging protocols sniffed from real clients", () => {
     const before = await env.snapshot();
     await expect(natsConnect({ servers: `127.0.0.1:${env.port("notNats")}`, reconnect: false, timeout: 3000 })).rejects.toThrow();
     const d = await denied(before, "protocol");
-    expect(d["protocol"]).toBe("nats");
+    expect(d.protocol).toBe("nats");
   });
 
   it("amqplib's protocol header is amqp: it reaches the upstream", async () => {
@@ -217,6 +217,6 @@ describe("messaging protocols sniffed from real clients", () => {
     const admin2 = big.admin();
     await expect(admin2.connect()).rejects.toThrow();
     const d = await denied(before2, "message-size");
-    expect(d["protocol"]).toBe("kafka");
+    expect(d.protocol).toBe("kafka");
   });
 });
