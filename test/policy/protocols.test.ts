@@ -81,3 +81,20 @@ describe("the old lengthPrefixed Postgres form", () => {
     expect(warningsOf(ruleDoc("protocols: [unknown]\nlimits: { framing: { type: lengthPrefixed, width: 4 } }"))).toEqual([]);
   });
 });
+
+describe("TLS server names (from.serverNames)", () => {
+  it("exact names and *.suffix compile to serverName lines", () => {
+    const rule = 'from: { serverNames: ["api.plant1.example", "*.devices.example"] }';
+    expect(errorsOf(ruleDoc(rule))).toEqual([]);
+    expect(compileRule(rule)).toEqual(["serverName api.plant1.example", "serverName *.devices.example"]);
+  });
+
+  it("refuses what is no DNS name: a wildcard elsewhere than the first label, spaces, empty labels", () => {
+    expect(errorsOf(ruleDoc('from: { serverNames: ["api.*.example", "a b.example", "a..example", "*"] }'))).toEqual([
+      't.yaml:9: spec.rules[0].from.serverNames[0]: "api.*.example" is not a server name (a DNS name, or "*." followed by one)',
+      't.yaml:9: spec.rules[0].from.serverNames[1]: "a b.example" is not a server name (a DNS name, or "*." followed by one)',
+      't.yaml:9: spec.rules[0].from.serverNames[2]: "a..example" is not a server name (a DNS name, or "*." followed by one)',
+      't.yaml:9: spec.rules[0].from.serverNames[3]: "*" is not a server name (a DNS name, or "*." followed by one)',
+    ]);
+  });
+});

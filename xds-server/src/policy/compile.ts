@@ -123,6 +123,7 @@ function ruleParts(rule: Rule): RuleParts {
   for (const p of rule.from?.principals ?? []) head.push(`principal ${p}`);
   for (const block of rule.from?.ipBlocks ?? []) head.push(`ip ${valid(parseCidr(block)).canonical}`);
   for (const block of rule.from?.notIpBlocks ?? []) head.push(`notip ${valid(parseCidr(block)).canonical}`);
+  for (const name of rule.from?.serverNames ?? []) head.push(`serverName ${name}`);
   for (const id of rule.from?.mqttClientIds ?? []) head.push(`mqttClientId ${id}`);
   for (const port of rule.ports ?? []) {
     const range = valid(parsePort(port));

@@ -79,6 +79,7 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
       eachString(from[key], [...at, "from", key], report, (text) => parseCidr(text));
     }
     eachString(from["mqttClientIds"], [...at, "from", "mqttClientIds"], report, checkClientIdPattern);
+    eachString(from["serverNames"], [...at, "from", "serverNames"], report, checkServerName);
   }
 
   const ports = rule["ports"];
@@ -168,6 +169,15 @@ function checkFraming(framing: Record<string, unknown>, at: FieldPath, report: R
       if (length < 1 || length > 4) report([...at, "delimiter"], `must be 1 to 4 bytes (got ${length}; write control characters with YAML double-quoted escapes such as "\\r\\n")`);
     }
   }
+}
+
+/** A TLS server name pattern: a DNS name (at most 255 bytes, as in SNI), or `*.` and one. */
+function checkServerName(text: string): Parsed<string> {
+  const name = text.startsWith("*.") ? text.slice(2) : text;
+  const labels = name.split(".");
+  const ok = name.length > 0 && text.length <= 255 && labels.every((l) => /^[A-Za-z0-9]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (!ok) return { ok: false, message: `${JSON.stringify(text)} is not a server name (a DNS name, or "*." followed by one)` };
+  return { ok: true, value: text };
 }
 
 /** MQTT client id patterns: exact, `prefix*` or `*`; ids are UTF-8 of at most 256 bytes (the filter keeps no longer one). */

@@ -16,6 +16,8 @@ export interface Source {
   principals?: string[];
   ipBlocks?: string[];
   notIpBlocks?: string[];
+  /** TLS server names (SNI) of a passthrough ClientHello: exact or `*.example.com`. */
+  serverNames?: string[];
   /** MQTT CONNECT client id patterns (exact, `prefix*`, `*`); needs `framing: { type: mqtt }`. */
   mqttClientIds?: string[];
 }
