@@ -1,15 +1,18 @@
 // Message boundaries under a rule's framing, advanced over each read's new bytes.
-// Only lengthPrefixed header bytes are read from the host; delimited framing
-// must scan for its delimiter, which is inherently per byte.
+// Pure: the bytes come through a ByteView, and only those framing needs are asked for:
+// a lengthPrefixed length field's bytes, or (delimited) every byte, since a delimiter
+// can only be found by a scan. chunk framing reads none.
+// A new framing type: its FRAMING_* constant (config.ts) and line (ruleparse.ts), a branch in
+// frameAdvance below, and tests in test/filter/stages/framing.test.ts.
+import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_LENGTH_PREFIXED, Rule } from "./config";
-import { hostGetBuffer, hostLen, hostPtr, releaseHost } from "./hostcalls";
 
 /** Per-direction framing state, kept outside the managed heap (no refcounting). */
 @unmanaged
 export class FrameState {
   pos: u64;   // bytes of the current message seen so far
   len: u64;   // length of the current message once its header is known, else 0
-  value: u64; // length field accumulated from header bytes
+  value: u64; // length field accumulated from header bytes (delimited: the last bytes seen)
 }
 
 export function newFrameState(): usize {
@@ -18,22 +21,29 @@ export function newFrameState(): usize {
   return p;
 }
 
+/** Forgets the current message: audit mode resynchronises at the next read. */
+export function resetFrame(st: FrameState): void {
+  st.pos = 0;
+  st.len = 0;
+  st.value = 0;
+}
+
 const SCAN_CHUNK: u32 = 16384;
 
 /**
- * Feeds [start, end) of the host buffer `bufferType` through the framing.
- * Returns false when a message exceeds maxMessageBytes (or cannot be framed).
+ * Feeds bytes [start, end) of the buffer behind `view` through the rule's framing.
+ * Returns false when a message exceeds maxMessageBytes (or the bytes cannot be read).
  */
-export function frameAdvance(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32): bool {
+export function frameAdvance(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32): bool {
   if (end <= start) return true;
   let max = r.maxMessageBytes;
   if (r.framing == FRAMING_CHUNK) return <u64>(end - start) <= max;
-  if (r.framing == FRAMING_LENGTH_PREFIXED) return lengthPrefixed(r, st, bufferType, start, end, max);
-  if (r.framing == FRAMING_DELIMITED) return delimited(r, st, bufferType, start, end, max);
+  if (r.framing == FRAMING_LENGTH_PREFIXED) return lengthPrefixed(r, st, view, start, end, max);
+  if (r.framing == FRAMING_DELIMITED) return delimited(r, st, view, start, end, max);
   return false;
 }
 
-function lengthPrefixed(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32, max: u64): bool {
+function lengthPrefixed(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32, max: u64): bool {
   let hdr: u64 = r.lpOffset + <u64>r.lpWidth;
   let p = start;
   while (p < end) {
@@ -47,15 +57,16 @@ function lengthPrefixed(r: Rule, st: FrameState, bufferType: i32, start: u32, en
       }
       // Read only the length field's bytes that are in this read.
       let want = min(hdr - st.pos, avail);
-      if (!hostGetBuffer(bufferType, p, <u32>want)) return false;
-      if (<u64>hostLen < want) { releaseHost(); return false; }
+      if (!view.fill(view, p, <u32>want)) return false;
+      if (<u64>view.len < want) { view.release(view); return false; }
+      let bytes = view.ptr;
       for (let k: u64 = 0; k < want; k++) {
-        let b = <u64>load<u8>(hostPtr + <usize>k);
+        let b = <u64>load<u8>(bytes + <usize>k);
         let idx = st.pos - r.lpOffset + k; // byte index within the length field
         if (r.lpBig) st.value = (st.value << 8) | b;
         else st.value |= b << (idx * 8);
       }
-      releaseHost();
+      view.release(view);
       st.pos += want;
       p += <u32>want;
       if (st.pos == hdr) {
@@ -65,19 +76,19 @@ function lengthPrefixed(r: Rule, st: FrameState, bufferType: i32, start: u32, en
         if (total < <i64>hdr) return false;
         if (<u64>total > max) return false;
         st.len = <u64>total;
-        if (st.len == hdr) { st.pos = 0; st.len = 0; st.value = 0; }
+        if (st.len == hdr) resetFrame(st);
       }
       continue;
     }
     let take = min(st.len - st.pos, avail);
     st.pos += take;
     p += <u32>take;
-    if (st.pos == st.len) { st.pos = 0; st.len = 0; st.value = 0; }
+    if (st.pos == st.len) resetFrame(st);
   }
   return true;
 }
 
-function delimited(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u32, max: u64): bool {
+function delimited(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32, max: u64): bool {
   let dlen = r.delimiterLen;
   let mask: u32 = dlen >= 4 ? 0xffffffff : ((<u32>1 << (dlen * 8)) - 1);
   let delim = r.delimiter & mask;
@@ -86,16 +97,17 @@ function delimited(r: Rule, st: FrameState, bufferType: i32, start: u32, end: u3
   let p = start;
   while (p < end) {
     let n = min(end - p, SCAN_CHUNK);
-    if (!hostGetBuffer(bufferType, p, n)) return false;
-    let got = <u32>hostLen;
-    if (got < n) { releaseHost(); return false; }
+    if (!view.fill(view, p, n)) return false;
+    let got = <u32>view.len;
+    if (got < n) { view.release(view); return false; }
+    let bytes = view.ptr;
     for (let k: u32 = 0; k < got; k++) {
-      window = (window << 8) | <u32>load<u8>(hostPtr + k);
+      window = (window << 8) | <u32>load<u8>(bytes + k);
       st.pos++;
-      if (st.pos > max) { releaseHost(); return false; }
+      if (st.pos > max) { view.release(view); return false; }
       if (st.pos >= <u64>dlen && (window & mask) == delim) st.pos = 0;
     }
-    releaseHost();
+    view.release(view);
     p += got;
   }
   st.value = <u64>window;

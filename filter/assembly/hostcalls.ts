@@ -8,6 +8,7 @@ import {
   proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric, proxy_continue_stream,
 } from "@solo-io/proxy-runtime/imports";
 import { free } from "./alloc";
+import { ByteView } from "./byteview";
 
 // ABI 0.2.1; not declared by the SDK.
 // @ts-ignore: decorator
@@ -185,4 +186,22 @@ export function defineCounter(name: string): u32 {
 
 export function incrementCounter(id: u32): void {
   if (id != 0xffffffff) proxy_increment_metric(id, 1);
+}
+
+/** proxy-wasm Action values a data or new-connection callback returns. */
+export const CONTINUE: u32 = 0;
+export const STOP: u32 = 1;
+
+/** ByteView filler over the host buffer whose type is view.source: copies just the asked bytes. */
+export function fillFromHost(view: ByteView, start: u32, len: u32): bool {
+  let ok = hostGetBuffer(<i32>view.source, start, len);
+  view.ptr = hostPtr;
+  view.len = hostLen;
+  return ok;
+}
+
+export function releaseToHost(view: ByteView): void {
+  releaseHost();
+  view.ptr = 0;
+  view.len = 0;
 }

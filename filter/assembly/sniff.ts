@@ -1,6 +1,10 @@
 // Protocol sniffing on the first bytes of the stream that speaks first.
 // Each recogniser answers MATCH, NO or MORE (needs more bytes) and rejects as
 // early as it can, so a decision usually comes within the first few bytes.
+// Pure: the bytes come through a ByteView. A new protocol: its P_* number and name below
+// (before P_UNKNOWN), a recogniser and its branch in sniff(), and tests in
+// test/filter/stages/sniff.test.ts; config.ts and the policy side learn it by name.
+import { ByteView } from "./byteview";
 
 export const P_TLS: i32 = 0;
 export const P_HTTP1: i32 = 1;
@@ -150,4 +154,17 @@ export function sniff(p: usize, len: usize, fromServer: bool, final: bool): i32 
   }
   if (pending && !final) return P_UNDECIDED;
   return found == P_UNDECIDED ? P_UNKNOWN : found;
+}
+
+/**
+ * The protocol of the first bytes (at most SNIFF_LIMIT) of a buffer holding `size` bytes:
+ * P_UNDECIDED while more bytes could still decide it, P_UNKNOWN when they cannot be read.
+ */
+export function sniffView(view: ByteView, size: u32, fromServer: bool, end: bool): i32 {
+  let n = size < SNIFF_LIMIT ? size : SNIFF_LIMIT;
+  let final = size >= SNIFF_LIMIT || end;
+  if (!view.fill(view, 0, n)) return P_UNKNOWN;
+  let proto = sniff(view.ptr, view.len, fromServer, final || view.len < <usize>n);
+  view.release(view);
+  return proto;
 }

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   EnvoyNotInstalledError,
-  PICOSEG_ECDS_RESOURCE,
   WASM_FILTER_TYPE_URL,
   envoyBinaryPath,
   exitCodeOf,
@@ -15,7 +14,8 @@ import {
   staticBootstrap,
   toYaml,
   type SidecarBootstrapOptions,
-} from "../../xds-server/src/envoy/index.js";
+} from "../../envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { parseKeyValues, sidecarBootstrapFromFlags } from "../../xds-server/src/cli/commands/sidecar.js";
 
 const CONFIG = "picoseg 1\nsegment a/b enforce\nrule r\nport 5432 5432\nend\n";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterWasmPath, repoRoot, staticBootstrap, toYaml } from "../../xds-server/src/envoy/index.js";
+import { filterWasmPath, repoRoot, staticBootstrap, toYaml } from "../../envoy/index.js";
 import { generateMtls, type MtlsMaterial } from "../integration/harness/certs.js";
 
 const ROOT = repoRoot();

@@ -1,7 +1,7 @@
 // The harness itself against the real Envoy: traffic through tcp_proxy with an allow-all picoseg
 // configuration, the echo upstream's per-connection record, and mTLS with generated certificates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterWasmPath, staticBootstrap } from "../../xds-server/src/envoy/index.js";
+import { filterWasmPath, staticBootstrap } from "../../envoy/index.js";
 import {
   Envoy, TcpClient, Upstream, freePorts, generateMtls, startProbeEnvoy, stopAllEnvoys, type MtlsMaterial,
   waitFor,

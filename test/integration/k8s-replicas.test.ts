@@ -5,7 +5,7 @@
 // written by the Lease holder only, counts the proxies of both replicas, and passes to the other
 // replica when the holder is killed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 import { probeUntil } from "../xds/envoy-probe.js";
 import { KubeCluster, XDS_NAMESPACE } from "./k8s/cluster.js";

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../xds-server/src/envoy/index.js";
+import { repoRoot } from "../../envoy/index.js";
 import { TcpClient, Upstream, freePorts, sleep, waitFor } from "./harness/index.js";
 
 describe("picoseg sidecar (running Envoy)", () => {

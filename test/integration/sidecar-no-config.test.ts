@@ -2,7 +2,8 @@
 // bootstrap has no default config for the ECDS-delivered picoseg filter, so once the initial fetch
 // times out Envoy activates the listener and closes every connection before tcp_proxy runs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE, sidecarBootstrap } from "../../xds-server/src/envoy/index.js";
+import { sidecarBootstrap } from "../../envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
 
 describe("a sidecar whose picoseg config has not arrived", () => {

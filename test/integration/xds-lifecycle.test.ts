@@ -1,6 +1,7 @@
 // The xDS server's life with real Envoys: per-workload configs, refused edits, NACKs, restarts.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import type { XdsApiType } from "../../envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server.js";
 import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";

@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { sidecarBootstrap, type Bootstrap } from "../../xds-server/src/envoy/index.js";
+import { sidecarBootstrap, type Bootstrap } from "../../envoy/index.js";
 import { startAdmin, type AdminServer } from "../../xds-server/src/http/admin.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";

@@ -1,7 +1,7 @@
 // Revocation through the whole chain: a policy file edit → xDS server → ECDS update → the filter
 // closes the live connections the new policy no longer admits, and leaves the others alone.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { XdsApiType } from "../../xds-server/src/envoy/index.js";
+import type { XdsApiType } from "../../envoy/index.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { Envoy, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";

@@ -2,7 +2,8 @@
 // world (GRPC) and delta (DELTA_GRPC), over ADS and over the standalone ECDS service. Each gets
 // its config, enforces it, and follows a policy file edit without restart or listener drain.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE, type XdsApiType } from "../../xds-server/src/envoy/index.js";
+import type { XdsApiType } from "../../envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../xds-server/src/envoy/index.js";
+import { repoRoot } from "../../envoy/index.js";
 import { waitFor } from "../integration/harness/index.js";
 import { chainsWithoutPicoseg, inboundChains, TERMINAL_FILTERS } from "./harness/chains.js";
 import { localEnvoyFilter } from "./harness/istiod.js";

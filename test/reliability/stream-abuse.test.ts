@@ -3,7 +3,7 @@
 // The streams past the per-peer bound are refused, the hijack is refused, and the Envoy keeps its
 // config and still follows a policy edit.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/envoy/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../integration/harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";

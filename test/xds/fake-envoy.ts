@@ -131,11 +131,11 @@ export class SotwEnvoy extends FakeStream<DiscoveryRequest, DiscoveryResponse> {
     this.send({ resource_names: names, version_info: versionInfo });
   }
 
-  ack(r: DiscoveryResponse, names: string[]): void {
+  ack(r: Pick<DiscoveryResponse, "version_info" | "nonce">, names: string[]): void {
     this.send({ resource_names: names, version_info: r.version_info, response_nonce: r.nonce });
   }
 
-  nack(r: DiscoveryResponse, names: string[], lastGoodVersion: string, message: string): void {
+  nack(r: Pick<DiscoveryResponse, "nonce">, names: string[], lastGoodVersion: string, message: string): void {
     this.send({
       resource_names: names,
       version_info: lastGoodVersion,
@@ -154,11 +154,11 @@ export class DeltaEnvoy extends FakeStream<DeltaDiscoveryRequest, DeltaDiscovery
     this.send({ resource_names_subscribe: names, initial_resource_versions: initial });
   }
 
-  ack(r: DeltaDiscoveryResponse): void {
+  ack(r: Pick<DeltaDiscoveryResponse, "nonce">): void {
     this.send({ response_nonce: r.nonce });
   }
 
-  nack(r: DeltaDiscoveryResponse, message: string): void {
+  nack(r: Pick<DeltaDiscoveryResponse, "nonce">, message: string): void {
     this.send({ response_nonce: r.nonce, error_detail: { code: 3, message } });
   }
 }

@@ -2,26 +2,20 @@
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeltaEnvoy, deltaConfigs, eventually } from "./fake-envoy.js";
-import { segment, startFixture, type Fixture } from "./server-fixture.js";
+import { perTestServer, segment } from "./server-fixture.js";
 
-let fx: Fixture | undefined;
-const clients: DeltaEnvoy[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await fx?.close();
-  fx = undefined;
-});
+const srv = perTestServer();
 
 const get = async (p: string): Promise<{ status: number; text: string }> => {
-  const r = await fetch(`${fx!.server.httpUrl}${p}`);
+  const r = await fetch(`${srv.fx.server.httpUrl}${p}`);
   return { status: r.status, text: await r.text() };
 };
 
 describe("HTTP side", () => {
   it("/readyz says the policy source is stale while the watched directory is gone, with a metric; ready again once it is back", async () => {
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     const { rename, mkdir, writeFile: write } = await import("node:fs/promises");
     await rename(fx.dir, `${fx.dir}.moved`);
     await eventually(async () => (await get("/readyz")).status === 503, 5000, "readyz to fail");
@@ -37,11 +31,11 @@ describe("HTTP side", () => {
   });
 
   it("reports health, readiness after the first load, status and metrics", async () => {
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     expect(await get("/healthz")).toEqual({ status: 200, text: "ok\n" });
     expect((await get("/readyz")).status).toBe(200);
     const e = new DeltaEnvoy(fx.server.xdsAddress, "ecds", { id: "db-1", namespace: "shop", labels: { app: "db" } });
-    clients.push(e);
+    srv.track(e);
     e.subscribe(["picoseg"]);
     e.ack(await e.inbox.next());
     await eventually(async () => (await get("/metrics")).text.includes('picoseg_xds_acks_total{protocol="delta"} 1'), 5000, "ack metric");
@@ -75,13 +69,13 @@ describe("HTTP side", () => {
     const tmp = await import("node:os").then((os) => os.tmpdir());
     const wasm = path.join(tmp, `picoseg-http-test-${process.pid}.wasm`);
     await writeFile(wasm, bytes);
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { wasmPath: wasm, remoteWasm: { cluster: "picoseg_http" } });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) }, { wasmPath: wasm, remoteWasm: { cluster: "picoseg_http" } });
     const r = await fetch(`${fx.server.httpUrl}/filter/picoseg.wasm`);
     expect(Buffer.from(await r.arrayBuffer()).equals(bytes)).toBe(true);
     expect(await get("/filter/picoseg.wasm.sha256")).toEqual({ status: 200, text: `${sha}\n` });
 
     const e = new DeltaEnvoy(fx.server.xdsAddress, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
-    clients.push(e);
+    srv.track(e);
     e.subscribe(["picoseg"]);
     const [cfg] = deltaConfigs(await e.inbox.next());
     expect(cfg!.module).toEqual({ remote: { uri: `${fx.server.httpUrl}/filter/picoseg.wasm`, cluster: "picoseg_http", sha256: sha } });
@@ -92,9 +86,9 @@ describe("HTTP side", () => {
     const sha = createHash("sha256").update(bytes).digest("hex");
     const wasm = path.join(await import("node:os").then((os) => os.tmpdir()), `picoseg-inline-test-${process.pid}.wasm`);
     await writeFile(wasm, bytes);
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { wasmPath: wasm, inlineWasm: true });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) }, { wasmPath: wasm, inlineWasm: true });
     const e = new DeltaEnvoy(fx.server.xdsAddress, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
-    clients.push(e);
+    srv.track(e);
     e.subscribe(["picoseg"]);
     const [cfg] = deltaConfigs(await e.inbox.next());
     expect(cfg!.module).toEqual({ inline: { sha256: sha, size: bytes.length } });

@@ -3,19 +3,13 @@
 // event loop that answers health checks and proxies.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { MAX_FILE_BYTES } from "../../xds-server/src/policy/limits.js";
 import { eventually, SotwEnvoy, sotwConfigs } from "./fake-envoy.js";
-import { segment, startFixture, type Fixture } from "./server-fixture.js";
+import { perTestServer, segment } from "./server-fixture.js";
 
-let fx: Fixture | undefined;
-const clients: SotwEnvoy[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await fx?.close();
-  fx = undefined;
-});
+const srv = perTestServer();
 
 /** Polls the URL in a loop until its stdin closes, then prints the slowest answer (ms) and the count. */
 const POLLER = `
@@ -63,23 +57,23 @@ describe("policy limits", () => {
   });
 
   it("the directory source refuses an oversized file unread, naming it, and keeps serving the rest", async () => {
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     await fx.write("huge.yaml", `# ${"x".repeat(MAX_FILE_BYTES + 10)}\n`);
-    await eventually(() => fx!.server.status().refusals.length === 1, 5000, "the refusal");
+    await eventually(() => fx.server.status().refusals.length === 1, 5000, "the refusal");
     expect(fx.server.status().refusals[0]!.text).toMatch(/huge\.yaml:1: file is 1\.0 MiB; a policy file may be at most 1\.0 MiB/);
     expect(fx.server.status().segments).toEqual(["shop/db"]);
   });
 
   it("does not serve a compiled config over the limit: the proxy keeps its config, status and the log name the files", async () => {
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) }, { maxConfigBytes: 2000 });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) }, { maxConfigBytes: 2000 });
     const e = new SotwEnvoy(fx.server.xdsAddress, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
-    clients.push(e);
+    srv.track(e);
     e.subscribe(["picoseg"]);
     const first = await e.inbox.next();
     e.ack(first, ["picoseg"]);
     const many = Array.from({ length: 60 }, (_, i) => `    - name: rule-number-${i}\n      ports: [${5000 + i}]\n`).join("");
     await fx.write("big.yaml", `apiVersion: picoseg.io/v1alpha1\nkind: PicoSegment\nmetadata: { name: big, namespace: shop }\nspec:\n  selector: { matchLabels: { app: db } }\n  rules:\n${many}`);
-    await eventually(() => fx!.server.status().proxies[0]?.error !== undefined, 5000, "the error");
+    await eventually(() => fx.server.status().proxies[0]?.error !== undefined, 5000, "the error");
     expect(fx.server.status().proxies[0]!.error).toMatch(/^compiled config is \d+ KiB, more than 2 KiB: segments shop\/big, shop\/db from .*big\.yaml, .*db\.yaml; previous config kept$/);
     expect(fx.logs.some((l) => /proxy db-1: compiled config is/.test(l))).toBe(true);
     expect(await e.inbox.nothingWithin(300)).toBe(true);
@@ -87,7 +81,7 @@ describe("policy limits", () => {
   });
 
   it("answers /healthz within 100 ms while it loads a large policy file", async () => {
-    fx = await startFixture({ "db.yaml": segment("db", "db", 5432) });
+    const fx = await srv.start({ "db.yaml": segment("db", "db", 5432) });
     // 1000 documents of five rules each (~800 KiB): parsing them takes the better part of a second.
     const rules = (i: number): string =>
       Array.from({ length: 5 }, (_, k) => `    - name: r${k}\n      from: { ipBlocks: ["10.${k}.0.0/16"] }\n      ports: [${1000 + i}, "${2000 + k}-${2100 + k}"]\n      limits: { maxBytesIn: 10Mi }\n`).join("");
@@ -104,7 +98,7 @@ describe("policy limits", () => {
     poller.stdout.on("data", (d: Buffer) => (out += d.toString()));
     await eventually(() => out.includes("started"), 5000, "the poller");
     await fx.write("big.yaml", text);
-    await eventually(() => fx!.server.status().segments.includes(`shop/s${n - 1}`), 20_000, "the large file to load");
+    await eventually(() => fx.server.status().segments.includes(`shop/s${n - 1}`), 20_000, "the large file to load");
     poller.stdin.end();
     await once(poller, "exit");
     const { worst, p99, polls } = JSON.parse(out.slice(out.indexOf("{"))) as { worst: number; p99: number; polls: number };

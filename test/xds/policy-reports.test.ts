@@ -2,17 +2,11 @@
 // rule, a schedule or a limit ("loosened": a file truncated at a line boundary still parses), and
 // a directory with no segment left (every selected workload now denies). --min-segments refuses
 // the latter: the previous state stays in force.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eventually, SotwEnvoy, sotwConfigs } from "./fake-envoy.js";
-import { startFixture, type Fixture } from "./server-fixture.js";
+import { perTestServer } from "./server-fixture.js";
 
-let fx: Fixture | undefined;
-const clients: SotwEnvoy[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await fx?.close();
-  fx = undefined;
-});
+const srv = perTestServer();
 
 const full = `apiVersion: picoseg.io/v1alpha1
 kind: PicoSegment
@@ -33,13 +27,13 @@ spec:
 const truncated = full.split("\n").slice(0, 8).join("\n") + "\n";
 
 const metric = async (name: string): Promise<string> =>
-  (await fx!.server.metrics.registry.metrics()).split("\n").find((l) => l.startsWith(name)) ?? "";
+  (await srv.fx.server.metrics.registry.metrics()).split("\n").find((l) => l.startsWith(name)) ?? "";
 
 describe("policy reports", () => {
   it("a segment that lost a rule, its schedule and a limit is served, and reported as loosened in status, metrics and the log", async () => {
-    fx = await startFixture({ "db.yaml": full });
+    const fx = await srv.start({ "db.yaml": full });
     await fx.write("db.yaml", truncated);
-    await eventually(() => fx!.server.status().segments.length === 1 && fx!.server.status().policyRevision > 1, 5000, "the new state");
+    await eventually(() => fx.server.status().segments.length === 1 && fx.server.status().policyRevision > 1, 5000, "the new state");
     const notices = fx.server.status().policyNotices;
     const loosened = notices.filter((n) => n.kind === "loosened");
     expect(loosened.map((n) => n.text)).toEqual([
@@ -51,16 +45,16 @@ describe("policy reports", () => {
   });
 
   it("an edit that only tightens or adds is not reported", async () => {
-    fx = await startFixture({ "db.yaml": truncated });
+    const fx = await srv.start({ "db.yaml": truncated });
     await fx.write("db.yaml", full);
-    await eventually(() => fx!.server.status().policyRevision > 1, 5000, "the new state");
+    await eventually(() => fx.server.status().policyRevision > 1, 5000, "the new state");
     expect(fx.server.status().policyNotices).toEqual([]);
   });
 
   it("deleting every policy is reported: no segments, every selected workload now denies", async () => {
-    fx = await startFixture({ "db.yaml": full });
+    const fx = await srv.start({ "db.yaml": full });
     await fx.remove("db.yaml");
-    await eventually(() => fx!.server.status().segments.length === 0, 5000, "the empty state");
+    await eventually(() => fx.server.status().segments.length === 0, 5000, "the empty state");
     const st = fx.server.status();
     expect(st.noSegments).toBe(true);
     expect(st.policyNotices.map((n) => n.text)).toContain("no segments: every selected workload now denies");
@@ -69,15 +63,15 @@ describe("policy reports", () => {
   });
 
   it("--min-segments refuses a state with fewer segments: proxies keep the previous config, and status says why", async () => {
-    fx = await startFixture({ "db.yaml": full }, { minSegments: 1 });
+    const fx = await srv.start({ "db.yaml": full }, { minSegments: 1 });
     const e = new SotwEnvoy(fx.server.xdsAddress, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
-    clients.push(e);
+    srv.track(e);
     e.subscribe(["picoseg"]);
     const r = await e.inbox.next();
     expect(sotwConfigs(r)[0]!.configuration).toContain("segment shop/db");
     e.ack(r, ["picoseg"]);
     await fx.remove("db.yaml");
-    await eventually(() => fx!.server.status().policyNotices.some((n) => n.kind === "below-min-segments"), 5000, "the refusal");
+    await eventually(() => fx.server.status().policyNotices.some((n) => n.kind === "below-min-segments"), 5000, "the refusal");
     expect(await e.inbox.nothingWithin(400)).toBe(true);
     const st = fx.server.status();
     expect(st.segments).toEqual(["shop/db"]); // what is in force
@@ -90,19 +84,19 @@ describe("policy reports", () => {
   });
 
   it("--min-segments at start: not ready until the source has enough segments", async () => {
-    fx = await startFixture({}, { minSegments: 1 });
+    const fx = await srv.start({}, { minSegments: 1 });
     expect((await fetch(`${fx.server.httpUrl}/readyz`)).status).toBe(503);
     await fx.write("db.yaml", full);
-    await eventually(async () => (await fetch(`${fx!.server.httpUrl}/readyz`)).status === 200, 5000, "ready");
+    await eventually(async () => (await fetch(`${fx.server.httpUrl}/readyz`)).status === 200, 5000, "ready");
   });
 });
 
 describe("refusal metrics", () => {
   it("count one refused document for one invalid document, and each of its errors in a second metric", async () => {
-    fx = await startFixture({ "db.yaml": full });
+    const fx = await srv.start({ "db.yaml": full });
     const bad = full.replace("ports: [5432]", "ports: [99999]").replace("maxBytesIn: 10Mi", "maxBytesIn: lots").replace('start: "08:00"', 'start: "25:00"');
     await fx.write("db.yaml", bad);
-    await eventually(() => fx!.server.status().refusals.length === 3, 5000, "the refusal");
+    await eventually(() => fx.server.status().refusals.length === 3, 5000, "the refusal");
     expect(await metric("picoseg_policy_refused_documents_total")).toBe("picoseg_policy_refused_documents_total 1");
     expect(await metric("picoseg_policy_refusal_errors_total")).toBe("picoseg_policy_refusal_errors_total 3");
   });

@@ -2,6 +2,7 @@
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { startXdsServer, type RunningXdsServer, type XdsServerOptions } from "../../xds-server/src/server.js";
 
 export const segment = (name: string, app: string, port: number, ns = "shop"): string => `apiVersion: picoseg.io/v1alpha1
@@ -54,6 +55,45 @@ export async function startFixture(files: Record<string, string>, extra: Partial
     async close() {
       await server.close();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Anything a test opens against the server: the fake proxies. */
+interface Closable {
+  close(): void;
+}
+
+/** A test file's server and fake proxies: one server per test, everything closed after each. */
+export interface PerTestServer {
+  start(files: Record<string, string>, extra?: Partial<XdsServerOptions>): Promise<Fixture>;
+  /** The running test's fixture (throws outside a test that started one). */
+  readonly fx: Fixture;
+  /** Closes `c` after the test. */
+  track<C extends Closable>(c: C): C;
+}
+
+/** Registers the cleanup (afterEach) in the calling test file. */
+export function perTestServer(): PerTestServer {
+  let current: Fixture | undefined;
+  const opened: Closable[] = [];
+  afterEach(async () => {
+    for (const c of opened.splice(0)) c.close();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async start(files, extra) {
+      current = await startFixture(files, extra);
+      return current;
+    },
+    get fx() {
+      if (!current) throw new Error("no fixture: the test has not started a server");
+      return current;
+    },
+    track(c) {
+      opened.push(c);
+      return c;
     },
   };
 }

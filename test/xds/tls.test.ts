@@ -7,7 +7,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateMtls, type MtlsMaterial } from "../../xds-server/src/pki/index.js";
-import { plaintextWarning } from "../../xds-server/src/server.js";
+import { plaintextWarning } from "../../xds-server/src/exposure.js";
 import { SotwEnvoy, sotwConfigs } from "./fake-envoy.js";
 import { segment, startFixture, type Fixture } from "./server-fixture.js";
 

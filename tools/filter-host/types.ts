@@ -1,5 +1,5 @@
 // The emulator's option and record types.
-import type { Decision } from "../../xds-server/src/envoy/decision.js";
+import type { Decision } from "../../filter/decision-line.js";
 import type { Bytes } from "./bytes.js";
 import type { FilterHost } from "./host.js";
 import type { LogLevelName } from "./abi.js";

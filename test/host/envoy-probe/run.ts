@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot, staticBootstrap } from "../../../xds-server/src/envoy/index.js";
+import { repoRoot, staticBootstrap } from "../../../envoy/index.js";
 import { Envoy, TcpClient, Upstream, freePorts, generateMtls, mysqlGreeting, sleep, stopAllEnvoys } from "../../integration/harness/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -8,14 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   envoyBinaryPath,
-  parseDecisionLine,
   parseStats,
   readAdminAddress,
   toYaml,
   waitEnvoyReady,
   type Bootstrap,
-  type Decision,
-} from "../../../xds-server/src/envoy/index.js";
+} from "../../../envoy/index.js";
+import { parseDecisionLine, type Decision } from "../../../filter/decision-line.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { StopWaiting, waitFor } from "../../../xds-server/src/util/wait.js";
 

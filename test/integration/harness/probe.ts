@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot, staticBootstrap, type ListenerSpec } from "../../../xds-server/src/envoy/index.js";
+import { repoRoot, staticBootstrap, type ListenerSpec } from "../../../envoy/index.js";
 import { Envoy, type StartEnvoyOptions } from "./envoy.js";
 
 const PROBE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "probe");

@@ -2,7 +2,7 @@
 // the upstream (which bytes arrived) and Envoy (the picoseg counter for the reason, the JSON line).
 import { expect } from "vitest";
 import { TcpClient, type ClientTls } from "./client.js";
-import type { Decision } from "../../../xds-server/src/envoy/index.js";
+import type { Decision } from "../../../filter/decision-line.js";
 import type { FilterEnv, Snapshot } from "./filter-env.js";
 import type { UpstreamConnection } from "./upstream.js";
 import { sleep } from "../../../xds-server/src/util/wait.js";

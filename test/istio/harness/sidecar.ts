@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { envoyBinaryPath } from "../../../xds-server/src/envoy/index.js";
+import { envoyBinaryPath } from "../../../envoy/index.js";
 import { issueCertificate, type CertificateAuthority } from "../../../xds-server/src/pki/index.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
 import { Envoy } from "../../integration/harness/envoy.js";

@@ -10,6 +10,11 @@
 import { Counter, type Registry } from "prom-client";
 import type { Workload } from "../policy/types.js";
 
+/** What the console and report say about what the server cannot see of the filters' decisions. */
+export const DECISIONS_MISSING =
+  "Counts come from the Envoy counters of proxies that announce their loopback admin address (node metadata PICOSEG_ADMIN, as picoseg sidecar and the demo do). " +
+  "Not shown, because no channel brings them to the server: each denied connection's source, principal and port (only in the filter's JSON log line in Envoy's log), so there is no live feed of single decisions.";
+
 export type Verdict = "allowed" | "denied" | "audit";
 
 /** `allowed`, `denied:<reason>` or `audit:<reason>`. */

@@ -105,6 +105,9 @@ export class IdentityBinding implements StreamAdmission {
   release(): void {}
 }
 
+/** An Envoy holds one or two streams; a node agent or NAT may put a few hundred behind one address. */
+export const DEFAULT_MAX_STREAMS_PER_PEER = 256;
+
 /**
  * Bounds the streams one peer address may hold: an Envoy needs one or two, so a client opening
  * thousands (or cycling node ids) is abuse, refused before it costs a snapshot per node id.

@@ -9,6 +9,14 @@ export const TYPED_EXTENSION_CONFIG_TYPE = "type.googleapis.com/envoy.config.cor
 export const WASM_NETWORK_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
 const STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue";
 
+/**
+ * The ECDS resource name every sidecar subscribes to for its picoseg filter (envoy/bootstrap.ts
+ * asks for it), and what a wildcard subscriber gets. One name for all proxies: the server answers
+ * per node (it selects segments from the node's metadata), so the name does not need to carry the
+ * workload, and a proxy's bootstrap stays the same whichever segments select it.
+ */
+export const PICOSEG_ECDS_RESOURCE = "picoseg";
+
 export const PICOSEG_ROOT_ID = "picoseg";
 export const WASM_RUNTIME = "envoy.wasm.runtime.v8";
 

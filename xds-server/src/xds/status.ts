@@ -105,40 +105,20 @@ export class StreamTracker implements Callbacks {
   }
 
   onResponse(stream: StreamInfo, r: SentResponse): void {
-    const t = this.streams.get(stream.id);
+    const t = this.record(stream, "sent", r.resources.map((x) => [x.name, x.version]));
     if (!t) return;
-    const at = Date.now();
     t.versionSent = r.version;
-    for (const x of r.resources) {
-      const s = this.resource(t, x.name);
-      s.sent = x.version;
-      s.sentAt = at;
-    }
     for (const name of r.removed) t.resources.delete(name);
   }
 
   /** A reconnecting delta client holds these versions: it accepted them earlier, so they count as ACKed. */
   onInitialVersions(stream: StreamInfo, _typeUrl: string, versions: ReadonlyMap<string, string>): void {
-    const t = this.streams.get(stream.id);
-    if (!t) return;
-    const at = Date.now();
-    for (const [name, version] of versions) {
-      const s = this.resource(t, name);
-      s.acked = version;
-      s.ackedAt = at;
-    }
+    this.record(stream, "acked", versions);
   }
 
   onAck(stream: StreamInfo, r: SentResponse): void {
-    const t = this.streams.get(stream.id);
-    if (!t) return;
-    const at = Date.now();
-    t.versionAcked = r.version;
-    for (const x of r.resources) {
-      const s = this.resource(t, x.name);
-      s.acked = x.version;
-      s.ackedAt = at;
-    }
+    const t = this.record(stream, "acked", r.resources.map((x) => [x.name, x.version]));
+    if (t) t.versionAcked = r.version;
   }
 
   onNack(stream: StreamInfo, r: SentResponse, detail: string): void {
@@ -192,6 +172,24 @@ export class StreamTracker implements Callbacks {
       });
     }
     return out;
+  }
+
+  /** Stamps each resource's version as sent or as ACKed, now; undefined for a stream not tracked. */
+  private record(stream: StreamInfo, what: "sent" | "acked", versions: Iterable<readonly [string, string]>): TrackedStream | undefined {
+    const t = this.streams.get(stream.id);
+    if (!t) return undefined;
+    const at = Date.now();
+    for (const [name, version] of versions) {
+      const s = this.resource(t, name);
+      if (what === "sent") {
+        s.sent = version;
+        s.sentAt = at;
+      } else {
+        s.acked = version;
+        s.ackedAt = at;
+      }
+    }
+    return t;
   }
 
   private resource(t: TrackedStream, name: string): ResourceStatus {

@@ -12,7 +12,7 @@ import {
   toYaml,
   type Bootstrap,
   type XdsApiType,
-} from "../../envoy/index.js";
+} from "../../../../envoy/index.js";
 
 interface SidecarFlags {
   xds: string;

@@ -5,11 +5,10 @@
 // (`initial_resource_versions`). The server sends only resources whose version differs from
 // what the client holds, plus `removed_resources`. ACK and NACK name only the nonce: an ACK
 // has no `error_detail`, a NACK has one, and the client then keeps its previous resources.
-import * as grpc from "@grpc/grpc-js";
-import type { DeltaWatchResponse } from "../cache/types.js";
-import type { SentResponse, XdsService } from "./callbacks.js";
+import type { ConfigWatcher, DeltaWatchResponse } from "../cache/types.js";
+import type { SentResponse } from "./callbacks.js";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages.js";
-import { XdsStream, type StreamServerOptions } from "./xds-stream.js";
+import type { RequestHandler, XdsStream } from "./xds-stream.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -20,19 +19,16 @@ interface TypeState {
   outstanding: Map<string, SentResponse>;
 }
 
-export function handleDeltaStream(
-  call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
-  service: XdsService,
-  opts: StreamServerOptions,
-): void {
-  const stream = new XdsStream(call, service, "delta", opts);
+/** The delta protocol on one stream: what to do with each of its requests. */
+export function deltaRequests(stream: XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, watcher: ConfigWatcher): RequestHandler<DeltaDiscoveryRequest> {
   const types = new Map<string, TypeState>();
 
   const send = (typeUrl: string, state: TypeState, r: DeltaWatchResponse): void => {
-    const nonce = stream.nextNonce();
     for (const x of r.resources) state.known.set(x.name, x.version);
     for (const name of r.removed) state.known.delete(name);
-    const response: DeltaDiscoveryResponse = {
+    const sent = stream.nextResponse(typeUrl, { ...r, version: r.systemVersion });
+    state.outstanding.set(sent.nonce, sent);
+    stream.respond(sent, {
       system_version_info: r.systemVersion,
       resources: r.resources.map((x) => ({
         name: x.name,
@@ -41,22 +37,12 @@ export function handleDeltaStream(
       })),
       type_url: typeUrl,
       removed_resources: [...r.removed],
-      nonce,
-      control_plane: { identifier: opts.controlPlaneId },
-    };
-    const sent: SentResponse = {
-      typeUrl,
-      nonce,
-      version: r.systemVersion,
-      resources: r.resources.map((x) => ({ name: x.name, version: x.version })),
-      removed: [...r.removed],
-      snapshotSetAt: r.snapshotSetAt,
-    };
-    state.outstanding.set(nonce, sent);
-    stream.respond(sent, response);
+      nonce: sent.nonce,
+      control_plane: stream.controlPlane,
+    });
   };
 
-  stream.run((req, typeUrl) => {
+  return (req, typeUrl) => {
     const subscribe = req.resource_names_subscribe ?? [];
     const unsubscribe = req.resource_names_unsubscribe ?? [];
     let state = types.get(typeUrl);
@@ -103,8 +89,8 @@ export function handleDeltaStream(
     stream.watch(
       typeUrl,
       subscription,
-      (onAnswer) => opts.watcher.createDeltaWatch({ nodeId: stream.nodeId, typeUrl, subscription, known: new Map(s.known) }, onAnswer),
+      (onAnswer) => watcher.createDeltaWatch({ nodeId: stream.nodeId, typeUrl, subscription, known: new Map(s.known) }, onAnswer),
       (r: DeltaWatchResponse) => send(typeUrl, s, r),
     );
-  });
+  };
 }

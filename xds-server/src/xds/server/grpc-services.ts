@@ -3,10 +3,12 @@
 // Service. Both exist in state-of-the-world and delta flavours.
 import * as grpc from "@grpc/grpc-js";
 import { loadServices } from "../protos.js";
-import { handleDeltaStream } from "./delta.js";
+import type { ConfigWatcher } from "../cache/types.js";
+import type { XdsProtocol, XdsService } from "./callbacks.js";
+import { deltaRequests } from "./delta.js";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from "./messages.js";
-import { handleSotwStream } from "./sotw.js";
-import type { StreamServerOptions } from "./xds-stream.js";
+import { sotwRequests } from "./sotw.js";
+import { XdsStream, type RequestHandler, type StreamRequest, type StreamServerOptions } from "./xds-stream.js";
 
 type Sotw = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 type Delta = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
@@ -14,14 +16,26 @@ type Delta = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespon
 export function addXdsServices(server: grpc.Server, opts: StreamServerOptions): void {
   const { ads, ecds } = loadServices();
   server.addService(ads, {
-    StreamAggregatedResources: (call: Sotw) => handleSotwStream(call, "ads", opts),
-    DeltaAggregatedResources: (call: Delta) => handleDeltaStream(call, "ads", opts),
+    StreamAggregatedResources: (call: Sotw) => serve(call, "ads", "sotw", opts, sotwRequests),
+    DeltaAggregatedResources: (call: Delta) => serve(call, "ads", "delta", opts, deltaRequests),
   });
   server.addService(ecds, {
-    StreamExtensionConfigs: (call: Sotw) => handleSotwStream(call, "ecds", opts),
-    DeltaExtensionConfigs: (call: Delta) => handleDeltaStream(call, "ecds", opts),
+    StreamExtensionConfigs: (call: Sotw) => serve(call, "ecds", "sotw", opts, sotwRequests),
+    DeltaExtensionConfigs: (call: Delta) => serve(call, "ecds", "delta", opts, deltaRequests),
     // A one-shot REST-style fetch makes no sense for a per-connection push model.
     FetchExtensionConfigs: (_call: unknown, callback: grpc.sendUnaryData<DiscoveryResponse>) =>
       callback({ code: grpc.status.UNIMPLEMENTED, details: "picoseg serves ECDS over streams only" }),
   });
+}
+
+/** One stream of either flavour: the shared plumbing (xds-stream.ts) driven by the protocol's handler. */
+function serve<Req extends StreamRequest, Res>(
+  call: grpc.ServerDuplexStream<Req, Res>,
+  service: XdsService,
+  protocol: XdsProtocol,
+  opts: StreamServerOptions,
+  requests: (stream: XdsStream<Req, Res>, watcher: ConfigWatcher) => RequestHandler<Req>,
+): void {
+  const stream = new XdsStream(call, service, protocol, opts);
+  stream.run(requests(stream, opts.watcher));
 }

@@ -5,11 +5,10 @@
 // a request echoing its nonce: `version_info` = that version is an ACK, `error_detail` set is a
 // NACK (and `version_info` is then the last version it accepted). A request with an older nonce
 // is stale — the client has not seen our latest response yet — and is ignored.
-import * as grpc from "@grpc/grpc-js";
-import type { SotwWatchResponse, Subscription } from "../cache/types.js";
-import type { SentResponse, XdsService } from "./callbacks.js";
+import type { ConfigWatcher, SotwWatchResponse, Subscription } from "../cache/types.js";
+import type { SentResponse } from "./callbacks.js";
 import type { DiscoveryRequest, DiscoveryResponse } from "./messages.js";
-import { XdsStream, type StreamServerOptions } from "./xds-stream.js";
+import type { RequestHandler, XdsStream } from "./xds-stream.js";
 
 interface TypeState {
   subscription: Subscription;
@@ -19,37 +18,24 @@ interface TypeState {
   answered: boolean;
 }
 
-export function handleSotwStream(
-  call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
-  service: XdsService,
-  opts: StreamServerOptions,
-): void {
-  const stream = new XdsStream(call, service, "sotw", opts);
+/** The state-of-the-world protocol on one stream: what to do with each of its requests. */
+export function sotwRequests(stream: XdsStream<DiscoveryRequest, DiscoveryResponse>, watcher: ConfigWatcher): RequestHandler<DiscoveryRequest> {
   const types = new Map<string, TypeState>();
 
   const send = (typeUrl: string, state: TypeState, r: SotwWatchResponse): void => {
-    const nonce = stream.nextNonce();
-    const response: DiscoveryResponse = {
+    const sent = stream.nextResponse(typeUrl, { ...r, removed: [] });
+    state.lastSent = sent;
+    state.answered = false;
+    stream.respond(sent, {
       version_info: r.version,
       resources: r.resources.map((x) => ({ type_url: x.typeUrl, value: x.value })),
       type_url: typeUrl,
-      nonce,
-      control_plane: { identifier: opts.controlPlaneId },
-    };
-    const sent: SentResponse = {
-      typeUrl,
-      nonce,
-      version: r.version,
-      resources: r.resources.map((x) => ({ name: x.name, version: x.version })),
-      removed: [],
-      snapshotSetAt: r.snapshotSetAt,
-    };
-    state.lastSent = sent;
-    state.answered = false;
-    stream.respond(sent, response);
+      nonce: sent.nonce,
+      control_plane: stream.controlPlane,
+    });
   };
 
-  stream.run((req, typeUrl) => {
+  return (req, typeUrl) => {
     const names = req.resource_names ?? [];
     const nonce = req.response_nonce ?? "";
     let state = types.get(typeUrl);
@@ -75,10 +61,10 @@ export function handleSotwStream(
     stream.watch(
       typeUrl,
       s.subscription,
-      (onAnswer) => opts.watcher.createWatch({ nodeId: stream.nodeId, typeUrl, subscription: s.subscription, knownVersion }, onAnswer),
+      (onAnswer) => watcher.createWatch({ nodeId: stream.nodeId, typeUrl, subscription: s.subscription, knownVersion }, onAnswer),
       (r: SotwWatchResponse) => send(typeUrl, s, r),
     );
-  });
+  };
 }
 
 function subscriptionFrom(names: readonly string[], wildcardIfEmpty: boolean): Subscription {

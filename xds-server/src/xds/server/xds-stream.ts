@@ -7,7 +7,7 @@ import type { CancelWatch, ConfigWatcher, Subscription } from "../cache/types.js
 import { nodeInfo } from "../node.js";
 import type { Callbacks, SentResponse, StreamAdmission, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
-import { TYPED_EXTENSION_CONFIG_TYPE } from "../resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource } from "../resources.js";
 import type { StreamRegistry } from "./registry.js";
 
 export interface StreamServerOptions {
@@ -21,11 +21,24 @@ export interface StreamServerOptions {
   registry?: StreamRegistry;
 }
 
+/** What a watch's answer holds, sotw or delta, as a response records it. */
+export interface ResponseContent {
+  /** sotw: the view's version; delta: the informational system version. */
+  version: string;
+  resources: readonly MarshaledResource[];
+  /** delta only: subscribed names the snapshot no longer has. */
+  removed: readonly string[];
+  snapshotSetAt: number;
+}
+
 /** What the stream reads from every request, sotw or delta. */
 export interface StreamRequest {
   node?: ProtoNode | null;
   type_url?: string;
 }
+
+/** What a protocol (sotw.ts, delta.ts) does with one request of a known node and type. */
+export type RequestHandler<Req> = (req: Req, typeUrl: string) => void;
 
 let nextStreamId = 1;
 
@@ -63,7 +76,7 @@ export class XdsStream<Req extends StreamRequest, Res> {
    * type URL, a failed stream otherwise; teardown once on end, error or cancellation (cancels
    * every watch, reports the close).
    */
-  run(onRequest: (req: Req, typeUrl: string) => void): void {
+  run(onRequest: RequestHandler<Req>): void {
     const call = this.call;
     const registry = this.opts.registry;
     if (registry?.draining) {
@@ -102,8 +115,24 @@ export class XdsStream<Req extends StreamRequest, Res> {
     call.on("close", close);
   }
 
-  nextNonce(): string {
-    return String(++this.nonceCounter);
+  /**
+   * The record of the next response on this stream, under a fresh nonce: what callbacks see and
+   * what the client's ACK or NACK will name. sotw and delta build their messages around it.
+   */
+  nextResponse(typeUrl: string, answer: ResponseContent): SentResponse {
+    return {
+      typeUrl,
+      nonce: String(++this.nonceCounter),
+      version: answer.version,
+      resources: answer.resources.map((x) => ({ name: x.name, version: x.version })),
+      removed: [...answer.removed],
+      snapshotSetAt: answer.snapshotSetAt,
+    };
+  }
+
+  /** Sent as `control_plane` in every response, so a proxy's config dump names its server. */
+  get controlPlane(): { identifier: string } {
+    return { identifier: this.opts.controlPlaneId };
   }
 
   /** Reports the client's answer to a response: an ACK, or a NACK when it carries an error. */

@@ -6,9 +6,9 @@ import { respCommand, pgMessage, pgStartup } from "./services.js";
 import { DemoConnection, type ClientIdentity } from "./client.js";
 import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
 import type { Sidecar } from "./sidecars.js";
-import type { Decision } from "../envoy/index.js";
+import type { Decision } from "../filter/decision-line.js";
 import { ID, shortIdentity } from "./topology.js";
-import { sleep } from "../util/wait.js";
+import { sleep } from "../xds-server/src/util/wait.js";
 
 export type Outcome = "allowed" | "closed";
 

@@ -2,6 +2,5 @@
 // reading the filter's decision lines from its log, and reading Envoy through its admin API.
 export * from "./admin.js";
 export * from "./bootstrap.js";
-export * from "./decision.js";
 export * from "./install.js";
 export * from "./process.js";

@@ -1,10 +1,11 @@
-// The filter's JSON decision line (filter/assembly/decisionlog.ts), as Envoy logs it: one per
-// denial or audit would-deny (warning), or allowed connection (debug). The demo's table and the
-// integration tests read it through this one parser.
+// The filter's JSON decision line (written by filter/assembly/decisionlog.ts; its fields are
+// documented in filter/CONFIG.md, "The decision line"), as Envoy logs it: one per denial or
+// audit would-deny (warning), or allowed connection (debug). The demo, the integration tests and
+// the host emulator read it through this one type and parser.
 
 export type Verdict = "deny" | "audit" | "allow";
 
-/** The line's fields under the filter's own names (test/host's emulator uses the same). */
+/** The line's fields under the filter's own names (tools/filter-host's emulator uses the same). */
 export interface Decision {
   /** The verdict. */
   picoseg: Verdict;

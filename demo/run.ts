@@ -7,11 +7,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, filterWasmPath, repoRoot, type HostPort } from "../envoy/index.js";
-import { generateMtls, type MtlsMaterial } from "../pki/index.js";
-import { DEFAULT_RESOURCE_NAME, startXdsServer, type RunningXdsServer } from "../server.js";
-import type { ComplianceReport } from "../compliance/report.js";
-import { reportSummary } from "../compliance/render.js";
-import type { ResourceStatus } from "../xds/status.js";
+import { generateMtls, type MtlsMaterial } from "../xds-server/src/pki/index.js";
+import { startXdsServer, type RunningXdsServer } from "../xds-server/src/server.js";
+import { PICOSEG_ECDS_RESOURCE } from "../xds-server/src/xds/resources.js";
+import type { ComplianceReport } from "../xds-server/src/compliance/report.js";
+import { reportSummary } from "../xds-server/src/compliance/render.js";
+import type { ResourceStatus } from "../xds-server/src/xds/status.js";
 import type { DemoConnection } from "./client.js";
 import { ProcessGroup } from "./processes.js";
 import { HOT_CHANGE, afterChangeSteps, initialSteps, runStep, type Row, type StepEnv } from "./scenario.js";
@@ -20,7 +21,7 @@ import { startHttpService, startPgEcho, startRespCache, type DemoService } from 
 import { Sidecar } from "./sidecars.js";
 import { renderTable } from "./table.js";
 import { DEMO_IPS, ID, WORKLOADS, type WorkloadSpec } from "./topology.js";
-import { sleep, waitFor } from "../util/wait.js";
+import { sleep, waitFor } from "../xds-server/src/util/wait.js";
 
 export interface DemoOptions {
   /** Run the scenario and return (exit code 0 only if every decision was the expected one). */
@@ -50,7 +51,7 @@ export async function checkAddressFree(hp: HostPort): Promise<void> {
 }
 
 function picosegResource(server: RunningXdsServer, nodeId: string): ResourceStatus | undefined {
-  return server.status().proxies.find((p) => p.nodeId === nodeId)?.resources.find((r) => r.name === DEFAULT_RESOURCE_NAME);
+  return server.status().proxies.find((p) => p.nodeId === nodeId)?.resources.find((r) => r.name === PICOSEG_ECDS_RESOURCE);
 }
 
 /** Waits until the proxy has ACKed its current version (other than `notVersion`); returns it. */

@@ -4,23 +4,22 @@
 // filter's JSON decision lines are also parsed as they arrive.
 import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { freeLoopbackPort } from "../util/ports.js";
+import { freeLoopbackPort } from "../xds-server/src/util/ports.js";
 import type { ChildProcess } from "node:child_process";
 import {
   fetchStats,
-  parseDecisionLine,
   readAdminAddress,
   sidecarBootstrap,
   toYaml,
   type Bootstrap,
-  type Decision,
   type DownstreamTls,
   type HostPort,
   waitEnvoyReady,
 } from "../envoy/index.js";
+import { parseDecisionLine, type Decision } from "../filter/decision-line.js";
 import type { ProcessGroup } from "./processes.js";
-import { stopProcess } from "../util/process.js";
-import { sleep, StopWaiting, waitFor } from "../util/wait.js";
+import { stopProcess } from "../xds-server/src/util/process.js";
+import { sleep, StopWaiting, waitFor } from "../xds-server/src/util/wait.js";
 
 export interface SidecarSpec {
   /** Short name used for files and in the table, e.g. "cart-cache". */

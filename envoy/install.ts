@@ -15,7 +15,7 @@ export class EnvoyNotInstalledError extends Error {
 
 /**
  * The checkout's root: the nearest ancestor of this module holding package.json named picoseg.
- * Works from xds-server/src/envoy (tsx, vitest) and from dist/xds-server/src/envoy (the CLI).
+ * Works from envoy/ (tsx, vitest) and from dist/envoy/ (the CLI).
  */
 export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;

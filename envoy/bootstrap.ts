@@ -5,14 +5,7 @@
 // The builders are pure: no file system, no clock, no randomness; the same options give the same object.
 import { isIP } from "node:net";
 import { stringify } from "yaml";
-
-/**
- * The ECDS resource name every sidecar subscribes to for its picoseg filter.
- * One name for all proxies: the xDS server answers per node (it selects segments from the node's
- * metadata), so the name does not need to carry the workload, and a proxy's bootstrap stays the same
- * whichever segments select it. The xDS server (xds-server/src/xds) serves this name.
- */
-export const PICOSEG_ECDS_RESOURCE = "picoseg";
+import { PICOSEG_ECDS_RESOURCE } from "../xds-server/src/xds/resources.js";
 
 /** The root_id the filter registers its root context under (filter/assembly). */
 export const PICOSEG_ROOT_ID = "picoseg";

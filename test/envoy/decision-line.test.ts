@@ -1,7 +1,7 @@
 // The filter's decision line as Envoy logs it, read back by the one parser the demo and the
 // integration tests share.
 import { describe, expect, it } from "vitest";
-import { parseDecisionLine } from "../../xds-server/src/envoy/index.js";
+import { parseDecisionLine } from "../../filter/decision-line.js";
 
 const LINE =
   '[2026-11-27 20:00:00.000][12][warning][wasm] [source/extensions/common/wasm/context.cc:1192] wasm log picoseg: ' +

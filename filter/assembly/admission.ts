@@ -1,0 +1,93 @@
+// Admission: decide a new connection once, at proxy_on_new_connection or, for a TLS
+// connection whose principal matters, once the handshake has revealed it. Steps: rule
+// selection, quarantine, schedule, perSource, the protocol of server bytes held meanwhile.
+// A new admission check: a step in decide() with its reason (reasons.ts) and tests.
+import { Config, NONE } from "./config";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_PENDING } from "./connection";
+import { destPort, principal, readFacts, tlsPresent } from "./facts";
+import { newFrameState } from "./framing";
+import { CONTINUE, STOP, nowMs } from "./hostcalls";
+import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./reasons";
+import { PicosegRoot } from "./root";
+import { select, selectedRule, selectOptimistic } from "./rules";
+import { ruleInWindow } from "./schedule";
+import { isQuarantined, perSourceAdmit, perSourceKey, quarantineKey } from "./sourcestore";
+import { logAdmitted, refused, violated } from "./verdict";
+
+/**
+ * proxy_on_new_connection. Envoy calls it before the TLS handshake, so the peer
+ * principal is not known yet: when a rule depends on it, admission waits (F_PENDING) for the
+ * first client bytes (always after the handshake, datapath.ts), a known principal, or the
+ * tick's deadline (tick.ts).
+ */
+export function newConnection(root: PicosegRoot, c: Conn): u32 {
+  if ((c.flags & (F_DECIDED | F_PENDING)) != 0) return (c.flags & F_CLOSED) != 0 ? STOP : CONTINUE;
+  let now = nowMs();
+  c.startMs = now;
+  let cfg = root.cfg;
+  if (cfg === null || !cfg.valid) return decide(root, c, now); // no-config: judged without facts
+  readFacts();
+  // Pending only if some principal could still admit it: a source no rule's `from`
+  // matches, whatever the principal, is denied now.
+  if (cfg.hasPrincipalRules && principal.length == 0 && tlsPresent && selectOptimistic(cfg as Config) != R_SOURCE) {
+    c.flags |= F_PENDING;
+    c.port = destPort;
+    return CONTINUE;
+  }
+  return decide(root, c, now);
+}
+
+/**
+ * Sets F_DECIDED and returns the action for the callback. The caller has just read c's facts
+ * (readFacts, in c's context), unless the configuration is invalid.
+ */
+export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
+  c.flags = (c.flags | F_DECIDED) & ~F_PENDING;
+  let metrics = root.metrics;
+  let cfg = root.cfg;
+  if (cfg === null || !cfg.valid) {
+    refused(metrics, c, R_NO_CONFIG, null);
+    return STOP;
+  }
+  c.port = destPort;
+  let reason = select(cfg);
+  if (reason >= 0) {
+    let closed = refused(metrics, c, reason, cfg);
+    if (!closed) metrics.countAllowed();
+    return closed ? STOP : CONTINUE;
+  }
+  let ri = selectedRule;
+  let r = cfg.rules[ri];
+  let seg = cfg.segments[r.segment];
+  c.rule = ri;
+  c.cfgId = cfg.id;
+  if (seg.audit) c.flags |= F_AUDIT;
+  if (seg.quarantineStrikes > 0 && isQuarantined(quarantineKey(seg), now)) {
+    if (violated(metrics, c, R_QUARANTINED, cfg)) return STOP;
+  }
+  if (!ruleInWindow(cfg, r, now)) {
+    if (violated(metrics, c, R_SCHEDULE, cfg)) return STOP;
+  }
+  if (r.hasPerSource) {
+    let key = perSourceKey(seg, r);
+    let ps = perSourceAdmit(key, r, c.port, now);
+    if (ps >= 0 && violated(metrics, c, ps, cfg)) return STOP;
+    if (r.psMaxBytes != NONE) {
+      // Kept for the data path's byte reservations (unmanaged: freed with the connection).
+      c.psKeyLen = <u32>key.byteLength;
+      c.psKey = heap.alloc(<usize>key.byteLength);
+      memory.copy(c.psKey, changetype<usize>(key), <usize>key.byteLength);
+    }
+  }
+  if (r.maxMessageBytes != NONE) {
+    c.frameIn = newFrameState();
+    c.frameOut = newFrameState();
+  }
+  // The protocol of server bytes held while admission waited (server-first protocols).
+  if (c.protocol >= 0 && r.protocols != 0 && (r.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+    if (violated(metrics, c, R_PROTOCOL, cfg)) return STOP;
+  }
+  metrics.countAllowed();
+  logAdmitted(c, cfg, ri);
+  return CONTINUE;
+}

@@ -1,0 +1,236 @@
+// The data path: one read of one direction, judged as named steps in this order:
+//   admission (if still undecided) → sniff → budget → framing → per-source.
+// Each step answers PASS, HOLD or a violation's reason, which onData() turns into a verdict
+// (verdict.ts: closed, or in audit mode logged and the read goes on); a read is forwarded
+// (CONTINUE) only when every step let it through. The steps read the buffer only through a
+// ByteView (the few bytes sniffing and framing need); budgets use sizes.
+// A new per-read check: a step function here, called from onData() in its place.
+import { ByteView, newByteView } from "./byteview";
+import { Config, NONE, Rule } from "./config";
+import { Conn, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
+import { principal, readFacts } from "./facts";
+import { FrameState, frameAdvance, resetFrame } from "./framing";
+import {
+  BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, LOG_ERROR, NUDGE_BROKEN, STOP, closeDownstream, continueDownstream,
+  fillFromHost, hostLog, nowMs, nudgeUpstream, releaseToHost,
+} from "./hostcalls";
+import { wouldLog } from "./decisionlog";
+import { Metrics } from "./metrics";
+import { decide, newConnection } from "./admission";
+import { leaseGranted, leaseWindowStart } from "./persource";
+import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE_BYTES } from "./reasons";
+import { PicosegRoot, ruleIn } from "./root";
+import { P_UNDECIDED, SNIFF_LIMIT, sniffView } from "./sniff";
+import { perSourceReserve } from "./sourcestore";
+import { violated } from "./verdict";
+
+/** The two directions' buffers, read from the host only as far as a step asks. */
+const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
+const serverBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_UPSTREAM);
+
+/** A step's answer: the read may go on to the next step. */
+const PASS: i32 = -1;
+/** A step's answer: hold the read (StopIteration) without counting it, undecided yet. */
+const HOLD: i32 = -2;
+
+function metricsOf(rootRef: usize): Metrics {
+  return changetype<PicosegRoot>(rootRef).metrics;
+}
+
+function bytesOf(upstream: bool): ByteView {
+  return upstream ? serverBytes : clientBytes;
+}
+
+/**
+ * Held server bytes are released by pushing Envoy's upstream read buffer past its high watermark
+ * (the cluster's per_connection_buffer_limit_bytes, 1 MiB by default) and draining it again
+ * (hostcalls.ts nudgeUpstream). A first nudge just past 1 MiB; while the bytes have not come back,
+ * each tick tries again four times larger, up to NUDGE_TRIES attempts (past 16 MiB). After that the
+ * bytes stay held until the server sends more or closes: never forwarded undecided or uncounted.
+ */
+const NUDGE_FIRST: u32 = 1048577;
+const NUDGE_TRIES: u32 = 3;
+
+/**
+ * proxy_on_downstream_data / proxy_on_upstream_data: `size` is the whole buffer, held bytes
+ * included. `rootRef` is c's PicosegRoot by address: asc 0.17 retains and releases a managed
+ * argument on every call, which the bench sees on every read.
+ */
+export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: bool): u32 {
+  if ((c.flags & F_DECIDED) == 0) {
+    // Data before proxy_on_new_connection: judge admission first, never forward undecided.
+    if ((c.flags & F_PENDING) == 0 && newConnection(changetype<PicosegRoot>(rootRef), c) == STOP) return STOP;
+    if ((c.flags & F_PENDING) != 0) {
+      readFacts();
+      // Client bytes come after the handshake, so the principal is final now; server
+      // bytes may come before it.
+      if (upstream && principal.length == 0) return pendingUpstream(c, size, end);
+      if (decide(changetype<PicosegRoot>(rootRef), c, nowMs()) == STOP) return STOP;
+      // Decided at the client's first bytes: server bytes held meanwhile are released now.
+      if (!upstream) releaseHeldOut(c);
+    }
+  }
+  // The host hands over the whole held buffer again: it is judged below like any new bytes.
+  if (upstream) c.waitingOut = 0;
+  if ((c.flags & F_CLOSED) != 0) return STOP;
+  if (c.rule < 0) return CONTINUE; // admitted without a rule (audit-mode selection failure): nothing to enforce
+  let cfg = changetype<PicosegRoot>(rootRef).cfgOf(c);
+  let r = ruleIn(cfg, c);
+  if (cfg === null || r === null) {
+    // Its configuration was replaced twice before a tick could re-check it.
+    violated(metricsOf(rootRef), c, R_REVOKED, null);
+    if ((c.flags & F_CLOSED) != 0) return STOP;
+    c.rule = -1;
+    return CONTINUE;
+  }
+  let rule = r as Rule;
+  let held = upstream ? c.heldOut : c.heldIn;
+  if (size < held) held = size; // the host's buffer shrank: never count negative bytes
+  let fresh = <u64>(size - held);
+  // The steps, in order. Each answers PASS, HOLD or the reason of a violation, which closes the
+  // connection here (audit mode: logs it and goes on). They take the rule's fields (or its
+  // address), not the Rule: asc 0.17 retains and releases every managed argument, per read.
+  let verdict = rule.protocols != 0 ? sniffStep(c, rule.protocols, size, end, upstream) : PASS;
+  if (verdict == HOLD) return STOP;
+  if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  verdict = budgetStep(c, fresh, upstream ? rule.maxBytesOut : rule.maxBytesIn, upstream);
+  if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  if (rule.maxMessageBytes != NONE && fresh > 0) {
+    verdict = framingStep(c, changetype<usize>(rule), held, size, upstream);
+    if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  }
+  if (c.psKey != 0 && fresh > 0) {
+    verdict = perSourceStep(c, changetype<usize>(rule), fresh);
+    if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  }
+  if (upstream) c.heldOut = 0; else c.heldIn = 0;
+  return CONTINUE;
+}
+
+/**
+ * Whether this direction is the one sniffed: the first to send bytes claims it. An empty read
+ * (e.g. a bare half-close) does not make its direction the first speaker.
+ */
+function sniffsThisDirection(c: Conn, size: u32, upstream: bool): bool {
+  if (c.protocol >= 0 || (size == 0 && (c.flags & F_SNIFF_SET) == 0)) return false;
+  if ((c.flags & F_SNIFF_SET) == 0) c.flags |= upstream ? F_SNIFF_SET | F_SNIFF_UP : F_SNIFF_SET;
+  return ((c.flags & F_SNIFF_UP) != 0) == upstream;
+}
+
+/**
+ * Protocol first: decided on the first bytes of whichever direction speaks first, before
+ * budgets and framing judge bytes of a protocol the rule may not even admit. Undecided:
+ * HOLD, counting nothing yet (`held` stays at what was already counted), so budgets and
+ * framing see these bytes once it is decided.
+ */
+function sniffStep(c: Conn, protocols: u32, size: u32, end: bool, upstream: bool): i32 {
+  if (!sniffsThisDirection(c, size, upstream)) return PASS;
+  let proto = sniffView(bytesOf(upstream), size, upstream, end || (c.flags & F_SNIFF_LATE) != 0);
+  if (proto == P_UNDECIDED) return HOLD;
+  c.protocol = proto;
+  return (protocols & ((<u32>1) << <u32>proto)) == 0 ? R_PROTOCOL : PASS;
+}
+
+/** Byte budget: the read that would pass it is not forwarded. */
+function budgetStep(c: Conn, fresh: u64, max: u64, upstream: bool): i32 {
+  if (upstream) {
+    c.bytesOut += fresh;
+    return c.bytesOut > max ? R_BYTES_OUT : PASS;
+  }
+  c.bytesIn += fresh;
+  return c.bytesIn > max ? R_BYTES_IN : PASS;
+}
+
+/** Message size under the rule's framing (`rule`: a Rule), over this read's new bytes [held, size). */
+function framingStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool): i32 {
+  let frame = upstream ? c.frameOut : c.frameIn;
+  if (frame == 0) return PASS;
+  let state = changetype<FrameState>(frame);
+  if (frameAdvance(changetype<Rule>(rule), state, bytesOf(upstream), held, size)) return PASS;
+  resetFrame(state); // audit mode goes on: resynchronise at the next read
+  return R_MESSAGE_SIZE;
+}
+
+/**
+ * Per-source volume across connections and workers (`rule`: a Rule): spend the connection's
+ * lease, reserve more from the shared record only when it runs out.
+ */
+function perSourceStep(c: Conn, rule: usize, fresh: u64): i32 {
+  if (c.lease >= fresh) {
+    c.lease -= fresh;
+    return PASS;
+  }
+  if (!perSourceReserve(c.psKey, <usize>c.psKeyLen, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
+  c.lease = leaseGranted;
+  c.leaseWindow = leaseWindowStart;
+  return PASS;
+}
+
+/**
+ * Server bytes while admission waits for the handshake: held (StopIteration) and not counted, so
+ * that an unadmitted peer never receives one of them and a budget counts them exactly once. They are
+ * sniffed (read, not forwarded), so that admission can judge the protocol the server speaks. When
+ * admission is decided (client bytes, or a tick once the principal is readable), a denied connection
+ * is closed with them still held; an admitted one has Envoy deliver the held buffer again
+ * (releaseHeldOut), and onData() then judges it like any server bytes: budget, framing, perSource.
+ */
+function pendingUpstream(c: Conn, size: u32, end: bool): u32 {
+  c.waitingOut = size;
+  if (sniffsThisDirection(c, size, true)) {
+    let proto = sniffView(serverBytes, size, true, end);
+    if (proto != P_UNDECIDED) c.protocol = proto;
+  }
+  return STOP;
+}
+
+/**
+ * After admission, in the connection's context: asks Envoy to deliver the server bytes held while
+ * admission waited (see NUDGE_FIRST). A host that refuses leaves them held (they come with the
+ * server's next bytes, judged then); one that took the filler but would not drain it again has a
+ * corrupted stream, which is closed (logged at error: no policy decision, audit mode included).
+ */
+export function releaseHeldOut(c: Conn): void {
+  if (c.waitingOut == 0 || (c.flags & (F_CLOSED | F_ENDED | F_PENDING)) != 0) return;
+  if (c.nudges >= NUDGE_TRIES) return;
+  let fill: u32 = NUDGE_FIRST;
+  for (let i: u32 = 0; i < c.nudges; i++) fill = (fill - 1) * 4 + 1;
+  c.nudges++;
+  if (nudgeUpstream(fill) == NUDGE_BROKEN) {
+    c.flags |= F_CLOSED;
+    closeDownstream();
+    if (wouldLog(LOG_ERROR)) {
+      hostLog(LOG_ERROR, "picoseg: the host refused to restore a held server buffer; closing connection " + c.id.toString());
+    }
+  }
+}
+
+/**
+ * The sniff deadline passed with the first direction's protocol still undecided (say a client
+ * that sent one byte and waits for an answer). In c's context, from the tick: the protocol is
+ * decided on the bytes held now, as at end of stream. Admitted client bytes are judged by
+ * onData() (budget, framing, perSource) and handed to the next filter (proxy_continue_stream);
+ * admitted server bytes are released the way bytes held while pending are (releaseHeldOut),
+ * and onData() judges them when Envoy delivers them again.
+ */
+export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): void {
+  c.flags |= F_SNIFF_LATE;
+  let upstream = (c.flags & F_SNIFF_UP) != 0;
+  let view = bytesOf(upstream);
+  let size: u32 = 0;
+  if (view.fill(view, 0, SNIFF_LIMIT)) {
+    size = <u32>view.len; // < SNIFF_LIMIT: a full prefix would have been decided
+    view.release(view);
+  }
+  if (!upstream) {
+    if (onData(changetype<usize>(root), c, size, false, false) == CONTINUE) continueDownstream();
+    return;
+  }
+  c.protocol = sniffView(view, size, true, true);
+  if ((rule.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+    if (violated(root.metrics, c, R_PROTOCOL, cfg)) return;
+  }
+  if (size > 0) {
+    c.waitingOut = size;
+    releaseHeldOut(c);
+  }
+}
