@@ -8,6 +8,10 @@ export const NONE: u64 = u64.MAX_VALUE;
 export const FRAMING_CHUNK: i32 = 0;
 export const FRAMING_LENGTH_PREFIXED: i32 = 1;
 export const FRAMING_DELIMITED: i32 = 2;
+/** The wire framings (wire/*.ts): their numbers are the wire KIND_* of the same protocol + 2. */
+export const FRAMING_POSTGRES: i32 = 3;
+export const FRAMING_MQTT: i32 = 4;
+export const FRAMING_KAFKA: i32 = 5;
 
 /** UTC offsets of one time zone: `base` before the first transition, then offs[i] from ats[i] (Unix s) on. */
 export class Tz {
@@ -43,6 +47,14 @@ export class Rule {
   maxBytesOut: u64 = NONE;
   maxMessageBytes: u64 = NONE;
   framing: i32 = FRAMING_CHUNK;
+  /** TLS server name patterns (`serverName`): exact or `*.suffix`, as Envoy's server_names. */
+  serverNames: Array<string> = new Array<string>();
+  /** MQTT CONNECT client id patterns (`mqttClientId`): exact, `prefix*` or `*`. */
+  mqttClientIds: Array<string> = new Array<string>();
+  /** Largest MQTT PUBLISH payload (`maxPublishBytes`). */
+  maxPublishBytes: u64 = NONE;
+  /** Connections under this rule are framed: a message limit, or MQTT fields read from the framing. */
+  frames: bool = false;
   lpOffset: u64 = 0;
   lpWidth: u32 = 0;
   lpBig: bool = true;
@@ -71,4 +83,6 @@ export class Config {
   allAudit: bool = false;
   /** Some rule matches on principals: admission must wait for the TLS handshake. */
   hasPrincipalRules: bool = false;
+  /** Some rule matches on TLS server names: admission waits for the client's ClientHello. */
+  hasServerNameRules: bool = false;
 }

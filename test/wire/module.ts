@@ -1,19 +1,13 @@
-// The filter's pure wire functions (filter/assembly/wire/) compiled on their own from
-// test/wire/entry.as, with plain memory as the byte view: framing, signatures and the TLS
-// server name are tested byte by byte without a host.
-import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, "..", "..");
-const asc = join(repo, "node_modules", ".bin", "asc");
+// The filter's protocol framings, signatures and TLS server name (filter/assembly/wire/),
+// tested over plain memory through filter/testing/stages.ts (built by
+// test/filter/stages/stages-wasm.ts): reads go through framing.ts wireFrame and a ByteView
+// that counts the bytes asked for, as in the filter.
+import { readFileSync } from "node:fs";
+import { stagesWasmPath } from "../filter/stages/stages-wasm.js";
 
 /** Framing kinds (filter/assembly/wire/*.ts KIND_*). */
 export const KIND = { postgres: 1, mqtt: 2, kafka: 3 } as const;
-/** Outcomes of wireAdvance (cursor.ts WIRE_*). */
+/** Outcomes of framing.ts wireFrame (cursor.ts WIRE_*). */
 export const WIRE = { ok: 0, tooBig: 1, malformed: 2, publishTooBig: 3 } as const;
 /** Sniff answers (signatures.ts SNIFF_*). */
 export const SNIFF = { no: 0, match: 1, more: 2 } as const;
@@ -23,11 +17,12 @@ export const NO_LIMIT = 0xffffffffffffffffn;
 
 interface Exports {
   memory: WebAssembly.Memory;
-  alloc(n: number): number;
-  dealloc(p: number): void;
+  bytes(n: number): number;
+  freeBytes(p: number): void;
+  bytesAskedCount(): bigint;
   wireNew(kind: number, fromServer: number, maxMessage: bigint, maxPublish: bigint): number;
   wireLink(client: number, server: number): void;
-  wireFeedView(st: number, p: number, len: number): number;
+  wireFeed(st: number, p: number, len: number): number;
   mqttIdState(st: number): number;
   mqttIdPtr(st: number): number;
   mqttIdLen(st: number): number;
@@ -48,32 +43,29 @@ export interface WireStream {
 export class WireModule {
   private constructor(private readonly x: Exports) {}
 
-  /**
-   * Compiles entry.as (an AssemblyScript file, kept out of tsc's way by its name) as
-   * .tmp/<unique>/entry.ts: two levels below the repository like test/wire/, so its relative
-   * imports resolve, and in a folder of its own so that asc does not read the project's asconfig.
-   */
   static async load(): Promise<WireModule> {
-    await mkdir(join(repo, ".tmp"), { recursive: true });
-    const dir = await mkdtemp(join(repo, ".tmp", "wire-"));
-    try {
-      await copyFile(join(here, "entry.as"), join(dir, "entry.ts"));
-      const out = join(dir, "wire.wasm");
-      await promisify(execFile)(asc, ["entry.ts", "--runtime", "full", "--use", "abort=", "-O3", "-b", out], { cwd: dir, timeout: 120_000 });
-      const { instance } = await WebAssembly.instantiate(await readFile(out), {});
-      return new WireModule(instance.exports as unknown as Exports);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const { instance } = await WebAssembly.instantiate(readFileSync(stagesWasmPath()), {
+      env: {
+        abort(_msg: number, _file: number, line: number, column: number): never {
+          throw new Error(`the stages module aborted at ${line}:${column}`);
+        },
+      },
+    });
+    return new WireModule(instance.exports as unknown as Exports);
+  }
+
+  /** Bytes the framings asked the view for since the last call (header bytes only). */
+  bytesAsked(): number {
+    return Number(this.x.bytesAskedCount());
   }
 
   private withBytes<T>(bytes: Uint8Array, f: (p: number) => T): T {
-    const p = this.x.alloc(Math.max(1, bytes.length));
+    const p = this.x.bytes(Math.max(1, bytes.length));
     new Uint8Array(this.x.memory.buffer, p, bytes.length).set(bytes);
     try {
       return f(p);
     } finally {
-      this.x.dealloc(p);
+      this.x.freeBytes(p);
     }
   }
 
@@ -82,7 +74,7 @@ export class WireModule {
     const limit = (n: number | undefined): bigint => (n === undefined ? NO_LIMIT : BigInt(n));
     const stream = (fromServer: boolean): WireStream => {
       const state = this.x.wireNew(KIND[kind], fromServer ? 1 : 0, limit(maxMessage), limit(maxPublish));
-      return { state, feed: (bytes) => this.withBytes(bytes, (p) => this.x.wireFeedView(state, p, bytes.length)) };
+      return { state, feed: (bytes) => this.withBytes(bytes, (p) => this.x.wireFeed(state, p, bytes.length)) };
     };
     const client = stream(false);
     const server = stream(true);

@@ -75,6 +75,14 @@ describe("framing postgres on a real pg session", () => {
     expect(frame("client", [clientBytes], max - 1)).toBe(WIRE.tooBig);
   });
 
+  it("only header bytes are read: the 3000-byte parameter is skipped by count", () => {
+    wire.bytesAsked();
+    expect(frame("client", [clientBytes], 1 << 20)).toBe(WIRE.ok);
+    const asked = wire.bytesAsked();
+    expect(asked).toBe(8 + 5 * (messageSizes(clientBytes, true).length - 1));
+    expect(asked).toBeLessThan(clientBytes.length / 10);
+  });
+
   it("the server is typed from its first byte", () => {
     const sizes = messageSizes(serverBytes, false);
     const max = Math.max(...sizes);

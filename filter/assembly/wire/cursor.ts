@@ -1,12 +1,12 @@
 // A framing cursor over one direction of a stream: header bytes are gathered (they may be
 // split across reads in any way) and judged by the protocol's step function; payload bytes
-// are only counted, never read. Pure functions over a byte view and this state: the data
-// path decides whether the view comes from one host read or from header-sized reads.
+// are only counted, never read. Pure functions over this state and the header bytes given:
+// framing.ts wireFrame feeds them from a read's ByteView, asking for header bytes only.
 import { KIND_KAFKA, kafkaStart, kafkaStep } from "./kafka";
 import { KIND_MQTT, MQTT_EXTRA, mqttStart, mqttStep } from "./mqtt";
 import { KIND_POSTGRES, postgresStart, postgresStep } from "./postgres";
 
-/** Outcomes of wireFeed / wireAdvance. */
+/** Outcomes of wireFeed (and framing.ts wireFrame). */
 export const WIRE_OK: i32 = 0;
 /** A message is longer than maxMessageBytes (decided as soon as its length is known). */
 export const WIRE_TOO_BIG: i32 = 1;
@@ -134,25 +134,6 @@ export function wireFeed(st: WireState, p: usize, n: u32): i32 {
   if (st.kind == KIND_MQTT) return mqttStep(st, h);
   if (st.kind == KIND_KAFKA) return kafkaStep(st, h);
   return WIRE_MALFORMED;
-}
-
-/**
- * Advances over `len` new bytes at p (a view of the whole read). Stops at the first violation;
- * an MQTT client id completed by these bytes is then in the client state (mqttClientId).
- */
-export function wireAdvance(st: WireState, p: usize, len: u64): i32 {
-  let pos: u64 = 0;
-  while (pos < len) {
-    pos += wireSkip(st, len - pos);
-    if (pos >= len) break;
-    let want = <u64>wireWant(st);
-    if (want == 0) return WIRE_MALFORMED; // a step that asked for nothing: never loop
-    let n = want < len - pos ? want : len - pos;
-    let r = wireFeed(st, p + <usize>pos, <u32>n);
-    pos += n;
-    if (r != WIRE_OK) return r;
-  }
-  return WIRE_OK;
 }
 
 export function be16(p: usize): u32 {
