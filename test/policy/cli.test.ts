@@ -59,7 +59,7 @@ const LINE = /^[^\s:]+:\d+: /;
 describe("picoseg validate", () => {
   it("exits 0 with a one-line summary on stderr and nothing on stdout when every document is valid", async () => {
     const run = await picoseg("validate", "policies");
-    expect(run).toEqual({ code: 0, stdout: "", stderr: "3 segments valid in 3 files\n" });
+    expect(run).toEqual({ code: 0, stdout: "", stderr: "4 segments valid in 4 files\n" });
   });
 
   it("exits 1 and prints every error as file:line: field: message on stderr, paths as given", async () => {
