@@ -10,7 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMqttBroker, startPostgres, type Upstream } from "../wire/brokers.js";
 import { startNatsServer } from "../wire/nats.js";
-import type { Decision } from "../../xds-server/src/envoy/index.js";
+import type { Decision } from "../../filter/decision-line.js";
 import { FilterEnv, compileSegments, segment, sleep, waitFor, type Snapshot } from "./harness/index.js";
 
 const PUBLISH_LIMIT = 256;
