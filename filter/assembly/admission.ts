@@ -11,7 +11,9 @@ import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
-import { isQuarantined, perSourceAdmit, perSourceKey, quarantineKey } from "./sourcestore";
+import {
+  SOURCE_PLACE_BYTES, chosenSlot, evicted, isQuarantined, keepSourcePlace, perSourceAdmit, quarantineKey, sourceSlots,
+} from "./sourcestore";
 import { logAdmitted, refused, violated } from "./verdict";
 
 /**
@@ -72,14 +74,14 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
     if (violated(metrics, c, R_SCHEDULE, cfg)) return STOP;
   }
   if (r.hasPerSource) {
-    let key = perSourceKey(seg, r);
-    let ps = perSourceAdmit(key, r, c.port, now);
+    let slots = sourceSlots(seg, r);
+    let ps = perSourceAdmit(slots, r, c.port, now);
+    if (evicted) metrics.countEviction();
     if (ps >= 0 && violated(metrics, c, ps, cfg)) return STOP;
     if (r.psMaxBytes != NONE) {
-      // Kept for the data path's byte reservations (unmanaged: freed with the connection).
-      c.psKeyLen = <u32>key.byteLength;
-      c.psKey = heap.alloc(<usize>key.byteLength);
-      memory.copy(c.psKey, changetype<usize>(key), <usize>key.byteLength);
+      // Kept for the data path's byte reservations.
+      c.psKey = keepSourcePlace(slots.id, chosenSlot);
+      c.psKeyLen = <u32>SOURCE_PLACE_BYTES;
     }
   }
   if (r.frames) startFraming(c, r);

@@ -28,6 +28,20 @@ export class Segment {
   quarantineDurationS: u64 = 0;
 }
 
+/** Per-source slots when `perSource` names no MAXSOURCES: room for 65,536 sources. */
+export const DEFAULT_SOURCE_SLOTS: u32 = 262144;
+const MAX_SOURCE_SLOTS: u32 = 16777216;
+
+/**
+ * Slots for `maxSources` sources: four times as many, as a power of two, so that a new source
+ * rarely finds all four of its choices holding other live sources (at a quarter full: 0.4%).
+ */
+export function sourceSlots(maxSources: u64): u32 {
+  let slots: u32 = 4;
+  while (<u64>slots < maxSources * 4 && slots < MAX_SOURCE_SLOTS) slots <<= 1;
+  return slots;
+}
+
 /** Like Envoy's listener-filter timeout, but short: a first message this slow is judged as it stands. */
 export const DEFAULT_SNIFF_TIMEOUT_MS: u64 = 1000;
 
@@ -67,6 +81,13 @@ export class Rule {
   psMaxBytes: u64 = NONE;
   psMaxConnections: u64 = NONE;
   psMaxPorts: u64 = NONE;
+  /**
+   * Per-source records live in a table of slots (sourcestore.ts): 4 × maxSources rounded up to
+   * a power of two, at most 2^24. psSlotMask is its size - 1.
+   */
+  psSlotMask: u32 = DEFAULT_SOURCE_SLOTS - 1;
+  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sourcestore.ts fills it on first use). */
+  psKeyPrefix: ArrayBuffer = new ArrayBuffer(0);
   /** Schedule verdict cached by the root context on each tick. */
   inWindow: bool = true;
 }

@@ -219,7 +219,7 @@ function perSourceStep(c: Conn, rule: usize, fresh: u64): i32 {
     c.lease -= fresh;
     return PASS;
   }
-  if (!perSourceReserve(c.psKey, <usize>c.psKeyLen, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
+  if (!perSourceReserve(c.psKey, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
   c.lease = leaseGranted;
   c.leaseWindow = leaseWindowStart;
   return PASS;

@@ -2,7 +2,9 @@
 // perSource) of the configuration string. A new rule attribute or framing type: its
 // Rule field (or FRAMING_* constant) in config.ts, its line here, filter/CONFIG.md.
 import { Cidr, hexVal, parseCidr } from "./cidr";
-import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_MQTT, FRAMING_POSTGRES, Rule } from "./config";
+import {
+  FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_MQTT, FRAMING_POSTGRES, Rule, sourceSlots,
+} from "./config";
 import { numbersOk, tokCount, tokI64, tokIs, tokLen, tokLimit, tokPtr, tokStr, tokU64 } from "./configtokens";
 import { protocolByName } from "./sniff";
 
@@ -100,7 +102,12 @@ export function parseRuleLine(r: Rule): string {
       r.framing = tokIs(1, "postgres") ? FRAMING_POSTGRES : tokIs(1, "mqtt") ? FRAMING_MQTT : FRAMING_KAFKA;
     } else return "framing: unknown type";
   } else if (tokIs(0, "perSource")) {
-    if (tokCount() != 5) return "perSource: WINDOW_S MAXBYTES MAXCONNS MAXPORTS";
+    if (tokCount() != 5 && tokCount() != 6) return "perSource: WINDOW_S MAXBYTES MAXCONNS MAXPORTS [MAXSOURCES]";
+    if (tokCount() == 6) {
+      let sources = tokU64(5);
+      if (sources == 0) return "perSource: MAXSOURCES must be positive";
+      r.psSlotMask = sourceSlots(sources) - 1;
+    }
     r.psWindowS = tokU64(1);
     if (r.psWindowS == 0) return "perSource: window must be positive";
     r.psMaxBytes = tokLimit(2);

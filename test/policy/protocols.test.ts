@@ -98,3 +98,19 @@ describe("TLS server names (from.serverNames)", () => {
     ]);
   });
 });
+
+describe("perSource.maxSources", () => {
+  it("compiles to perSource's fifth number; absent, the line keeps its four", () => {
+    expect(compileRule("perSource: { window: 1h, maxConnections: 60, maxSources: 100000 }")).toEqual(["perSource 3600 - 60 - 100000"]);
+    expect(compileRule("perSource: { window: 1h, maxConnections: 60 }")).toEqual(["perSource 3600 - 60 -"]);
+  });
+
+  it("is a positive integer of at most 4,194,304 (a table of 2^24 slots)", () => {
+    expect(errorsOf(ruleDoc("perSource: { window: 1h, maxConnections: 1, maxSources: 0 }"))).toEqual([
+      "t.yaml:9: spec.rules[0].perSource.maxSources: must be at least 1 (got 0)",
+    ]);
+    expect(errorsOf(ruleDoc("perSource: { window: 1h, maxConnections: 1, maxSources: 5000000 }"))).toEqual([
+      "t.yaml:9: spec.rules[0].perSource.maxSources: must be at most 4194304 (got 5000000)",
+    ]);
+  });
+});

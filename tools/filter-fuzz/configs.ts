@@ -298,7 +298,9 @@ export function validConfig(rng: Rng): ConfigCase {
       else if (rng.chance(0.25)) attrs.push(line(rng, "maxDurationSeconds", rng.chance(0.8) ? rng.int(0, 30) : edgyNumber(rng)));
       if (rng.chance(0.3)) {
         const lim = (): string | number => (rng.chance(0.3) ? "-" : rng.chance(0.8) ? rng.int(0, 50) : edgyNumber(rng));
-        attrs.push(line(rng, "perSource", rng.chance(0.9) ? rng.int(1, 600) : Math.max(1, edgyNumber(rng)), rng.chance(0.5) ? rng.int(0, 5000) : lim(), lim(), lim()));
+        // MAXSOURCES: sometimes a tiny table, so that sources evict each other.
+        const sources = rng.chance(0.7) ? [] : [rng.chance(0.5) ? rng.int(1, 4) : Math.max(1, edgyNumber(rng))];
+        attrs.push(line(rng, "perSource", rng.chance(0.9) ? rng.int(1, 600) : Math.max(1, edgyNumber(rng)), rng.chance(0.5) ? rng.int(0, 5000) : lim(), lim(), lim(), ...sources));
       }
       // Attribute order within a rule is free.
       for (let i = attrs.length - 1; i > 0; i--) {
@@ -366,7 +368,8 @@ const BAD_RULE_LINES: readonly string[] = [
   "mqttClientId", "mqttClientId a b", "maxPublishBytes -1", "maxPublishBytes", "serverName", "serverName a b",
   "protocol ftp", "protocol TLS", "protocol", "principal", "principal a b",
   "schedule 1024", "schedule -1", "schedule",
-  "perSource 0 - - -", "perSource 10 - -", "perSource 10 -1 - -", "perSource - 1 1 1",
+  "perSource 0 - - -", "perSource 10 - -", "perSource 10 -1 - -", "perSource - 1 1 1", "perSource 10 - - - 0", "perSource 10 - - - -",
+  "perSource 10 - - - 1 2",
   "bogus 1", "Rule x", "maxbytesin 5",
 ];
 

@@ -152,7 +152,8 @@ function ruleParts(rule: Rule): RuleParts {
   const ps = rule.perSource;
   if (ps) {
     const orDash = (n: number | undefined): string => (n === undefined ? "-" : String(n));
-    parts.perSource = `perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}`;
+    parts.perSource = `perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}` +
+      (ps.maxSources === undefined ? "" : ` ${ps.maxSources}`);
   }
   partsByRule.set(rule, parts);
   return parts;

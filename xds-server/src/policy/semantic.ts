@@ -118,6 +118,7 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
     checkQuantity(perSource["maxBytes"], [...where, "maxBytes"], report);
     checkSafeInteger(perSource["maxConnections"], [...where, "maxConnections"], report);
     checkSafeInteger(perSource["maxDistinctPorts"], [...where, "maxDistinctPorts"], report);
+    checkSafeInteger(perSource["maxSources"], [...where, "maxSources"], report);
     if (perSource["maxBytes"] === undefined && perSource["maxConnections"] === undefined && perSource["maxDistinctPorts"] === undefined) {
       report(where, "sets no limit: give maxBytes, maxConnections or maxDistinctPorts (or remove perSource)");
     }

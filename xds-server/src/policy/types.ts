@@ -59,6 +59,8 @@ export interface PerSource {
   maxBytes?: Quantity;
   maxConnections?: number;
   maxDistinctPorts?: number;
+  /** The sources this proxy keeps windows for (a fleet's size); the filter's table holds four slots each. */
+  maxSources?: number;
 }
 
 export interface Rule {
