@@ -1,11 +1,11 @@
 // Broker-like upstreams from npm, on loopback at free ports: an MQTT broker (aedes) and a
 // Postgres wire-protocol server (PGlite behind its socket server).
-import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import mqttPacket from "mqtt-packet";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { listenOnLoopback } from "./capture.js";
 
 export interface Upstream {
   host: string;
@@ -22,14 +22,11 @@ export async function startMqttBroker(): Promise<Upstream & { broker: Aedes }> {
     s.on("close", () => sockets.delete(s));
     broker.handle(s);
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const addr = server.address();
-  if (addr === null || typeof addr === "string") throw new Error("mqtt broker: no address");
+  const port = await listenOnLoopback(server, "mqtt broker");
   return {
     broker,
     host: "127.0.0.1",
-    port: addr.port,
+    port,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -81,13 +78,10 @@ export async function startMqtt5Responder(command: Buffer): Promise<Upstream> {
     });
     s.on("data", (d: Buffer) => parser.parse(d));
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const addr = server.address();
-  if (addr === null || typeof addr === "string") throw new Error("mqtt 5 responder: no address");
+  const port = await listenOnLoopback(server, "mqtt 5 responder");
   return {
     host: "127.0.0.1",
-    port: addr.port,
+    port,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -39,12 +39,9 @@ export async function record(upstream?: { host: string; port: number }, greeting
       s.write(d);
     });
   });
-  srv.listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const addr = srv.address();
-  if (addr === null || typeof addr === "string") throw new Error("record: no address");
+  const port = await listenOnLoopback(srv, "record");
   return {
-    port: addr.port,
+    port,
     fromClient: () => Buffer.concat(client),
     fromServer: () => Buffer.concat(server),
     clientReads: () => [...client],
@@ -55,6 +52,15 @@ export async function record(upstream?: { host: string; port: number }, greeting
         srv.close(() => resolve());
       }),
   };
+}
+
+/** Listens on 127.0.0.1 at a port the kernel picks; returns it. */
+export async function listenOnLoopback(server: Server, what: string): Promise<number> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const addr = server.address();
+  if (addr === null || typeof addr === "string") throw new Error(`${what}: no address`);
+  return addr.port;
 }
 
 /** Resolves once `check` holds (polled), or rejects after `ms`. */

@@ -52,31 +52,6 @@ const COMMAND = Buffer.alloc(PAYLOAD + 1, 0x38);
  * reading (QoS 1) and receive a PAYLOAD + 1 byte command. 3.1.1 through aedes, where a second
  * real client sees the reading and sends the command; 5 through startMqtt5Responder.
  */
-/**
- * A device session: CONNECT as sensor-0042, SUBSCRIBE to its commands, PUBLISH a PAYLOAD-byte
- * reading (QoS 1) and receive a PAYLOAD + 1 byte command. 3.1.1 through aedes, where a second
- * real client sees the reading and sends the command; 5 through startMqtt5Responder.
- */
-/** Type of the last whole packet of a stream (undefined while a packet is incomplete). */
-function lastPacketType(bytes: Buffer): number | undefined {
-  let i = 0;
-  let type: number | undefined;
-  while (i < bytes.length) {
-    let len = 0;
-    let k = 0;
-    for (;;) {
-      if (i + 1 + k >= bytes.length) return undefined;
-      const b = bytes[i + 1 + k]!;
-      len |= (b & 127) << (7 * k);
-      k++;
-      if ((b & 128) === 0) break;
-    }
-    type = bytes[i]! >> 4;
-    i += 1 + k + len;
-  }
-  return i === bytes.length ? type : undefined;
-}
-
 async function session(protocolVersion: 4 | 5): Promise<Session> {
   const relay = await record(protocolVersion === 4 ? broker : broker5);
   const sub = protocolVersion === 4 ? await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: "dashboard" }) : undefined;
