@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { filterWasmPath, repoRoot, staticBootstrap, toYaml } from "../../envoy/index.js";
-import { generateMtls, type MtlsMaterial } from "../integration/harness/certs.js";
+import { generateMtls, type MtlsMaterial } from "../../tools/envoy-harness/certs.js";
 
 const ROOT = repoRoot();
 const CLI = join(ROOT, "bin", "picoseg.js");

@@ -6,7 +6,7 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../integration/harness/index.js";
-import type { Envoy } from "../integration/harness/envoy.js";
+import type { Envoy } from "../../tools/envoy-harness/envoy.js";
 import { chainsWithoutPicoseg, inboundChains } from "./harness/chains.js";
 import { IstioMesh } from "./harness/mesh.js";
 import type { IstioSidecar } from "./harness/sidecar.js";

@@ -1,14 +1,5 @@
-// The integration harness (in the spirit of go-control-plane's pkg/test/main): a real Envoy with a
-// generated bootstrap, real loopback upstreams, real TCP/mTLS clients, all on 127.0.0.1 with ports
-// chosen at run time and every wait bounded.
-export * from "./certs.js";
-export * from "./client.js";
-export * from "./envoy.js";
-export * from "./ports.js";
-export * from "./upstream.js";
-export { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
-export * from "./filter-env.js";
+// The integration harness: tools/envoy-harness (the real Envoy, upstreams, clients, policies),
+// plus what only tests use — verdict checks built on vitest's expect, and the Envoy probe filters.
+export * from "../../../tools/envoy-harness/index.js";
 export * from "./verdicts.js";
-export * from "./policy.js";
 export * from "./probe.js";
-export * from "./xds-sidecar.js";

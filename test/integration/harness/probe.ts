@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot, staticBootstrap, type ListenerSpec } from "../../../envoy/index.js";
-import { Envoy, type StartEnvoyOptions } from "./envoy.js";
+import { Envoy, type StartEnvoyOptions } from "../../../tools/envoy-harness/envoy.js";
 
 const PROBE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "probe");
 

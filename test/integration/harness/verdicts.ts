@@ -1,10 +1,10 @@
 // The three places a test looks at for every decision: the client (closed or not, what came back),
 // the upstream (which bytes arrived) and Envoy (the picoseg counter for the reason, the JSON line).
 import { expect } from "vitest";
-import { TcpClient, type ClientTls } from "./client.js";
+import { TcpClient, type ClientTls } from "../../../tools/envoy-harness/client.js";
 import type { Decision } from "../../../filter/decision-line.js";
-import type { FilterEnv, Snapshot } from "./filter-env.js";
-import type { UpstreamConnection } from "./upstream.js";
+import type { FilterEnv, Snapshot } from "../../../tools/envoy-harness/filter-env.js";
+import type { UpstreamConnection } from "../../../tools/envoy-harness/upstream.js";
 import { sleep } from "../../../xds-server/src/util/wait.js";
 
 /** How long an allowed connection must stay open after its traffic to count as "not closed". */

@@ -14,7 +14,7 @@ import { repoRoot } from "../../../envoy/index.js";
 import { createCa, issueCertificate } from "../../../xds-server/src/pki/index.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
-import { freePorts } from "../harness/ports.js";
+import { freePorts } from "../../../tools/envoy-harness/ports.js";
 import { reap } from "./reaper.js";
 
 export const XDS_NAMESPACE = "picoseg-system";

@@ -9,7 +9,7 @@ import { repoRoot } from "../../../envoy/index.js";
 import type { StatusReport } from "../../../xds-server/src/xds/status.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
-import { freePorts } from "../harness/ports.js";
+import { freePorts } from "../../../tools/envoy-harness/ports.js";
 import { reap } from "./reaper.js";
 
 export class ServeProcess {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { repoRoot } from "../../../envoy/index.js";
 import { stopProcess } from "../../../xds-server/src/util/process.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
-import { freePorts } from "../../integration/harness/ports.js";
+import { freePorts } from "../../../tools/envoy-harness/ports.js";
 import type { KubeCluster } from "../../integration/k8s/cluster.js";
 
 /**

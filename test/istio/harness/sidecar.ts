@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { envoyBinaryPath } from "../../../envoy/index.js";
 import { issueCertificate, type CertificateAuthority } from "../../../xds-server/src/pki/index.js";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
-import { Envoy } from "../../integration/harness/envoy.js";
+import { Envoy } from "../../../tools/envoy-harness/envoy.js";
 
 export interface Workload {
   /** The pod's name (POD_NAME) and its address (INSTANCE_IP, a loopback address of its own). */

@@ -2,7 +2,7 @@
 // ended — 'end' (FIN from Envoy), 'reset' (RST), or still open — always with a bounded wait.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
-import { sleep, waitFor } from "../../../xds-server/src/util/wait.js";
+import { sleep, waitFor } from "../../xds-server/src/util/wait.js";
 
 export interface ClientTls {
   certPem: string;

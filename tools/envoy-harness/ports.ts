@@ -1,5 +1,5 @@
 // Free loopback ports chosen at run time (xds-server/src/util/ports.ts: bind :0, read, release).
-import { freeLoopbackPort } from "../../../xds-server/src/util/ports.js";
+import { freeLoopbackPort } from "../../xds-server/src/util/ports.js";
 
 export function freePort(): Promise<number> {
   return freeLoopbackPort();

@@ -3,7 +3,7 @@
 //   - server-first: greets on accept (e.g. a MySQL handshake) before reading anything;
 //   - either can push extra server→client bytes on demand (byte-budget tests).
 import { createServer, type Server, type Socket } from "node:net";
-import { waitFor } from "../../../xds-server/src/util/wait.js";
+import { waitFor } from "../../xds-server/src/util/wait.js";
 
 export class UpstreamConnection {
   private chunks: Buffer[] = [];

@@ -1,6 +1,6 @@
 // An Envoy sidecar fed by an xDS server on 127.0.0.1, in front of an echo upstream of its own: what
 // the xds-* tests start for each case.
-import { sidecarBootstrap, type NodeIdentity, type XdsApiType, type XdsTls } from "../../../envoy/index.js";
+import { sidecarBootstrap, type NodeIdentity, type XdsApiType, type XdsTls } from "../../envoy/index.js";
 import { Envoy } from "./envoy.js";
 import { Upstream } from "./upstream.js";
 

@@ -13,10 +13,10 @@ import {
   toYaml,
   waitEnvoyReady,
   type Bootstrap,
-} from "../../../envoy/index.js";
-import { parseDecisionLine, type Decision } from "../../../filter/decision-line.js";
-import { stopProcess } from "../../../xds-server/src/util/process.js";
-import { StopWaiting, waitFor } from "../../../xds-server/src/util/wait.js";
+} from "../../envoy/index.js";
+import { parseDecisionLine, type Decision } from "../../filter/decision-line.js";
+import { stopProcess } from "../../xds-server/src/util/process.js";
+import { StopWaiting, waitFor } from "../../xds-server/src/util/wait.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {

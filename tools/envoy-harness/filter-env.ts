@@ -1,11 +1,11 @@
 // One real Envoy running the real picoseg filter (filter/build/picoseg.wasm) on several listeners,
 // each with its own upstream and, if it wants, its own configuration string and VM. A test names its
 // listeners; configurations are built once the ports are known (rules match destination ports).
-import { filterWasmPath, staticBootstrap, type DownstreamTls } from "../../../envoy/index.js";
+import { filterWasmPath, staticBootstrap, type DownstreamTls } from "../../envoy/index.js";
 import { Envoy, stopAllEnvoys } from "./envoy.js";
 import { freePorts } from "./ports.js";
 import { Upstream, type UpstreamOptions } from "./upstream.js";
-import { waitFor } from "../../../xds-server/src/util/wait.js";
+import { waitFor } from "../../xds-server/src/util/wait.js";
 
 export interface Snapshot {
   counters: Map<string, number>;

@@ -4,7 +4,7 @@
 import { stringify } from "yaml";
 import {
   compileForWorkload, formatPolicyError, validatePolicyText, type PicoSegment, type Workload,
-} from "../../../xds-server/src/policy/index.js";
+} from "../../xds-server/src/policy/index.js";
 
 /** The workload every test listener stands for unless a test says otherwise. */
 export const TEST_WORKLOAD: Workload = { namespace: "it", labels: { app: "it" }, annotations: {} };
@@ -27,4 +27,4 @@ export function compileSegments(segments: PicoSegment[], workload: Partial<Workl
   return compileForWorkload(loaded, { ...TEST_WORKLOAD, ...workload }).config;
 }
 
-export type { Day, Limits, PicoSegment, Window, Workload } from "../../../xds-server/src/policy/index.js";
+export type { Day, Limits, PicoSegment, Window, Workload } from "../../xds-server/src/policy/index.js";
