@@ -66,6 +66,10 @@ beforeAll(async () => {
       config: () => compileSegments([segment("queue", { rules: [{ name: "amqp-only", protocols: ["amqp"] }] })]),
     },
     {
+      name: "notAmqp",
+      config: () => compileSegments([segment("queue", { rules: [{ name: "mqtt-only", protocols: ["mqtt"] }] })]),
+    },
+    {
       name: "kafka",
       config: () => compileSegments([segment("log", { rules: [{
         name: "small-requests", protocols: ["kafka"], limits: { maxMessageBytes: 40, framing: { type: "kafka" } },
@@ -184,6 +188,26 @@ describe("messaging protocols sniffed from real clients", () => {
     await expect(natsConnect({ servers: `127.0.0.1:${env.port("notNats")}`, reconnect: false, timeout: 3000 })).rejects.toThrow();
     const d = await denied(before, "protocol");
     expect(d.protocol).toBe("nats");
+  });
+
+  it("an HTTP client on the MQTT listener is closed with protocol; the broker sees nothing", async () => {
+    let clients = 0;
+    const count = (): void => void clients++;
+    broker.broker.on("client", count);
+    const before = await env.snapshot();
+    const res = await fetch(`http://127.0.0.1:${env.port("mqtt")}/`).then(() => "answered", (e: Error) => `failed ${e.message}`);
+    expect(res).toMatch(/^failed/);
+    const d = await denied(before, "protocol");
+    expect(d.protocol).toBe("http1");
+    expect(clients).toBe(0);
+    broker.broker.removeListener("client", count);
+  });
+
+  it("amqplib under protocols [mqtt] is closed with protocol", async () => {
+    const before = await env.snapshot();
+    await expect(amqp.connect(`amqp://127.0.0.1:${env.port("notAmqp")}`, { timeout: 2000 })).rejects.toThrow();
+    const d = await denied(before, "protocol");
+    expect(d.protocol).toBe("amqp");
   });
 
   it("amqplib's protocol header is amqp: it reaches the upstream", async () => {
