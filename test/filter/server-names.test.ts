@@ -80,6 +80,21 @@ describe("serverName", () => {
     expect(d.closeReason).toBe("port");
   });
 
+  it("a client that sends nothing is judged without a server name 5 s after accept; server bytes wait until then", async () => {
+    const host = await hostWith(config("segment ns/s enforce", "rule tls", "serverName api.plant1.example", "rule any", "port 25 25"));
+    const quiet = host.connect({ port: 25 });
+    quiet.fromServer("220 mail.example ESMTP\r\n"); // a server-first protocol
+    expect(quiet.deliveredToClient.length).toBe(0);
+    host.advance(4900);
+    expect(quiet.closed).toBe(false);
+    expect(host.counter("picoseg.allowed")).toBe(0);
+    host.advance(200);
+    expect(host.counter("picoseg.allowed")).toBe(1); // rule `any`: no server name needed
+    const other = host.connect({ port: 26 });
+    host.advance(5600); // 5 s, to the next tick (every 500 ms)
+    expect(other.closeReason).toBe("port");
+  });
+
   it("the rule still requires its other fields: a matching name on another port is `port`", async () => {
     const host = await hostWith(oneRule("serverName api.plant1.example", "port 8443 8443"));
     const c = host.connect({ port: 9443 });
