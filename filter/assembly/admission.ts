@@ -12,9 +12,8 @@ import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
-import {
-  SOURCE_PLACE_BYTES, chosenSlot, evicted, isQuarantined, keepSourcePlace, perSourceAdmit, quarantineKey, sourceSlots,
-} from "./sourcestore";
+import { isQuarantined, quarantineKey } from "./quarantine";
+import { SOURCE_PLACE_BYTES, chosenSlot, evicted, keepSourcePlace, perSourceAdmit, sourceSlots } from "./sourcestore";
 import { logAdmitted, refused, violated } from "./verdict";
 
 /**

@@ -1,57 +1,14 @@
-// Per-source and quarantine records in the host's shared data, so that every Envoy worker
-// thread (each with its own VM) sees the same counts. Each change is a read-modify-write
-// with CAS around one of persource.ts's pure updates, retried on conflict; when retries
-// run out (or the host errs) the filter fails closed.
+// Per-source records in the host's shared data, so that every Envoy worker thread (each with
+// its own VM) sees the same counts: a bounded table of slots per rule (below), each change a
+// CAS-retried update (sharedupdate.ts) around one of persource.ts's pure updates.
 import { Rule, Segment } from "./config";
 import { identity } from "./facts";
 import { CAS_MISMATCH, hostCas, hostGetShared, hostLen, hostPtr, hostSetShared, OK, releaseHost } from "./hostcalls";
-import {
-  admitRecord, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, secondsToMs, strikeRecord, WRITE,
-} from "./persource";
+import { record, recordLen, secondsToMs, WRITE } from "./persource";
 import { R_SOURCE_CONNECTIONS } from "./reasons";
-
-const RETRIES: i32 = 8;
-/** updateShared's answers besides the update's own verdict. */
-const WRITTEN: i32 = -3;
-const FAILED: i32 = -4;
-
-/** Which update updateShared applies, and its arguments (AssemblyScript 0.17 has no closures). */
-const UPDATE_ADMIT: i32 = 0;
-const UPDATE_RESERVE: i32 = 1;
-const UPDATE_RELEASE: i32 = 2;
-const UPDATE_STRIKE: i32 = 3;
-
-@unmanaged
-class UpdateArgs {
-  port: i32;
-  amount: u64;      // reserve: bytes needed; release: the lease
-  amountIfVoid: u64;
-  window: i64;      // the caller's lease window
-  nowMs: i64;
-}
-const args = changetype<UpdateArgs>(heap.alloc(offsetof<UpdateArgs>()));
-
-function applyUpdate(kind: i32, cur: usize, curLen: usize, r: Rule | null, seg: Segment | null): i32 {
-  if (kind == UPDATE_ADMIT) return admitRecord(cur, curLen, r as Rule, args.port, args.nowMs);
-  if (kind == UPDATE_RESERVE) return reserveRecord(cur, curLen, r as Rule, args.amount, args.amountIfVoid, args.window, args.nowMs);
-  if (kind == UPDATE_RELEASE) return releaseRecord(cur, curLen, r as Rule, args.amount, args.window, args.nowMs);
-  return strikeRecord(cur, curLen, seg as Segment, args.nowMs);
-}
-
-/** WRITTEN, the update's verdict when it wrote nothing, or FAILED. */
-function updateShared(keyPtr: usize, keyLen: usize, kind: i32, r: Rule | null, seg: Segment | null): i32 {
-  for (let attempt = 0; attempt < RETRIES; attempt++) {
-    if (!hostGetShared(keyPtr, keyLen)) return FAILED;
-    let cas = hostCas;
-    let verdict = applyUpdate(kind, hostPtr, hostLen, r, seg);
-    releaseHost();
-    if (verdict != WRITE) return verdict;
-    let rc = hostSetShared(keyPtr, keyLen, record, recordLen, cas);
-    if (rc == OK) return WRITTEN;
-    if (rc != CAS_MISMATCH) return FAILED;
-  }
-  return FAILED;
-}
+import {
+  applyUpdate, args, FAILED, RETRIES, UPDATE_ADMIT, UPDATE_RELEASE, UPDATE_RESERVE, WRITTEN,
+} from "./sharedupdate";
 
 // ---- per-source records in a bounded table ----
 // Envoy's shared data cannot delete a key (proxy-wasm ABI 0.2.1), so one key per source would
@@ -243,20 +200,4 @@ export function perSourceRelease(place: usize, r: Rule, lease: u64, window: i64,
   args.window = window;
   args.nowMs = nowMs;
   updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RELEASE, r, false);
-}
-
-export function isQuarantined(key: ArrayBuffer, nowMs: i64): bool {
-  if (!hostGetShared(changetype<usize>(key), key.byteLength)) return false;
-  let until = quarantinedUntil(hostPtr, hostLen);
-  releaseHost();
-  return nowMs < until;
-}
-
-export function addStrike(key: ArrayBuffer, seg: Segment, nowMs: i64): void {
-  args.nowMs = nowMs;
-  updateShared(changetype<usize>(key), key.byteLength, UPDATE_STRIKE, null, seg);
-}
-
-export function quarantineKey(seg: Segment): ArrayBuffer {
-  return String.UTF8.encode("picoseg/q/" + seg.name + "/" + identity());
 }

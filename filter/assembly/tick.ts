@@ -11,7 +11,7 @@ import { startFraming } from "./framing";
 import { CONTINUE, nowMs, setEffectiveContext } from "./hostcalls";
 import { learnTick } from "./learning";
 import { decide } from "./admission";
-import { releaseHeldOut, sniffExpired } from "./datapath";
+import { releaseHeldOut, sniffExpired } from "./heldbytes";
 import { secondsToMs } from "./persource";
 import { R_DURATION, R_REVOKED, R_SCHEDULE } from "./reasons";
 import { PicosegRoot, newestByPlugin, ruleIn } from "./root";
