@@ -37,6 +37,7 @@ function get(label: string, client: string, path: string, expect: Step["expect"]
 }
 
 const allowed: Step["expect"] = () => ({ outcome: "allowed" });
+const HOUR_MS = 3_600_000;
 
 /** The normal traffic the proposal is learned from: cart and checkout reading stock levels. */
 function normalSteps(): Step[] {
@@ -92,6 +93,7 @@ export async function runLearning(env: LearningEnv): Promise<{ rows: Row[]; prob
   out(renderTable(normal));
   await waitFor("the inventory sidecar's report", () => (reported(since) >= normal.length ? true : undefined), 15_000);
 
+  const learnedUntil = Date.now();
   const proposal = proposeSegment(trafficOf(server.observations.query(LEARNING_WORKLOAD, since)), {
     workload: LEARNING_WORKLOAD,
     margin: 2,
@@ -127,7 +129,11 @@ export async function runLearning(env: LearningEnv): Promise<{ rows: Row[]; prob
   out(`   ${ENFORCE_FILE}: the proposal with mode: enforce replaces the learning segment (ACKed ${version.slice(0, 12)})`);
   out("");
   const enforced: Row[] = [];
-  enforced.push(await runStep(get("L7", ID.cart, "/stock/42", allowed), env.steps));
+  // The proposal's schedule is the whole UTC hours the traffic was seen in: a run that crosses
+  // into the next hour before L7 sees it closed by that schedule, as it should be.
+  const inLearnedHours: Step["expect"] = (now) =>
+    Math.floor(now.getTime() / HOUR_MS) <= Math.floor(learnedUntil / HOUR_MS) ? { outcome: "allowed" } : { outcome: "closed", reason: "schedule" };
+  enforced.push(await runStep(get("L7", ID.cart, "/stock/42", inLearnedHours), env.steps));
   enforced.push(await runStep(get("L8", ID.intruder, "/stock/42", () => ({ outcome: "closed", reason: "source" })), env.steps));
   rows.push(...enforced);
   out(renderTable(enforced));
