@@ -12,7 +12,7 @@ import { principal, readFacts } from "./facts";
 import { FrameState, frameAdvance, resetFrame } from "./framing";
 import {
   BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, LOG_ERROR, NUDGE_BROKEN, STOP, closeDownstream, continueDownstream,
-  fillFromHost, hostLog, nowMs, nudgeUpstream, releaseToHost,
+  fillFromHost, forgetFetched, hostLog, nowMs, nudgeUpstream, releaseToHost,
 } from "./hostcalls";
 import { wouldLog } from "./decisionlog";
 import { Metrics } from "./metrics";
@@ -57,6 +57,7 @@ const NUDGE_TRIES: u32 = 3;
  * argument on every call, which the bench sees on every read.
  */
 export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: bool): u32 {
+  forgetFetched(); // the host's buffers changed since the last callback
   if ((c.flags & F_DECIDED) == 0) {
     // Data before proxy_on_new_connection: judge admission first, never forward undecided.
     if ((c.flags & F_PENDING) == 0 && newConnection(changetype<PicosegRoot>(rootRef), c) == STOP) return STOP;
@@ -214,6 +215,7 @@ export function releaseHeldOut(c: Conn): void {
  */
 export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): void {
   c.flags |= F_SNIFF_LATE;
+  forgetFetched();
   let upstream = (c.flags & F_SNIFF_UP) != 0;
   let view = bytesOf(upstream);
   let size: u32 = 0;
