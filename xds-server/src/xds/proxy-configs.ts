@@ -11,13 +11,8 @@ import type { NodeInfo } from "./node.js";
 import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
 import type { Callbacks, StreamInfo } from "./server/callbacks.js";
 
-/**
- * How long a push refreshes proxies before it yields a turn of the event loop (ACKs, probes,
- * keepalives). By time, not by count: the first push after start runs V8's unoptimized code and
- * costs several times a later one, and every yield lets the ACKs of the proxies already pushed
- * run before the rest are pushed, which is the wait of the last proxy (the push's p99).
- */
-const PUSH_SLICE_MS = 40;
+/** Proxies refreshed per turn of the event loop during a push. */
+const PUSH_BATCH = 200;
 
 export type CompileFn = (segments: LoadedSegment[], workload: Workload, opts?: { generation?: number }) => CompiledConfig;
 
@@ -130,15 +125,13 @@ export class ProxyConfigs implements Callbacks {
     const ids = [...this.proxies.keys()];
     const step = (from: number): void => {
       if (round !== this.round) return;
-      const until = performance.now() + PUSH_SLICE_MS;
-      let i = from;
-      while (i < ids.length) {
-        const id = ids[i++]!;
+      const to = Math.min(ids.length, from + PUSH_BATCH);
+      for (let i = from; i < to; i++) {
+        const id = ids[i]!;
         const p = this.proxies.get(id);
         if (p) this.refresh(id, p, previous);
-        if ((i & 15) === 0 && performance.now() >= until) break;
       }
-      if (i < ids.length) setImmediate(step, i);
+      if (to < ids.length) setImmediate(step, to);
     };
     step(0);
   }
