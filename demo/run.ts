@@ -17,7 +17,7 @@ import type { DemoConnection } from "./client.js";
 import { ProcessGroup } from "./processes.js";
 import { HOT_CHANGE, afterChangeSteps, initialSteps, runStep, type Row, type StepEnv } from "./scenario.js";
 import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
-import { startHttpService, startPgEcho, startRespCache, type DemoService } from "./services.js";
+import { startHttpService, startPaymentsDb, startRespCache, type DemoService } from "./services.js";
 import { Sidecar } from "./sidecars.js";
 import { renderTable } from "./table.js";
 import { DEMO_IPS, ID, WORKLOADS, type WorkloadSpec } from "./topology.js";
@@ -65,7 +65,7 @@ async function waitAcked(server: RunningXdsServer, nodeId: string, timeoutMs: nu
 
 async function startService(w: WorkloadSpec): Promise<DemoService> {
   if (w.service === "resp") return startRespCache(w.name);
-  if (w.service === "postgres") return startPgEcho(w.name);
+  if (w.service === "postgres") return startPaymentsDb(w.name);
   return startHttpService(w.name);
 }
 

@@ -2,7 +2,8 @@
 // live one), sends real protocol bytes, and records what happened — did the reply come back, did
 // the sidecar close the connection, and which decision the filter logged for that connection.
 // Expectations are the scenario's own reading of policies/*.yaml, written next to each step.
-import { respCommand, pgMessage, pgStartup } from "./services.js";
+import { respCommand } from "./services.js";
+import { pgQuery } from "./pg-session.js";
 import { DemoConnection, type ClientIdentity } from "./client.js";
 import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
 import type { Sidecar } from "./sidecars.js";
@@ -31,11 +32,13 @@ export interface Step {
   /** What is sent, for the table. */
   sent: string;
   payload?: Buffer;
-  /** True once a complete answer arrived. */
-  reply: (received: Buffer) => boolean;
+  /** True once a complete answer arrived (none: no answer is awaited). */
+  reply?: (received: Buffer) => boolean;
   expect: (now: Date) => Expectation;
   /** Keep the connection open under this name (for the hot change). */
   keepAs?: string;
+  /** Instead of payload and reply: an exchange of a real client library over the connection; true when it got its answer. */
+  session?: (conn: DemoConnection) => Promise<boolean>;
   /** Reuse a connection kept by an earlier step instead of opening one. */
   reuse?: string;
   /** How long to wait for the reply (ms). */
@@ -57,12 +60,12 @@ export interface Row {
 // ---- payloads ----
 
 const RESP_OK = (b: Buffer): boolean => /^[+:$\-]/.test(b.toString("latin1")) && b.includes("\r\n");
-const PG_QUERY = Buffer.concat([
-  pgStartup({ user: "payments", database: "payments" }),
-  pgMessage("Q", "SELECT balance FROM accounts WHERE id = 42\0"),
-]);
-/** AuthenticationOk + ReadyForQuery, then the echoed Query and ReadyForQuery. */
-const PG_REPLY = (b: Buffer): boolean => b.length >= 9 + 6 && b.includes(Buffer.from("SELECT balance"));
+/** node-postgres reads account 42's balance: StartupMessage, then the extended query protocol. */
+const pgBalance = async (conn: DemoConnection): Promise<boolean> =>
+  (await pgQuery(conn, "payments", "SELECT balance FROM accounts WHERE id = $1", [42])).row?.["balance"] === "1234.50";
+/** A 2 MiB parameter: one Bind message over the rule's 1 MiB maxMessageBytes under framing postgres. */
+const pgHugeParameter = async (conn: DemoConnection): Promise<boolean> =>
+  (await pgQuery(conn, "payments", "SELECT length($1::text) AS n", ["x".repeat(2 * 1024 * 1024)])).row !== undefined;
 const HTTP_REPLY = (b: Buffer): boolean => {
   const text = b.toString("latin1");
   const head = text.indexOf("\r\n\r\n");
@@ -106,8 +109,9 @@ export function initialSteps(): Step[] {
     { label: "4", client: ID.cart, target: "cart-cache", sent: "HTTP GET / (not RESP)", payload: httpGet("cart-cache", "/"), reply: HTTP_REPLY, expect: () => closed("protocol") },
     { label: "5", client: ID.checkout, target: "cart-cache", port: 16379, sent: "PING on :16379", payload: respCommand("PING"), reply: RESP_OK, expect: () => closed("port") },
     // payments/payments-db: payments-api, Postgres, Berlin office hours.
-    { label: "6", client: ID.paymentsApi, target: "payments-db", sent: "Startup + Query", payload: PG_QUERY, reply: PG_REPLY, expect: (now) => inOfficeHours(now, allowed()) },
-    { label: "7", client: ID.cart, target: "payments-db", sent: "Startup + Query", payload: PG_QUERY, reply: PG_REPLY, expect: () => closed("source") },
+    { label: "6", client: ID.paymentsApi, target: "payments-db", sent: "pg: SELECT balance", session: pgBalance, expect: (now) => inOfficeHours(now, allowed()) },
+    { label: "6b", client: ID.paymentsApi, target: "payments-db", sent: "pg: 2 MiB parameter", session: pgHugeParameter, expect: (now) => inOfficeHours(now, closed("message-size")) },
+    { label: "7", client: ID.cart, target: "payments-db", sent: "pg: SELECT balance", session: pgBalance, expect: () => closed("source") },
     { label: "8", client: ID.paymentsApi, target: "payments-db", sent: "HTTP GET / (not Postgres)", payload: httpGet("payments-db", "/"), reply: HTTP_REPLY, expect: (now) => inOfficeHours(now, closed("protocol")) },
     // analytics/reporting-api in audit mode: decided and logged, never closed.
     { label: "9", client: ID.dashboard, target: "reporting-api", sent: "GET /reports", payload: httpGet("reporting-api", "/reports"), reply: HTTP_REPLY, expect: () => allowed() },
@@ -137,7 +141,7 @@ export const HOT_CHANGE = {
 /** The scenario after the hot change (the sidecar has ACKed the new version). */
 export function afterChangeSteps(): Step[] {
   return [
-    { label: "15", client: ID.checkout, target: "cart-cache", reuse: "checkout", sent: "(live since step 2)", reply: () => false, expect: () => closed("revoked"), replyTimeoutMs: 2500 },
+    { label: "15", client: ID.checkout, target: "cart-cache", reuse: "checkout", sent: "(live since step 2)", expect: () => closed("revoked"), replyTimeoutMs: 2500 },
     { label: "16", client: ID.cart, target: "cart-cache", reuse: "cart", sent: "PING (live since step 1)", payload: respCommand("PING"), reply: RESP_OK, expect: () => allowed() },
     { label: "17", client: ID.checkout, target: "cart-cache", sent: "PING (new connection)", payload: respCommand("PING"), reply: RESP_OK, expect: () => closed("source") },
   ];
@@ -181,12 +185,14 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
   }
   const before = conn.received().length;
   let replied = false;
-  if (conn.isOpen() && step.payload) await conn.write(step.payload);
-  if (conn.isOpen()) {
-    replied = await conn.waitForReply((b) => step.reply(b.subarray(before)), step.replyTimeoutMs ?? 3000);
-    // A deny may land just after the reply started: watch a little longer before calling it open.
-    if (conn.isOpen()) await conn.waitForEnd(300);
+  if (conn.isOpen() && step.session) replied = await step.session(conn);
+  else if (conn.isOpen() && step.payload) await conn.write(step.payload);
+  if (conn.isOpen() && !step.session) {
+    const reply = step.reply ?? ((): boolean => false);
+    replied = await conn.waitForReply((b) => reply(b.subarray(before)), step.replyTimeoutMs ?? 3000);
   }
+  // A deny may land just after the reply started: watch a little longer before calling it open.
+  if (conn.isOpen()) await conn.waitForEnd(300);
   // The filter's decision line for this connection (deny and audit at warning, allow at debug).
   const wanted = (ds: Decision[]): boolean =>
     step.reuse !== undefined && conn.isOpen()

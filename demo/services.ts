@@ -1,10 +1,12 @@
 // The demo's workloads: small, honest loopback services behind the sidecars.
 //   - a cache that speaks RESP (Redis' protocol): PING, GET, SET, DEL, QUIT;
-//   - a Postgres-ish database: answers the start-up message, then echoes each framed message;
+//   - a payments database: a real Postgres (PGlite) behind its wire-protocol server;
 //   - an HTTP reporting API: GET returns a report, POST counts the body it received.
 // Each listens on 127.0.0.1 at a port the kernel picks; only its sidecar knows it.
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 export interface DemoService {
   name: string;
@@ -129,66 +131,32 @@ export function respCommand(...args: Array<string | Buffer>): Buffer {
   return Buffer.concat(parts);
 }
 
-// ---- Postgres-ish database ----
+// ---- payments database: a real Postgres ----
 
-const PG_SSL_REQUEST = 80877103;
-
-/** A v3.0 StartupMessage: int32 length, int32 196608, then key\0value\0 pairs and a final \0. */
-export function pgStartup(params: Record<string, string>): Buffer {
-  const body = Buffer.concat([
-    ...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)),
-    Buffer.from([0]),
-  ]);
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(8 + body.length, 0);
-  head.writeUInt32BE(196608, 4);
-  return Buffer.concat([head, body]);
-}
-
-/** A typed message after start-up: type byte, int32 length counting itself, payload. */
-export function pgMessage(type: string, payload: Buffer | string): Buffer {
-  const p = typeof payload === "string" ? Buffer.from(payload) : payload;
-  const head = Buffer.alloc(5);
-  head.write(type, 0, "latin1");
-  head.writeUInt32BE(4 + p.length, 1);
-  return Buffer.concat([head, p]);
-}
-
-const PG_READY = pgMessage("Z", "I");
-const PG_AUTH_OK = pgMessage("R", Buffer.from([0, 0, 0, 0]));
-
-export function startPgEcho(name = "payments-db"): Promise<DemoService> {
-  return tcpService(name, (s) => {
-    let pending = Buffer.alloc(0);
-    let started = false;
-    s.on("data", (d: Buffer) => {
-      pending = Buffer.concat([pending, d]);
-      for (;;) {
-        if (!started) {
-          if (pending.length < 8) return;
-          const len = pending.readUInt32BE(0);
-          if (len < 8 || len > 10_000) return void s.destroy();
-          if (pending.length < len) return;
-          const code = pending.readUInt32BE(4);
-          pending = pending.subarray(len);
-          if (code === PG_SSL_REQUEST) s.write("N"); // no TLS inside: the sidecar's mTLS is the transport
-          else {
-            started = true;
-            s.write(Buffer.concat([PG_AUTH_OK, PG_READY]));
-          }
-          continue;
-        }
-        if (pending.length < 5) return;
-        const len = pending.readUInt32BE(1);
-        if (len < 4) return void s.destroy();
-        if (pending.length < 1 + len) return;
-        const msg = pending.subarray(0, 1 + len);
-        pending = pending.subarray(1 + len);
-        if (msg[0] === 0x58 /* 'X' Terminate */) return void s.end();
-        s.write(Buffer.concat([msg, PG_READY])); // echo the framed message
-      }
-    });
-  });
+/**
+ * PGlite (Postgres compiled to WebAssembly, in this process) behind its wire-protocol server:
+ * real clients speak the real protocol to it, StartupMessage first. Seeded with the account the
+ * scenario reads.
+ */
+export async function startPaymentsDb(name = "payments-db"): Promise<DemoService> {
+  const db = await PGlite.create();
+  await db.exec("CREATE TABLE accounts (id int PRIMARY KEY, balance numeric(12, 2) NOT NULL); INSERT INTO accounts VALUES (42, 1234.50);");
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 });
+  let accepted = 0;
+  server.addEventListener("connection", () => accepted++);
+  await server.start();
+  const port = Number(/:(\d+)$/.exec(server.getServerConn())?.[1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${name}: no port in ${server.getServerConn()}`);
+  return {
+    name,
+    host: "127.0.0.1",
+    port,
+    accepted: () => accepted,
+    close: async () => {
+      await server.stop();
+      await db.close();
+    },
+  };
 }
 
 // ---- HTTP reporting API ----

@@ -24,6 +24,8 @@ export interface Decision {
   mode: string;
   /** The filter's connection id. */
   connection: number;
+  /** The policy field that decided, where a reason has several (`from.mqttClientIds`, `limits.maxPublishBytes`). */
+  field?: string;
 }
 
 /** The decision in one line of Envoy's log, or undefined when the line holds none. */
@@ -58,6 +60,7 @@ export function parseDecisionLine(line: string): Decision | undefined {
     bytesOut: num("bytesOut"),
     mode: str("mode"),
     connection: num("connection"),
+    ...(typeof o["field"] === "string" ? { field: o["field"] } : {}),
   };
 }
 

@@ -329,8 +329,45 @@ function without(prefix: string, by: string | null = null): string {
   return ALL_FACTORS.split("\n").flatMap((l) => (l.startsWith(prefix) ? (by === null ? [] : [by]) : [l])).join("\n");
 }
 
+/**
+ * (e) Per-source records at fleet scale: `sources` devices, each from its own address, connect
+ * once under a perSource rule with maxSources `fleet` (null: the default); then as many more new
+ * ones (the fleet turning over). Envoy's shared data holds the records, so its size is the figure.
+ */
+async function fleetScale(fleet: number | null, sources: number): Promise<string[][]> {
+  const perSource = `perSource 3600 - 1000 -${fleet === null ? "" : ` ${fleet}`}`;
+  const host = await FilterHost.start({ config: ["picoseg 1", "segment plant/fleet enforce", "rule sensors", perSource, "end", ""].join("\n"), logLevel: "info" });
+  const addr = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:40000`;
+  const rows: string[][] = [];
+  const memory0 = host.memoryBytes();
+  for (const round of [0, 1]) {
+    const t0 = now();
+    for (let i = 0; i < sources; i++) host.connect({ source: addr(round * sources + i) }).closeFromClient();
+    const ns = Number(now() - t0) / sources;
+    let records = 0;
+    let bytes = 0;
+    for (const [k, v] of host.sharedData()) {
+      if (!k.startsWith("picoseg/ps/")) continue;
+      records++;
+      bytes += k.length + v.length;
+    }
+    rows.push([
+      `maxSources ${fleet === null ? "default (65,536)" : fleet.toLocaleString("en")}, ${((round + 1) * sources).toLocaleString("en")} sources seen`,
+      records.toLocaleString("en"), `${(bytes / 1048576).toFixed(1)} MiB`, `${(bytes / records).toFixed(0)} B`,
+      host.counter("picoseg.persource.evicted").toLocaleString("en"), fmtNs(ns), `${((host.memoryBytes() - memory0) / 1048576).toFixed(1)} MiB`,
+    ]);
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const log = (s: string): void => console.log(s);
+  const fleet = async (): Promise<void> => {
+    log("(e) per-source records at fleet scale: 100,000 devices connect once each, then 100,000 new ones");
+    const rows = [...await fleetScale(100_000, 100_000), ...await fleetScale(null, 100_000)];
+    log(table(["", "records", "shared data (keys + values)", "per record", "evicted", "per connection", "Wasm memory growth"], rows));
+  };
+  if (args.has("--fleet")) return fleet(); // this section alone
   const wasmBytes = readFileSync(RELEASE_WASM);
   const sha = createHash("sha256").update(wasmBytes).digest("hex").slice(0, 12);
   log(`picoseg filter bench — ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
@@ -423,6 +460,8 @@ async function main(): Promise<void> {
     log(`    one proxy_get_buffer_bytes host call costs ${fmtNs(price)} in this emulator (measured from Wasm, SDK variant's bench_get_buffer_bytes);`);
     log(`    all factors cost ${fmtNs(extra)} more than allow-all per callback (export alone) = ${(extra / price).toFixed(2)} of that host call`);
   }
+  log("");
+  await fleet();
 }
 
 // Run when executed (npm run bench), not when imported.

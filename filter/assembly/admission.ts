@@ -3,15 +3,17 @@
 // selection, quarantine, schedule, perSource, the protocol of server bytes held meanwhile.
 // A new admission check: a step in decide() with its reason (reasons.ts) and tests.
 import { Config, NONE } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_PENDING } from "./connection";
-import { destPort, principal, readFacts, tlsPresent } from "./facts";
-import { newFrameState } from "./framing";
+import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_PENDING, F_PENDING_SNI } from "./connection";
+import { destPort, principal, readFacts, tlsPresent, useServerNameOf } from "./facts";
+import { startFraming } from "./framing";
 import { CONTINUE, STOP, nowMs } from "./hostcalls";
 import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./reasons";
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
-import { isQuarantined, perSourceAdmit, perSourceKey, quarantineKey } from "./sourcestore";
+import {
+  SOURCE_PLACE_BYTES, chosenSlot, evicted, isQuarantined, keepSourcePlace, perSourceAdmit, quarantineKey, sourceSlots,
+} from "./sourcestore";
 import { logAdmitted, refused, violated } from "./verdict";
 
 /**
@@ -27,10 +29,12 @@ export function newConnection(root: PicosegRoot, c: Conn): u32 {
   let cfg = root.cfg;
   if (cfg === null || !cfg.valid) return decide(root, c, now); // no-config: judged without facts
   readFacts();
-  // Pending only if some principal could still admit it: a source no rule's `from`
-  // matches, whatever the principal, is denied now.
-  if (cfg.hasPrincipalRules && principal.length == 0 && tlsPresent && selectOptimistic(cfg as Config) != R_SOURCE) {
+  // Pending only if some principal or server name could still admit it: a source no rule's
+  // `from` matches, whatever they are, is denied now.
+  let waitPrincipal = cfg.hasPrincipalRules && principal.length == 0 && tlsPresent;
+  if ((waitPrincipal || cfg.hasServerNameRules) && selectOptimistic(cfg as Config) != R_SOURCE) {
     c.flags |= F_PENDING;
+    if (cfg.hasServerNameRules) c.flags |= F_PENDING_SNI;
     c.port = destPort;
     return CONTINUE;
   }
@@ -42,7 +46,7 @@ export function newConnection(root: PicosegRoot, c: Conn): u32 {
  * (readFacts, in c's context), unless the configuration is invalid.
  */
 export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
-  c.flags = (c.flags | F_DECIDED) & ~F_PENDING;
+  c.flags = (c.flags | F_DECIDED) & ~(F_PENDING | F_PENDING_SNI);
   let metrics = root.metrics;
   let cfg = root.cfg;
   if (cfg === null || !cfg.valid) {
@@ -50,6 +54,7 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
     return STOP;
   }
   c.port = destPort;
+  useServerNameOf(c);
   let reason = select(cfg);
   if (reason >= 0) {
     let closed = refused(metrics, c, reason, cfg);
@@ -69,20 +74,17 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
     if (violated(metrics, c, R_SCHEDULE, cfg)) return STOP;
   }
   if (r.hasPerSource) {
-    let key = perSourceKey(seg, r);
-    let ps = perSourceAdmit(key, r, c.port, now);
+    let slots = sourceSlots(seg, r);
+    let ps = perSourceAdmit(slots, r, c.port, now);
+    if (evicted) metrics.countEviction();
     if (ps >= 0 && violated(metrics, c, ps, cfg)) return STOP;
     if (r.psMaxBytes != NONE) {
-      // Kept for the data path's byte reservations (unmanaged: freed with the connection).
-      c.psKeyLen = <u32>key.byteLength;
-      c.psKey = heap.alloc(<usize>key.byteLength);
-      memory.copy(c.psKey, changetype<usize>(key), <usize>key.byteLength);
+      // Kept for the data path's byte reservations.
+      c.psKey = keepSourcePlace(slots.id, chosenSlot);
+      c.psKeyLen = <u32>SOURCE_PLACE_BYTES;
     }
   }
-  if (r.maxMessageBytes != NONE) {
-    c.frameIn = newFrameState();
-    c.frameOut = newFrameState();
-  }
+  if (r.frames) startFraming(c, r);
   // The protocol of server bytes held while admission waited (server-first protocols).
   if (c.protocol >= 0 && r.protocols != 0 && (r.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
     if (violated(metrics, c, R_PROTOCOL, cfg)) return STOP;

@@ -8,6 +8,10 @@ export const NONE: u64 = u64.MAX_VALUE;
 export const FRAMING_CHUNK: i32 = 0;
 export const FRAMING_LENGTH_PREFIXED: i32 = 1;
 export const FRAMING_DELIMITED: i32 = 2;
+/** The wire framings (wire/*.ts): their numbers are the wire KIND_* of the same protocol + 2. */
+export const FRAMING_POSTGRES: i32 = 3;
+export const FRAMING_MQTT: i32 = 4;
+export const FRAMING_KAFKA: i32 = 5;
 
 /** UTC offsets of one time zone: `base` before the first transition, then offs[i] from ats[i] (Unix s) on. */
 export class Tz {
@@ -22,6 +26,20 @@ export class Segment {
   quarantineStrikes: u64 = 0; // 0: no quarantine
   quarantineWindowS: u64 = 0;
   quarantineDurationS: u64 = 0;
+}
+
+/** Per-source slots when `perSource` names no MAXSOURCES: room for 65,536 sources. */
+export const DEFAULT_SOURCE_SLOTS: u32 = 262144;
+const MAX_SOURCE_SLOTS: u32 = 16777216;
+
+/**
+ * Slots for `maxSources` sources: four times as many, as a power of two, so that a new source
+ * rarely finds all four of its choices holding other live sources (at a quarter full: 0.4%).
+ */
+export function sourceSlots(maxSources: u64): u32 {
+  let slots: u32 = 4;
+  while (<u64>slots < maxSources * 4 && slots < MAX_SOURCE_SLOTS) slots <<= 1;
+  return slots;
 }
 
 /** Like Envoy's listener-filter timeout, but short: a first message this slow is judged as it stands. */
@@ -43,6 +61,14 @@ export class Rule {
   maxBytesOut: u64 = NONE;
   maxMessageBytes: u64 = NONE;
   framing: i32 = FRAMING_CHUNK;
+  /** TLS server name patterns (`serverName`): exact or `*.suffix`, as Envoy's server_names. */
+  serverNames: Array<string> = new Array<string>();
+  /** MQTT CONNECT client id patterns (`mqttClientId`): exact, `prefix*` or `*`. */
+  mqttClientIds: Array<string> = new Array<string>();
+  /** Largest MQTT PUBLISH payload (`maxPublishBytes`). */
+  maxPublishBytes: u64 = NONE;
+  /** Connections under this rule are framed: a message limit, or MQTT fields read from the framing. */
+  frames: bool = false;
   lpOffset: u64 = 0;
   lpWidth: u32 = 0;
   lpBig: bool = true;
@@ -55,6 +81,13 @@ export class Rule {
   psMaxBytes: u64 = NONE;
   psMaxConnections: u64 = NONE;
   psMaxPorts: u64 = NONE;
+  /**
+   * Per-source records live in a table of slots (sourcestore.ts): 4 × maxSources rounded up to
+   * a power of two, at most 2^24. psSlotMask is its size - 1.
+   */
+  psSlotMask: u32 = DEFAULT_SOURCE_SLOTS - 1;
+  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sourcestore.ts fills it on first use). */
+  psKeyPrefix: ArrayBuffer = new ArrayBuffer(0);
   /** Schedule verdict cached by the root context on each tick. */
   inWindow: bool = true;
 }
@@ -71,4 +104,6 @@ export class Config {
   allAudit: bool = false;
   /** Some rule matches on principals: admission must wait for the TLS handshake. */
   hasPrincipalRules: bool = false;
+  /** Some rule matches on TLS server names: admission waits for the client's ClientHello. */
+  hasServerNameRules: bool = false;
 }

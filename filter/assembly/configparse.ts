@@ -1,7 +1,7 @@
 // Parser of the configuration string (filter/CONFIG.md, schema version 1) into a Config.
 // Works on the raw bytes line by line; any error rejects the whole string. Segment, tz
 // and rule lines are read here; a rule's attribute lines in ruleparse.ts.
-import { Config, Rule, Segment, Tz } from "./config";
+import { Config, FRAMING_MQTT, NONE, Rule, Segment, Tz } from "./config";
 import { clearNumberError, markNumberError, numbersOk, tokCount, tokenize, tokI64, tokIs, tokSource, tokStr, tokU64 } from "./configtokens";
 import { parseRuleLine } from "./ruleparse";
 
@@ -116,11 +116,18 @@ export function parseConfig(ptr: usize, len: usize): Config {
     if (r.tz >= 0 && (r.tz >= cfg.tzs.length || cfg.tzs[r.tz] === null)) {
       return fail(cfg, lineNo, "rule " + r.name + ": schedule refers to an undefined tz");
     }
+    // Client ids and PUBLISH sizes are read by the MQTT framing: without it nothing would enforce them.
+    if ((r.mqttClientIds.length > 0 || r.maxPublishBytes != NONE) && r.framing != FRAMING_MQTT) {
+      return fail(cfg, lineNo, "rule " + r.name + ": mqttClientId and maxPublishBytes need framing mqtt");
+    }
   }
   let allAudit = cfg.segments.length > 0;
   for (let i = 0; i < cfg.segments.length; i++) if (!cfg.segments[i].audit) allAudit = false;
   cfg.allAudit = allAudit;
-  for (let i = 0; i < cfg.rules.length; i++) if (cfg.rules[i].principals.length > 0) cfg.hasPrincipalRules = true;
+  for (let i = 0; i < cfg.rules.length; i++) {
+    if (cfg.rules[i].principals.length > 0) cfg.hasPrincipalRules = true;
+    if (cfg.rules[i].serverNames.length > 0) cfg.hasServerNameRules = true;
+  }
   cfg.valid = true;
   return cfg;
 }

@@ -13,6 +13,9 @@ export const F_SNIFF_SET: u32 = 16;  // the first direction is known
 export const F_DECIDED: u32 = 32;    // admission was decided
 export const F_PENDING: u32 = 64;    // admission waits for the TLS handshake (the peer principal)
 export const F_SNIFF_LATE: u32 = 128; // the sniff deadline passed: decide on the bytes held now
+export const F_MQTT_ID_SEEN: u32 = 256; // the MQTT client id was judged (rule's mqttClientIds)
+export const F_PENDING_SNI: u32 = 512;  // admission waits for the ClientHello's server name (rules' serverNames)
+export const F_WIRE: u32 = 1024;        // frameIn/frameOut hold WireStates (wire/cursor.ts), not FrameStates
 
 @unmanaged
 export class Conn {
@@ -31,10 +34,11 @@ export class Conn {
   bytesIn: u64;
   bytesOut: u64;
   startMs: i64;
-  frameIn: usize;   // FrameState or 0
+  frameIn: usize;   // FrameState, or WireState under F_WIRE, or 0
   frameOut: usize;
-  psKey: usize;     // per-source shared-data key bytes (only with perSource maxBytes) or 0
+  psKey: usize;     // the source's per-source place (sourcestore.ts keepSourcePlace; only with perSource maxBytes) or 0
   psKeyLen: u32;
+  sni: usize;       // the ClientHello's server name: u32 length then bytes (heap), or 0; fills psKeyLen's padding
   lease: u64;       // per-source bytes reserved for this connection and not yet spent
   leaseWindow: i64; // the per-source window the lease belongs to
   hashNext: usize;
@@ -104,6 +108,7 @@ export function connRemove(c: Conn): void {
   }
   if (c.frameIn != 0) heap.free(c.frameIn);
   if (c.frameOut != 0) heap.free(c.frameOut);
+  if (c.sni != 0) heap.free(c.sni);
   if (c.psKey != 0) heap.free(c.psKey);
   heap.free(self);
 }

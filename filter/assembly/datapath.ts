@@ -7,9 +7,11 @@
 // A new per-read check: a step function here, called from onData() in its place.
 import { ByteView, newByteView } from "./byteview";
 import { Config, NONE, Rule } from "./config";
-import { Conn, F_CLOSED, F_DECIDED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP } from "./connection";
+import {
+  Conn, F_CLOSED, F_DECIDED, F_ENDED, F_MQTT_ID_SEEN, F_PENDING, F_PENDING_SNI, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP, F_WIRE,
+} from "./connection";
 import { principal, readFacts } from "./facts";
-import { FrameState, frameAdvance, resetFrame } from "./framing";
+import { FrameState, frameAdvance, resetFrame, stopWireFraming, wireFrame } from "./framing";
 import {
   BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, LOG_ERROR, NUDGE_BROKEN, STOP, closeDownstream, continueDownstream,
   fillFromHost, forgetFetched, hostLog, nowMs, nudgeUpstream, releaseToHost,
@@ -18,15 +20,41 @@ import { wouldLog } from "./decisionlog";
 import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
 import { leaseGranted, leaseWindowStart } from "./persource";
-import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE_BYTES } from "./reasons";
+import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE, R_SOURCE_BYTES } from "./reasons";
+import { clientIdAdmitted } from "./rules";
+import { WireState, WIRE_MALFORMED, WIRE_OK, WIRE_PUBLISH_TOO_BIG } from "./wire/cursor";
+import { ID_NONE, ID_READ, mqttClientId } from "./wire/mqtt";
+import { SNI_MALFORMED, SNI_MORE, SNI_RECORD_MAX, sniOffset, tlsServerName } from "./wire/tls";
 import { PicosegRoot, ruleIn } from "./root";
 import { P_UNDECIDED, SNIFF_LIMIT, sniffView } from "./sniff";
 import { perSourceReserve } from "./sourcestore";
-import { violated } from "./verdict";
+import { violated, violatedField } from "./verdict";
 
 /** The two directions' buffers, read from the host only as far as a step asks. */
 const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
 const serverBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_UPSTREAM);
+
+/**
+ * Admission waits for the ClientHello's server name (rules with serverNames): holds the client's
+ * bytes until its first TLS record is whole, then keeps the name with the connection. False
+ * while holding. A stream that is not TLS, or a ClientHello without a name, has none.
+ */
+function readServerName(c: Conn, size: u32, end: bool): bool {
+  let n = size < SNI_RECORD_MAX ? size : SNI_RECORD_MAX;
+  let found = SNI_MALFORMED;
+  if (clientBytes.fill(clientBytes, 0, n)) {
+    found = tlsServerName(clientBytes.ptr, clientBytes.len);
+    if (found >= 0) {
+      c.sni = heap.alloc(4 + <usize>found);
+      store<u32>(c.sni, <u32>found);
+      memory.copy(c.sni + 4, clientBytes.ptr + sniOffset, <usize>found);
+    }
+    clientBytes.release(clientBytes);
+  }
+  if (found == SNI_MORE && !end && size < SNI_RECORD_MAX) return false;
+  c.flags &= ~F_PENDING_SNI;
+  return true;
+}
 
 /** A step's answer: the read may go on to the next step. */
 const PASS: i32 = -1;
@@ -64,8 +92,9 @@ export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: 
     if ((c.flags & F_PENDING) != 0) {
       readFacts();
       // Client bytes come after the handshake, so the principal is final now; server
-      // bytes may come before it.
-      if (upstream && principal.length == 0) return pendingUpstream(c, size, end);
+      // bytes may come before it, and before the client's server name.
+      if (upstream && (principal.length == 0 || (c.flags & F_PENDING_SNI) != 0)) return pendingUpstream(c, size, end);
+      if ((c.flags & F_PENDING_SNI) != 0 && !readServerName(c, size, end)) return STOP;
       if (decide(changetype<PicosegRoot>(rootRef), c, nowMs()) == STOP) return STOP;
       // Decided at the client's first bytes: server bytes held meanwhile are released now.
       if (!upstream) releaseHeldOut(c);
@@ -96,9 +125,12 @@ export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: 
   if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
   verdict = budgetStep(c, fresh, upstream ? rule.maxBytesOut : rule.maxBytesIn, upstream);
   if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
-  if (rule.maxMessageBytes != NONE && fresh > 0) {
-    verdict = framingStep(c, changetype<usize>(rule), held, size, upstream);
-    if (verdict >= 0 && violated(metricsOf(rootRef), c, verdict, cfg)) return STOP;
+  if (rule.frames && fresh > 0) {
+    // The connection's states say how it is framed (a reconfigured rule may name another framing).
+    verdict = (c.flags & F_WIRE) != 0
+      ? wireStep(c, changetype<usize>(rule), held, size, upstream)
+      : framingStep(c, changetype<usize>(rule), held, size, upstream);
+    if (verdict >= 0 && violatedField(metricsOf(rootRef), c, verdict, cfg, stepField)) return STOP;
   }
   if (c.psKey != 0 && fresh > 0) {
     verdict = perSourceStep(c, changetype<usize>(rule), fresh);
@@ -144,12 +176,39 @@ function budgetStep(c: Conn, fresh: u64, max: u64, upstream: bool): i32 {
 
 /** Message size under the rule's framing (`rule`: a Rule), over this read's new bytes [held, size). */
 function framingStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool): i32 {
+  stepField = "";
   let frame = upstream ? c.frameOut : c.frameIn;
   if (frame == 0) return PASS;
   let state = changetype<FrameState>(frame);
   if (frameAdvance(changetype<Rule>(rule), state, bytesOf(upstream), held, size)) return PASS;
   resetFrame(state); // audit mode goes on: resynchronise at the next read
   return R_MESSAGE_SIZE;
+}
+
+/** The policy field behind the last step's violation, for the decision line ("" when the reason says it all). */
+var stepField: string = "";
+
+/**
+ * A protocol framing (`rule`: a Rule): message sizes and, under mqtt, PUBLISH payload sizes and
+ * the CONNECT client id against the rule's patterns, over this read's new bytes [held, size).
+ */
+function wireStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool): i32 {
+  stepField = "";
+  let stp = upstream ? c.frameOut : c.frameIn;
+  if (stp == 0) return PASS;
+  let st = changetype<WireState>(stp);
+  let r = wireFrame(st, bytesOf(upstream), held, size);
+  if (r != WIRE_OK) {
+    stepField = r == WIRE_PUBLISH_TOO_BIG ? "limits.maxPublishBytes" : r == WIRE_MALFORMED ? "limits.framing" : "limits.maxMessageBytes";
+    stopWireFraming(c); // audit mode goes on unframed: the boundaries are lost
+    return R_MESSAGE_SIZE;
+  }
+  let rl = changetype<Rule>(rule);
+  if (upstream || rl.mqttClientIds.length == 0 || (c.flags & F_MQTT_ID_SEEN) != 0 || st.idState == ID_NONE) return PASS;
+  c.flags |= F_MQTT_ID_SEEN;
+  if (st.idState == ID_READ && clientIdAdmitted(rl, mqttClientId(st), <usize>st.idLen)) return PASS;
+  stepField = "from.mqttClientIds"; // not a CONNECT first, an id too long to keep, or outside the patterns
+  return R_SOURCE;
 }
 
 /**
@@ -161,7 +220,7 @@ function perSourceStep(c: Conn, rule: usize, fresh: u64): i32 {
     c.lease -= fresh;
     return PASS;
   }
-  if (!perSourceReserve(c.psKey, <usize>c.psKeyLen, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
+  if (!perSourceReserve(c.psKey, changetype<Rule>(rule), fresh - c.lease, fresh, c.leaseWindow, nowMs())) return R_SOURCE_BYTES;
   c.lease = leaseGranted;
   c.leaseWindow = leaseWindowStart;
   return PASS;

@@ -58,6 +58,8 @@ export class Decision {
   bytesOut: u64 = 0;
   mode: string = "enforce";
   connection: u32 = 0;
+  /** The policy field that decided, where a reason has several (`from.mqttClientIds`); "" otherwise. */
+  field: string = "";
 }
 
 export function wouldLog(level: i32): bool {
@@ -79,6 +81,7 @@ export function logDecision(d: Decision): void {
     ",\"bytesIn\":" + d.bytesIn.toString() +
     ",\"bytesOut\":" + d.bytesOut.toString() +
     ",\"mode\":" + jsonString(d.mode) +
-    ",\"connection\":" + d.connection.toString() + "}";
+    ",\"connection\":" + d.connection.toString() +
+    (d.field.length > 0 ? ",\"field\":" + jsonString(d.field) : "") + "}";
   hostLog(level, line);
 }

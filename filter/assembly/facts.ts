@@ -2,6 +2,7 @@
 // Every property may be absent or malformed; absent facts match nothing that
 // requires them (fail closed).
 import { addrHi, addrLo, addrV4, parseSocketAddress } from "./cidr";
+import { Conn } from "./connection";
 import { hostGetProperty, hostLen, hostPtr, releaseHost } from "./hostcalls";
 
 function path(a: string, b: string): ArrayBuffer {
@@ -28,7 +29,25 @@ export var principal: string = "";
 /** The downstream connection is TLS (Envoy knows a TLS version), handshake done or not. */
 export var tlsPresent: bool = false;
 
+/**
+ * The server name of the connection being judged: not a host property (picoseg reads it from
+ * the ClientHello itself, datapath.ts), so readFacts() forgets it and the caller that judges a
+ * connection names it again (useServerNameOf): a stale one can only be absent, never another's.
+ */
+export var sniPtr: usize = 0;
+export var sniLen: usize = 0;
+
+export function useServerNameOf(c: Conn): void {
+  sniPtr = 0;
+  sniLen = 0;
+  if (c.sni == 0) return;
+  sniLen = <usize>load<u32>(c.sni);
+  sniPtr = c.sni + 4;
+}
+
 export function readFacts(): void {
+  sniPtr = 0;
+  sniLen = 0;
   sourceText = "";
   sourceOk = false;
   if (hostGetProperty(P_SOURCE)) {

@@ -5,7 +5,12 @@
 // A new framing type: its FRAMING_* constant (config.ts) and line (ruleparse.ts), a branch in
 // frameAdvance below, and tests in test/filter/stages/framing.test.ts.
 import { ByteView } from "./byteview";
-import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_LENGTH_PREFIXED, Rule } from "./config";
+import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_POSTGRES, Rule } from "./config";
+import { Conn, F_WIRE } from "./connection";
+import {
+  WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, newWireState, wireFeed, wirePair, wireSkip, wireWant,
+} from "./wire/cursor";
+import { KIND_POSTGRES } from "./wire/postgres";
 
 /** Per-direction framing state, kept outside the managed heap (no refcounting). */
 @unmanaged
@@ -112,4 +117,62 @@ function delimited(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32
   }
   st.value = <u64>window;
   return true;
+}
+
+// ---- the wire framings (postgres, mqtt, kafka: wire/*.ts) ----
+
+/** Whether a rule's framing is one of the protocol framings of wire/. */
+export function isWireFraming(framing: i32): bool {
+  return framing >= FRAMING_POSTGRES && framing <= FRAMING_KAFKA;
+}
+
+/**
+ * Gives connection c the framing state its rule needs, both directions, from the stream's
+ * first byte. A rule that changes framing on a live connection (reconfiguration) keeps what
+ * it has: a protocol framing cannot start in the middle of a stream.
+ */
+export function startFraming(c: Conn, r: Rule): void {
+  if (c.frameIn != 0) return;
+  if (isWireFraming(r.framing)) {
+    let kind = <u32>(r.framing - FRAMING_POSTGRES) + KIND_POSTGRES;
+    let client = newWireState(kind, false, r.maxMessageBytes, r.maxPublishBytes);
+    let server = newWireState(kind, true, r.maxMessageBytes, r.maxPublishBytes);
+    wirePair(client, server);
+    c.frameIn = changetype<usize>(client);
+    c.frameOut = changetype<usize>(server);
+    c.flags |= F_WIRE;
+    return;
+  }
+  c.frameIn = newFrameState();
+  c.frameOut = newFrameState();
+}
+
+/** Stops framing c (audit mode, after a violation: its boundaries are lost). */
+export function stopWireFraming(c: Conn): void {
+  if (c.frameIn != 0) freeWireState(changetype<WireState>(c.frameIn));
+  if (c.frameOut != 0) freeWireState(changetype<WireState>(c.frameOut));
+  c.frameIn = 0;
+  c.frameOut = 0;
+}
+
+/**
+ * Feeds bytes [start, end) of the buffer behind `view` through a protocol framing: payload
+ * bytes are skipped by count, only header bytes are read. A WIRE_* outcome.
+ */
+export function wireFrame(st: WireState, view: ByteView, start: u32, end: u32): i32 {
+  let p = start;
+  while (p < end) {
+    p += <u32>wireSkip(st, <u64>(end - p));
+    if (p >= end) break;
+    let want = wireWant(st);
+    if (want == 0) return WIRE_MALFORMED;
+    let n = min(want, end - p);
+    if (!view.fill(view, p, n)) return WIRE_MALFORMED;
+    if (<u32>view.len < n) { view.release(view); return WIRE_MALFORMED; }
+    let r = wireFeed(st, view.ptr, n);
+    view.release(view);
+    p += n;
+    if (r != WIRE_OK) return r;
+  }
+  return WIRE_OK;
 }

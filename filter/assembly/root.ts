@@ -93,7 +93,7 @@ export class PicosegRoot extends RootContext {
   releaseLease(c: Conn): void {
     if (c.lease == 0 || c.psKey == 0) return;
     let r = ruleIn(this.cfgOf(c), c);
-    if (r !== null) perSourceRelease(c.psKey, <usize>c.psKeyLen, r as Rule, c.lease, c.leaseWindow, nowMs());
+    if (r !== null) perSourceRelease(c.psKey, r as Rule, c.lease, c.leaseWindow, nowMs());
     c.lease = 0;
   }
 }

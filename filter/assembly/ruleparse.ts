@@ -2,7 +2,9 @@
 // perSource) of the configuration string. A new rule attribute or framing type: its
 // Rule field (or FRAMING_* constant) in config.ts, its line here, filter/CONFIG.md.
 import { Cidr, hexVal, parseCidr } from "./cidr";
-import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_LENGTH_PREFIXED, Rule } from "./config";
+import {
+  FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_MQTT, FRAMING_POSTGRES, Rule, sourceSlots,
+} from "./config";
 import { numbersOk, tokCount, tokI64, tokIs, tokLen, tokLimit, tokPtr, tokStr, tokU64 } from "./configtokens";
 import { protocolByName } from "./sniff";
 
@@ -17,6 +19,13 @@ export function parseRuleLine(r: Rule): string {
     if (c === null) return "ip: malformed block";
     if (tokIs(0, "ip")) r.ipBlocks.push(c as Cidr);
     else r.notIpBlocks.push(c as Cidr);
+  } else if (tokIs(0, "serverName")) {
+    if (tokCount() != 2) return "serverName: PATTERN";
+    r.serverNames.push(tokStr(1));
+  } else if (tokIs(0, "mqttClientId")) {
+    if (tokCount() != 2) return "mqttClientId: PATTERN";
+    r.mqttClientIds.push(tokStr(1));
+    r.frames = true;
   } else if (tokIs(0, "port")) {
     if (tokCount() != 3) return "port: LO HI";
     let lo = tokU64(1);
@@ -46,13 +55,19 @@ export function parseRuleLine(r: Rule): string {
     if (!numbersOk() || s >= 10080 || e <= s || e > s + 10080) return "window: out of range";
     r.windows.push(<i32>s);
     r.windows.push(<i32>e);
-  } else if (tokIs(0, "maxBytesIn") || tokIs(0, "maxBytesOut") || tokIs(0, "maxMessageBytes") || tokIs(0, "maxDurationSeconds")) {
+  } else if (tokIs(0, "maxBytesIn") || tokIs(0, "maxBytesOut") || tokIs(0, "maxMessageBytes") || tokIs(0, "maxDurationSeconds") ||
+    tokIs(0, "maxPublishBytes")) {
     if (tokCount() != 2) return tokStr(0) + ": N";
     let limit = tokU64(1);
     if (tokIs(0, "maxBytesIn")) r.maxBytesIn = limit;
     else if (tokIs(0, "maxBytesOut")) r.maxBytesOut = limit;
-    else if (tokIs(0, "maxMessageBytes")) r.maxMessageBytes = limit;
-    else r.maxDurationS = limit;
+    else if (tokIs(0, "maxDurationSeconds")) r.maxDurationS = limit;
+    else {
+      // Both are read under the rule's framing: a connection under this rule is framed.
+      if (tokIs(0, "maxMessageBytes")) r.maxMessageBytes = limit;
+      else r.maxPublishBytes = limit;
+      r.frames = true;
+    }
   } else if (tokIs(0, "framing")) {
     if (tokCount() < 2) return "framing: TYPE ...";
     if (tokIs(1, "chunk")) {
@@ -82,9 +97,17 @@ export function parseRuleLine(r: Rule): string {
       r.delimiter = v;
       r.delimiterLen = <u32>(n / 2);
       r.framing = FRAMING_DELIMITED;
+    } else if (tokIs(1, "postgres") || tokIs(1, "mqtt") || tokIs(1, "kafka")) {
+      if (tokCount() != 2) return "framing: postgres, mqtt and kafka take no arguments";
+      r.framing = tokIs(1, "postgres") ? FRAMING_POSTGRES : tokIs(1, "mqtt") ? FRAMING_MQTT : FRAMING_KAFKA;
     } else return "framing: unknown type";
   } else if (tokIs(0, "perSource")) {
-    if (tokCount() != 5) return "perSource: WINDOW_S MAXBYTES MAXCONNS MAXPORTS";
+    if (tokCount() != 5 && tokCount() != 6) return "perSource: WINDOW_S MAXBYTES MAXCONNS MAXPORTS [MAXSOURCES]";
+    if (tokCount() == 6) {
+      let sources = tokU64(5);
+      if (sources == 0) return "perSource: MAXSOURCES must be positive";
+      r.psSlotMask = sourceSlots(sources) - 1;
+    }
     r.psWindowS = tokU64(1);
     if (r.psWindowS == 0) return "perSource: window must be positive";
     r.psMaxBytes = tokLimit(2);

@@ -1,6 +1,7 @@
 // Rule selection: the first rule whose `from` and `ports` match governs.
 import { Config, Rule } from "./config";
-import { destPort, principal, sourceHi, sourceLo, sourceOk, sourceV4 } from "./facts";
+import { destPort, principal, sniLen, sniPtr, sourceHi, sourceLo, sourceOk, sourceV4 } from "./facts";
+import { serverNameMatches } from "./wire/tls";
 import { R_NO_RULE, R_PORT, R_SOURCE } from "./reasons";
 
 export function principalMatches(pattern: string, p: string): bool {
@@ -12,11 +13,35 @@ export function principalMatches(pattern: string, p: string): bool {
   return p == pattern;
 }
 
-/** While set, any principal pattern counts as matching (what could the principal still admit?). */
+/**
+ * The MQTT client id [p, p+len) against a rule's mqttClientIds: exact, `prefix*` or `*`.
+ * Read once per connection, from its CONNECT.
+ */
+export function clientIdAdmitted(r: Rule, p: usize, len: usize): bool {
+  let id = String.UTF8.decodeUnsafe(p, len);
+  for (let i = 0; i < r.mqttClientIds.length; i++) {
+    let pattern = r.mqttClientIds[i];
+    let n = pattern.length;
+    if (n > 0 && pattern.charCodeAt(n - 1) == 42) {
+      if (id.startsWith(pattern.substring(0, n - 1))) return true;
+    } else if (id == pattern) return true;
+  }
+  return false;
+}
+
+/** While set, any principal and server name pattern counts as matching (what could they still admit?). */
 export var assumeAnyPrincipal: bool = false;
 
-/** `from` against the facts of the last readFacts(). */
+/** `from` against the facts of the last readFacts() and the server name of useServerNameOf(). */
 export function fromMatches(r: Rule): bool {
+  if (r.serverNames.length > 0 && !assumeAnyPrincipal) {
+    if (sniLen == 0) return false;
+    let ok = false;
+    for (let i = 0; i < r.serverNames.length; i++) {
+      if (serverNameMatches(r.serverNames[i], sniPtr, sniLen)) { ok = true; break; }
+    }
+    if (!ok) return false;
+  }
   if (r.principals.length > 0 && !assumeAnyPrincipal) {
     let ok = false;
     for (let i = 0; i < r.principals.length; i++) {

@@ -5,6 +5,9 @@
 // (before P_UNKNOWN), a recogniser and its branch in sniff(), and tests in
 // test/filter/stages/sniff.test.ts; config.ts and the policy side learn it by name.
 import { ByteView } from "./byteview";
+import { sniffKafka } from "./wire/kafka";
+import { sniffMqtt } from "./wire/mqtt";
+import { sniffAmqp, sniffNats } from "./wire/signatures";
 
 export const P_TLS: i32 = 0;
 export const P_HTTP1: i32 = 1;
@@ -14,13 +17,17 @@ export const P_POSTGRES: i32 = 4;
 export const P_MYSQL: i32 = 5;
 export const P_REDIS: i32 = 6;
 export const P_MONGODB: i32 = 7;
-export const P_UNKNOWN: i32 = 8;
+export const P_MQTT: i32 = 8;
+export const P_AMQP: i32 = 9;
+export const P_KAFKA: i32 = 10;
+export const P_NATS: i32 = 11;
+export const P_UNKNOWN: i32 = 12;
 export const P_UNDECIDED: i32 = -1;
 
 export const SNIFF_LIMIT: u32 = 64;
 
 const PROTOCOL_NAMES: StaticArray<string> = [
-  "tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "unknown",
+  "tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "mqtt", "amqp", "kafka", "nats", "unknown",
 ];
 
 export function protocolName(p: i32): string {
@@ -149,6 +156,11 @@ export function sniff(p: usize, len: usize, fromServer: bool, final: bool): i32 
     else if (proto == P_MYSQL) r = fromServer ? mysqlGreeting(p, len) : NO;
     else if (proto == P_REDIS) r = fromServer ? NO : redis(p, len);
     else if (proto == P_MONGODB) r = fromServer ? NO : mongodb(p, len);
+    // The messaging signatures answer with the same NO / MATCH / MORE (wire/signatures.ts).
+    else if (proto == P_MQTT) r = fromServer ? NO : sniffMqtt(p, len);
+    else if (proto == P_AMQP) r = fromServer ? NO : sniffAmqp(p, len);
+    else if (proto == P_KAFKA) r = fromServer ? NO : sniffKafka(p, len);
+    else if (proto == P_NATS) r = fromServer ? sniffNats(p, len) : NO;
     if (r == MATCH && found == P_UNDECIDED) found = proto;
     if (r == MORE) pending = true;
   }

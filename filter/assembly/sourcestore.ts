@@ -6,7 +6,7 @@ import { Rule, Segment } from "./config";
 import { identity } from "./facts";
 import { CAS_MISMATCH, hostCas, hostGetShared, hostLen, hostPtr, hostSetShared, OK, releaseHost } from "./hostcalls";
 import {
-  admitRecord, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, strikeRecord, WRITE,
+  admitRecord, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, secondsToMs, strikeRecord, WRITE,
 } from "./persource";
 import { R_SOURCE_CONNECTIONS } from "./reasons";
 
@@ -53,31 +53,196 @@ function updateShared(keyPtr: usize, keyLen: usize, kind: i32, r: Rule | null, s
   return FAILED;
 }
 
-/** At connect: -1 when admitted (and recorded), else the reason; a record that cannot be written denies. */
-export function perSourceAdmit(key: ArrayBuffer, r: Rule, port: i32, nowMs: i64): i32 {
+// ---- per-source records in a bounded table ----
+// Envoy's shared data cannot delete a key (proxy-wasm ABI 0.2.1), so one key per source would
+// grow without end as devices come and go. A rule's records live in a fixed table of slots
+// instead (Rule.psSlotMask + 1: four per source of perSource MAXSOURCES): a source may use any
+// of CHOICES slots picked by double hashing its identity, whose 64-bit hash each record starts
+// with. A new source takes a free slot or one whose window is over; when all hold other
+// sources' live windows, the oldest window is evicted (`evicted`, counted by admission as
+// picoseg.persource.evicted) and that source starts afresh on its next connection.
+
+const CHOICES: i32 = 4;
+
+/** Set by perSourceAdmit: a live window of another source was evicted to make room. */
+export var evicted: bool = false;
+
+/** The record as written: the identity's hash, then persource.ts's record. */
+const ID_BYTES: usize = 8;
+var slotRecord: usize = heap.alloc(64);
+var slotRecordCap: usize = 64;
+
+function fnv1a64(s: string, basis: u64): u64 {
+  let bytes = String.UTF8.encode(s);
+  let p = changetype<usize>(bytes);
+  let h = basis;
+  for (let i = 0; i < bytes.byteLength; i++) {
+    h ^= <u64>load<u8>(p + i);
+    h *= 0x100000001b3;
+  }
+  return h;
+}
+
+/** The identity's hash and its candidate slots. */
+export class SourceSlots {
+  id: u64 = 0;
+  slots: StaticArray<u32> = new StaticArray<u32>(CHOICES);
+}
+
+export function sourceSlots(seg: Segment, r: Rule): SourceSlots {
+  if (r.psKeyPrefix.byteLength == 0) r.psKeyPrefix = String.UTF8.encode("picoseg/ps/" + seg.name + "/" + r.name + "/#");
+  let out = new SourceSlots();
+  let who = identity();
+  let h = fnv1a64(who, 0xcbf29ce484222325);
+  if (h == 0) h = 1; // 0 marks an empty slot
+  out.id = h;
+  let step = fnv1a64(who, 0x84222325cbf29ce4) | 1;
+  for (let k = 0; k < CHOICES; k++) out.slots[k] = <u32>((h + <u64>k * step) & <u64>r.psSlotMask);
+  return out;
+}
+
+// The key of one slot, built in place: the rule's prefix, then the slot number in decimal.
+var keyBuf: usize = heap.alloc(64);
+var keyCap: usize = 64;
+var keyLen: usize = 0;
+
+function slotKey(r: Rule, slot: u32): usize {
+  let prefixLen = <usize>r.psKeyPrefix.byteLength;
+  if (prefixLen + 10 > keyCap) {
+    keyCap = prefixLen + 10;
+    keyBuf = heap.realloc(keyBuf, keyCap);
+  }
+  memory.copy(keyBuf, changetype<usize>(r.psKeyPrefix), prefixLen);
+  let digits: usize = 1;
+  for (let v = slot; v >= 10; v /= 10) digits++;
+  let v = slot;
+  for (let i = digits; i > 0; i--) {
+    store<u8>(keyBuf + prefixLen + i - 1, <u8>(48 + v % 10));
+    v /= 10;
+  }
+  keyLen = prefixLen + digits;
+  return keyBuf;
+}
+
+/** The id a slot's value (as read: hostPtr/hostLen) holds, 0 for none. */
+function slotId(): u64 {
+  return hostLen >= ID_BYTES ? load<u64>(hostPtr) : 0;
+}
+
+/** Writes the source id and persource.ts's `record` to the slot with CAS: OK, CAS_MISMATCH or a host error. */
+function writeSlot(keyPtr: usize, keyLen: usize, id: u64, cas: u32): i32 {
+  let n = ID_BYTES + recordLen;
+  if (n > slotRecordCap) {
+    slotRecord = heap.realloc(slotRecord, n);
+    slotRecordCap = n;
+  }
+  store<u64>(slotRecord, id);
+  memory.copy(slotRecord + ID_BYTES, record, recordLen);
+  return hostSetShared(keyPtr, keyLen, slotRecord, n, cas);
+}
+
+/** updateSlot's answer when the slot holds another source and may not be claimed. */
+const NOT_MINE: i32 = -5;
+
+/**
+ * One update of source `id`'s record in the slot `key` (`claim`: another source's record there
+ * is replaced by a fresh one). WRITTEN, the update's verdict, FAILED, or NOT_MINE.
+ */
+function updateSlot(keyPtr: usize, keyLen: usize, id: u64, kind: i32, r: Rule, claim: bool): i32 {
+  for (let attempt = 0; attempt < RETRIES; attempt++) {
+    if (!hostGetShared(keyPtr, keyLen)) return FAILED;
+    let cas = hostCas;
+    let mine = slotId() == id;
+    if (!mine && !claim) {
+      releaseHost();
+      return NOT_MINE;
+    }
+    let verdict = mine ? applyUpdate(kind, hostPtr + ID_BYTES, hostLen - ID_BYTES, r, null) : applyUpdate(kind, 0, 0, r, null);
+    releaseHost();
+    if (verdict != WRITE) return verdict;
+    let rc = writeSlot(keyPtr, keyLen, id, cas);
+    if (rc == OK) return WRITTEN;
+    if (rc != CAS_MISMATCH) return FAILED;
+  }
+  return FAILED;
+}
+
+/** The window start of a slot's value as read; i64.MIN_VALUE when it holds nothing. */
+function slotStart(): i64 {
+  return hostLen >= ID_BYTES + 8 ? load<i64>(hostPtr + ID_BYTES) : i64.MIN_VALUE;
+}
+
+/** Set by perSourceAdmit: the slot the source was recorded in. */
+export var chosenSlot: u32 = 0;
+
+/** At connect: -1 when admitted (and recorded in slot chosenSlot), else the reason; a record that cannot be written denies. */
+export function perSourceAdmit(slots: SourceSlots, r: Rule, port: i32, nowMs: i64): i32 {
   args.port = port;
   args.nowMs = nowMs;
-  let v = updateShared(changetype<usize>(key), key.byteLength, UPDATE_ADMIT, r, null);
-  if (v == WRITTEN) return -1;
+  evicted = false;
+  // One pass: the source's own slot if it has one, else the first free (or expired) slot, else
+  // the one with the oldest window.
+  let window = secondsToMs(r.psWindowS);
+  let target = -1;
+  let free = -1;
+  let oldest = 0;
+  let oldestStart = i64.MAX_VALUE;
+  for (let k = 0; k < CHOICES; k++) {
+    if (!hostGetShared(slotKey(r, slots.slots[k]), keyLen)) return R_SOURCE_CONNECTIONS;
+    let id = slotId();
+    let start = slotStart();
+    releaseHost();
+    if (id == slots.id) { target = k; break; }
+    let live = id != 0 && start <= nowMs && nowMs - start < window;
+    if (!live) { if (free < 0) free = k; }
+    else if (start < oldestStart) { oldest = k; oldestStart = start; }
+  }
+  let own = target >= 0;
+  if (!own) target = free >= 0 ? free : oldest;
+  // Another source's live window in the chosen slot is evicted; a concurrent writer of the same
+  // slot makes the CAS fail and the update retry on what it wrote.
+  chosenSlot = slots.slots[target];
+  let v = updateSlot(slotKey(r, chosenSlot), keyLen, slots.id, UPDATE_ADMIT, r, true);
+  if (v == WRITTEN) {
+    evicted = !own && free < 0;
+    return -1;
+  }
   return v >= 0 ? v : R_SOURCE_CONNECTIONS;
 }
 
-/** persource.ts reserveRecord in shared data; true when granted (leaseGranted/leaseWindowStart are set). */
-export function perSourceReserve(keyPtr: usize, keyLen: usize, r: Rule, need: u64, needIfVoid: u64, heldWindow: i64, nowMs: i64): bool {
+/**
+ * A connection's per-source place, as admission keeps it (unmanaged, freed with the connection):
+ * the source's id and its slot.
+ */
+export const SOURCE_PLACE_BYTES: usize = 12;
+
+export function keepSourcePlace(id: u64, slot: u32): usize {
+  let p = heap.alloc(SOURCE_PLACE_BYTES);
+  store<u64>(p, id);
+  store<u32>(p + 8, slot);
+  return p;
+}
+
+/**
+ * persource.ts reserveRecord in the connection's slot (`place`: keepSourcePlace); true when
+ * granted (leaseGranted/leaseWindowStart are set). A source evicted meanwhile takes its slot
+ * back with a fresh record.
+ */
+export function perSourceReserve(place: usize, r: Rule, need: u64, needIfVoid: u64, heldWindow: i64, nowMs: i64): bool {
   args.amount = need;
   args.amountIfVoid = needIfVoid;
   args.window = heldWindow;
   args.nowMs = nowMs;
-  return updateShared(keyPtr, keyLen, UPDATE_RESERVE, r, null) == WRITTEN;
+  return updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RESERVE, r, true) == WRITTEN;
 }
 
-/** Gives an unspent lease back to its window (when that window is still current). */
-export function perSourceRelease(keyPtr: usize, keyLen: usize, r: Rule, lease: u64, window: i64, nowMs: i64): void {
+/** Gives an unspent lease back to its window (when that window is still current and still the source's). */
+export function perSourceRelease(place: usize, r: Rule, lease: u64, window: i64, nowMs: i64): void {
   if (lease == 0) return;
   args.amount = lease;
   args.window = window;
   args.nowMs = nowMs;
-  updateShared(keyPtr, keyLen, UPDATE_RELEASE, r, null);
+  updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RELEASE, r, false);
 }
 
 export function isQuarantined(key: ArrayBuffer, nowMs: i64): bool {
@@ -92,40 +257,22 @@ export function addStrike(key: ArrayBuffer, seg: Segment, nowMs: i64): void {
   updateShared(changetype<usize>(key), key.byteLength, UPDATE_STRIKE, null, seg);
 }
 
-// Record keys: per segment (and rule), per source identity (facts.ts: the principal, else the source IP):
-// `picoseg/ps/<segment>/<rule>/<identity>` and `picoseg/q/<segment>/<identity>`. Built on every new
-// connection, so the constant part is encoded once per segment and rule, not concatenated each time
-// (string concatenation was most of the filter's own Wasm time per connection).
-export function perSourceKey(seg: Segment, r: Rule): ArrayBuffer {
-  if (changetype<usize>(psSegName) != changetype<usize>(seg.name) || changetype<usize>(psRuleName) != changetype<usize>(r.name)) {
-    // Holding the names keeps them alive, so an equal address is the same name, never a reused one.
-    psSegName = seg.name;
-    psRuleName = r.name;
-    psPrefix = String.UTF8.encode("picoseg/ps/" + seg.name + "/" + r.name + "/");
-  }
-  return withIdentity(psPrefix);
-}
-
+// `picoseg/q/<segment>/<identity>`, built on every new connection of a quarantining segment: the
+// constant part is encoded once per segment and the identity appended in one allocation (string
+// concatenation was the largest item of the filter's own Wasm time per connection).
 export function quarantineKey(seg: Segment): ArrayBuffer {
   if (changetype<usize>(qSegName) != changetype<usize>(seg.name)) {
+    // Holding the name keeps it alive, so an equal address is the same name, never a reused one.
     qSegName = seg.name;
     qPrefix = String.UTF8.encode("picoseg/q/" + seg.name + "/");
   }
-  return withIdentity(qPrefix);
-}
-
-var psSegName: string = "";
-var psRuleName: string = "";
-var psPrefix: ArrayBuffer = new ArrayBuffer(0);
-var qSegName: string = "";
-var qPrefix: ArrayBuffer = new ArrayBuffer(0);
-
-/** prefix followed by the UTF-8 bytes of the connection's identity, in one allocation. */
-function withIdentity(prefix: ArrayBuffer): ArrayBuffer {
   let id = identity();
-  let n = prefix.byteLength;
+  let n = qPrefix.byteLength;
   let key = new ArrayBuffer(n + String.UTF8.byteLength(id));
-  memory.copy(changetype<usize>(key), changetype<usize>(prefix), <usize>n);
+  memory.copy(changetype<usize>(key), changetype<usize>(qPrefix), <usize>n);
   String.UTF8.encodeUnsafe(changetype<usize>(id), id.length, changetype<usize>(key) + <usize>n);
   return key;
 }
+
+var qSegName: string = "";
+var qPrefix: ArrayBuffer = new ArrayBuffer(0);

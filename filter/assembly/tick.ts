@@ -5,9 +5,9 @@
 // against a newer configuration (recheck). New periodic work: a step in checkConnection(), or
 // per root in tick(), in the connection's context (setEffectiveContext) before any host call.
 import { Config, NONE, Rule } from "./config";
-import { Conn, F_AUDIT, F_CLOSED, F_ENDED, F_PENDING, F_SNIFF_SET } from "./connection";
-import { principal, readFacts } from "./facts";
-import { newFrameState } from "./framing";
+import { Conn, F_AUDIT, F_CLOSED, F_ENDED, F_PENDING, F_PENDING_SNI, F_SNIFF_SET } from "./connection";
+import { principal, readFacts, useServerNameOf } from "./facts";
+import { startFraming } from "./framing";
 import { CONTINUE, nowMs, setEffectiveContext } from "./hostcalls";
 import { decide } from "./admission";
 import { releaseHeldOut, sniffExpired } from "./datapath";
@@ -57,7 +57,9 @@ function checkConnection(root: PicosegRoot, c: Conn, recheckAgainst: Config | nu
     // Decide once the handshake revealed the principal, or when waiting has gone on too long.
     setEffectiveContext(c.id);
     readFacts();
-    if (principal.length > 0 || now - c.startMs >= PENDING_MAX_MS) {
+    // A server name comes with the client's first bytes (datapath.ts), never from the tick.
+    let known = principal.length > 0 && (c.flags & F_PENDING_SNI) == 0;
+    if (known || now - c.startMs >= PENDING_MAX_MS) {
       if (decide(root, c, now) == CONTINUE) releaseHeldOut(c);
     }
     return;
@@ -106,6 +108,7 @@ function recheck(root: PicosegRoot, c: Conn, ccfg: Config, rule: Rule, newest: C
     return;
   }
   readFacts();
+  useServerNameOf(c);
   let segName = rule.segment < ccfg.segments.length ? ccfg.segments[rule.segment].name : "";
   let j = findSameRule(newest, segName, rule.name);
   let admitted = j >= 0;
@@ -120,7 +123,7 @@ function recheck(root: PicosegRoot, c: Conn, ccfg: Config, rule: Rule, newest: C
       c.cfgId = newest.id;
       let segAudit = nr.segment < newest.segments.length && newest.segments[nr.segment].audit;
       if (segAudit) c.flags |= F_AUDIT; else c.flags &= ~F_AUDIT;
-      if (nr.maxMessageBytes != NONE && c.frameIn == 0) { c.frameIn = newFrameState(); c.frameOut = newFrameState(); }
+      if (nr.frames) startFraming(c, nr);
     }
   }
   if (!admitted) {

@@ -19,7 +19,12 @@ import { addStrike, quarantineKey } from "./sourcestore";
  * true when the connection was closed.
  */
 export function violated(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null): bool {
-  return report(metrics, c, reason, cfg, c.rule, (c.flags & F_AUDIT) != 0);
+  return report(metrics, c, reason, cfg, c.rule, (c.flags & F_AUDIT) != 0, "");
+}
+
+/** violated(), naming the policy field that decided in the decision line (`from.mqttClientIds`). */
+export function violatedField(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, field: string): bool {
+  return report(metrics, c, reason, cfg, c.rule, (c.flags & F_AUDIT) != 0, field);
 }
 
 /**
@@ -28,11 +33,11 @@ export function violated(metrics: Metrics, c: Conn, reason: i32, cfg: Config | n
  * whose `from` matched. Returns true when the connection was closed.
  */
 export function refused(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null): bool {
-  if (cfg === null) return report(metrics, c, reason, null, -1, false);
-  return report(metrics, c, reason, cfg, firstFromRule, (cfg as Config).allAudit);
+  if (cfg === null) return report(metrics, c, reason, null, -1, false, "");
+  return report(metrics, c, reason, cfg, firstFromRule, (cfg as Config).allAudit, "");
 }
 
-function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, ruleIdx: i32, audit: bool): bool {
+function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, ruleIdx: i32, audit: bool, field: string): bool {
   if (audit) {
     let bit: u32 = (<u32>1) << <u32>reason;
     if ((c.auditLogged & bit) != 0) return false;
@@ -64,6 +69,7 @@ function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, rule
     d.source = sourceText;
     d.principal = principal;
     d.port = destPort;
+    d.field = field;
     if (cfg !== null && ruleIdx >= 0 && ruleIdx < cfg.rules.length) {
       let r = cfg.rules[ruleIdx];
       d.rule = r.name;

@@ -1,14 +1,19 @@
 // Test-only AssemblyScript entry: the filter's pure stages (framing, sniffing, per-source
-// records) exported over plain memory, without the host. Built by
+// records, and the protocol framings of assembly/wire/) exported over plain memory, without the host. Built by
 // test/filter/stages/stages-wasm.ts into .tmp/filter-stages/; never part of the filter.
 import { ByteView, newByteView } from "../assembly/byteview";
 import { Config } from "../assembly/config";
 import { parseConfig } from "../assembly/configparse";
-import { FrameState, frameAdvance, newFrameState } from "../assembly/framing";
+import { FrameState, frameAdvance, newFrameState, wireFrame } from "../assembly/framing";
 import {
   admitRecord, leaseGranted, leaseWindowStart, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, strikeRecord,
 } from "../assembly/persource";
 import { sniff, sniffView } from "../assembly/sniff";
+import { WireState, newWireState, wirePair } from "../assembly/wire/cursor";
+import { sniffKafka } from "../assembly/wire/kafka";
+import { mqttClientId, sniffMqtt } from "../assembly/wire/mqtt";
+import { sniffAmqp, sniffNats } from "../assembly/wire/signatures";
+import { serverNameMatches, sniOffset, tlsServerName } from "../assembly/wire/tls";
 
 /** Room for the caller's bytes (configuration, stream, record). */
 export function bytes(n: u32): usize {
@@ -108,3 +113,43 @@ export function recordAt(): usize { return record; }
 export function recordSize(): u32 { return <u32>recordLen; }
 export function lease(): u64 { return leaseGranted; }
 export function leaseWindow(): i64 { return leaseWindowStart; }
+
+// ---- the protocol framings, signatures and TLS server name (assembly/wire/) ----
+// Fed through framing.ts wireFrame and the counting view above: the filter's own path.
+
+export function freeBytes(p: usize): void {
+  heap.free(p);
+}
+
+export function wireNew(kind: u32, fromServer: bool, maxMessage: u64, maxPublish: u64): usize {
+  return changetype<usize>(newWireState(kind, fromServer, maxMessage, maxPublish));
+}
+
+export function wireLink(client: usize, server: usize): void {
+  wirePair(changetype<WireState>(client), changetype<WireState>(server));
+}
+
+/** A WIRE_* outcome of one read of `len` bytes at buf. */
+export function wireFeed(st: usize, buf: usize, len: u32): i32 {
+  return wireFrame(changetype<WireState>(st), over(buf, len), 0, len);
+}
+
+export function mqttIdState(st: usize): u32 { return changetype<WireState>(st).idState; }
+export function mqttIdPtr(st: usize): usize { return mqttClientId(changetype<WireState>(st)); }
+export function mqttIdLen(st: usize): u32 { return changetype<WireState>(st).idLen; }
+export function mqttLevel(st: usize): u32 { return changetype<WireState>(st).level; }
+
+/** kind: 0 mqtt, 1 kafka, 2 amqp, 3 nats. */
+export function sniffAs(kind: i32, buf: usize, len: usize): i32 {
+  if (kind == 0) return sniffMqtt(buf, len);
+  if (kind == 1) return sniffKafka(buf, len);
+  if (kind == 2) return sniffAmqp(buf, len);
+  return sniffNats(buf, len);
+}
+
+export function sni(buf: usize, len: usize): i32 { return tlsServerName(buf, len); }
+export function sniAt(): usize { return sniOffset; }
+
+export function nameMatches(pat: usize, patLen: usize, name: usize, nameLen: usize): bool {
+  return serverNameMatches(String.UTF8.decodeUnsafe(pat, patLen), name, nameLen);
+}

@@ -6,16 +6,17 @@ const REASONS = ["no-config", "no-rule", "source", "port", "protocol", "schedule
   "duration", "source-bytes", "source-connections", "source-ports", "quarantined", "revoked"];
 
 describe("counters", () => {
-  it("picoseg.allowed, picoseg.denied.<reason> and picoseg.audit.<reason> are defined at start, once", async () => {
+  it("picoseg.allowed, picoseg.denied.<reason>, picoseg.audit.<reason> and picoseg.persource.evicted are defined at start, once", async () => {
     const host = await hostWith(oneRule());
     const names = host.metricNames();
     expect(names).toContain("picoseg.allowed");
+    expect(names).toContain("picoseg.persource.evicted");
     for (const r of REASONS) {
       expect(names).toContain(`picoseg.denied.${r}`);
       expect(names).toContain(`picoseg.audit.${r}`);
     }
     const defined = host.hostCalls.get("proxy_define_metric");
-    expect(defined).toBe(1 + 2 * REASONS.length);
+    expect(defined).toBe(2 + 2 * REASONS.length);
     host.connectMany(50);
     expect(host.hostCalls.get("proxy_define_metric")).toBe(defined);
     expect(host.counter("picoseg.allowed")).toBe(50);

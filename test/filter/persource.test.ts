@@ -185,7 +185,7 @@ describe("quarantine", () => {
 });
 
 describe("record keys", () => {
-  it("each segment, rule and source has its own record, keyed picoseg/ps/<segment>/<rule>/<identity> and picoseg/q/<segment>/<identity>", async () => {
+  it("each segment, rule and source has its own records: picoseg/ps/<segment>/<rule>/#<slot>, picoseg/q/<segment>/<identity>", async () => {
     const host = await hostWith(config(
       "segment ns/a enforce", "quarantine 3 600 900",
       "rule one", "port 1 1", "perSource 60 - 1 -",
@@ -198,11 +198,10 @@ describe("record keys", () => {
       expect(host.connect({ port, source: `${source}:1000` }).closed, `port ${port} from ${source}`).toBe(false);
     }
     for (const port of [1, 2, 3]) expect(host.connect({ port, source: "10.0.0.1:1001" }).closeReason).toBe("source-connections");
-    const keys = [...host.sharedData().keys()].sort();
-    expect(keys).toEqual([
-      "picoseg/ps/ns/a/one/10.0.0.1", "picoseg/ps/ns/a/one/10.0.0.2", "picoseg/ps/ns/a/two/10.0.0.1",
-      "picoseg/ps/ns/b/one/10.0.0.1", "picoseg/ps/ns/b/one/10.0.0.2",
-      "picoseg/q/ns/a/10.0.0.1", "picoseg/q/ns/b/10.0.0.1",
-    ]);
+    const keys = [...host.sharedData().keys()];
+    expect([...new Set(keys.filter((k) => k.startsWith("picoseg/ps/")).map((k) => k.replace(/#\d+$/, "#")))].sort())
+      .toEqual(["picoseg/ps/ns/a/one/#", "picoseg/ps/ns/a/two/#", "picoseg/ps/ns/b/one/#"]);
+    // The three denials of 10.0.0.1 are strikes in both segments.
+    expect(keys.filter((k) => k.startsWith("picoseg/q/")).sort()).toEqual(["picoseg/q/ns/a/10.0.0.1", "picoseg/q/ns/b/10.0.0.1"]);
   });
 });

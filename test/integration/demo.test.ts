@@ -44,7 +44,7 @@ function portFree(host: string, port: number): Promise<boolean> {
 
 /** The scenario tables' data rows: "#  client  target …  decision  reason  expected  ok". */
 function tableRows(output: string): string[] {
-  return output.split("\n").filter((l) => /^\d+\s{2,}\S+\/\S+\s{2,}/.test(l));
+  return output.split("\n").filter((l) => /^\d+[a-z]?\s{2,}\S+\/\S+\s{2,}/.test(l));
 }
 
 describe("picoseg demo --once", () => {
@@ -60,6 +60,11 @@ describe("picoseg demo --once", () => {
       expect(run.output, run.output).toMatch(/hot policy change: .*checkout/);
       expect(run.output, run.output).toMatch(/cart-cache sidecar ACKed \S+ \(was \S+\)/);
       expect(rows.some((r) => /\srevoked\s/.test(r)), run.output).toBe(true);
+      // The payments database is a real Postgres that node-postgres reaches through its sidecar,
+      // framed as Postgres: a 2 MiB parameter is one message over the rule's 1 MiB (in office hours).
+      const pgRows = rows.filter((r) => /\spg: /.test(r));
+      expect(pgRows.length, run.output).toBe(3);
+      expect(pgRows.find((r) => /2 MiB parameter/.test(r)), run.output).toMatch(/\sclosed\s+(message-size|schedule)\s/);
       expect(run.output, run.output).toContain("every decision was the expected one");
       expect(run.output, run.output).toMatch(/^console {5}http:\/\/127\.0\.0\.1:\d+\/ui /m);
       // The compliance summary: the PCI database enforced, the PHI API audit-only (a finding), its

@@ -2,7 +2,7 @@
 // (bin/picoseg.js → dist/) in a child process; exit codes, stdout, stderr.
 
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ const LINE = /^[^\s:]+:\d+: /;
 describe("picoseg validate", () => {
   it("exits 0 with a one-line summary on stderr and nothing on stdout when every document is valid", async () => {
     const run = await picoseg("validate", "policies");
-    expect(run).toEqual({ code: 0, stdout: "", stderr: "3 segments valid in 3 files\n" });
+    expect(run).toEqual({ code: 0, stdout: "", stderr: "4 segments valid in 4 files\n" });
   });
 
   it("exits 1 and prints every error as file:line: field: message on stderr, paths as given", async () => {
@@ -85,6 +85,27 @@ describe("picoseg validate", () => {
     expect(lines).toContain("test/policy/fixtures/syntax-error.yaml:5: YAML: Map keys must be unique");
     expect(lines).toContain('test/policy/fixtures/wrong-api-version.yaml:1: apiVersion: expected picoseg.io/v1alpha1, found "picoseg.io/v1"');
     expect(lines.filter((l) => l.includes("defined more than once"))).toHaveLength(2);
+  });
+
+  it("warns about the lengthPrefixed Postgres form and still exits 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "picoseg-warn-"));
+    try {
+      const file = join(dir, "db.yaml");
+      writeFileSync(file, [
+        "apiVersion: picoseg.io/v1alpha1", "kind: PicoSegment", "metadata: { name: db, namespace: ns }", "spec:", "  rules:",
+        "    - name: api", "      protocols: [postgres]",
+        "      limits: { maxMessageBytes: 1Mi, framing: { type: lengthPrefixed, offset: 1, width: 4, endian: big, adjustment: -4 } }", "",
+      ].join("\n"));
+      const run = await picoseg("validate", file);
+      expect(run.code).toBe(0);
+      expect(run.stderr.split("\n")).toEqual([
+        `${file}:8: spec.rules[0].limits.framing: warning: lengthPrefixed misframes Postgres: the StartupMessage and SSLRequest have no type byte, so every later boundary drifts; write framing: { type: postgres }`,
+        "1 segment valid in 1 file",
+        "",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a missing path is an error, exit 1", async () => {

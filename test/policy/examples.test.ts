@@ -33,9 +33,17 @@ describe("policies/", () => {
     expect(api).toContain("principal spiffe://cluster.local/ns/payments/sa/payments-api");
     expect(api).toContain("port 5432 5432");
     expect(api).toContain("protocol postgres");
-    expect(api).toContain("framing lengthPrefixed 1 4 big -4");
+    expect(api).toContain("framing postgres");
     expect(api.some((l) => l.startsWith("maxBytesIn "))).toBe(true);
     expect(read.rules[1]?.lines).toContain("notip 10.20.99.0/24");
+  });
+
+  it("the sensor fleet admits devices as sensor-* over MQTT, small publishes, and dashboards by server name", async () => {
+    const { segments } = await loadPolicyDir("policies");
+    const { config } = compileForWorkload(segments, { namespace: "plant", labels: { app: "mqtt-broker" }, annotations: {} }, { now: NOW });
+    const [sensors, dashboards] = readConfig(config).rules;
+    expect(sensors?.lines).toEqual(expect.arrayContaining(["mqttClientId sensor-*", "protocol mqtt", "framing mqtt", "maxPublishBytes 256"]));
+    expect(dashboards?.lines).toEqual(expect.arrayContaining(["serverName broker.plant1.example", "serverName *.dashboards.plant1.example"]));
   });
 
   it("the cache admits two principals over redis only", async () => {

@@ -29,8 +29,8 @@ describe("multi-document files", () => {
   });
 
   it("an empty file or a file of comments holds no segment and no error", () => {
-    expect(validatePolicyText("", "e.yaml")).toEqual({ segments: [], errors: [] });
-    expect(validatePolicyText("# nothing yet\n---\n---\n", "e.yaml")).toEqual({ segments: [], errors: [] });
+    expect(validatePolicyText("", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [] });
+    expect(validatePolicyText("# nothing yet\n---\n---\n", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [] });
   });
 });
 

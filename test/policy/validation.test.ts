@@ -196,7 +196,7 @@ describe("protocols", () => {
   it("are the sniffed protocols, unknown included", () => {
     expect(errorsOf(ruleDoc("protocols: [tls, http1, http2, ssh, postgres, mysql, redis, mongodb, unknown]"))).toEqual([]);
     expect(errorsOf(ruleDoc("protocols: [grpc]"))).toEqual([
-      't.yaml:9: spec.rules[0].protocols[0]: must be one of tls, http1, http2, ssh, postgres, mysql, redis, mongodb, unknown (got "grpc")',
+      't.yaml:9: spec.rules[0].protocols[0]: must be one of tls, http1, http2, ssh, postgres, mysql, redis, mongodb, mqtt, amqp, kafka, nats, unknown (got "grpc")',
     ]);
   });
 });
@@ -378,7 +378,7 @@ describe("framing", () => {
       "t.yaml:9: spec.rules[0].limits.framing.delimiter: does not apply to framing type chunk",
     ]);
     expect(errorsOf(ruleDoc("limits: { framing: { type: netty } }"))).toEqual([
-      't.yaml:9: spec.rules[0].limits.framing.type: must be one of chunk, lengthPrefixed, delimited (got "netty")',
+      't.yaml:9: spec.rules[0].limits.framing.type: must be one of chunk, lengthPrefixed, delimited, postgres, mqtt, kafka (got "netty")',
     ]);
   });
 });

@@ -24,6 +24,8 @@ export interface FilterListener {
    */
   vmId?: string;
   upstream?: UpstreamOptions;
+  /** Proxy to this server (a real broker or database) instead of the listener's own test upstream. */
+  target?: { host: string; port: number };
   tls?: DownstreamTls;
   /** Spread connections over the workers deterministically (see ListenerSpec.exactBalance). */
   exactBalance?: boolean;
@@ -58,7 +60,7 @@ export class FilterEnv {
           name: `it_${l.name.replace(/[^A-Za-z0-9_]/g, "_")}`,
           listen: { host: l.dualStack ? "::ffff:127.0.0.1" : "127.0.0.1", port: ports[l.name]! },
           ...(l.dualStack ? { ipv4Compat: true } : {}),
-          upstream: { host: "127.0.0.1", port: upstreams.get(l.name)!.port },
+          upstream: l.target ?? { host: "127.0.0.1", port: upstreams.get(l.name)!.port },
           configuration: configs[l.name]!,
           vmId: l.vmId ?? `picoseg_${l.name}`,
           ...(l.tls ? { tls: l.tls } : {}),

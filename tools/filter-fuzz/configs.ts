@@ -5,12 +5,13 @@ import { parseCidr } from "../../xds-server/src/policy/cidr.js";
 import type { Rng } from "./prng.js";
 
 export const MAX_NUMBER = 2 ** 53;
-export const PROTOCOLS = ["tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "unknown"] as const;
+export const PROTOCOLS = ["tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "mqtt", "amqp", "kafka", "nats", "unknown"] as const;
 
 export type Framing =
   | { type: "chunk" }
   | { type: "lengthPrefixed"; offset: number; width: 1 | 2 | 4 | 8; big: boolean; adjustment: number }
-  | { type: "delimited"; delimiter: Uint8Array };
+  | { type: "delimited"; delimiter: Uint8Array }
+  | { type: "postgres" | "mqtt" | "kafka" };
 
 /** A `tz` line: UTC offset in minutes before the first transition, then offs[i] from Unix second ats[i] on. */
 export interface TzTable {
@@ -66,6 +67,8 @@ export interface ConfigCase {
   cidrs: string[];
   /** Protocols named by the rules. */
   protocols: string[];
+  /** Some rule has serverName lines: admission waits for the client's ClientHello, even on plain TCP. */
+  serverNames: boolean;
 }
 
 const NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-";
@@ -142,6 +145,7 @@ function line(rng: Rng, ...tokens: (string | number)[]): string {
 }
 
 function framing(rng: Rng): Framing {
+  if (rng.chance(0.3)) return { type: rng.pick(["postgres", "mqtt", "kafka"] as const) };
   const r = rng.int(0, 2);
   if (r === 0) return { type: "chunk" };
   if (r === 1) {
@@ -158,6 +162,7 @@ function framing(rng: Rng): Framing {
 function framingLine(rng: Rng, f: Framing): string {
   if (f.type === "chunk") return line(rng, "framing", "chunk");
   if (f.type === "lengthPrefixed") return line(rng, "framing", "lengthPrefixed", f.offset, f.width, f.big ? "big" : "little", f.adjustment);
+  if (f.type !== "delimited") return line(rng, "framing", f.type);
   let hex = "";
   for (const b of f.delimiter) hex += b.toString(16).padStart(2, "0");
   return line(rng, "framing", "delimited", rng.chance(0.2) ? hex.toUpperCase() : hex);
@@ -177,6 +182,7 @@ export function validConfig(rng: Rng): ConfigCase {
   const principals: string[] = [];
   const cidrs: string[] = [];
   const protocols: string[] = [];
+  let serverNames = false;
   if (rng.chance(0.5)) lines.push(line(rng, "generation", edgyNumber(rng)));
   const tzIds: number[] = [];
   const tzLines: string[] = [];
@@ -270,23 +276,31 @@ export function validConfig(rng: Rng): ConfigCase {
         budgetOut = Math.max(budgetOut, n);
         attrs.push(line(rng, "maxBytesOut", n));
       } else budgetOut = Infinity;
+      let framed: Framing | null = null;
       if (rng.chance(0.5)) {
         attrs.push(line(rng, "maxMessageBytes", rng.chance(0.8) ? rng.int(0, 200) : edgyNumber(rng)));
-        if (rng.chance(0.85)) {
-          const f = framing(rng);
-          framings.push(f);
-          attrs.push(framingLine(rng, f));
+        if (rng.chance(0.85)) framed = framing(rng);
+      } else if (rng.chance(0.1)) framed = framing(rng);
+      if (framed !== null) {
+        framings.push(framed);
+        attrs.push(framingLine(rng, framed));
+        // Under mqtt framing: client ids by prefix, and PUBLISH payload sizes.
+        if (framed.type === "mqtt") {
+          for (let i = rng.chance(0.5) ? 0 : rng.int(1, 2); i > 0; i--) attrs.push(line(rng, "mqttClientId", rng.pick(["sensor-*", "*", "sensor-1", "dev"])));
+          if (rng.chance(0.5)) attrs.push(line(rng, "maxPublishBytes", rng.chance(0.8) ? rng.int(0, 300) : edgyNumber(rng)));
         }
-      } else if (rng.chance(0.1)) {
-        const f = framing(rng);
-        framings.push(f);
-        attrs.push(framingLine(rng, f));
+      }
+      for (let i = rng.chance(0.9) ? 0 : rng.int(1, 2); i > 0; i--) {
+        serverNames = true;
+        attrs.push(line(rng, "serverName", rng.pick(["api.example", "*.example", "API.Example"])));
       }
       if (uniformDuration !== null) attrs.push(line(rng, "maxDurationSeconds", uniformDuration));
       else if (rng.chance(0.25)) attrs.push(line(rng, "maxDurationSeconds", rng.chance(0.8) ? rng.int(0, 30) : edgyNumber(rng)));
       if (rng.chance(0.3)) {
         const lim = (): string | number => (rng.chance(0.3) ? "-" : rng.chance(0.8) ? rng.int(0, 50) : edgyNumber(rng));
-        attrs.push(line(rng, "perSource", rng.chance(0.9) ? rng.int(1, 600) : Math.max(1, edgyNumber(rng)), rng.chance(0.5) ? rng.int(0, 5000) : lim(), lim(), lim()));
+        // MAXSOURCES: sometimes a tiny table, so that sources evict each other.
+        const sources = rng.chance(0.7) ? [] : [rng.chance(0.5) ? rng.int(1, 4) : Math.max(1, edgyNumber(rng))];
+        attrs.push(line(rng, "perSource", rng.chance(0.9) ? rng.int(1, 600) : Math.max(1, edgyNumber(rng)), rng.chance(0.5) ? rng.int(0, 5000) : lim(), lim(), lim(), ...sources));
       }
       // Attribute order within a rule is free.
       for (let i = attrs.length - 1; i > 0; i--) {
@@ -327,13 +341,14 @@ export function validConfig(rng: Rng): ConfigCase {
     principals,
     cidrs,
     protocols,
+    serverNames,
   };
 }
 
 function withoutFacts(text: string | null, kind: ConfigCase["kind"], how: string): ConfigCase {
   return {
     text, kind, how, segments: 0, rules: 0, allEnforce: false, allAudit: false, boundIn: null, boundOut: null, durationBound: null, schedule: null,
-    framings: [], ports: [], principals: [], cidrs: [], protocols: [],
+    framings: [], ports: [], principals: [], cidrs: [], protocols: [], serverNames: false,
   };
 }
 
@@ -349,10 +364,12 @@ const BAD_RULE_LINES: readonly string[] = [
   "framing lengthPrefixed 0 3 big 0", "framing lengthPrefixed 0 4 middle 0", "framing lengthPrefixed 0 4 big",
   "framing lengthPrefixed -1 4 big 0", "framing lengthPrefixed 0 16 little 0", "framing lengthPrefixed 0 4 big 9007199254740993",
   "framing delimited 0", "framing delimited 123", "framing delimited zz", "framing delimited 0a0b0c0d0e", "framing delimited",
-  "framing chunk extra", "framing lines", "framing",
+  "framing chunk extra", "framing lines", "framing", "framing postgres 1", "framing mqtt big", "framing Kafka",
+  "mqttClientId", "mqttClientId a b", "maxPublishBytes -1", "maxPublishBytes", "serverName", "serverName a b",
   "protocol ftp", "protocol TLS", "protocol", "principal", "principal a b",
   "schedule 1024", "schedule -1", "schedule",
-  "perSource 0 - - -", "perSource 10 - -", "perSource 10 -1 - -", "perSource - 1 1 1",
+  "perSource 0 - - -", "perSource 10 - -", "perSource 10 -1 - -", "perSource - 1 1 1", "perSource 10 - - - 0", "perSource 10 - - - -",
+  "perSource 10 - - - 1 2",
   "bogus 1", "Rule x", "maxbytesin 5",
 ];
 

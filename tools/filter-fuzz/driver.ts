@@ -317,7 +317,8 @@ export class Fuzzer {
     const dDenied = this.denied() - denied0;
     const dNoConfig = this.host.counter("picoseg.denied.no-config") - noConfig0;
     // Counted once at connect (allowed, or denied and closed), or not yet: admission that
-    // needs the peer's principal waits for the TLS handshake (filter/README.md).
+    // needs the peer's principal waits for the TLS handshake (filter/README.md), and one under
+    // serverName rules for the client's ClientHello.
     if (this.faults) {
       // Host calls fail on purpose: counters and logs may be lost; only no-trap rules apply.
     } else if (c.closed) {
@@ -325,7 +326,7 @@ export class Fuzzer {
       if (c.newConnectionStatus !== 1) this.fail(`connection ${c.id} denied at connect but onNewConnection returned ${c.newConnectionStatus}`);
       if (dDenied !== 1 || dAllowed !== 0) this.fail(`denied connection ${c.id} counted ${dDenied} denials and ${dAllowed} allowed`);
     } else if (dDenied !== 0 || dAllowed > 1) this.fail(`open connection ${c.id} counted ${dAllowed} allowed and ${dDenied} denials`);
-    else if (dAllowed === 0 && !(opts.tls ?? opts.principal != null)) this.fail(`plain-TCP connection ${c.id} was neither allowed nor denied at connect`);
+    else if (dAllowed === 0 && !(opts.tls ?? opts.principal != null) && !cfg.serverNames) this.fail(`plain-TCP connection ${c.id} was neither allowed nor denied at connect`);
     if (!this.faults && this.rejected === true && (!c.closed || dNoConfig !== 1)) this.fail(`under a rejected configuration connection ${c.id} was not denied with no-config`);
     if (!this.faults && this.rejected === false && dNoConfig !== 0) this.fail(`under an accepted configuration connection ${c.id} was denied with no-config`);
     if (!this.faults && this.rejected === false && cfg.schedule !== null) {

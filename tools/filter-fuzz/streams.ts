@@ -1,6 +1,6 @@
 // Byte streams for the fuzzer: random bytes, protocol-looking prefixes, and
-// length-prefixed or delimited messages with extreme header values, cut into
-// reads of random sizes.
+// length-prefixed, delimited, Postgres, MQTT or Kafka messages with extreme header values,
+// cut into reads of random sizes.
 import type { Framing } from "./configs.js";
 import { edgyNumber } from "./configs.js";
 import type { Rng } from "./prng.js";
@@ -26,6 +26,11 @@ const CLIENT_PREFIXES: readonly Uint8Array[] = [
   enc.encode("*\r\n"),
   Uint8Array.of(0x3a, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xdd, 0x07, 0, 0), // mongodb OP_MSG header
   Uint8Array.of(0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0, 0, 0, 0, 0, 0xd4, 0x07, 0, 0), // mongodb, huge length
+  Uint8Array.of(0x10, 0x17, 0, 4, ...enc.encode("MQTT"), 4, 2, 0, 60, 0, 11, ...enc.encode("sensor-0042")), // MQTT 3.1.1 CONNECT
+  Uint8Array.of(0x10, 0x18, 0, 4, ...enc.encode("MQTT"), 5, 2, 0, 60, 0, 0, 11, ...enc.encode("laptop-0042")), // MQTT 5 CONNECT
+  Uint8Array.of(0x10, 0xff, 0xff, 0xff, 0xff, 0x01), // MQTT remaining length of five bytes
+  enc.encode("AMQP\x00\x00\x09\x01"), // AMQP 0-9-1 protocol header
+  Uint8Array.of(0, 0, 0, 0x1c, 0, 0x12, 0, 3, 0, 0, 0, 1, 0, 4, ...enc.encode("meter")), // kafka ApiVersions request
 ];
 
 const SERVER_PREFIXES: readonly Uint8Array[] = [
@@ -35,6 +40,7 @@ const SERVER_PREFIXES: readonly Uint8Array[] = [
   enc.encode("HTTP/1.1 200 OK\r\n\r\n"),
   enc.encode("SSH-2.0-server\r\n"),
   enc.encode("+OK\r\n"),
+  enc.encode('INFO {"server_id":"N","max_payload":1048576}\r\n'), // nats
 ];
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -89,6 +95,37 @@ function delimited(rng: Rng, d: Uint8Array): Uint8Array {
   return concat(parts);
 }
 
+/** A big-endian uint32. */
+function be32(n: number): Uint8Array {
+  return Uint8Array.of((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+}
+
+/** A length around the edges of what a protocol framing accepts: small, zero, huge, random. */
+function edgyLength(rng: Rng): number {
+  const r = rng.int(0, 4);
+  return r === 0 ? rng.int(0, 64) : r === 1 ? 0 : r === 2 ? 0xffffffff : r === 3 ? rng.int(0, 4) : rng.u32();
+}
+
+/** Messages of the protocol framings: postgres (untyped start, typed), mqtt (varint lengths), kafka (int32 sizes). */
+function protocolMessages(rng: Rng, type: "postgres" | "mqtt" | "kafka", fromServer: boolean): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (let i = rng.int(1, 4); i > 0; i--) {
+    const n = rng.chance(0.8) ? rng.int(0, 120) : edgyLength(rng);
+    const body = rng.bytes(Math.min(n, 200));
+    if (type === "kafka") parts.push(be32(n), body);
+    else if (type === "postgres") {
+      if (!fromServer && i === 1 && rng.chance(0.5)) parts.push(be32(8 + body.length), be32(rng.pick([196608, 80877103, 80877104, 80877102, 0x00020000])), body);
+      else parts.push(Uint8Array.of(rng.int(0x41, 0x5a)), be32(n), body);
+    } else {
+      const len: number[] = [];
+      let v = n;
+      do { let b = v % 128; v = Math.floor(v / 128); if (v > 0) b |= 128; len.push(b); } while (v > 0 && len.length < 5);
+      parts.push(Uint8Array.of(rng.int(0, 255), ...len), body);
+    }
+  }
+  return concat(parts);
+}
+
 /** One direction of one connection: the whole payload it will send. */
 export function payload(rng: Rng, fromServer: boolean, framings: readonly Framing[]): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -102,6 +139,7 @@ export function payload(rng: Rng, fromServer: boolean, framings: readonly Framin
     const f = rng.pick(framings);
     if (f.type === "lengthPrefixed") parts.push(lengthPrefixed(rng, f));
     else if (f.type === "delimited") parts.push(delimited(rng, f.delimiter));
+    else if (f.type !== "chunk") parts.push(protocolMessages(rng, f.type, fromServer));
   }
   if (parts.length === 0 || rng.chance(0.4)) parts.push(rng.bytes(rng.chance(0.985) ? rng.size(200) : rng.int(1000, 40_000)));
   return concat(parts);

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Stages } from "./stages-wasm.js";
 
-const P = { tls: 0, http1: 1, http2: 2, ssh: 3, postgres: 4, mysql: 5, redis: 6, mongodb: 7, unknown: 8, undecided: -1 } as const;
+const P = { tls: 0, http1: 1, http2: 2, ssh: 3, postgres: 4, mysql: 5, redis: 6, mongodb: 7, mqtt: 8, amqp: 9, kafka: 10, nats: 11, unknown: 12, undecided: -1 } as const;
 type Proto = keyof typeof P;
 
 let s: Stages;

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const ENTRY_DIR = path.join(REPO, "filter", "testing");
-const SOURCES = [path.join(REPO, "filter", "assembly"), ENTRY_DIR];
+const SOURCES = [path.join(REPO, "filter", "assembly"), path.join(REPO, "filter", "assembly", "wire"), ENTRY_DIR];
 const OUT_DIR = path.join(REPO, ".tmp", "filter-stages");
 
 interface StageExports {

@@ -79,10 +79,11 @@ function ruleLines(rule: Rule, zoneIds: ReadonlyMap<string, number>, tightening:
   const maxDurationSeconds = tighter(parts.maxDurationSeconds, tightening.limits.maxDurationSeconds);
   if (maxBytesIn !== undefined) out.push(`maxBytesIn ${maxBytesIn}`);
   if (maxBytesOut !== undefined) out.push(`maxBytesOut ${maxBytesOut}`);
-  if (maxMessageBytes !== undefined) {
-    // Framing only matters under a message limit; without one the filter need not frame at all.
-    out.push(`maxMessageBytes ${maxMessageBytes}`, parts.framing);
-  }
+  if (maxMessageBytes !== undefined) out.push(`maxMessageBytes ${maxMessageBytes}`);
+  // Framing only matters under a message limit, or when MQTT client ids or PUBLISH sizes are read
+  // from it; otherwise the filter need not frame at all.
+  if (maxMessageBytes !== undefined || parts.readsMqtt) out.push(parts.framing);
+  if (parts.maxPublishBytes !== undefined) out.push(`maxPublishBytes ${parts.maxPublishBytes}`);
   if (maxDurationSeconds !== undefined) out.push(`maxDurationSeconds ${maxDurationSeconds}`);
   if (parts.perSource !== undefined) out.push(parts.perSource);
   return out;
@@ -102,6 +103,9 @@ interface RuleParts {
   maxMessageBytes: number | undefined;
   maxDurationSeconds: number | undefined;
   framing: string;
+  maxPublishBytes: number | undefined;
+  /** MQTT client ids or PUBLISH sizes are enforced: the framing line is needed without maxMessageBytes. */
+  readsMqtt: boolean;
   perSource?: string;
 }
 
@@ -119,6 +123,8 @@ function ruleParts(rule: Rule): RuleParts {
   for (const p of rule.from?.principals ?? []) head.push(`principal ${p}`);
   for (const block of rule.from?.ipBlocks ?? []) head.push(`ip ${valid(parseCidr(block)).canonical}`);
   for (const block of rule.from?.notIpBlocks ?? []) head.push(`notip ${valid(parseCidr(block)).canonical}`);
+  for (const name of rule.from?.serverNames ?? []) head.push(`serverName ${name}`);
+  for (const id of rule.from?.mqttClientIds ?? []) head.push(`mqttClientId ${id}`);
   for (const port of rule.ports ?? []) {
     const range = valid(parsePort(port));
     head.push(`port ${range.lo} ${range.hi}`);
@@ -140,11 +146,14 @@ function ruleParts(rule: Rule): RuleParts {
     maxMessageBytes: bytes(limits.maxMessageBytes),
     maxDurationSeconds: limits.maxDurationSeconds,
     framing: framingLine(limits.framing ?? { type: "chunk" }),
+    maxPublishBytes: bytes(limits.maxPublishBytes),
+    readsMqtt: (rule.from?.mqttClientIds ?? []).length > 0 || limits.maxPublishBytes !== undefined,
   };
   const ps = rule.perSource;
   if (ps) {
     const orDash = (n: number | undefined): string => (n === undefined ? "-" : String(n));
-    parts.perSource = `perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}`;
+    parts.perSource = `perSource ${seconds(ps.window)} ${orDash(bytes(ps.maxBytes))} ${orDash(ps.maxConnections)} ${orDash(ps.maxDistinctPorts)}` +
+      (ps.maxSources === undefined ? "" : ` ${ps.maxSources}`);
   }
   partsByRule.set(rule, parts);
   return parts;
@@ -165,6 +174,10 @@ function framingLine(framing: Framing): string {
       return `framing lengthPrefixed ${framing.offset ?? 0} ${framing.width} ${framing.endian ?? "big"} ${framing.adjustment ?? 0}`;
     case "delimited":
       return `framing delimited ${toHex(delimiterBytes(framing.delimiter))}`;
+    case "postgres":
+    case "mqtt":
+    case "kafka":
+      return `framing ${framing.type}`;
   }
 }
 

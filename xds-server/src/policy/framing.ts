@@ -5,6 +5,9 @@ export const FRAMING_FIELDS = {
   chunk: [],
   lengthPrefixed: ["offset", "width", "endian", "adjustment"],
   delimited: ["delimiter"],
+  postgres: [],
+  mqtt: [],
+  kafka: [],
 } as const satisfies Record<string, readonly string[]>;
 
 export type FramingType = keyof typeof FRAMING_FIELDS;

@@ -5,7 +5,7 @@
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { fileTooLarge, MAX_DOCUMENTS_PER_FILE, MAX_FILE_BYTES, MAX_RULES_PER_SEGMENT } from "./limits.js";
 import { schemaErrors } from "./schema.js";
-import { semanticErrors } from "./semantic.js";
+import { semanticErrors, semanticWarnings } from "./semantic.js";
 import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
 import { parseYamlDocuments, type SourceDocument } from "./yaml-source.js";
 
@@ -17,25 +17,29 @@ export const KIND = "PicoSegment";
  * errors). A segment defined twice in the file is refused at both places; duplicates across
  * files are for the caller to check over all files (duplicateSegmentErrors).
  */
-export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[] } {
+export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[]; warnings: PolicyError[] } {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }] };
+  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }], warnings: [] };
   const parsed = parseYamlDocuments(text, file);
   const valid: LoadedSegment[] = [];
   const errors: PolicyError[] = [...parsed.errors];
+  const warnings: PolicyError[] = [];
   if (parsed.documents.length > MAX_DOCUMENTS_PER_FILE) {
     const message = `${parsed.documents.length} documents; a policy file may hold at most ${MAX_DOCUMENTS_PER_FILE} (split it into several files)`;
-    return { segments: [], errors: [{ file, line: 1, field: "", message }] };
+    return { segments: [], errors: [{ file, line: 1, field: "", message }], warnings };
   }
   for (const doc of parsed.documents) {
     const docErrors = documentErrors(doc, file);
-    if (docErrors.length === 0) valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
+    if (docErrors.length === 0) {
+      valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
+      warnings.push(...semanticWarnings(doc, file).map(({ file: f, line, field, message }) => ({ file: f, line, field, message, document: doc.line })));
+    }
     errors.push(...docErrors.map((e) => ({ ...e, document: doc.line })));
   }
   const { unique, errors: duplicates } = withoutDuplicates(valid);
   errors.push(...duplicates);
   errors.sort((a, b) => a.line - b.line);
-  return { segments: unique, errors };
+  return { segments: unique, errors, warnings };
 }
 
 function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
@@ -105,6 +109,7 @@ export function segmentKey(segment: PicoSegment): string {
 export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyLoadResult> {
   const files: string[] = [];
   const errors: PolicyError[] = [];
+  const warnings: PolicyError[] = [];
   const loaded: LoadedSegment[] = [];
   const seen = new Set<string>();
   for (const path of paths) {
@@ -125,6 +130,7 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
         const result = validatePolicyText(text, file);
         loaded.push(...result.segments);
         errors.push(...result.errors);
+        warnings.push(...result.warnings);
       } catch (err) {
         errors.push({ file, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
       }
@@ -132,7 +138,7 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
   }
   const { unique, errors: duplicates } = withoutDuplicates(loaded);
   errors.push(...duplicates);
-  return { segments: unique, errors, files };
+  return { segments: unique, errors, warnings, files };
 }
 
 /** Loads one directory of policy files (see loadPolicyFiles). */

@@ -78,6 +78,8 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
     for (const key of ["ipBlocks", "notIpBlocks"] as const) {
       eachString(from[key], [...at, "from", key], report, (text) => parseCidr(text));
     }
+    eachString(from["mqttClientIds"], [...at, "from", "mqttClientIds"], report, checkClientIdPattern);
+    eachString(from["serverNames"], [...at, "from", "serverNames"], report, checkServerName);
   }
 
   const ports = rule["ports"];
@@ -94,12 +96,18 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
 
   const limits = asRecord(rule["limits"]);
   if (limits) {
-    for (const key of ["maxBytesIn", "maxBytesOut", "maxMessageBytes"] as const) {
+    for (const key of ["maxBytesIn", "maxBytesOut", "maxMessageBytes", "maxPublishBytes"] as const) {
       checkQuantity(limits[key], [...at, "limits", key], report);
     }
     checkSafeInteger(limits["maxDurationSeconds"], [...at, "limits", "maxDurationSeconds"], report);
     const framing = asRecord(limits["framing"]);
     if (framing) checkFraming(framing, [...at, "limits", "framing"], report);
+  }
+  // Client ids and PUBLISH sizes are read by the filter's MQTT framing: without it nothing would enforce them.
+  const mqttFramed = asRecord(limits?.["framing"])?.["type"] === "mqtt";
+  if (!mqttFramed) {
+    if (from?.["mqttClientIds"] !== undefined) report([...at, "from", "mqttClientIds"], "needs limits.framing { type: mqtt } (client ids are read from the MQTT CONNECT)");
+    if (limits?.["maxPublishBytes"] !== undefined) report([...at, "limits", "maxPublishBytes"], "needs limits.framing { type: mqtt } (payload sizes are read from MQTT PUBLISH packets)");
   }
 
   checkDuration(rule["protocolDetectionTimeout"], [...at, "protocolDetectionTimeout"], report);
@@ -110,6 +118,7 @@ function checkRule(rule: Record<string, unknown>, at: FieldPath, report: Report)
     checkQuantity(perSource["maxBytes"], [...where, "maxBytes"], report);
     checkSafeInteger(perSource["maxConnections"], [...where, "maxConnections"], report);
     checkSafeInteger(perSource["maxDistinctPorts"], [...where, "maxDistinctPorts"], report);
+    checkSafeInteger(perSource["maxSources"], [...where, "maxSources"], report);
     if (perSource["maxBytes"] === undefined && perSource["maxConnections"] === undefined && perSource["maxDistinctPorts"] === undefined) {
       report(where, "sets no limit: give maxBytes, maxConnections or maxDistinctPorts (or remove perSource)");
     }
@@ -161,6 +170,25 @@ function checkFraming(framing: Record<string, unknown>, at: FieldPath, report: R
       if (length < 1 || length > 4) report([...at, "delimiter"], `must be 1 to 4 bytes (got ${length}; write control characters with YAML double-quoted escapes such as "\\r\\n")`);
     }
   }
+}
+
+/** A TLS server name pattern: a DNS name (at most 255 bytes, as in SNI), or `*.` and one. */
+function checkServerName(text: string): Parsed<string> {
+  const name = text.startsWith("*.") ? text.slice(2) : text;
+  const labels = name.split(".");
+  const ok = name.length > 0 && text.length <= 255 && labels.every((l) => /^[A-Za-z0-9]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (!ok) return { ok: false, message: `${JSON.stringify(text)} is not a server name (a DNS name, or "*." followed by one)` };
+  return { ok: true, value: text };
+}
+
+/** MQTT client id patterns: exact, `prefix*` or `*`; ids are UTF-8 of at most 256 bytes (the filter keeps no longer one). */
+function checkClientIdPattern(text: string): Parsed<string> {
+  if (text === "") return { ok: false, message: "must not be empty" };
+  if (/\s/.test(text)) return { ok: false, message: `${JSON.stringify(text)} must not contain whitespace` };
+  const star = text.indexOf("*");
+  if (star >= 0 && star !== text.length - 1) return { ok: false, message: `${JSON.stringify(text)}: '*' may only be the last character (a prefix) or the whole pattern` };
+  if (Buffer.byteLength(text) > 257) return { ok: false, message: `${JSON.stringify(text)} is longer than an MQTT client id picoseg reads (256 bytes)` };
+  return { ok: true, value: text };
 }
 
 /**
@@ -238,4 +266,29 @@ function eachString(list: unknown, at: FieldPath, report: Report, check: (text: 
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * What is valid but probably wrong: the lengthPrefixed form that earlier documentation gave
+ * for Postgres (offset 1, width 4, adjustment -4) misreads the client's untyped StartupMessage
+ * and SSLRequest, so message boundaries drift from the first byte; `{ type: postgres }` frames
+ * them as the wire has them.
+ */
+export function semanticWarnings(doc: SourceDocument, file: string): LocatedError[] {
+  const warnings: LocatedError[] = [];
+  const rules = asRecord(asRecord(doc.value)?.["spec"])?.["rules"];
+  if (!Array.isArray(rules)) return warnings;
+  rules.forEach((rule: unknown, i) => {
+    const r = asRecord(rule);
+    const framing = asRecord(asRecord(r?.["limits"])?.["framing"]);
+    if (framing?.["type"] !== "lengthPrefixed") return;
+    const protocols = r?.["protocols"];
+    const postgresForm = framing["offset"] === 1 && framing["width"] === 4 && framing["adjustment"] === -4;
+    const postgresOnly = Array.isArray(protocols) && protocols.includes("postgres");
+    if (!postgresForm && !postgresOnly) return;
+    const path: FieldPath = ["spec", "rules", i, "limits", "framing"];
+    warnings.push(errorAt(doc, file, path, formatPath(path),
+      "lengthPrefixed misframes Postgres: the StartupMessage and SSLRequest have no type byte, so every later boundary drifts; write framing: { type: postgres }"));
+  });
+  return warnings;
 }

@@ -5,7 +5,7 @@
 export type Mode = "enforce" | "audit";
 
 export const PROTOCOLS = [
-  "tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "unknown",
+  "tls", "http1", "http2", "ssh", "postgres", "mysql", "redis", "mongodb", "mqtt", "amqp", "kafka", "nats", "unknown",
 ] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
@@ -16,6 +16,10 @@ export interface Source {
   principals?: string[];
   ipBlocks?: string[];
   notIpBlocks?: string[];
+  /** TLS server names (SNI) of a passthrough ClientHello: exact or `*.example.com`. */
+  serverNames?: string[];
+  /** MQTT CONNECT client id patterns (exact, `prefix*`, `*`); needs `framing: { type: mqtt }`. */
+  mqttClientIds?: string[];
 }
 
 export interface Window {
@@ -32,7 +36,10 @@ export interface Schedule {
 export type Framing =
   | { type: "chunk" }
   | { type: "lengthPrefixed"; offset?: number; width: 1 | 2 | 4 | 8; endian?: "big" | "little"; adjustment?: number }
-  | { type: "delimited"; delimiter: string };
+  | { type: "delimited"; delimiter: string }
+  | { type: "postgres" }
+  | { type: "mqtt" }
+  | { type: "kafka" };
 
 export type Quantity = number | string; // bytes, or "10Mi" / "64Ki" / "1Gi"
 export type Duration = string; // "90s", "10m", "1h", "1d"
@@ -41,6 +48,8 @@ export interface Limits {
   maxBytesIn?: Quantity;
   maxBytesOut?: Quantity;
   maxMessageBytes?: Quantity;
+  /** Largest MQTT PUBLISH payload; needs `framing: { type: mqtt }`. */
+  maxPublishBytes?: Quantity;
   framing?: Framing;
   maxDurationSeconds?: number;
 }
@@ -50,6 +59,8 @@ export interface PerSource {
   maxBytes?: Quantity;
   maxConnections?: number;
   maxDistinctPorts?: number;
+  /** The sources this proxy keeps windows for (a fleet's size); the filter's table holds four slots each. */
+  maxSources?: number;
 }
 
 export interface Rule {
@@ -140,6 +151,8 @@ export interface PolicyLoadResult {
   /** Segments of the documents without errors, in file order then document order. */
   segments: LoadedSegment[];
   errors: PolicyError[];
+  /** Valid but probably wrong (the lengthPrefixed Postgres form): printed by `picoseg validate`, never refused. */
+  warnings: PolicyError[];
   /** Every file read, as named (directory entries joined to the directory as given). */
   files: string[];
 }

@@ -5,7 +5,8 @@ import { formatPolicyError } from "../../policy/types.js";
 /**
  * `picoseg validate PATH…`: files and directories (recursively, *.yaml / *.yml). Every error
  * goes to stderr as `file:line: field: message`, paths as given; exit 1 when there is any.
- * Otherwise a one-line summary on stderr and exit 0. Nothing is printed on stdout.
+ * Otherwise a one-line summary on stderr and exit 0. Warnings (`file:line: field: warning: …`)
+ * never change the exit code. Nothing is printed on stdout.
  */
 export function registerValidate(program: Command): void {
   program
@@ -15,6 +16,7 @@ export function registerValidate(program: Command): void {
     .action(async (paths: string[]) => {
       const result = await loadPolicyFiles(paths);
       for (const error of result.errors) process.stderr.write(`${formatPolicyError(error)}\n`);
+      for (const warning of result.warnings) process.stderr.write(`${formatPolicyError({ ...warning, message: `warning: ${warning.message}` })}\n`);
       if (result.errors.length > 0) {
         process.exitCode = 1;
         return;
