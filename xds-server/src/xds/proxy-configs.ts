@@ -186,6 +186,17 @@ export class ProxyConfigs implements Callbacks {
     return [...this.proxies.keys()];
   }
 
+  /**
+   * Every connected proxy's node and stream ids: what the decision counters poll each second
+   * (server.ts), without the copies describe() makes for status (thousands of proxies, every
+   * second, during pushes too).
+   */
+  nodes(): { id: string; node: NodeInfo; streams: number[] }[] {
+    const out: { id: string; node: NodeInfo; streams: number[] }[] = [];
+    for (const [id, p] of this.proxies) out.push({ id, node: p.node, streams: [...p.streams] });
+    return out;
+  }
+
   describe(id: string): ProxyContent | undefined {
     const p = this.proxies.get(id);
     if (!p) return undefined;
