@@ -274,5 +274,6 @@ export function quarantineKey(seg: Segment): ArrayBuffer {
   return key;
 }
 
-var qSegName: string = "";
+/** null until the first key: a segment whose name is the empty string still gets its prefix. */
+var qSegName: string | null = null;
 var qPrefix: ArrayBuffer = new ArrayBuffer(0);
