@@ -20,6 +20,7 @@ import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
 import { startHttpService, startPaymentsDb, startRespCache, type DemoService } from "./services.js";
 import { Sidecar } from "./sidecars.js";
 import { renderTable } from "./table.js";
+import { LEARNING_WORKLOAD, runLearning } from "./learning.js";
 import { DEMO_IPS, ID, WORKLOADS, type WorkloadSpec } from "./topology.js";
 import { sleep, waitFor } from "../xds-server/src/util/wait.js";
 
@@ -135,6 +136,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       controlPlaneId: "picoseg-demo",
       log: (line) => out(`  xds | ${line}`),
       audit: { file: join(dir, "audit.jsonl"), summaryIntervalMs: 10_000 },
+      // Learning mode reports every second: the demo's chapter 5 waits for them.
+      observations: { report: { intervalMs: 1000 } },
     });
 
     certs = generateMtls(Object.values(ID), { dir: join(dir, "certs"), serverIps: DEMO_IPS });
@@ -256,6 +259,18 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       problems.push(`compliance report: ${err instanceof Error ? err.message : String(err)}`);
     }
 
+    // 5. Learning mode: observe → propose → what-if → enforce, on a workload with no segment yet.
+    out("");
+    out(`5. learning mode on ${LEARNING_WORKLOAD} (no segment yet): observe → propose → what-if → enforce`);
+    try {
+      const learned = await runLearning({ server, policies, steps: env, out: (t) => out(t) });
+      rows.push(...learned.rows);
+      problems.push(...learned.problems);
+    } catch (err) {
+      problems.push(`learning mode: ${err instanceof Error ? err.message : String(err)}`);
+      out(`   ${problems[problems.length - 1]}`);
+    }
+
     const mismatches = rows.filter((r) => !r.ok);
     out("");
     if (mismatches.length === 0 && problems.length === 0) {
@@ -280,6 +295,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`  status     ${cli} status --server ${server.httpUrl}      or  curl -s ${server.httpUrl}/status`);
     out(`  report     ${cli} report --server ${server.httpUrl} --compliance pci-dss   (--format json|html)`);
     out(`  audit      ${cli} audit verify ${rel(join(dir, "audit.jsonl"))}`);
+    out(`  learn      ${cli} learn --server ${server.httpUrl} --workload ${LEARNING_WORKLOAD} --since 1h    (then ${cli} what-if --policies DIR --workload ${LEARNING_WORKLOAD} --server ${server.httpUrl})`);
     out(`  policies   edit ${rel(policies)}/*.yaml — sidecars enforce the change within a second or two`);
     out(`  decisions  tail -f ${rel(join(dir, "envoy"))}/*.envoy.log | grep '"picoseg"'`);
     for (const s of sidecars) out(`  counters   curl -s '${s.adminUrl}/stats?filter=picoseg'   (${s.spec.name})`);

@@ -76,6 +76,14 @@ export const WORKLOADS: readonly WorkloadSpec[] = [
     service: "http",
     about: "same segment, pod annotations picoseg.io/mode=enforce, picoseg.io/max-message-bytes=8Ki",
   },
+  {
+    name: "inventory",
+    namespace: "shop",
+    labels: { app: "inventory" },
+    listen: { host: "127.0.0.6", port: 8080 },
+    service: "http",
+    about: "no segment yet: step 5 learns one from its traffic (learning mode), then enforces it",
+  },
 ];
 
 /** Every loopback address the demo listens on (they go into the server certificate's IP SANs). */

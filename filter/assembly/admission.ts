@@ -7,6 +7,7 @@ import { Conn, F_AUDIT, F_CLOSED, F_DECIDED, F_PENDING, F_PENDING_SNI } from "./
 import { destPort, principal, readFacts, tlsPresent, useServerNameOf } from "./facts";
 import { startFraming } from "./framing";
 import { CONTINUE, STOP, nowMs } from "./hostcalls";
+import { learnStash, observing } from "./learning";
 import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./reasons";
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
@@ -58,7 +59,13 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
   let reason = select(cfg);
   if (reason >= 0) {
     let closed = refused(metrics, c, reason, cfg);
-    if (!closed) metrics.countAllowed();
+    if (!closed) {
+      metrics.countAllowed();
+      if (observing) {
+        readFacts(); // refused() may have read another connection's facts, or none
+        c.obs = learnStash();
+      }
+    }
     return closed ? STOP : CONTINUE;
   }
   let ri = selectedRule;
@@ -91,5 +98,6 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
   }
   metrics.countAllowed();
   logAdmitted(c, cfg, ri);
+  if (observing) c.obs = learnStash();
   return CONTINUE;
 }

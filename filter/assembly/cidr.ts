@@ -216,3 +216,16 @@ function hasColonIn(p: usize, end: usize): bool {
   for (let q = p; q < end; q++) if (load<u8>(q) == 58) return true;
   return false;
 }
+
+/** The source IP of Envoy's `source.address` ("IP:PORT", "[IPv6]:PORT"), without the port. */
+export function ipOf(address: string): string {
+  if (address.length == 0) return "";
+  if (address.charCodeAt(0) == 91) {
+    let close = address.indexOf("]");
+    return close > 0 ? address.substring(1, close) : address;
+  }
+  let first = address.indexOf(":");
+  let last = address.lastIndexOf(":");
+  if (first >= 0 && first == last) return address.substring(0, first);
+  return address;
+}

@@ -106,4 +106,10 @@ export class Config {
   hasPrincipalRules: bool = false;
   /** Some rule matches on TLS server names: admission waits for the client's ClientHello. */
   hasServerNameRules: bool = false;
+  /** Learning mode (`observe` line): the cluster reports go to ("" = off), their interval, the table's size. */
+  observeCluster: string = "";
+  observeIntervalMs: u64 = 0;
+  observeCapacity: u64 = 0;
+  /** `observe … denials`: report the denials only, observe no connection. */
+  observeDenialsOnly: bool = false;
 }

@@ -54,6 +54,13 @@ export function parseConfig(ptr: usize, len: usize): Config {
     if (tokIs(0, "generation")) {
       if (tokCount() != 2) return fail(cfg, lineNo, "generation: one number");
       cfg.generation = tokU64(1);
+    } else if (tokIs(0, "observe")) {
+      if (tokCount() != 4 && !(tokCount() == 5 && tokIs(4, "denials"))) return fail(cfg, lineNo, "observe: CLUSTER INTERVAL_MS CAPACITY [denials]");
+      cfg.observeDenialsOnly = tokCount() == 5;
+      cfg.observeCluster = tokStr(1);
+      cfg.observeIntervalMs = tokU64(2);
+      cfg.observeCapacity = tokU64(3);
+      if (!numbersOk() || cfg.observeIntervalMs == 0 || cfg.observeCapacity == 0) return fail(cfg, lineNo, "observe: bad number");
     } else if (tokIs(0, "tz")) {
       if (tokCount() < 3 || (tokCount() - 3) % 2 != 0) return fail(cfg, lineNo, "tz: ID OFFSET [AT OFFSET]...");
       let id = tokU64(1);

@@ -1,4 +1,5 @@
 // Per-connection state and the registry of live connections.
+import { learnDrop } from "./learning";
 // Connections live outside the managed heap: no refcounting on the hot path,
 // no cycle buffer to grow, a fixed ~170 bytes each. The registry is an
 // intrusive hash table (the chain link is in the connection), so adding a
@@ -41,6 +42,7 @@ export class Conn {
   sni: usize;       // the ClientHello's server name: u32 length then bytes (heap), or 0; fills psKeyLen's padding
   lease: u64;       // per-source bytes reserved for this connection and not yet spent
   leaseWindow: i64; // the per-source window the lease belongs to
+  obs: usize;       // learning mode: its largest read, principal and IP (learning.ts learnStash), or 0
   hashNext: usize;
   prev: usize;
   next: usize;
@@ -110,6 +112,7 @@ export function connRemove(c: Conn): void {
   if (c.frameOut != 0) heap.free(c.frameOut);
   if (c.sni != 0) heap.free(c.sni);
   if (c.psKey != 0) heap.free(c.psKey);
+  learnDrop(c.obs);
   heap.free(self);
 }
 

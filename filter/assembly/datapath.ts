@@ -17,6 +17,7 @@ import {
   fillFromHost, forgetFetched, hostLog, nowMs, nudgeUpstream, releaseToHost,
 } from "./hostcalls";
 import { wouldLog } from "./decisionlog";
+import { learnRead } from "./learning";
 import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
 import { leaseGranted, leaseWindowStart } from "./persource";
@@ -117,6 +118,7 @@ export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: 
   let held = upstream ? c.heldOut : c.heldIn;
   if (size < held) held = size; // the host's buffer shrank: never count negative bytes
   let fresh = <u64>(size - held);
+  if (c.obs != 0) learnRead(c.obs, fresh);
   // The steps, in order. Each answers PASS, HOLD or the reason of a violation, which closes the
   // connection here (audit mode: logs it and goes on). They take the rule's fields (or its
   // address), not the Rule: asc 0.17 retains and releases every managed argument, per read.

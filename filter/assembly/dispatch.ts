@@ -5,13 +5,15 @@
 // the SDK's dispatch logs every live context id on each new connection and aborts the VM
 // on an absent property; the SDK still provides the root context base class, the host-call
 // declarations and the allocator.
-// A new callback (say proxy_on_http_call_response or proxy_on_grpc_receive): export it here,
-// find its root (rootById) or connection (connFind), and call a stage; an export the host may
-// call but picoseg does not need stays a no-op here.
+// A new callback: export it here, find its root (rootById) or connection (connFind), and call a
+// stage; an export the host may call but picoseg does not need stays a no-op here. Learning
+// mode's report call ends in proxy_on_grpc_receive (success) or proxy_on_grpc_close (failure).
 import { newConnection } from "./admission";
 import { Conn, F_CLOSED, F_ENDED, connFind, connInsert, connNew, connRemove } from "./connection";
 import { onData } from "./datapath";
-import { STOP, closeDownstream } from "./hostcalls";
+import { readFacts } from "./facts";
+import { STOP, closeDownstream, nowMs } from "./hostcalls";
+import { learnCallDone, learnEnd } from "./learning";
 import { NO_ROOT, PicosegRoot, createRoot, dropRootIfDone, rootAt, rootById } from "./root";
 import { tick } from "./tick";
 
@@ -103,6 +105,18 @@ export function proxy_on_delete(id: u32): void {
   }
 }
 
+export function proxy_on_grpc_receive_initial_metadata(rootId: u32, token: u32, headers: u32): void {}
+
+export function proxy_on_grpc_receive_trailing_metadata(rootId: u32, token: u32, trailers: u32): void {}
+
+export function proxy_on_grpc_receive(rootId: u32, token: u32, size: u32): void {
+  learnCallDone(token, 0);
+}
+
+export function proxy_on_grpc_close(rootId: u32, token: u32, status: u32): void {
+  learnCallDone(token, status == 0 ? 0xffffffff : status);
+}
+
 export function proxy_on_queue_ready(rootId: u32, token: u32): void {}
 
 export function proxy_on_foreign_function(rootId: u32, functionId: u32, size: u32): void {}
@@ -136,5 +150,13 @@ function connectionData(id: u32, size: u32, end: bool, upstream: bool): u32 {
 
 function connectionClosed(id: u32): void {
   let p = connFind(id);
-  if (p != 0) changetype<Conn>(p).flags |= F_ENDED;
+  if (p == 0) return;
+  let c = changetype<Conn>(p);
+  c.flags |= F_ENDED;
+  if (c.obs != 0) {
+    // Admission may have come before the TLS handshake: the principal is read again now.
+    readFacts();
+    learnEnd(c.obs, c.port, c.protocol, c.startMs, c.bytesIn, c.bytesOut, nowMs());
+    c.obs = 0;
+  }
 }

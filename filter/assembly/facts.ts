@@ -1,7 +1,7 @@
 // What the filter learns about the current connection from Envoy's attributes.
 // Every property may be absent or malformed; absent facts match nothing that
 // requires them (fail closed).
-import { addrHi, addrLo, addrV4, parseSocketAddress } from "./cidr";
+import { addrHi, addrLo, addrV4, ipOf, parseSocketAddress } from "./cidr";
 import { Conn } from "./connection";
 import { hostGetProperty, hostLen, hostPtr, releaseHost } from "./hostcalls";
 
@@ -91,16 +91,7 @@ export function readFacts(): void {
 /** Per-source identity: the principal, else the source IP (without port), else "?". */
 export function identity(): string {
   if (principal.length > 0) return principal;
-  let s = sourceText;
-  if (s.length == 0) return "?";
-  if (s.charCodeAt(0) == 91) {
-    let close = s.indexOf("]");
-    return close > 0 ? s.substring(1, close) : s;
-  }
-  let first = s.indexOf(":");
-  let last = s.lastIndexOf(":");
-  if (first >= 0 && first == last) return s.substring(0, first);
-  return s;
+  return sourceText.length == 0 ? "?" : ipOf(sourceText);
 }
 
 export function readPluginName(): string {

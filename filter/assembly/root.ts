@@ -8,6 +8,7 @@ import { Conn } from "./connection";
 import { wouldLog } from "./decisionlog";
 import { readPluginName } from "./facts";
 import { BUF_PLUGIN_CONFIG, LOG_ERROR, hostGetBuffer, hostLen, hostLog, hostPtr, nowMs, releaseHost, setTickPeriod } from "./hostcalls";
+import { learnConfigure } from "./learning";
 import { Metrics } from "./metrics";
 import { perSourceRelease } from "./sourcestore";
 
@@ -55,6 +56,7 @@ export class PicosegRoot extends RootContext {
       hostLog(LOG_ERROR, "picoseg: configuration rejected, denying every connection (no-config): " + cfg.error);
     }
     this.pluginName = readPluginName();
+    learnConfigure(cfg.valid ? cfg.observeCluster : "", cfg.observeIntervalMs, cfg.observeCapacity, cfg.observeDenialsOnly);
     if (this.live > 0 && this.cfg !== null) this.prevCfg = this.cfg;
     else this.checkedCfg = cfg;
     this.cfg = cfg;

@@ -9,6 +9,7 @@ import { Conn, F_AUDIT, F_CLOSED, F_ENDED, F_PENDING, F_PENDING_SNI, F_SNIFF_SET
 import { principal, readFacts, useServerNameOf } from "./facts";
 import { startFraming } from "./framing";
 import { CONTINUE, nowMs, setEffectiveContext } from "./hostcalls";
+import { learnTick } from "./learning";
 import { decide } from "./admission";
 import { releaseHeldOut, sniffExpired } from "./datapath";
 import { secondsToMs } from "./persource";
@@ -49,6 +50,7 @@ export function tick(root: PicosegRoot): void {
   if (newest !== null) root.checkedCfg = newest;
   root.prevCfg = null;
   setEffectiveContext(root.context_id);
+  learnTick(now);
   __collect(); // free cyclic garbage of the managed heap (AS 0.17 never does it by itself)
 }
 

@@ -7,6 +7,7 @@ import { Conn, F_AUDIT, F_CLOSED } from "./connection";
 import { Decision, logDecision, wouldLog } from "./decisionlog";
 import { destPort, principal, readFacts, sourceText } from "./facts";
 import { closeDownstream, LOG_DEBUG, LOG_WARN, nowMs } from "./hostcalls";
+import { learnDenial, reporting } from "./learning";
 import { Metrics } from "./metrics";
 import { isStrike } from "./reasons";
 import { firstFromRule } from "./rules";
@@ -53,10 +54,11 @@ function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, rule
     if (r.segment < cfg.segments.length && cfg.segments[r.segment].quarantineStrikes > 0) strikeSeg = cfg.segments[r.segment];
   }
   // Deny and audit lines print at warn; the facts (read again: the caller's may be another
-  // connection's) serve only the line and the strike's identity.
+  // connection's) serve only the line, the strike's identity and learning mode's denials.
   let log = wouldLog(LOG_WARN);
-  if (!log && strikeSeg === null) return !audit;
+  if (!log && strikeSeg === null && !reporting) return !audit;
   readFacts();
+  learnDenial(destPort, reason, audit, nowMs());
   if (log) {
     let d = new Decision();
     d.verdict = audit ? "audit" : "deny";

@@ -50,6 +50,8 @@ describe("picoseg report against a real server and sidecar", () => {
       wasmPath: defaultWasmPath(),
       decisionIntervalMs: 200,
       audit: { file: audit, summaryIntervalMs: 500 },
+      // The regulated workload's filter reports its denials (by source) every 500 ms.
+      observations: { report: { intervalMs: 500 } },
     });
     sidecar = await XdsSidecar.start({
       xdsPort: fx.server.xdsPort,
@@ -65,6 +67,7 @@ describe("picoseg report against a real server and sidecar", () => {
     const seen = Date.now();
     await waitFor("the server to read the denial", () => (fx!.server.decisions.proxies()[0]?.counts["denied:source"] === 1 ? true : undefined), 2000, 50);
     expect(Date.now() - seen).toBeLessThan(2000);
+    await waitFor("the filter's report of the denial", () => fx!.server.observations.query("shop/card-db", 0).find((r) => r.report.denials.length > 0), 5000);
 
     const report = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "json"])).stdout) as ComplianceReport;
     expect(report.workloads).toHaveLength(1);
@@ -78,7 +81,7 @@ describe("picoseg report against a real server and sidecar", () => {
       segments: [{ name: "shop/card-db", mode: "enforce", compliance: ["pci-dss"] }],
       rules: [{ segment: "shop/card-db", rule: "from-payments-subnet", text: `from addresses 10.20.0.0/16; to port ${listenPort}; any protocol; at any time` }],
       proxies: [{ nodeId: "card-db-1", resource: "picoseg", acked: status.current, ackedAt: status.ackedAt, inSync: true }],
-      decisions: { counts: { "denied:source": 1 }, sources: "not reported", unreadable: [] },
+      decisions: { counts: { "denied:source": 1 }, sources: [{ reason: "source", source: "127.0.0.1", mode: "enforce", count: 1 }], unreadable: [] },
     });
     expect(w.findings.map((f) => f.check)).toEqual(["address-only", "any-protocol"]);
     expect(w.findings[1]!.requirements).toEqual([{ regime: "pci-dss", id: "1.2.5", title: expect.stringContaining("ports allowed") }]);
@@ -88,6 +91,7 @@ describe("picoseg report against a real server and sidecar", () => {
     expect(text).toMatch(new RegExp(`card-db-1 picoseg: ACKed ${status.current!.slice(0, 8)} since \\d{4}-.*\\(in sync\\)`));
     expect(text).toContain("decisions since ");
     expect(text).toContain("denied:source 1");
+    expect(text).toMatch(/denied attempts by source \(reported by the filters\):\n +source +127\.0\.0\.1 ×1, /);
     const html = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "html"])).stdout;
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain("<h2>shop/card-db <span class=\"cov enforce\">enforce</span></h2>");

@@ -44,7 +44,7 @@ function portFree(host: string, port: number): Promise<boolean> {
 
 /** The scenario tables' data rows: "#  client  target …  decision  reason  expected  ok". */
 function tableRows(output: string): string[] {
-  return output.split("\n").filter((l) => /^\d+[a-z]?\s{2,}\S+\/\S+\s{2,}/.test(l));
+  return output.split("\n").filter((l) => /^L?\d+[a-z]?\s{2,}\S+\/\S+\s{2,}/.test(l));
 }
 
 describe("picoseg demo --once", () => {
@@ -72,9 +72,16 @@ describe("picoseg demo --once", () => {
       expect(run.output, run.output).toMatch(/^ {3}payments\/payments-db +pci +pci-dss +ENFORCE +\d+ finding/m);
       expect(run.output, run.output).toMatch(/^ {3}analytics\/reporting-api +phi +hipaa +AUDIT-ONLY +\d+ finding\(s\) \(audit-only/m);
       expect(run.output, run.output).toMatch(/^ {3}analytics\/reporting-api \{track=canary\} +phi +hipaa +ENFORCE /m);
+      // Learning mode: a proposal learned from the inventory's traffic, what-if's verdict on an
+      // intruder, and the proposal enforced.
+      expect(run.output, run.output).toMatch(/^5\. learning mode on shop\/inventory/m);
+      expect(run.output, run.output).toMatch(/^ +- "spiffe:\/\/cluster\.local\/ns\/shop\/sa\/cart" +# 3 connections/m);
+      expect(run.output, run.output).toMatch(/^ +would pass: 5$/m);
+      expect(run.output, run.output).toMatch(/^ +spiffe:\/\/cluster\.local\/ns\/shop\/sa\/intruder: source 1$/m);
+      expect(rows.some((r) => /^L8 .*intruder.*closed +source +closed: source +yes$/.test(r)), run.output).toBe(true);
       expect({ code: run.code, signal: run.signal }, run.output).toEqual({ code: 0, signal: null });
       // Every sidecar was stopped: the demo's addresses are free again.
-      for (const [host, port] of [["127.0.0.2", 6379], ["127.0.0.2", 16379], ["127.0.0.3", 5432], ["127.0.0.4", 8080], ["127.0.0.5", 8080]] as const) {
+      for (const [host, port] of [["127.0.0.2", 6379], ["127.0.0.2", 16379], ["127.0.0.3", 5432], ["127.0.0.4", 8080], ["127.0.0.5", 8080], ["127.0.0.6", 8080]] as const) {
         expect(await portFree(host, port), `${host}:${port} still in use after the demo`).toBe(true);
       }
     },

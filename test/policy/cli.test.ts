@@ -142,7 +142,8 @@ describe("picoseg compile", () => {
     const { segments } = await loadPolicyDir("policies");
     const expected = compileForWorkload(segments, { namespace: "payments", labels: { app: "payments-db", version: "v3" }, annotations: {} }, { now: new Date(now) });
     expect(run).toEqual({ code: 0, stdout: expected.config, stderr: "" });
-    expect(run.stdout).toMatch(/^picoseg 1\ntz 0 60 .*\nsegment payments\/payments-db enforce\n[\s\S]*\nend\n$/);
+    // payments-db is regulated (compliance: [pci-dss]): its filter reports its denials.
+    expect(run.stdout).toMatch(/^picoseg 1\nobserve xds 5000 1024 denials\ntz 0 60 .*\nsegment payments\/payments-db enforce\n[\s\S]*\nend\n$/);
   });
 
   it("applies annotations (repeatable flags merge), and prints warnings on stderr only", async () => {

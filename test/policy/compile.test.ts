@@ -320,3 +320,34 @@ describe("protocol detection timeout", () => {
     expect(errorsOf(ruleDoc("protocols: [http1]\nprotocolDetectionTimeout: soon")).join("\n")).toMatch(/protocolDetectionTimeout.*duration/);
   });
 });
+
+describe("learning mode", () => {
+  const learning = seg("learn", `
+    selector: { matchLabels: { app: web } }
+    mode: audit
+    learn: true
+    rules:
+      - name: all
+  `);
+  const plain = seg("plain", `
+    selector: { matchLabels: { app: web } }
+    rules:
+      - name: all
+  `);
+
+  it("a segment with learn: true adds the observe line with the server's report channel", () => {
+    const out = compileForWorkload([learning], workload({ app: "web" }), { now: NOW, report: { cluster: "picoseg-xds", intervalMs: 2000, capacity: 512 } });
+    expect(body(out.config)).toContain("observe picoseg-xds 2000 512");
+  });
+
+  it("the annotation picoseg.io/learn: \"true\" turns it on for one workload; without either there is no observe line", () => {
+    expect(body(compile([plain], workload({ app: "web" }, { "picoseg.io/learn": "true" })).config)).toContain("observe xds 5000 1024");
+    expect(body(compile([plain], workload({ app: "web" })).config).some((l) => l.startsWith("observe"))).toBe(false);
+  });
+
+  it("an annotation value other than true or false is reported and ignored", () => {
+    const out = compile([plain], workload({ app: "web" }, { "picoseg.io/learn": "yes" }));
+    expect(out.warnings).toEqual(['annotation picoseg.io/learn: "yes" is not "true" or "false"; ignored']);
+    expect(body(out.config).some((l) => l.startsWith("observe"))).toBe(false);
+  });
+});

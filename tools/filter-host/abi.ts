@@ -7,6 +7,7 @@ export type LogLevelName = keyof typeof LogLevel;
 export const Ok = 0;
 export const NotFound = 1;
 export const BadArgument = 2;
+export const ParseFailure = 4;
 export const InvalidMemoryAccess = 6;
 export const CasMismatch = 8;
 export const InternalFailure = 10;
@@ -34,4 +35,6 @@ export type Exports = {
   proxy_on_done: (id: number) => number;
   proxy_on_log: (id: number) => void;
   proxy_on_delete: (id: number) => void;
+  proxy_on_grpc_receive: (id: number, token: number, size: number) => void;
+  proxy_on_grpc_close: (id: number, token: number, status: number) => void;
 };

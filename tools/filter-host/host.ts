@@ -18,7 +18,7 @@
 // and every later call throws too.
 import {
   BadArgument, BUFFER_DOWNSTREAM, BUFFER_PLUGIN_CONFIG, BUFFER_UPSTREAM, BUFFER_VM_CONFIG, CasMismatch, InternalFailure,
-  LogLevel, NotFound, Ok, Unimplemented, type Exports, type LogLevelName,
+  LogLevel, NotFound, Ok, ParseFailure, Unimplemented, type Exports, type LogLevelName,
 } from "./abi.js";
 import { concat, toBytes, type Bytes } from "./bytes.js";
 import { Connection } from "./connection.js";
@@ -28,6 +28,7 @@ import { GuestMemory } from "./guest-memory.js";
 import { compiled, RELEASE_WASM } from "./filter-module.js";
 import { Metrics } from "./metrics.js";
 import { SharedStore } from "./shared-store.js";
+import { envoyGrpcCluster, GrpcCalls, type GrpcCall } from "./grpc-calls.js";
 import type { ConnectOptions, DecisionLine, LogEntry, RootHandle, StartOptions } from "./types.js";
 
 export class FilterHost {
@@ -64,12 +65,26 @@ export class FilterHost {
   readonly failingAfter = new Map<string, number>();
   /** How many host calls the filter made, by import name. */
   readonly hostCalls = new Map<string, number>();
+  private readonly grpc = new GrpcCalls();
+  private readonly nodeId: string | undefined;
+  /** gRPC calls made (proxy_grpc_call) and not answered yet. */
+  get grpcCalls(): readonly GrpcCall[] {
+    return this.grpc.waiting;
+  }
 
   private constructor(opts: StartOptions) {
     this.clockMs = opts.nowMs ?? Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
     this.logLevel = LogLevel[opts.logLevel ?? "info"];
     this.store = opts.shareWith ? opts.shareWith.store : new SharedStore();
     this.bufferLimit = opts.bufferLimitBytes ?? 1024 * 1024;
+    this.nodeId = opts.nodeId;
+  }
+
+  /** Ends a gRPC call: status 0 delivers an empty response (proxy_on_grpc_receive), else proxy_on_grpc_close(status). */
+  answerGrpc(token: number, status: number): void {
+    const { root } = this.grpc.take(token);
+    if (status === 0) this.callIn(root, "proxy_on_grpc_receive", () => this.exports.proxy_on_grpc_receive(root, token, 0));
+    else this.callIn(root, "proxy_on_grpc_close", () => this.exports.proxy_on_grpc_close(root, token, status));
   }
 
   /** Loads the filter, creates the root context "picoseg" and configures it. */
@@ -496,6 +511,7 @@ export class FilterHost {
           const enc = new TextEncoder();
           if (r && key === "plugin_name") value = enc.encode(r.pluginName);
           else if (r && key === "plugin_root_id") value = enc.encode(r.rootId);
+          else if (key === "node.id" && this.nodeId !== undefined) value = enc.encode(this.nodeId);
         }
         if (value === undefined) return NotFound;
         return this.mem.copyOut(value, n(valuePtrPtr), n(valueSizePtr));
@@ -572,6 +588,24 @@ export class FilterHost {
         const c = n(cas) >>> 0;
         if (c !== 0 && e && e.cas !== c) return CasMismatch;
         this.store.entries.set(key, { value: this.mem.readBytes(n(valuePtr), n(valueSize)), cas: this.store.nextCas++ });
+        return Ok;
+      },
+      "env.proxy_grpc_call": (svcPtr, svcSize, namePtr, nameSize, methodPtr, methodSize, mdPtr, mdSize, msgPtr, msgSize, timeout, tokenPtr) => {
+        void mdPtr;
+        void mdSize;
+        const root = this.rootsById.get(this.effective);
+        if (!root) return BadArgument; // a callout belongs to a root context
+        const cluster = envoyGrpcCluster(this.mem.readBytes(n(svcPtr), n(svcSize)));
+        if (cluster === undefined) return ParseFailure;
+        const token = this.grpc.add({
+          root: root.id,
+          cluster,
+          service: this.mem.readString(n(namePtr), n(nameSize)),
+          method: this.mem.readString(n(methodPtr), n(methodSize)),
+          body: this.mem.readBytes(n(msgPtr), n(msgSize)),
+          timeoutMs: n(timeout),
+        });
+        this.mem.view().setUint32(n(tokenPtr), token, true);
         return Ok;
       },
       "env.proxy_define_metric": (type, namePtr, nameSize, idPtr) => {

@@ -19,6 +19,8 @@
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
 //   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
 //   host.failingAfter.set("proxy_set_buffer_bytes", n): that call succeeds n more times, then fails
+//   host.grpcCalls (proxy_grpc_call: cluster, service, method, body, token) until host.answerGrpc(token, status)
+//   answers it: 0 delivers a response (proxy_on_grpc_receive), else proxy_on_grpc_close; StartOptions.nodeId is `node.id`
 // The API reference is this list; README.md says what the emulator models and what it is for.
 export { LogLevel, type LogLevelName } from "./abi.js";
 export { toBytes, type Bytes } from "./bytes.js";
@@ -27,4 +29,5 @@ export { FilterCrash } from "./filter-crash.js";
 export { DEBUG_WASM, RELEASE_WASM } from "./filter-module.js";
 export { FilterHost } from "./host.js";
 export { SharedStore } from "./shared-store.js";
+export type { GrpcCall } from "./grpc-calls.js";
 export type { ConnectOptions, DecisionLine, LogEntry, RootHandle, StartOptions } from "./types.js";

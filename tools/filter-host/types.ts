@@ -31,6 +31,8 @@ export interface StartOptions {
   shareWith?: FilterHost;
   /** Envoy's per_connection_buffer_limit_bytes for the read buffers (watermarks); 0 = none. Default 1 MiB. */
   bufferLimitBytes?: number;
+  /** What the `node.id` attribute answers (Envoy's node id); absent: NotFound. */
+  nodeId?: string;
 }
 
 export interface ConnectOptions {

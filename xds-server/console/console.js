@@ -149,3 +149,22 @@ async function refresh() {
 }
 
 refresh();
+
+// Denied attempts, pushed by the server as the filters report them (/decisions/live). The
+// browser's EventSource reconnects by itself; the newest rows come first, 100 at most.
+const LIVE_ROWS = 100;
+function followDenials() {
+  const tbody = document.querySelector("#denials-live tbody");
+  const feed = new EventSource("/decisions/live");
+  feed.addEventListener("denials", (e) => {
+    const ev = JSON.parse(e.data);
+    const rows = ev.denials.map((d) =>
+      el("tr", { "data-workload": ev.workload },
+        el("td", {}, iso(ev.to)), el("td", {}, ev.workload), el("td", { class: "mono" }, ev.node),
+        el("td", {}, d.reason), el("td", { class: "mono" }, d.source), el("td", {}, d.mode), el("td", {}, d.count)));
+    tbody.prepend(...rows);
+    while (tbody.rows.length > LIVE_ROWS) tbody.deleteRow(-1);
+  });
+}
+followDenials();
+

@@ -2,6 +2,8 @@
 // running server's handles (tests and the demo reach the cache, the source and status through them).
 import type { AuditRecorder } from "./audit/recorder.js";
 import type { DecisionCounters } from "./decisions/counters.js";
+import type { ObservationStore } from "./observe/store.js";
+import type { ReportChannel } from "./policy/types.js";
 import type { TlsFiles } from "./exposure.js";
 import type { XdsMetrics } from "./http/metrics.js";
 import type { FileValidator, PolicySource } from "./source/types.js";
@@ -56,6 +58,11 @@ export interface XdsServerOptions {
    * refused, versions sent, ACKs and NACKs, decisions summed per interval.
    */
   audit?: { file: string; maxBytes?: number; summaryIntervalMs?: number };
+  /**
+   * Learning mode: where learning filters send their reports (the Envoy cluster that reaches this
+   * server's gRPC port; default the sidecar bootstrap's xDS cluster), and how the server keeps them.
+   */
+  observations?: { report?: Partial<ReportChannel>; file?: string; windowMs?: number };
   /** How often proxies that announce PICOSEG_ADMIN have their decision counters read. Default 1000 ms. */
   decisionIntervalMs?: number;
   log?: (line: string) => void;
@@ -73,6 +80,8 @@ export interface RunningXdsServer {
   source: PolicySource;
   metrics: XdsMetrics;
   decisions: DecisionCounters;
+  /** Learning mode's reports, per workload. */
+  observations: ObservationStore;
   audit?: AuditRecorder;
   status(): StatusReport;
   /**

@@ -26,6 +26,12 @@ import { bindGrpc, createGrpcServer } from "./xds/server/grpc-listener.js";
 import { addXdsServices } from "./xds/server/grpc-services.js";
 import { StreamRegistry } from "./xds/server/registry.js";
 import { StreamTracker, type StatusReport } from "./xds/status.js";
+import { ObservationStore } from "./observe/store.js";
+import { deniedAttempts } from "./observe/denials.js";
+import { DenialFeed } from "./observe/feed.js";
+import { addObservationService, ReportingProxies } from "./observe/service.js";
+import { DEFAULT_REPORT_CHANNEL } from "./policy/compile.js";
+import type { ReportChannel } from "./policy/types.js";
 
 export type { RunningXdsServer, XdsServerOptions } from "./server-options.js";
 export { defaultWasmPath } from "./wasm-module.js";
@@ -46,6 +52,14 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
 
   const validators = new ValidatorPool();
   const streams = new StreamRegistry();
+  const observations = new ObservationStore({
+    ...(opts.observations?.file !== undefined ? { file: opts.observations.file } : {}),
+    ...(opts.observations?.windowMs !== undefined ? { windowMs: opts.observations.windowMs } : {}),
+    log,
+  });
+  const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };
+  const reporting = new ReportingProxies();
+  const denialFeed = new DenialFeed();
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
@@ -95,6 +109,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         segments: gate?.inForce?.segments ?? [],
         proxies: configs ? tracker.proxies(configs) : [],
         decisions: decisions?.proxies() ?? [],
+        deniedAttempts: (nodeIds) => deniedAttempts(observations.fromNodes(nodeIds, 0)),
         ...(regime ? { regime } : {}),
       }),
     decisions: () => ({
@@ -103,6 +118,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       proxies: decisions?.proxies() ?? [],
       missing: DECISIONS_MISSING,
     }),
+    observations: (workload, sinceMs) => ({ workload, since: sinceMs, reports: observations.query(workload, sinceMs) }),
+    denialFeed: (res) => denialFeed.attach(res),
   }, {
     ...(tls ? { tls } : {}),
     ...(adminToken !== undefined ? { token: adminToken } : {}),
@@ -121,7 +138,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   );
   const proxyConfigs = new ProxyConfigs({
     cache,
-    compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, o)),
+    compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, { ...o, report: reportChannel })),
     module,
     defaultResourceNames: opts.defaultResourceNames ?? [PICOSEG_ECDS_RESOURCE],
     ...(opts.maxConfigBytes !== undefined ? { maxConfigBytes: opts.maxConfigBytes } : {}),
@@ -170,7 +187,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const grpcServer = createGrpcServer();
   addXdsServices(grpcServer, {
     watcher: cache,
-    callbacks: fanOut(proxyConfigs, tracker, metrics, refusedStreams, ...(audit ? [audit] : [])),
+    callbacks: fanOut(proxyConfigs, tracker, metrics, refusedStreams, reporting, ...(audit ? [audit] : [])),
     controlPlaneId,
     registry: streams,
     // Identity first: a stream that may not speak for its node must not claim the node id either.
@@ -180,6 +197,14 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       new NodeClaims(),
     ),
   });
+  addObservationService(grpcServer, {
+    proxies: reporting,
+    store: observations,
+    registry: metrics.registry,
+    requireIdentity: tls?.ca !== undefined,
+    onReport: (workload, report) => denialFeed.publish(workload, report),
+    log,
+  });
   let xdsPort: number;
   try {
     await policySource.start(); // publishes the initial state through the gate
@@ -187,6 +212,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   } catch (err) {
     await policySource.close();
     grpcServer.forceShutdown();
+    denialFeed.close();
     await admin.close();
     await validators.close();
     audit?.close();
@@ -209,6 +235,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     source: policySource,
     metrics,
     decisions: counters,
+    observations,
     ...(audit ? { audit } : {}),
     status,
     drain: async (ms: number) => {
@@ -226,6 +253,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         // Streams are endless: do not wait for them to finish.
         grpcServer.forceShutdown();
         await counters.stop();
+        denialFeed.close();
         await admin.close();
         await validators.close();
         audit?.close();

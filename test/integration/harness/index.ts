@@ -3,3 +3,4 @@
 export * from "../../../tools/envoy-harness/index.js";
 export * from "./verdicts.js";
 export * from "./probe.js";
+export * from "./exchange.js";

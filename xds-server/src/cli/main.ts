@@ -8,6 +8,8 @@ import { registerServe } from "./commands/serve.js";
 import { registerSidecar } from "./commands/sidecar.js";
 import { registerStatus } from "./commands/status.js";
 import { registerValidate } from "./commands/validate.js";
+import { registerLearn } from "./commands/learn.js";
+import { registerWhatIf } from "./commands/what-if.js";
 
 /** Builds the `picoseg` command line; each command lives in commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerAudit(program);
   registerReport(program);
+  registerLearn(program);
+  registerWhatIf(program);
   return program;
 }
 

@@ -5,11 +5,25 @@ import type { ComplianceReport, Finding, WorkloadReport } from "./report.js";
 const iso = (ms: number | undefined): string => (ms === undefined ? "-" : new Date(ms).toISOString());
 const reqText = (f: Finding): string => f.requirements.map((r) => `${r.regime === "pci-dss" ? "PCI-DSS" : "HIPAA"} ${r.id}`).join(", ");
 
+function deniedAttemptsText(sources: WorkloadReport["decisions"]["sources"]): string[] {
+  if (sources === "not reported") return ["    denied attempts by source: not reported (Envoy counters carry no source)"];
+  if (sources.length === 0) return ["    denied attempts by source: none reported by the filters"];
+  return ["    denied attempts by source (reported by the filters):", ...sources.map((s) => `      ${s.reason.padEnd(18)} ${s.source} ×${s.count}${s.mode === "audit" ? " (audit: not closed)" : ""}, ${iso(s.from)} – ${iso(s.to)}`)];
+}
+
+function deniedAttemptsHtml(sources: WorkloadReport["decisions"]["sources"]): string {
+  if (sources === "not reported") return "<p>Denied attempts by source: not reported (Envoy counters carry no source).</p>";
+  if (sources.length === 0) return "<p>Denied attempts by source: none reported by the filters.</p>";
+  return `<table><tr><th>reason</th><th>source</th><th>mode</th><th>attempts</th><th>from</th><th>to</th></tr>${sources
+    .map((s) => `<tr><td>${esc(s.reason)}</td><td>${esc(s.source)}</td><td>${s.mode}</td><td>${s.count}</td><td>${esc(iso(s.from))}</td><td>${esc(iso(s.to))}</td></tr>`)
+    .join("")}</table>`;
+}
+
 function decisionsText(w: WorkloadReport): string[] {
   const d = w.decisions;
   const entries = Object.entries(d.counts).sort(([a], [b]) => (a < b ? -1 : 1));
   const out = [`  decisions${d.since !== undefined ? ` since ${iso(d.since)}` : ""}: ${entries.length ? entries.map(([k, v]) => `${k} ${v}`).join(", ") : "none counted"}`];
-  out.push("    sources of denied connections: not reported (Envoy counters carry no source)");
+  out.push(...deniedAttemptsText(d.sources));
   for (const u of d.unreadable) out.push(`    unreadable: ${u}`);
   return out;
 }
@@ -70,7 +84,8 @@ export function reportHtml(r: ComplianceReport): string {
         .map((p) => `<tr><td>${esc(p.nodeId)}</td><td>${esc(p.resource)}</td><td><code>${esc(p.acked?.slice(0, 12) ?? "-")}</code></td><td>${esc(iso(p.ackedAt))}</td><td>${p.nack ? `NACK: ${esc(p.nack.detail)}` : p.inSync ? "in sync" : "not in sync"}</td></tr>`)
         .join("")}</table>`,
       "<h3>Decisions</h3>",
-      `<p>${w.decisions.since !== undefined ? `since ${esc(iso(w.decisions.since))}: ` : ""}${esc(Object.entries(w.decisions.counts).map(([k, v]) => `${k} ${v}`).join(", ") || "none counted")}. Sources of denied connections: not reported (Envoy counters carry no source).${w.decisions.unreadable.length ? ` Unreadable: ${esc(w.decisions.unreadable.join("; "))}` : ""}</p>`,
+      `<p>${w.decisions.since !== undefined ? `since ${esc(iso(w.decisions.since))}: ` : ""}${esc(Object.entries(w.decisions.counts).map(([k, v]) => `${k} ${v}`).join(", ") || "none counted")}.${w.decisions.unreadable.length ? ` Unreadable: ${esc(w.decisions.unreadable.join("; "))}` : ""}</p>`,
+      deniedAttemptsHtml(w.decisions.sources),
       "</section>",
     );
   }

@@ -65,12 +65,28 @@ export interface ProxyEvidence {
   nack?: { version: string; detail: string; at: number };
 }
 
+/** Denied attempts of one source for one reason, as the workload's filters reported them. */
+export interface DeniedAttempt {
+  reason: string;
+  /** The source identity: the mTLS principal, else the source IP. */
+  source: string;
+  /** enforce: closed; audit: would have been. */
+  mode: "enforce" | "audit";
+  count: number;
+  /** The first and last report that carried them (ms since epoch). */
+  from: number;
+  to: number;
+}
+
 export interface DecisionEvidence {
   /** Counts since this time (ms since epoch), by `allowed`, `denied:<reason>`, `audit:<reason>`. */
   since?: number;
   counts: Record<string, number>;
-  /** Sources of denied connections: Envoy counters do not carry them. */
-  sources: "not reported";
+  /**
+   * Denied attempts by reason and source, from the reports of the workload's filters (regulated
+   * workloads report their denials); "not reported" where the server keeps no reports.
+   */
+  sources: "not reported" | DeniedAttempt[];
   /** Proxies whose counters could not be read, with why. */
   unreadable: string[];
 }
@@ -110,6 +126,8 @@ export interface ReportInput {
   segments: readonly LoadedSegment[];
   proxies: readonly ProxyStatus[];
   decisions: readonly ProxyDecisions[];
+  /** The denied attempts the filters of these proxies reported (observe/); absent: "not reported". */
+  deniedAttempts?: (nodeIds: readonly string[]) => DeniedAttempt[];
   regime?: ComplianceRegime;
   now?: number;
 }
@@ -212,7 +230,11 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
     }
   }
 
-  const decisions: DecisionEvidence = { counts: {}, sources: "not reported", unreadable: [] };
+  const decisions: DecisionEvidence = {
+    counts: {},
+    sources: input.deniedAttempts ? input.deniedAttempts(proxies.map((p) => p.nodeId)) : "not reported",
+    unreadable: [],
+  };
   for (const p of proxies) {
     const d = input.decisions.find((x) => x.nodeId === p.nodeId);
     if (!d || d.lastReadAt === undefined) {

@@ -13,7 +13,8 @@ import type { Workload } from "../policy/types.js";
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =
   "Counts come from the Envoy counters of proxies that announce their loopback admin address (node metadata PICOSEG_ADMIN, as picoseg sidecar and the demo do). " +
-  "Not shown, because no channel brings them to the server: each denied connection's source, principal and port (only in the filter's JSON log line in Envoy's log), so there is no live feed of single decisions.";
+  "Who was denied: the filters of regulated workloads (and of learning ones) report their denied attempts by reason and source every few seconds (below, live; and in picoseg report). " +
+  "Not shown: each single denied connection's source, principal and port (only in the filter's JSON log line in Envoy's log), so there is no live feed of single decisions.";
 
 export type Verdict = "allowed" | "denied" | "audit";
 

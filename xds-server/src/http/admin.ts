@@ -31,6 +31,10 @@ export interface AdminDeps {
   report?(regime?: ComplianceRegime): ComplianceReport;
   /** The decision counters read from proxies, and their history for the chart; absent: 404. */
   decisions?(): DecisionsView;
+  /** Learning mode's reports of one workload (NS/NAME) since a time (ms); absent: 404. */
+  observations?(workload: string, sinceMs: number): unknown;
+  /** Turns the response into the server-sent events of denied attempts (observe/feed.ts); absent: 404. */
+  denialFeed?(res: ServerResponse): void;
 }
 
 export interface DecisionsView {
@@ -45,7 +49,7 @@ const TOKEN_COOKIE = "picoseg_token";
 /** The sign-in form and its style: nothing about the mesh in them. */
 const CONSOLE_PUBLIC = new Set(["/ui/login", "/ui/console.css"]);
 /** Paths that show proxies, workloads or policies: behind authentication. */
-const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions"]);
+const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions", "/decisions/live", "/observations"]);
 
 export interface AdminSecurity {
   /** PEM material: serve HTTPS; with `ca`, ask clients for certificates verified against it. */
@@ -174,6 +178,17 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
     case "/decisions":
       if (!deps.decisions) return send(res, 404, "text/plain", "no decisions here\n");
       return send(res, 200, "application/json", `${JSON.stringify(deps.decisions())}\n`);
+    case "/decisions/live":
+      if (!deps.denialFeed) return send(res, 404, "text/plain", "no live feed here\n");
+      return deps.denialFeed(res);
+    case "/observations": {
+      if (!deps.observations) return send(res, 404, "text/plain", "no observations here\n");
+      const workload = url.searchParams.get("workload") ?? "";
+      if (!/^[^/]+\/[^/]+$/.test(workload)) return send(res, 400, "text/plain", "workload: expected NS/NAME\n");
+      const since = Number(url.searchParams.get("since") ?? "0");
+      if (!Number.isFinite(since) || since < 0) return send(res, 400, "text/plain", "since: expected ms since the Unix epoch\n");
+      return send(res, 200, "application/json", `${JSON.stringify(deps.observations(workload, since))}\n`);
+    }
     case "/healthz":
       return send(res, 200, "text/plain", "ok\n");
     case "/readyz": {

@@ -5,6 +5,7 @@ import { parsePositiveIntegerText, parseQuantity, type Parsed } from "./quantity
 
 export const ANNOTATION_PREFIX = "picoseg.io/";
 export const MODE_ANNOTATION = "picoseg.io/mode";
+export const LEARN_ANNOTATION = "picoseg.io/learn";
 
 /** The limits annotations may lower, by annotation name, and how each value is read. */
 export const LIMIT_ANNOTATIONS = {
@@ -22,13 +23,15 @@ export interface Tightening {
   enforce: boolean;
   /** `picoseg.io/mode: audit`: a request to loosen, ignored (and reported where it would matter). */
   auditRequested: boolean;
+  /** `picoseg.io/learn: "true"`: the workload's filter observes and reports (changes no decision). */
+  learn: boolean;
   /** Upper bounds for every rule's limits (bytes, or seconds for maxDurationSeconds). */
   limits: Partial<Record<LimitName, number>>;
 }
 
 /** Reads the picoseg.io/ annotations; anything that does not parse is a warning and ignored. */
 export function readAnnotations(annotations: Readonly<Record<string, string>>): { tightening: Tightening; warnings: string[] } {
-  const tightening: Tightening = { enforce: false, auditRequested: false, limits: {} };
+  const tightening: Tightening = { enforce: false, auditRequested: false, learn: false, limits: {} };
   const warnings: string[] = [];
   const names = Object.keys(annotations).filter((k) => k.startsWith(ANNOTATION_PREFIX)).sort();
   for (const name of names) {
@@ -37,6 +40,11 @@ export function readAnnotations(annotations: Readonly<Record<string, string>>): 
       if (value === "enforce") tightening.enforce = true;
       else if (value === "audit") tightening.auditRequested = true;
       else warnings.push(`annotation ${name}: ${JSON.stringify(value)} is not enforce or audit; ignored`);
+      continue;
+    }
+    if (name === LEARN_ANNOTATION) {
+      if (value === "true") tightening.learn = true;
+      else if (value !== "false") warnings.push(`annotation ${name}: ${JSON.stringify(value)} is not "true" or "false"; ignored`);
       continue;
     }
     const known = (LIMIT_ANNOTATIONS as Record<string, { limit: LimitName; parse: (v: string) => Parsed<number> }>)[name];

@@ -13,7 +13,7 @@ import { parseDuration, parseQuantity, type Parsed } from "./quantity.js";
 import { windowIntervals, type WeekInterval } from "./schedule.js";
 import { selectSegments } from "./select.js";
 import { offsetTable } from "./timezone.js";
-import type { CompileOptions, CompiledConfig, Framing, LoadedSegment, Mode, Rule, Workload } from "./types.js";
+import { DATA_CLASS_LABEL, type CompileOptions, type CompiledConfig, type Framing, type LoadedSegment, type Mode, type ReportChannel, type Rule, type Workload } from "./types.js";
 
 export const CONFIG_SCHEMA_VERSION = 1;
 const DEFAULT_TIMEZONE = "UTC";
@@ -36,6 +36,10 @@ export function compileForWorkload(segments: readonly LoadedSegment[], workload:
 
   const lines: string[] = [`picoseg ${CONFIG_SCHEMA_VERSION}`];
   if (opts.generation !== undefined) lines.push(`generation ${checkedNumber(opts.generation, "generation")}`);
+  // Learning mode observes everything; a regulated workload (issue 10's evidence) reports its denials.
+  const channel = opts.report ?? DEFAULT_REPORT_CHANNEL;
+  if (tightening.learn || selected.some(({ segment }) => segment.spec.learn === true)) lines.push(observeLine(channel));
+  else if (regulated(workload, selected)) lines.push(`${observeLine(channel)} denials`);
 
   // Time-zone tables first: one per distinct zone, numbered in order of first use.
   const zoneIds = new Map<string, number>();
@@ -66,6 +70,19 @@ export function compileForWorkload(segments: readonly LoadedSegment[], workload:
 
   lines.push("end");
   return { config: `${lines.join("\n")}\n`, segments: selected.map((s) => segmentKey(s.segment)), warnings };
+}
+
+/** The proxy's own xDS cluster in picoseg sidecar bootstraps (envoy/bootstrap.ts XDS_CLUSTER). */
+export const DEFAULT_REPORT_CHANNEL: ReportChannel = { cluster: "xds", intervalMs: 5000, capacity: 1024 };
+
+/** A workload that says what data it holds, or that a segment with `compliance` selects (compliance/report.ts). */
+function regulated(workload: Workload, selected: readonly LoadedSegment[]): boolean {
+  return workload.labels[DATA_CLASS_LABEL] !== undefined || selected.some(({ segment }) => (segment.spec.compliance ?? []).length > 0);
+}
+
+function observeLine(r: ReportChannel): string {
+  if (!/^[\x21-\x7e]+$/.test(r.cluster)) throw new Error(`report cluster ${JSON.stringify(r.cluster)}: must be printable ASCII without spaces`);
+  return `observe ${r.cluster} ${checkedNumber(r.intervalMs, "report interval")} ${checkedNumber(r.capacity, "report capacity")}`;
 }
 
 function ruleLines(rule: Rule, zoneIds: ReadonlyMap<string, number>, tightening: Tightening): string[] {

@@ -92,6 +92,8 @@ export interface PicoSegment {
     quarantine?: Quarantine;
     /** Regulated-data regimes of the selected workloads: evidence only, no decision changes. */
     compliance?: ComplianceRegime[];
+    /** Learning mode: the selected workloads' filters observe and report their traffic. */
+    learn?: boolean;
   };
 }
 
@@ -163,4 +165,14 @@ export interface CompileOptions {
   now?: Date;
   /** When set, a `generation G` line follows the header (CONFIG.md). */
   generation?: number;
+  /** Where learning-mode reports go (the `observe` line); default DEFAULT_REPORT_CHANNEL. */
+  report?: ReportChannel;
+}
+
+/** The report channel a learning filter uses: an Envoy cluster to the picoseg server's gRPC port. */
+export interface ReportChannel {
+  cluster: string;
+  intervalMs: number;
+  /** Connection aggregates the filter keeps per interval (its memory bound). */
+  capacity: number;
 }

@@ -3,6 +3,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig, type KubeAccess } from "../../kube/client.js";
 import { startKubeControl, type KubeControl } from "../../kube/controller.js";
 import { validatePolicyText } from "../../policy/index.js";
+import { parseDuration } from "../../policy/quantity.js";
 import { startXdsServer } from "../../server.js";
 import { KubernetesSource } from "../../source/kubernetes.js";
 
@@ -34,6 +35,9 @@ interface ServeFlags {
   auditLog?: string;
   auditMaxBytes: string;
   auditSummarySeconds: string;
+  reportCluster: string;
+  observationsFile?: string;
+  observationsWindow: string;
 }
 
 function port(text: string, flag: string): number {
@@ -93,6 +97,9 @@ export function registerServe(program: Command): void {
     .option("--audit-log <file>", "append the tamper-evident audit trail (JSON Lines, hash-chained) here; a restart continues it (`picoseg audit verify FILE`)")
     .option("--audit-max-bytes <n>", "rotate the audit log to FILE.1, FILE.2, … before it passes this size", String(10 * 1024 * 1024))
     .option("--audit-summary-seconds <s>", "sum the proxies' decisions over this interval into one audit entry", "60")
+    .option("--report-cluster <name>", "learning mode: the Envoy cluster proxies reach this server's gRPC port by (picoseg sidecar: xds; istio-manifests: picoseg-xds)", "xds")
+    .option("--observations-file <file>", "learning mode: keep the proxies' reports in this JSON Lines file too (read back at start)")
+    .option("--observations-window <duration>", "learning mode: how long reports are kept (e.g. 24h, 7d)", "7d")
     .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
     .option("--max-streams-per-peer <n>", "xDS streams one client address may hold; more are refused (RESOURCE_EXHAUSTED)", "256")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
@@ -109,6 +116,8 @@ export function registerServe(program: Command): void {
       if (!Number.isInteger(auditMaxBytes) || auditMaxBytes < 1024) throw new Error(`--audit-max-bytes: a size in bytes, at least 1024: ${flags.auditMaxBytes}`);
       const auditSummary = Number(flags.auditSummarySeconds);
       if (!(auditSummary > 0)) throw new Error(`--audit-summary-seconds: seconds, > 0: ${flags.auditSummarySeconds}`);
+      const window = parseDuration(flags.observationsWindow);
+      if (!window.ok) throw new Error(`--observations-window: ${window.message}`);
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
       let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
@@ -126,6 +135,11 @@ export function registerServe(program: Command): void {
       const server = await startXdsServer({
         ...(flags.auditLog !== undefined ? { audit: { file: flags.auditLog, maxBytes: auditMaxBytes, summaryIntervalMs: auditSummary * 1000 } } : {}),
         policies: kube ? kube.source : flags.policies!,
+        observations: {
+          report: { cluster: flags.reportCluster },
+          windowMs: window.value * 1000,
+          ...(flags.observationsFile !== undefined ? { file: flags.observationsFile } : {}),
+        },
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),

@@ -219,7 +219,7 @@ export class XdsStream<Req extends StreamRequest, Res> {
 }
 
 /** The URI SAN `spiffe://…` of a verified client certificate; undefined on plaintext or without one. */
-function peerSpiffeId<Req, Res>(call: grpc.ServerDuplexStream<Req, Res>): string | undefined {
+export function peerSpiffeId(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, "getAuthContext">): string | undefined {
   const cert = call.getAuthContext()?.sslPeerCertificate;
   const san = cert?.subjectaltname;
   if (!san) return undefined;

@@ -1,0 +1,38 @@
+// What the learning-mode tests share: one request/echo round trip through a sidecar from a chosen
+// loopback source, the CLI run as an operator runs it, and a list of things to stop after a test.
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { waitFor } from "../../../xds-server/src/util/wait.js";
+import { TcpClient } from "../../../tools/envoy-harness/client.js";
+
+/** Connects from `from` (a 127.0.0.0/8 address), sends `payload`, waits for its echo, closes. */
+export async function exchange(port: number, from: string, payload: string): Promise<void> {
+  const c = await TcpClient.connect(port, { from });
+  await c.write(payload);
+  await waitFor("the echo", () => (c.received().length >= payload.length ? true : undefined), 5000);
+  c.socket.end();
+  await waitFor("the close", () => c.closedBy, 5000);
+}
+
+const execFileAsync = promisify(execFile);
+const RUN_CLI = path.join(import.meta.dirname, "..", "..", "xds", "run-cli.ts");
+
+/** `picoseg ARGS…` from the TypeScript sources; rejects on a non-zero exit. */
+export function picoseg(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileAsync(process.execPath, ["--import", "tsx", RUN_CLI, ...args]);
+}
+
+/** Things to stop after each test, last started first: `afterEach(() => stops.run())`. */
+export class Stops {
+  private readonly list: Array<() => Promise<void>> = [];
+
+  add<T extends { stop?: () => Promise<void>; close?: () => Promise<void> }>(thing: T): T {
+    this.list.push(() => (thing.stop ?? thing.close)!.call(thing));
+    return thing;
+  }
+
+  async run(): Promise<void> {
+    for (const stop of this.list.splice(0).reverse()) await stop();
+  }
+}

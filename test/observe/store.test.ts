@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ObservationStore } from "../../xds-server/src/observe/store.js";
+import { report } from "./fixtures.js";
+
+const entry = (at: number, seq: number, boot = 1) => ({ at, node: "db-1", workload: "payments/db", labels: { app: "db" }, report: report({ seq, boot }) });
+
+describe("the observation store", () => {
+  it("keeps reports per workload and drops what is older than its window", () => {
+    let now = 10_000_000;
+    const store = new ObservationStore({ windowMs: 60_000, now: () => now });
+    store.add(entry(now - 30_000, 1));
+    store.add(entry(now, 2));
+    expect(store.query("payments/db", 0).map((r) => r.report.seq)).toEqual([1, 2]);
+    expect(store.query("payments/db", now).map((r) => r.report.seq)).toEqual([2]);
+    now += 45_000;
+    expect(store.query("payments/db", 0).map((r) => r.report.seq)).toEqual([2]);
+    expect(store.query("other/x", 0)).toEqual([]);
+  });
+
+  it("stores a resent body once, and a restarted filter's new numbering anew", () => {
+    const store = new ObservationStore();
+    const now = Date.now();
+    expect(store.add(entry(now, 1))).toBe(true);
+    expect(store.add(entry(now + 1, 1))).toBe(false);
+    expect(store.add(entry(now + 2, 1, 2))).toBe(true);
+    expect(store.query("payments/db", 0)).toHaveLength(2);
+  });
+
+  it("reads its JSON Lines file back after a restart, and still knows what it stored", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "picoseg-obs-")), "obs.jsonl");
+    const now = Date.now();
+    const first = new ObservationStore({ file });
+    first.add(entry(now, 1));
+    first.add(entry(now, 2));
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
+    const second = new ObservationStore({ file });
+    expect(second.query("payments/db", 0).map((r) => r.report.seq)).toEqual([1, 2]);
+    expect(second.add(entry(now, 2))).toBe(false);
+  });
+
+  it("refuses a file with a malformed line, naming file and line; a torn last line is skipped", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "picoseg-obs-"));
+    const good = JSON.stringify(entry(Date.now(), 1));
+    const bad = path.join(dir, "bad.jsonl");
+    writeFileSync(bad, `${good}\n{"at":1}\n${good}\n`);
+    expect(() => new ObservationStore({ file: bad })).toThrow(`${bad}:2: expected {at, node, workload, report}`);
+    const torn = path.join(dir, "torn.jsonl");
+    writeFileSync(torn, `${good}\n`);
+    appendFileSync(torn, good.slice(0, 40));
+    const logs: string[] = [];
+    const store = new ObservationStore({ file: torn, log: (l) => logs.push(l) });
+    expect(store.query("payments/db", 0)).toHaveLength(1);
+    expect(logs.join("\n")).toMatch(/torn\.jsonl:2: .*torn last line, ignored/);
+  });
+});

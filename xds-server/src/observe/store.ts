@@ -1,0 +1,118 @@
+// What the server keeps of the proxies' reports: per workload, the reports of the last `window`,
+// in memory, and (optionally) appended to a JSON Lines file that a restarted server reads back,
+// so that learning does not start over. A resent body (same node, boot and seq) is stored once.
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { parseReport, ReportError, type ProxyReport } from "./report.js";
+
+/** One accepted report: when it arrived, from which proxy, for which workload (NS/NAME). */
+export interface StoredReport {
+  at: number;
+  node: string;
+  workload: string;
+  /** The workload's labels as its proxy announced them (what a proposal's selector uses). */
+  labels: Record<string, string>;
+  report: ProxyReport;
+}
+
+export interface ObservationStoreOptions {
+  /** How long reports are kept (ms). Default 7 days. */
+  windowMs?: number;
+  /** JSON Lines file: read at start, appended to on each report. */
+  file?: string;
+  /** Reports kept per workload at most; the oldest go first. Default 100,000. */
+  maxPerWorkload?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_OBSERVATION_WINDOW_MS = 7 * 24 * 3600_000;
+
+export class ObservationStore {
+  private readonly byWorkload = new Map<string, StoredReport[]>();
+  /** node → the highest seq stored per report stream, to store a resent body once. */
+  private readonly lastSeq = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly maxPerWorkload: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ObservationStoreOptions = {}) {
+    this.windowMs = opts.windowMs ?? DEFAULT_OBSERVATION_WINDOW_MS;
+    this.maxPerWorkload = opts.maxPerWorkload ?? 100_000;
+    this.now = opts.now ?? Date.now;
+    if (opts.file !== undefined && existsSync(opts.file)) this.load(opts.file);
+  }
+
+  /** Stores one report; false when it is a resent body already stored. */
+  add(entry: StoredReport): boolean {
+    const stream = `${entry.node}\0${entry.report.boot}`;
+    const last = this.lastSeq.get(stream);
+    if (last !== undefined && entry.report.seq <= last) return false;
+    this.lastSeq.set(stream, entry.report.seq);
+    this.keep(entry);
+    if (this.opts.file !== undefined) appendFileSync(this.opts.file, `${JSON.stringify(entry)}\n`);
+    return true;
+  }
+
+  /** The reports of a workload (NS/NAME) that arrived at or after `sinceMs`, oldest first. */
+  query(workload: string, sinceMs: number): StoredReport[] {
+    this.prune();
+    return (this.byWorkload.get(workload) ?? []).filter((r) => r.at >= sinceMs);
+  }
+
+  /** The reports the given nodes sent, whatever workload they were filed under, since `sinceMs`. */
+  fromNodes(nodeIds: readonly string[], sinceMs: number): StoredReport[] {
+    this.prune();
+    const wanted = new Set(nodeIds);
+    return [...this.byWorkload.values()].flatMap((list) => list.filter((r) => wanted.has(r.node) && r.at >= sinceMs));
+  }
+
+  workloads(): string[] {
+    this.prune();
+    return [...this.byWorkload.keys()].sort();
+  }
+
+  private keep(entry: StoredReport): void {
+    let list = this.byWorkload.get(entry.workload);
+    if (!list) this.byWorkload.set(entry.workload, (list = []));
+    list.push(entry);
+    if (list.length > this.maxPerWorkload) list.splice(0, list.length - this.maxPerWorkload);
+  }
+
+  private prune(): void {
+    const floor = this.now() - this.windowMs;
+    for (const [w, list] of this.byWorkload) {
+      let i = 0;
+      while (i < list.length && list[i]!.at < floor) i++;
+      if (i > 0) list.splice(0, i);
+      if (list.length === 0) this.byWorkload.delete(w);
+    }
+  }
+
+  /** Reads the file back; a malformed line is an error naming it, except a torn last line (a crash mid-write). */
+  private load(file: string): void {
+    const lines = readFileSync(file, "utf8").split("\n");
+    const floor = this.now() - this.windowMs;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.trim() === "") continue;
+      try {
+        const e = JSON.parse(line) as Partial<StoredReport>;
+        if (typeof e.at !== "number" || typeof e.node !== "string" || typeof e.workload !== "string") {
+          throw new ReportError("expected {at, node, workload, report}");
+        }
+        const report = parseReport(JSON.stringify(e.report));
+        const labels = e.labels ?? {};
+        if (typeof labels !== "object" || Object.values(labels).some((v) => typeof v !== "string")) throw new ReportError("labels: expected a map of strings");
+        const entry: StoredReport = { at: e.at, node: e.node, workload: e.workload, labels, report };
+        const stream = `${entry.node}\0${report.boot}`;
+        this.lastSeq.set(stream, Math.max(this.lastSeq.get(stream) ?? 0, report.seq));
+        if (entry.at >= floor) this.keep(entry);
+      } catch (err) {
+        const last = lines.slice(i + 1).every((l) => l.trim() === "");
+        const msg = `${file}:${i + 1}: ${err instanceof Error ? err.message : String(err)}`;
+        if (!last) throw new Error(msg);
+        this.opts.log?.(`picoseg: ${msg} (a torn last line, ignored)`);
+      }
+    }
+  }
+}
