@@ -40,6 +40,8 @@ const N = arg("clients", 1000, 15_000);
 const WORKLOADS = arg("workloads", 20, 1000);
 const ROUNDS = arg("rounds", 3, 20);
 const DEBOUNCE = arg("debounce", 150, 5000);
+/** Clients of the unmeasured warm-up run (few enough to leave ephemeral ports for 2 × 10,000 more). */
+const WARMUP_CLIENTS = 1000;
 /** Every wait for clients is bounded by this. */
 const WAIT_MS = 180_000;
 
@@ -175,7 +177,17 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
-async function runSide(side: Side): Promise<SideResult> {
+/** Clients and rounds of a side run: the measured ones, or the clients' warm-up. */
+interface RunShape {
+  clients: number;
+  rounds: number;
+  /** Print nothing: the warm-up's figures are not kept. */
+  quiet?: boolean;
+}
+
+async function runSide(side: Side, shape: RunShape = { clients: N, rounds: ROUNDS }): Promise<SideResult> {
+  const { clients: n, rounds: roundCount, quiet = false } = shape;
+  const say = (line: string): void => void (quiet || console.log(line));
   await side.gc();
   const rssBefore = rss(side.pid);
   let received = 0;
@@ -191,19 +203,19 @@ async function runSide(side: Side): Promise<SideResult> {
   const clients: H2Client[] = [];
   const t0 = performance.now();
   try {
-    for (let i = 0; i < N; i++) {
+    for (let i = 0; i < n; i++) {
       clients.push(connectH2Client(side.xdsAddress, { id: `bench-${i}`, namespace: "bench", labels: clientLabels(i, WORKLOADS) }, onUpdate, onError));
       // At most ~1,000 connections in progress: on a busy machine a burst of 10,000 overflows the
       // server's accept queue (its connections are then reset), and N Envoys never connect at once.
       if (i % 200 === 199) await until(`${side.name}: initial config to ${i - 999} clients`, () => (noErrors(), received >= i - 999), 5);
     }
-    await until(`${side.name}: initial config to ${N} clients`, () => (noErrors(), received >= N), 10);
+    await until(`${side.name}: initial config to ${n} clients`, () => (noErrors(), received >= n), 10);
     const connectMs = performance.now() - t0;
-    await until(`${side.name}: ${N} initial ACKs`, async () => (await side.acks()) >= N, 10);
-    console.log(`  ${side.name}: connect + initial config to all ${N}: ${connectMs.toFixed(0)} ms`);
+    await until(`${side.name}: ${n} initial ACKs`, async () => (await side.acks()) >= n, 10);
+    say(`  ${side.name}: connect + initial config to all ${n}: ${connectMs.toFixed(0)} ms`);
 
     const rounds: RoundResult[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= roundCount; round++) {
       const acks0 = await side.acks();
       const before = new Map(clients.map((c) => [c, c.version]));
       received = 0;
@@ -211,8 +223,8 @@ async function runSide(side: Side): Promise<SideResult> {
       const clientCpu0 = process.cpuUsage();
       const start = performance.now();
       await side.change(round);
-      await until(`${side.name}: round ${round} to ${N} clients`, () => (noErrors(), received >= N));
-      await until(`${side.name}: round ${round} ACKs`, async () => (await side.acks()) >= acks0 + N, 5);
+      await until(`${side.name}: round ${round} to ${n} clients`, () => (noErrors(), received >= n));
+      await until(`${side.name}: round ${round} ACKs`, async () => (await side.acks()) >= acks0 + n, 5);
       const allAcked = performance.now() - start;
       const cpuMs = (cpuSeconds(side.pid) - cpu0) * 1000;
       const clientUse = process.cpuUsage(clientCpu0);
@@ -221,13 +233,13 @@ async function runSide(side: Side): Promise<SideResult> {
       const lat = clients.map((c) => c.updatedAt - start);
       const r = { p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat), allAcked, cpuMs };
       rounds.push(r);
-      console.log(`  ${side.name} round ${round}: p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, max ${r.max.toFixed(0)} ms, all ACKed ${allAcked.toFixed(0)} ms, server CPU ${cpuMs.toFixed(0)} ms, clients' CPU ${clientCpuMs.toFixed(0)} ms`);
+      say(`  ${side.name} round ${round}: p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, max ${r.max.toFixed(0)} ms, all ACKed ${allAcked.toFixed(0)} ms, server CPU ${cpuMs.toFixed(0)} ms, clients' CPU ${clientCpuMs.toFixed(0)} ms`);
     }
     // Memory once the rounds are done (clients still connected): a forced full GC between
     // connecting and round 1 made picoseg's next push ~1.5x as costly, which no real server sees.
     await side.gc();
     const rssAfter = rss(side.pid);
-    console.log(`  ${side.name}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before the clients, ${(rssAfter / 2 ** 20).toFixed(1)} MiB with them (after the rounds)`);
+    say(`  ${side.name}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before the clients, ${(rssAfter / 2 ** 20).toFixed(1)} MiB with them (after the rounds)`);
     return { name: side.name, connectMs, rssBefore, rssAfter, rounds };
   } finally {
     for (const c of clients) c.close();
@@ -264,6 +276,13 @@ async function main(): Promise<void> {
     await exportResources(resources);
 
     console.log(`xDS side by side: ${N} delta-ECDS clients (hand-framed node:http2, one connection each), ${WORKLOADS} workloads, ${ROUNDS} rounds, debounce ${DEBOUNCE} ms on both sides`);
+    // The clients run in this process, compiled by V8 as they run, like picoseg's server: measured
+    // first and cold, they would add their own warm-up to picoseg's rounds alone (go-control-plane
+    // came second, to warm clients). A short unmeasured run against go-control-plane (it starts in
+    // milliseconds) warms them for both sides alike.
+    const warmup = { clients: Math.min(N, WARMUP_CLIENTS), rounds: ROUNDS, quiet: true };
+    await runSide(await gcpSide(gcpBinary, resources), warmup);
+    console.log(`  (clients warmed up first: ${warmup.clients} of them, ${warmup.rounds} rounds against go-control-plane, not measured)`);
     const ours = await runSide(await picosegSide(policies));
     // --picoseg-only: profile or compare builds of picoseg's server alone.
     if (process.argv.includes("--picoseg-only")) return;

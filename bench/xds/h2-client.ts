@@ -45,6 +45,13 @@ export function connectH2Client(
     te: "trailers",
   });
   stream.on("error", onError);
+  // A refused or failed stream ends with a non-zero grpc-status (trailers, or headers alone).
+  const failed = (h: http2.IncomingHttpHeaders): void => {
+    const status = h["grpc-status"];
+    if (status !== undefined && status !== "0") onError(new Error(`grpc-status ${String(status)}: ${String(h["grpc-message"] ?? "")}`));
+  };
+  stream.on("response", failed);
+  stream.on("trailers", failed);
   const client: H2Client = {
     version: "",
     updatedAt: 0,

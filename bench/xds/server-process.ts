@@ -22,6 +22,9 @@ const server = await startXdsServer({
   httpPort: 0,
   log: () => {},
   debounceMs: Number(process.argv[3] ?? "150"),
+  // Every simulated client connects from 127.0.0.1: the per-address bound (claims.ts) would
+  // refuse all but the first 256 of them, where N real Envoys each have their own address.
+  maxStreamsPerPeer: Number.MAX_SAFE_INTEGER,
 });
 
 async function counter(name: string): Promise<number> {

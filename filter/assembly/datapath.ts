@@ -12,7 +12,7 @@ import {
 } from "./connection";
 import { principal, readFacts } from "./facts";
 import { FrameState, frameAdvance, resetFrame, stopWireFraming, wireFrame } from "./framing";
-import { BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, STOP, fillFromHost, nowMs, releaseToHost } from "./hostcalls";
+import { BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, STOP, fillFromHost, forgetFetched, nowMs, releaseToHost } from "./hostcalls";
 import { learnRead } from "./learning";
 import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
@@ -73,6 +73,7 @@ export function bytesOf(upstream: bool): ByteView {
  * argument on every call, which the bench sees on every read.
  */
 export function onData(rootRef: usize, c: Conn, size: u32, end: bool, upstream: bool): u32 {
+  forgetFetched(); // the host's buffers changed since the last callback
   if ((c.flags & F_DECIDED) == 0) {
     // Data before proxy_on_new_connection: judge admission first, never forward undecided.
     if ((c.flags & F_PENDING) == 0 && newConnection(changetype<PicosegRoot>(rootRef), c) == STOP) return STOP;

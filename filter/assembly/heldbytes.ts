@@ -6,7 +6,7 @@ import { Config, Rule } from "./config";
 import { Conn, F_CLOSED, F_ENDED, F_PENDING, F_SNIFF_LATE, F_SNIFF_UP } from "./connection";
 import { bytesOf, onData } from "./datapath";
 import { wouldLog } from "./decisionlog";
-import { CONTINUE, LOG_ERROR, NUDGE_BROKEN, closeDownstream, continueDownstream, hostLog, nudgeUpstream } from "./hostcalls";
+import { CONTINUE, LOG_ERROR, NUDGE_BROKEN, closeDownstream, continueDownstream, forgetFetched, hostLog, nudgeUpstream } from "./hostcalls";
 import { R_PROTOCOL } from "./reasons";
 import { PicosegRoot } from "./root";
 import { SNIFF_LIMIT, sniffView } from "./sniff";
@@ -53,6 +53,7 @@ export function releaseHeldOut(c: Conn): void {
  */
 export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): void {
   c.flags |= F_SNIFF_LATE;
+  forgetFetched();
   let upstream = (c.flags & F_SNIFF_UP) != 0;
   let view = bytesOf(upstream);
   let size: u32 = 0;

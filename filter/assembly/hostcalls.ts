@@ -154,6 +154,7 @@ export const NUDGE_BROKEN: i32 = 2;
 const FILL_CHUNK: u32 = 65536;
 var fillZeros: usize = 0;
 export function nudgeUpstream(fill: u32): i32 {
+  forgetFetched(); // the upstream buffer changes under this call
   if (fillZeros == 0) {
     fillZeros = heap.alloc(<usize>FILL_CHUNK);
     memory.fill(fillZeros, 0, <usize>FILL_CHUNK);
@@ -192,16 +193,49 @@ export function incrementCounter(id: u32): void {
 export const CONTINUE: u32 = 0;
 export const STOP: u32 = 1;
 
+/**
+ * The last few bytes fetched from a host buffer in this callback. A later step that asks for bytes
+ * inside them (framing's length field inside the prefix sniffing read) costs no second host call:
+ * each one copies through a call back into our malloc. Valid only while the host buffer is
+ * unchanged: forgotten at the start of every data callback (forgetFetched) and by nudgeUpstream.
+ */
+const KEEP_MAX: u32 = 64;
+const kept: usize = heap.alloc(<usize>KEEP_MAX);
+var keptSource: usize = 0;
+var keptStart: u32 = 0;
+var keptLen: u32 = 0;
+/** The last fill was served from `kept`: its release gives nothing back to the host. */
+var fillWasKept: bool = false;
+
+export function forgetFetched(): void {
+  keptSource = 0;
+  keptLen = 0;
+}
+
 /** ByteView filler over the host buffer whose type is view.source: copies just the asked bytes. */
 export function fillFromHost(view: ByteView, start: u32, len: u32): bool {
+  if (keptSource == view.source && keptLen > 0 && start >= keptStart && <u64>start + <u64>len <= <u64>keptStart + <u64>keptLen) {
+    view.ptr = kept + <usize>(start - keptStart);
+    view.len = <usize>len;
+    fillWasKept = true;
+    return true;
+  }
+  fillWasKept = false;
   let ok = hostGetBuffer(<i32>view.source, start, len);
   view.ptr = hostPtr;
   view.len = hostLen;
+  if (ok && hostLen > 0 && hostLen <= <usize>KEEP_MAX) {
+    memory.copy(kept, hostPtr, hostLen);
+    keptSource = view.source;
+    keptStart = start;
+    keptLen = <u32>hostLen;
+  }
   return ok;
 }
 
 export function releaseToHost(view: ByteView): void {
-  releaseHost();
+  if (!fillWasKept) releaseHost();
+  fillWasKept = false;
   view.ptr = 0;
   view.len = 0;
 }

@@ -183,3 +183,25 @@ describe("quarantine", () => {
     expect(w2.connect({ port: 5432 }).closeReason).toBe("quarantined");
   });
 });
+
+describe("record keys", () => {
+  it("each segment, rule and source has its own records: picoseg/ps/<segment>/<rule>/#<slot>, picoseg/q/<segment>/<identity>", async () => {
+    const host = await hostWith(config(
+      "segment ns/a enforce", "quarantine 3 600 900",
+      "rule one", "port 1 1", "perSource 60 - 1 -",
+      "rule two", "port 2 2", "perSource 60 - 1 -",
+      "segment ns/b enforce", "quarantine 3 600 900",
+      "rule one", "port 3 3", "perSource 60 - 1 -",
+    ));
+    // Alternating rules, segments and sources: each first connection is admitted, each second one is its record's second.
+    for (const [port, source] of [[1, "10.0.0.1"], [2, "10.0.0.1"], [3, "10.0.0.1"], [1, "10.0.0.2"], [3, "10.0.0.2"]] as const) {
+      expect(host.connect({ port, source: `${source}:1000` }).closed, `port ${port} from ${source}`).toBe(false);
+    }
+    for (const port of [1, 2, 3]) expect(host.connect({ port, source: "10.0.0.1:1001" }).closeReason).toBe("source-connections");
+    const keys = [...host.sharedData().keys()];
+    expect([...new Set(keys.filter((k) => k.startsWith("picoseg/ps/")).map((k) => k.replace(/#\d+$/, "#")))].sort())
+      .toEqual(["picoseg/ps/ns/a/one/#", "picoseg/ps/ns/a/two/#", "picoseg/ps/ns/b/one/#"]);
+    // The three denials of 10.0.0.1 are strikes in both segments.
+    expect(keys.filter((k) => k.startsWith("picoseg/q/")).sort()).toEqual(["picoseg/q/ns/a/10.0.0.1", "picoseg/q/ns/b/10.0.0.1"]);
+  });
+});

@@ -263,10 +263,8 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
 
 /** The connected proxies that announce a loopback admin address (PICOSEG_ADMIN): their counters can be read. */
 function announcedAdmins(configs: ProxyConfigs): ProxyEndpoint[] {
-  return configs.proxyIds().flatMap((id) => {
-    const c = configs.describe(id);
-    if (!c) return [];
-    const admin = c.node.metadata["PICOSEG_ADMIN"];
-    return [{ nodeId: id, workload: c.node.workload, streams: c.streams, ...(typeof admin === "string" ? { admin } : {}) }];
+  return configs.nodes().map(({ id, node, streams }) => {
+    const admin = node.metadata["PICOSEG_ADMIN"];
+    return { nodeId: id, workload: node.workload, streams, ...(typeof admin === "string" ? { admin } : {}) };
   });
 }

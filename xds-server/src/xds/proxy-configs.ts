@@ -6,7 +6,7 @@ import { MAX_CONFIG_BYTES, sizeText } from "../policy/limits.js";
 import { segmentKey } from "../policy/load.js";
 import type { CompiledConfig, LoadedSegment, Workload } from "../policy/types.js";
 import type { SnapshotCache } from "./cache/snapshot-cache.js";
-import type { Subscription } from "./cache/types.js";
+import type { Snapshot, Subscription } from "./cache/types.js";
 import type { NodeInfo } from "./node.js";
 import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
 import type { Callbacks, StreamInfo } from "./server/callbacks.js";
@@ -58,12 +58,21 @@ interface ProxyEntry {
   names: Set<string>;
   /** namesOf(): the served names, sorted; built once per change of `names`, not per push. */
   served?: string[];
+  /** `served` as one string: the key of what the proxies with these names share. */
+  servedKey?: string;
   compiled?: CompiledConfig;
-  current: Record<string, string>;
+  current: Readonly<Record<string, string>>;
   error?: string;
 }
 
 type ResourcesByConfig = Map<string, Map<string, MarshaledResource>>;
+
+/** What a proxy's snapshot holds for one config and one set of served names. */
+interface Served {
+  snapshot: Snapshot;
+  /** Resource name → version (ProxyContent.currentVersions). */
+  current: Readonly<Record<string, string>>;
+}
 
 export class ProxyConfigs implements Callbacks {
   private segments: LoadedSegment[] = [];
@@ -90,6 +99,11 @@ export class ProxyConfigs implements Callbacks {
    * each building and hashing a name+config key as long as the config.
    */
   private resourcesByConfig: ResourcesByConfig = new Map();
+  /**
+   * Per config string, then per servedKey: the snapshot the proxies of a workload share (they
+   * ask for the same names). Built once per push, not once per proxy; the cache only reads it.
+   */
+  private servedByConfig = new Map<string, Map<string, Served>>();
 
   constructor(private readonly opts: ProxyConfigsOptions) {}
 
@@ -106,6 +120,7 @@ export class ProxyConfigs implements Callbacks {
     this.compiledByWorkload = new Map();
     const previous = this.resourcesByConfig;
     this.resourcesByConfig = new Map();
+    this.servedByConfig = new Map();
     const round = ++this.round;
     const ids = [...this.proxies.keys()];
     const step = (from: number): void => {
@@ -163,11 +178,23 @@ export class ProxyConfigs implements Callbacks {
     if (sameSet(union, p.names)) return false;
     p.names = union;
     delete p.served;
+    delete p.servedKey;
     return true;
   }
 
   proxyIds(): string[] {
     return [...this.proxies.keys()];
+  }
+
+  /**
+   * Every connected proxy's node and stream ids: what the decision counters poll each second
+   * (server.ts), without the copies describe() makes for status (thousands of proxies, every
+   * second, during pushes too).
+   */
+  nodes(): { id: string; node: NodeInfo; streams: number[] }[] {
+    const out: { id: string; node: NodeInfo; streams: number[] }[] = [];
+    for (const [id, p] of this.proxies) out.push({ id, node: p.node, streams: [...p.streams] });
+    return out;
   }
 
   describe(id: string): ProxyContent | undefined {
@@ -197,7 +224,7 @@ export class ProxyConfigs implements Callbacks {
       p.error = `compile failed: ${err instanceof Error ? err.message : String(err)}`;
       return; // keep the previous snapshot
     }
-    const bytes = Buffer.byteLength(compiled.config);
+    const bytes = configBytes(compiled);
     const max = this.opts.maxConfigBytes ?? MAX_CONFIG_BYTES;
     if (bytes > max) {
       // The proxy keeps its previous config: one past the limit would be refused by it (gRPC) or
@@ -210,17 +237,34 @@ export class ProxyConfigs implements Callbacks {
     }
     delete p.error;
     p.compiled = compiled;
-    let byName = this.resourcesByConfig.get(compiled.config);
-    if (!byName) this.resourcesByConfig.set(compiled.config, (byName = new Map()));
+    const served = this.servedFor(compiled.config, p, reuse);
+    p.current = served.current;
+    this.opts.cache.setSnapshot(id, served.snapshot);
+  }
+
+  /** The snapshot for `config` and p's names, built for the first proxy of a push that has both. */
+  private servedFor(config: string, p: ProxyEntry, reuse: ResourcesByConfig): Served {
+    const names = this.namesOf(p);
+    const key = (p.servedKey ??= JSON.stringify(names));
+    let byNames = this.servedByConfig.get(config);
+    if (!byNames) this.servedByConfig.set(config, (byNames = new Map()));
+    let served = byNames.get(key);
+    if (served) return served;
+    let byName = this.resourcesByConfig.get(config);
+    if (!byName) this.resourcesByConfig.set(config, (byName = new Map()));
     const resources = new Map<string, MarshaledResource>();
-    for (const name of this.namesOf(p)) {
-      let r = byName.get(name) ?? reuse.get(compiled.config)?.get(name);
-      if (!r) r = buildFilterResource(name, compiled.config, this.opts.module);
+    for (const name of names) {
+      let r = byName.get(name) ?? reuse.get(config)?.get(name);
+      if (!r) r = buildFilterResource(name, config, this.opts.module);
       byName.set(name, r);
       resources.set(name, r);
     }
-    p.current = Object.fromEntries([...resources].map(([n, r]) => [n, r.version]));
-    this.opts.cache.setSnapshot(id, new Map([[TYPED_EXTENSION_CONFIG_TYPE, resources]]));
+    served = {
+      snapshot: new Map([[TYPED_EXTENSION_CONFIG_TYPE, resources]]),
+      current: Object.fromEntries([...resources].map(([n, r]) => [n, r.version])),
+    };
+    byNames.set(key, served);
+    return served;
   }
 
   private compileFor(workload: Workload): CompiledConfig {
@@ -241,6 +285,15 @@ export class ProxyConfigs implements Callbacks {
     }
     return c;
   }
+}
+
+// A compiled config never changes: measure its UTF-8 size once, not once per proxy per push.
+const configSizes = new WeakMap<CompiledConfig, number>();
+
+function configBytes(c: CompiledConfig): number {
+  let n = configSizes.get(c);
+  if (n === undefined) configSizes.set(c, (n = Buffer.byteLength(c.config)));
+  return n;
 }
 
 function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): boolean {

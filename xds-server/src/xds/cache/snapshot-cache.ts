@@ -149,11 +149,16 @@ export class SnapshotCache implements ConfigWatcher {
     }
     const known = watch.request.known;
     const changed = view.filter((r) => known.get(r.name) !== r.version);
-    const present = new Set(view.map((r) => r.name));
     // Only names still in the subscription can be "removed"; unsubscribed ones are simply forgotten.
-    const removed = [...known.keys()].filter(
-      (name) => !present.has(name) && (subscription.wildcard || subscription.names.has(name)),
-    );
+    const removed: string[] = [];
+    if (known.size > 0) {
+      // Every push answers one watch per proxy: no name set for the usual view of one resource.
+      const present = view.length === 1 ? undefined : new Set(view.map((r) => r.name));
+      for (const name of known.keys()) {
+        const inView = present ? present.has(name) : view[0]?.name === name;
+        if (!inView && (subscription.wildcard || subscription.names.has(name))) removed.push(name);
+      }
+    }
     if (changed.length === 0 && removed.length === 0) return false;
     watch.respond({ resources: changed, removed, systemVersion: viewVersion(view), snapshotSetAt: entry.setAt });
     return true;
