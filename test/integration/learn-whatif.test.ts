@@ -92,6 +92,12 @@ async function observeProposeAudit(s: Scenario): Promise<void> {
   }
 }
 
+/** The candidate: one audit-mode rule `api` for shop/db, of the given attribute lines. */
+function candidate(ruleLines: string): string {
+  return ["apiVersion: picoseg.io/v1alpha1", "kind: PicoSegment", "metadata: { name: db, namespace: shop }", "spec:",
+    "  selector: { matchLabels: { app: db } }", "  mode: audit", "  rules:", "    - name: api", ruleLines, ""].join("\n");
+}
+
 /** A message under `lengthPrefixed 0 2 big 0`: a 2-byte big-endian length, then that many bytes; `total` counts both. */
 function message(total: number): Buffer {
   const m = Buffer.alloc(total, 0x78);
@@ -111,19 +117,10 @@ describe("learn and what-if against a real Envoy", () => {
         { from: "127.0.0.5", payload: `POST / HTTP/1.1\r\nContent-Length: 8000\r\n\r\n${"b".repeat(8000)}`, times: 2 }, // bytes-in
       ],
       // Admits http1 from 127.0.0.2, .4 and .5 (1000 bytes in at most), nothing else.
-      candidate: (port) => `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: db, namespace: shop }
-spec:
-  selector: { matchLabels: { app: db } }
-  mode: audit
-  rules:
-    - name: api
-      from: { ipBlocks: ["127.0.0.2/32", "127.0.0.4/32", "127.0.0.5/32"] }
+      candidate: (port) => candidate(`      from: { ipBlocks: ["127.0.0.2/32", "127.0.0.4/32", "127.0.0.5/32"] }
       ports: [${port}]
       protocols: [http1]
-      limits: { maxBytesIn: 1000 }
-`,
+      limits: { maxBytesIn: 1000 }`),
       proposal: (text) => {
         expect(text).toMatch(/- "127\.0\.0\.5\/32"\s+# 2 connections/);
         expect(text).toMatch(/protocols: \[http1, redis, unknown\]/);
@@ -144,17 +141,8 @@ spec:
         { from: "127.0.0.4", payload: message(100), times: 2 }, // exactly the limit
         { from: "127.0.0.5", payload: message(101), times: 2 }, // one byte over
       ],
-      candidate: (port) => `apiVersion: picoseg.io/v1alpha1
-kind: PicoSegment
-metadata: { name: db, namespace: shop }
-spec:
-  selector: { matchLabels: { app: db } }
-  mode: audit
-  rules:
-    - name: api
-      ports: [${port}]
-      limits: { maxMessageBytes: 100, framing: { type: lengthPrefixed, offset: 0, width: 2 } }
-`,
+      candidate: (port) => candidate(`      ports: [${port}]
+      limits: { maxMessageBytes: 100, framing: { type: lengthPrefixed, offset: 0, width: 2 } }`),
       proposal: (text) => {
         // 500 × 2 = 1,000 bytes → 1Ki, under the framing observed.
         expect(text).toMatch(/maxMessageBytes: 1Ki\s+# largest lengthPrefixed message 500 B over 9 connections/);
