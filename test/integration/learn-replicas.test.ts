@@ -4,8 +4,7 @@
 // `picoseg learn --server` one of them proposes from both proxies' traffic, and /proposals on the
 // other gives the same segment. With one replica down, learn and what-if warn on stderr naming it,
 // and the proposal says in its header that it was made from partial data.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { learningSegment } from "../../xds-server/src/learn/segment.js";
@@ -13,7 +12,7 @@ import type { WorkloadProposal } from "../../xds-server/src/learn/proposals.js";
 import type { StoredReport } from "../../xds-server/src/observe/store.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { Stops, XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { Stops, XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, tokenScratch, waitFor } from "./harness/index.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());
@@ -28,10 +27,7 @@ const connsOf = (fx: Fixture, node: string): number =>
 
 describe("learning across two replicas", () => {
   it("proposes from both replicas' proxies, and says which replica is missing when one is down", async () => {
-    const scratch = await mkdtemp(path.join(tmpdir(), "picoseg-replicas-"));
-    stops.add({ close: () => rm(scratch, { recursive: true, force: true }) });
-    const tokenFile = path.join(scratch, "token");
-    await writeFile(tokenFile, `${TOKEN}\n`);
+    const { dir: scratch, tokenFile } = await tokenScratch(stops, "picoseg-replicas-", TOKEN);
     const [httpA, httpB, portA, portB] = (await freePorts(4)) as [number, number, number, number];
     const peers = { urls: [`http://127.0.0.1:${httpA}`, `http://127.0.0.1:${httpB}`], timeoutMs: 2000 };
     const replica = async (httpPort: number): Promise<Fixture> =>

@@ -1,11 +1,8 @@
 // /decisions/live, /observations and /proposals show who connects and who was denied: behind the
 // same authentication as /status; with it, the event stream opens at once (its events:
 // observe-report.test.ts), and a bad option is a 400 naming it.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Stops } from "../integration/harness/exchange.js";
+import { Stops, tokenScratch } from "../integration/harness/exchange.js";
 import { segment, startFixture } from "../xds/server-fixture.js";
 
 const stops = new Stops();
@@ -15,10 +12,7 @@ const TOKEN = "feed-test-token-0123456789";
 
 describe("learning mode's HTTP side", () => {
   it("refuses /decisions/live, /observations and /proposals without the token; with it, the event stream opens at once", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "picoseg-token-"));
-    stops.add({ close: () => rm(dir, { recursive: true, force: true }) });
-    const tokenFile = path.join(dir, "token");
-    await writeFile(tokenFile, `${TOKEN}\n`);
+    const { tokenFile } = await tokenScratch(stops, "picoseg-token-", TOKEN);
     const fx = stops.add(await startFixture({ "db.yaml": segment("db", "db", 5432) }, { adminTokenFile: tokenFile }));
     for (const p of ["/decisions/live", "/observations?workload=shop/db&since=0", "/proposals"]) {
       expect((await fetch(`${fx.server.httpUrl}${p}`)).status, p).toBe(401);
