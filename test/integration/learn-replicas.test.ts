@@ -83,6 +83,11 @@ describe("learning across two replicas", () => {
     expect(db.whatIf.proposal!.clean).toEqual({ lo: 3, hi: 3 });
     expect(db.whatIf.inForce).toMatchObject({ segments: ["shop/db-learn"], connections: 3, clean: { lo: 3, hi: 3 } });
 
+    // The console signs in by cookie: A forwards the cookie's token to B as a bearer header.
+    const byCookie = (await (await fetch(`${a.server.httpUrl}/proposals?since=1h&workload=shop/db`, { headers: { cookie: `picoseg_token=${TOKEN}` } })).json()) as typeof proposals;
+    expect(byCookie.peers.missing).toEqual([]);
+    expect(byCookie.workloads.map((w) => [w.workload, w.connections])).toEqual([["shop/db", 3]]);
+
     // B goes down: A answers with its own proxy's traffic, and says so.
     await b.close();
     bClosed = true;

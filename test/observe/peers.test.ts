@@ -2,10 +2,12 @@
 // credential, merges them with its own, stores a report seen twice once, and names every peer that
 // failed, refused, answered nonsense or was too slow, never waiting past the bound.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { gatherReports, mergeReports, observationsPath, parsePeerUrls } from "../../xds-server/src/observe/peers.js";
 import type { StoredReport } from "../../xds-server/src/observe/store.js";
+import { createCa, issueCertificate } from "../../xds-server/src/pki/index.js";
 import { report } from "./fixtures.js";
 
 const entry = (node: string, seq: number, at: number): StoredReport => ({ at, node, workload: "shop/db", labels: { app: "db" }, report: report({ node, seq }) });
@@ -66,6 +68,24 @@ describe("observations across replicas", () => {
     expect(why[garbled]).toBe("reports[0]: expected {at, node, workload, report}");
     expect(why[slow]).toBe("no answer within 400 ms");
     expect(why[down]).toMatch(/ECONNREFUSED/);
+  });
+
+  it("checks an HTTPS peer's certificate against the CA it is given, and names a peer it cannot trust", async () => {
+    const ca = createCa("mesh CA");
+    const leaf = issueCertificate(ca, { commonName: "picoseg-xds", ips: ["127.0.0.1"], usage: "server" });
+    const s = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ reports: [entry("db-2", 1, 20)] }));
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const url = `https://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const trusted = await gatherReports([], { sinceMs: 0 }, undefined, { urls: [url], timeoutMs: 2000, ca: Buffer.from(ca.certPem) });
+    expect(trusted).toMatchObject({ peers: { missing: [] }, reports: [{ node: "db-2" }] });
+    const other = createCa("another CA");
+    const refused = await gatherReports([], { sinceMs: 0 }, undefined, { urls: [url], timeoutMs: 2000, ca: Buffer.from(other.certPem) });
+    expect(refused.reports).toEqual([]);
+    expect(refused.peers.missing).toEqual([{ peer: url, reason: expect.stringMatching(/certificate/) }]);
   });
 
   it("reads --peers as http(s)://host:port bases and names the one that is not", () => {
