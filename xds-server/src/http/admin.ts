@@ -4,8 +4,9 @@
 // Health, readiness and the module are open (probes and proxies need them; proxies verify the
 // module by its sha256). /status, /metrics, /report, /decisions, /observations, /proposals and the
 // console (/ui) show every proxy and workload: behind a bearer token or a verified client
-// certificate whenever either is configured or the server listens beyond loopback. A browser cannot send a bearer header on
-// navigation, so /ui/login trades the token for an HttpOnly cookie that carries the same token.
+// certificate whenever either is configured or the server listens beyond loopback. A browser
+// cannot send a bearer header on navigation, so /ui/login trades the token for an HttpOnly cookie
+// that carries the same token.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -207,8 +208,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
       try {
         if (workload !== undefined) parseWorkload(workload, (o) => o);
       } catch (err) {
-        if (err instanceof LearnOptionError) return send(res, 400, "text/plain", `${err.message}\n`);
-        throw err;
+        return send(res, 400, "text/plain", `${optionMessage(err)}\n`);
       }
       const since = Number(url.searchParams.get("since") ?? "0");
       if (!Number.isFinite(since) || since < 0) return send(res, 400, "text/plain", "since: expected ms since the Unix epoch\n");
@@ -223,10 +223,13 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
       try {
         query = proposalsQuery(url.searchParams);
       } catch (err) {
-        if (err instanceof LearnOptionError) return sendJson(res, 400, { error: err.message });
-        throw err;
+        return sendJson(res, 400, { error: optionMessage(err) });
       }
-      return sendJson(res, 200, await deps.proposals(query, forwardedCredential(req)));
+      try {
+        return sendJson(res, 200, await deps.proposals(query, forwardedCredential(req)));
+      } catch (err) {
+        return sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      }
     }
     case "/healthz":
       return send(res, 200, "text/plain", "ok\n");
@@ -262,6 +265,12 @@ function proposalsQuery(params: URLSearchParams): ProposalsQuery {
     sinceMs: parseSince(since, field),
     ...parseProposeOptions({ margin: params.get("margin") ?? LEARN_DEFAULTS.margin, timezone: params.get("timezone") ?? LEARN_DEFAULTS.timezone }, field),
   };
+}
+
+/** The message of a bad option (a 400); any other error is thrown on (a 500). */
+function optionMessage(err: unknown): string {
+  if (err instanceof LearnOptionError) return err.message;
+  throw err;
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
