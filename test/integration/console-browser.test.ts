@@ -58,7 +58,7 @@ ${opsHost ? `    - name: ops-host
 ` : ""}`;
 
 describe("the console in Chromium", () => {
-  it("signs in, shows the sidecar's proxy, and a policy edit and a real denial within 2 s, with no console error", async () => {
+  it("signs in, shows the sidecar's proxy, a policy edit and a real denial within 2 s, and the learned proposal with its what-if, with no console error", async () => {
     expect(existsSync(chromiumPath)).toBe(true);
     tmp = await mkdtemp(path.join(tmpdir(), "picoseg-console-"));
     const tokenFile = path.join(tmp, "token");
