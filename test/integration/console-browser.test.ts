@@ -1,7 +1,9 @@
 // The console in a real browser: Debian's Chromium (scripts/install-chromium.sh) driven by
 // playwright-core, against a real server and a real Envoy sidecar. The page signs in with the
 // admin token, loads with no console error, shows the sidecar's proxy in sync, and shows within 2 s
-// a policy edit and a denial made by a real connection through the sidecar.
+// a policy edit and a denial made by a real connection through the sidecar. The sidecar is in
+// learning mode too: the page shows the segment `picoseg learn` proposes from what it reported,
+// and what-if of the proposal and of the segments in force, which a policy edit then tightens.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { probe } from "../xds/envoy-probe.js";
 import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys } from "./harness/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const TOKEN = "browser-test-token-5b1f0c";
@@ -37,26 +39,37 @@ afterEach(async () => {
 });
 afterAll(stopAllEnvoys);
 
-const segmentYaml = (name: string, port: number, extra = ""): string => `apiVersion: picoseg.io/v1alpha1
+// With `opsHost`, a second rule admits 127.0.0.2 (the connection the filter observes).
+const segmentYaml = (name: string, port: number, opsHost = true): string => `apiVersion: picoseg.io/v1alpha1
 kind: PicoSegment
 metadata: { name: ${name}, namespace: shop }
 spec:
   selector: { matchLabels: { app: card-db } }
-  compliance: [pci-dss]${extra}
+  compliance: [pci-dss]
+  learn: true
   rules:
     - name: payments-subnet
       from: { ipBlocks: ["10.20.0.0/16"] }
       ports: [${port}]
-`;
+${opsHost ? `    - name: ops-host
+      from: { ipBlocks: ["127.0.0.2/32"] }
+      ports: [${port}]
+      protocols: [http1, unknown]
+` : ""}`;
 
 describe("the console in Chromium", () => {
-  it("signs in, shows the sidecar's proxy, and a policy edit and a real denial within 2 s, with no console error", async () => {
+  it("signs in, shows the sidecar's proxy, a policy edit and a real denial within 2 s, and the learned proposal with its what-if, with no console error", async () => {
     expect(existsSync(chromiumPath)).toBe(true);
     tmp = await mkdtemp(path.join(tmpdir(), "picoseg-console-"));
     const tokenFile = path.join(tmp, "token");
     await writeFile(tokenFile, `${TOKEN}\n`);
     const [listenPort, adminPort] = (await freePorts(2)) as [number, number];
-    fx = await startFixture({ "card-db.yaml": segmentYaml("card-db", listenPort) }, { wasmPath: defaultWasmPath(), adminTokenFile: tokenFile, decisionIntervalMs: 200 });
+    fx = await startFixture({ "card-db.yaml": segmentYaml("card-db", listenPort) }, {
+      wasmPath: defaultWasmPath(),
+      adminTokenFile: tokenFile,
+      decisionIntervalMs: 200,
+      observations: { report: { intervalMs: 500 } },
+    });
     sidecar = await XdsSidecar.start({
       xdsPort: fx.server.xdsPort,
       listenPort,
@@ -100,6 +113,31 @@ describe("the console in Chromium", () => {
     await page.locator("#chart .u-legend", { hasText: "denied:source" }).waitFor({ timeout: 2000 });
     expect(await page.locator("#chart canvas").count()).toBe(1);
     expect(await page.locator("#decisions-missing").textContent()).toMatch(/source, principal and port/);
+
+    // Learning: an admitted connection, observed and reported; its proposal and what-if on the page,
+    // the proposal exactly what `picoseg learn` prints for the same observations and options.
+    await exchange(listenPort, "127.0.0.2", "GET / HTTP/1.1\r\nHost: card-db\r\n\r\n");
+    const proposal = page.locator('#proposals [data-workload="shop/card-db"]');
+    await proposal.locator("pre.proposal", { hasText: '"127.0.0.2/32"' }).waitFor({ timeout: 15_000 });
+    const shown = (await proposal.locator("pre.proposal").textContent())!;
+    expect(shown).toMatch(/ipBlocks:.*\n\s+- "127\.0\.0\.2\/32"\s+# 1 connections/);
+    expect(shown).toMatch(/protocols: \[http1\]/);
+    const learned = await picoseg("learn", "--server", fx.server.httpUrl, "--token-file", tokenFile, "--workload", "shop/card-db");
+    const body = (yaml: string): string => yaml.slice(yaml.indexOf("apiVersion:"));
+    expect(body(shown)).toBe(body(learned.stdout));
+    const cell = (row: string, col: "proposal" | "in-force") => proposal.locator(`table.whatif tr[${row}] td.${col}`).textContent();
+    expect(await cell('data-row="clean"', "proposal")).toBe("1");
+    expect(await cell('data-row="clean"', "in-force")).toBe("1");
+    expect(await proposal.locator("table.whatif tr[data-reason]").count()).toBe(0);
+
+    // Today's policy tightened: the page's what-if of the segments in force now denies the
+    // observed source, while the proposal still admits it.
+    await fx.write("card-db.yaml", segmentYaml("card-db", listenPort, false));
+    await fx.write("extra.yaml", segmentYaml("card-db-extra", listenPort, false));
+    await expect.poll(() => cell('data-reason="source"', "in-force"), { timeout: 15_000 }).toBe("1");
+    expect(await cell('data-reason="source"', "proposal")).toBe("0");
+    expect(await cell('data-row="clean"', "in-force")).toBe("0");
+    expect(await proposal.locator('.by-source li[data-source="127.0.0.2"]').textContent()).toBe("127.0.0.2: source 1");
 
     const shot = path.join(tmp, "console.png");
     await page.screenshot({ path: shot, fullPage: true });

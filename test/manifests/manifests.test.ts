@@ -14,7 +14,9 @@ import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { buildProgram } from "../../xds-server/src/cli/main.js";
 import { picoSegmentCrdYaml } from "../../xds-server/src/kube/crd.js";
+import { parsePeerUrls } from "../../xds-server/src/observe/peers.js";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../xds-server/src/policy/types.js";
 
@@ -107,6 +109,25 @@ describe("istio-manifests", () => {
     expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     const governing = objs.find((o) => o.kind === "Service" && o.metadata?.name === set.spec.serviceName) as unknown as { spec: { clusterIP?: string } } | undefined;
     expect(governing?.spec.clusterIP).toBe("None");
+  });
+
+  it("every flag the xDS server's manifest passes is one `picoseg serve` has, and --peers names each replica's HTTP side", () => {
+    const objs = objects(path.join(manifestsDir, "xds-server.yaml"));
+    const set = objs.find((o) => o.kind === "StatefulSet") as unknown as {
+      metadata: { name: string; namespace: string };
+      spec: { replicas: number; serviceName: string; template: { spec: { containers: Array<{ args: string[] }> } } };
+    };
+    const args = set.spec.template.spec.containers[0]!.args;
+    const serve = buildProgram().commands.find((c) => c.name() === "serve")!;
+    const known = new Set(serve.options.map((o) => o.long));
+    expect(args[0]).toBe("serve");
+    expect(args.filter((a) => a.startsWith("--") && !known.has(a))).toEqual([]);
+    const arg = (flag: string): string => args[args.indexOf(flag) + 1]!;
+    // HTTPS when the server has a certificate; the port it listens on; one URL per replica, by its stable name.
+    const scheme = args.includes("--tls-cert") ? "https" : "http";
+    const { name, namespace } = set.metadata;
+    const want = Array.from({ length: set.spec.replicas }, (_, i) => `${scheme}://${name}-${i}.${set.spec.serviceName}.${namespace}.svc:${arg("--http-port")}`);
+    expect(parsePeerUrls(arg("--peers"), "--peers")).toEqual(want);
   });
 
   it("the EnvoyFilter inserts the picoseg filter by ECDS before both terminal filters of inbound chains, without a default config (fail closed)", () => {

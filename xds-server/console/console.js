@@ -1,4 +1,5 @@
-// The console: reads /status, /decisions and /report every second and draws them. Read-only.
+// The console: reads /status, /decisions and /report every second, /proposals every few seconds
+// (a proposal replays every observation: heavier, and slow to change), and draws them. Read-only.
 // DOM nodes are built with textContent (never innerHTML), so nothing from a proxy's metadata or a
 // policy can become markup.
 "use strict";
@@ -37,7 +38,7 @@ function stateOf(r) {
 
 async function getJson(path) {
   const r = await fetch(path, { credentials: "same-origin", cache: "no-store" });
-  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}: ${(await r.text()).trim()}`);
   return r.json();
 }
 
@@ -131,6 +132,59 @@ function drawReport(r) {
   box.replaceChildren(...parts);
 }
 
+// what-if counts: exact, or a range when the aggregates cannot tell.
+const countText = (c) => (c ? (c.lo === c.hi ? String(c.lo) : `${c.lo}–${c.hi}`) : "0");
+
+function whatIfTable(w) {
+  const p = w.whatIf.proposal;
+  const now = w.whatIf.inForce;
+  const reasons = [...new Set([...Object.keys(p ? p.byReason : {}), ...Object.keys(now.byReason)])].sort();
+  const row = (label, attrs, a, b) => el("tr", attrs, el("th", {}, label), el("td", { class: "proposal" }, a), el("td", { class: "in-force" }, b));
+  return el("table", { class: "whatif" },
+    el("tr", {}, el("th", {}, ""), el("th", {}, "the proposal"), el("th", {}, `in force now: ${now.segments.join(", ") || "no segment"}`)),
+    row("would pass", { "data-row": "clean" }, p ? countText(p.clean) : "-", countText(now.clean)),
+    ...reasons.map((r) => row(`would deny: ${r}`, { "data-reason": r }, p ? countText(p.byReason[r]) : "-", countText(now.byReason[r]))));
+}
+
+function bySourceList(r) {
+  const items = Object.entries(r.bySource).sort(([a], [b]) => (a < b ? -1 : 1)).map(([src, reasons]) =>
+    el("li", { "data-source": src }, el("code", {}, src), `: ${Object.entries(reasons).map(([k, c]) => `${k} ${countText(c)}`).join(", ")}`));
+  return items.length ? el("ul", { class: "by-source" }, ...items) : el("p", {}, "nothing denied");
+}
+
+function drawProposals(r) {
+  document.getElementById("proposals-options").textContent =
+    `Observations of the last ${r.since}, margin ×${r.margin}, schedule in ${r.timezone} (set them with ?since=&margin=&timezone= on this page's address).`;
+  const partial = document.getElementById("proposals-partial");
+  const missing = r.peers ? r.peers.missing : [];
+  partial.textContent = missing.length ? `Partial data: ${missing.map((m) => `${m.peer} (${m.reason})`).join("; ")}` : "";
+  partial.hidden = missing.length === 0;
+  const parts = r.workloads.map((w) => {
+    const now = w.whatIf.inForce;
+    const prop = w.whatIf.proposal;
+    return el("div", { class: "workload", "data-workload": w.workload },
+      el("h3", {}, w.workload),
+      el("p", {}, `${w.connections} connection(s) in ${w.reports} report(s)`),
+      w.proposal ? el("pre", { class: "proposal" }, w.proposal) : el("p", { class: "error" }, `no proposal: ${w.error}`),
+      w.proposal && w.error ? el("p", { class: "error" }, w.error) : "",
+      whatIfTable(w),
+      el("h4", {}, "denied by source, the proposal"), prop ? bySourceList(prop) : el("p", {}, "-"),
+      el("h4", {}, "denied by source, in force now"), bySourceList(now),
+      ...[...new Set([...(prop ? prop.notes : []), ...now.notes])].map((n) => el("p", { class: "note" }, `note: ${n}`)));
+  });
+  document.getElementById("proposals").replaceChildren(...(parts.length ? parts : [el("p", {}, "no observations in the period: no workload is in learning mode, or none has reported yet")]));
+}
+
+const PROPOSALS_EVERY = 5;
+let refreshes = 0;
+
+function proposalsPath() {
+  const asked = new URLSearchParams(location.search);
+  const q = new URLSearchParams();
+  for (const k of ["since", "margin", "timezone"]) if (asked.has(k)) q.set(k, asked.get(k));
+  return `/proposals${q.size ? `?${q}` : ""}`;
+}
+
 async function refresh() {
   const err = document.getElementById("error");
   try {
@@ -138,6 +192,7 @@ async function refresh() {
     drawStatus(st);
     drawDecisions(d);
     drawReport(r);
+    if (refreshes++ % PROPOSALS_EVERY === 0) drawProposals(await getJson(proposalsPath()));
     err.hidden = true;
   } catch (e) {
     // Shown on the page, not thrown: a server restart should not leave a broken console behind.

@@ -2,6 +2,7 @@
 // running server's handles (tests and the demo reach the cache, the source and status through them).
 import type { AuditRecorder } from "./audit/recorder.js";
 import type { DecisionCounters } from "./decisions/counters.js";
+import type { PeerOptions } from "./observe/peers.js";
 import type { ObservationStore } from "./observe/store.js";
 import type { ReportChannel } from "./policy/types.js";
 import type { TlsFiles } from "./exposure.js";
@@ -63,6 +64,11 @@ export interface XdsServerOptions {
    * server's gRPC port; default the sidecar bootstrap's xDS cluster), and how the server keeps them.
    */
   observations?: { report?: Partial<ReportChannel>; file?: string; windowMs?: number };
+  /**
+   * The replicas' admin URLs (observe/peers.ts): /observations and /proposals then answer for
+   * every replica's proxies, not only those whose xDS stream this one holds.
+   */
+  peers?: PeerOptions;
   /** How often proxies that announce PICOSEG_ADMIN have their decision counters read. Default 1000 ms. */
   decisionIntervalMs?: number;
   log?: (line: string) => void;

@@ -9,7 +9,7 @@ import { DECISIONS_MISSING, DecisionCounters, type ProxyEndpoint } from "./decis
 import { isLoopback, plaintextWarning, readAdminToken, readTls } from "./exposure.js";
 import { startAdmin, type AdminServer } from "./http/admin.js";
 import { XdsMetrics } from "./http/metrics.js";
-import { compileForWorkload, validatePolicyText } from "./policy/index.js";
+import { compileForWorkload, segmentKey, validatePolicyText } from "./policy/index.js";
 import { ValidatorPool } from "./policy/validator-pool.js";
 import { DirectorySource } from "./source/directory.js";
 import { PolicyGate } from "./source/policy-gate.js";
@@ -30,6 +30,8 @@ import { ObservationStore } from "./observe/store.js";
 import { deniedAttempts } from "./observe/denials.js";
 import { DenialFeed } from "./observe/feed.js";
 import { addObservationService, ReportingProxies } from "./observe/service.js";
+import { fleetReports } from "./observe/peers.js";
+import { workloadProposals } from "./learn/proposals.js";
 import { DEFAULT_REPORT_CHANNEL } from "./policy/compile.js";
 import type { ReportChannel } from "./policy/types.js";
 
@@ -118,7 +120,23 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       proxies: decisions?.proxies() ?? [],
       missing: DECISIONS_MISSING,
     }),
-    observations: (workload, sinceMs) => ({ workload, since: sinceMs, reports: observations.query(workload, sinceMs) }),
+    observations: async (query, scope, authorization) => {
+      const { reports, peers } = await fleetReports(observations, opts.peers, query, scope, authorization);
+      return { ...(query.workload !== undefined ? { workload: query.workload } : {}), since: query.sinceMs, scope, reports, ...(peers ? { peers } : {}) };
+    },
+    proposals: async (query, authorization) => {
+      const { reports, peers } = await fleetReports(observations, opts.peers, query, "fleet", authorization);
+      const inForce = gate?.inForce?.segments ?? [];
+      return {
+        since: query.since,
+        from: query.sinceMs,
+        margin: query.margin,
+        timezone: query.timezone,
+        segmentsInForce: inForce.map((s) => segmentKey(s.segment)),
+        ...(peers ? { peers } : {}),
+        workloads: workloadProposals(reports, { margin: query.margin, timezone: query.timezone }, inForce, peers?.missing ?? []),
+      };
+    },
     denialFeed: (res) => denialFeed.attach(res),
   }, {
     ...(tls ? { tls } : {}),

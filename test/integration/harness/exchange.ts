@@ -1,6 +1,8 @@
 // What the learning-mode tests share: one request/echo round trip through a sidecar from a chosen
 // loopback source, the CLI run as an operator runs it, and a list of things to stop after a test.
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { waitFor } from "../../../xds-server/src/util/wait.js";
@@ -35,4 +37,13 @@ export class Stops {
   async run(): Promise<void> {
     for (const stop of this.list.splice(0).reverse()) await stop();
   }
+}
+
+/** A temporary folder removed after the test, with `token` in its file `token` (for --admin-token-file). */
+export async function tokenScratch(stops: Stops, prefix: string, token: string): Promise<{ dir: string; tokenFile: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  stops.add({ close: () => rm(dir, { recursive: true, force: true }) });
+  const tokenFile = path.join(dir, "token");
+  await writeFile(tokenFile, `${token}\n`);
+  return { dir, tokenFile };
 }

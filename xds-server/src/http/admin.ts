@@ -2,10 +2,11 @@
 // module itself (with its sha256) for proxies that load it remotely.
 //
 // Health, readiness and the module are open (probes and proxies need them; proxies verify the
-// module by its sha256). /status, /metrics, /report, /decisions and the console (/ui) show every
-// proxy and workload: behind a bearer token or a verified client certificate whenever either is
-// configured or the server listens beyond loopback. A browser cannot send a bearer header on
-// navigation, so /ui/login trades the token for an HttpOnly cookie that carries the same token.
+// module by its sha256). /status, /metrics, /report, /decisions, /observations, /proposals and the
+// console (/ui) show every proxy and workload: behind a bearer token or a verified client
+// certificate whenever either is configured or the server listens beyond loopback. A browser
+// cannot send a bearer header on navigation, so /ui/login trades the token for an HttpOnly cookie
+// that carries the same token.
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
@@ -16,6 +17,9 @@ import type { StatusReport } from "../xds/status.js";
 import { isRegime, type ComplianceReport } from "../compliance/report.js";
 import type { ComplianceRegime } from "../policy/types.js";
 import type { DecisionSample, ProxyDecisions } from "../decisions/counters.js";
+import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, parseWorkload } from "../learn/options.js";
+import type { ProposeOptions } from "../learn/propose.js";
+import type { ObservationQuery } from "../observe/peers.js";
 import { consoleAsset, CONSOLE_CSP, loginPage } from "./console.js";
 
 export const WASM_PATH = "/filter/picoseg.wasm";
@@ -31,10 +35,20 @@ export interface AdminDeps {
   report?(regime?: ComplianceRegime): ComplianceReport;
   /** The decision counters read from proxies, and their history for the chart; absent: 404. */
   decisions?(): DecisionsView;
-  /** Learning mode's reports of one workload (NS/NAME) since a time (ms); absent: 404. */
-  observations?(workload: string, sinceMs: number): unknown;
+  /**
+   * Learning mode's reports since a time (ms), of one workload (NS/NAME) or all; `local`: this
+   * replica's only, else the peers' too, asked with the caller's `authorization`. Absent: 404.
+   */
+  observations?(query: ObservationQuery, scope: "local" | "fleet", authorization: string | undefined): Promise<unknown>;
+  /** Each observed workload's proposal and what-if (learn/proposals.ts), asked of peers as above; absent: 404. */
+  proposals?(query: ProposalsQuery, authorization: string | undefined): Promise<unknown>;
   /** Turns the response into the server-sent events of denied attempts (observe/feed.ts); absent: 404. */
   denialFeed?(res: ServerResponse): void;
+}
+
+export interface ProposalsQuery extends ObservationQuery, Omit<ProposeOptions, "workload"> {
+  /** The period as asked (e.g. 24h), shown with the proposals. */
+  since: string;
 }
 
 export interface DecisionsView {
@@ -49,7 +63,7 @@ const TOKEN_COOKIE = "picoseg_token";
 /** The sign-in form and its style: nothing about the mesh in them. */
 const CONSOLE_PUBLIC = new Set(["/ui/login", "/ui/console.css"]);
 /** Paths that show proxies, workloads or policies: behind authentication. */
-const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions", "/decisions/live", "/observations"]);
+const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions", "/decisions/live", "/observations", "/proposals"]);
 
 export interface AdminSecurity {
   /** PEM material: serve HTTPS; with `ca`, ask clients for certificates verified against it. */
@@ -112,6 +126,13 @@ function tokenMatches(given: string | undefined, security: AdminSecurity): boole
   const a = Buffer.from(given);
   const b = Buffer.from(security.token);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** What a peer is asked with on the caller's behalf: its bearer header, or the console cookie's token as one. */
+function forwardedCredential(req: IncomingMessage): string | undefined {
+  if (req.headers.authorization !== undefined) return req.headers.authorization;
+  const token = cookieToken(req);
+  return token !== undefined ? `Bearer ${token}` : undefined;
 }
 
 function cookieToken(req: IncomingMessage): string | undefined {
@@ -183,11 +204,32 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
       return deps.denialFeed(res);
     case "/observations": {
       if (!deps.observations) return send(res, 404, "text/plain", "no observations here\n");
-      const workload = url.searchParams.get("workload") ?? "";
-      if (!/^[^/]+\/[^/]+$/.test(workload)) return send(res, 400, "text/plain", "workload: expected NS/NAME\n");
+      const workload = url.searchParams.get("workload") ?? undefined;
+      try {
+        if (workload !== undefined) parseWorkload(workload, (o) => o);
+      } catch (err) {
+        return send(res, 400, "text/plain", `${optionMessage(err)}\n`);
+      }
       const since = Number(url.searchParams.get("since") ?? "0");
       if (!Number.isFinite(since) || since < 0) return send(res, 400, "text/plain", "since: expected ms since the Unix epoch\n");
-      return send(res, 200, "application/json", `${JSON.stringify(deps.observations(workload, since))}\n`);
+      const scope = url.searchParams.get("scope") ?? "fleet";
+      if (scope !== "local" && scope !== "fleet") return send(res, 400, "text/plain", "scope: expected local or fleet\n");
+      const body = await deps.observations({ ...(workload !== undefined ? { workload } : {}), sinceMs: since }, scope, forwardedCredential(req));
+      return send(res, 200, "application/json", `${JSON.stringify(body)}\n`);
+    }
+    case "/proposals": {
+      if (!deps.proposals) return sendJson(res, 404, { error: "no learning mode here" });
+      let query: ProposalsQuery;
+      try {
+        query = proposalsQuery(url.searchParams);
+      } catch (err) {
+        return sendJson(res, 400, { error: optionMessage(err) });
+      }
+      try {
+        return sendJson(res, 200, await deps.proposals(query, forwardedCredential(req)));
+      } catch (err) {
+        return sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      }
     }
     case "/healthz":
       return send(res, 200, "text/plain", "ok\n");
@@ -210,6 +252,29 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: AdminDeps,
     default:
       return send(res, 404, "text/plain", "not found\n");
   }
+}
+
+/** /proposals' query: the options of `picoseg learn`, by the same parser and with the same defaults. */
+function proposalsQuery(params: URLSearchParams): ProposalsQuery {
+  const field = (option: string): string => option;
+  const workload = params.get("workload");
+  const since = params.get("since") ?? LEARN_DEFAULTS.since;
+  return {
+    ...(workload !== null ? { workload: parseWorkload(workload, field) } : {}),
+    since,
+    sinceMs: parseSince(since, field),
+    ...parseProposeOptions({ margin: params.get("margin") ?? LEARN_DEFAULTS.margin, timezone: params.get("timezone") ?? LEARN_DEFAULTS.timezone }, field),
+  };
+}
+
+/** The message of a bad option (a 400); any other error is thrown on (a 500). */
+function optionMessage(err: unknown): string {
+  if (err instanceof LearnOptionError) return err.message;
+  throw err;
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  send(res, code, "application/json", `${JSON.stringify(body)}\n`);
 }
 
 const CONSOLE_HEADERS = { "content-security-policy": CONSOLE_CSP, "x-content-type-options": "nosniff", "cache-control": "no-store" };

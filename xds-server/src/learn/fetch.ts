@@ -1,7 +1,10 @@
 // The observations of one workload from a running server's /observations (learn and what-if).
+// With `serve --peers`, the server gathers them from every replica and names those that did not
+// answer: the caller warns, since a proposal from part of the fleet misses sources.
 import { readFileSync } from "node:fs";
-import { parseDuration } from "../policy/quantity.js";
+import { observationsPath, type MissingPeer } from "../observe/peers.js";
 import type { StoredReport } from "../observe/store.js";
+import { parseSince, parseWorkload } from "./options.js";
 import { trafficOf, type Traffic } from "./traffic.js";
 
 export interface FetchOptions {
@@ -13,12 +16,16 @@ export interface FetchOptions {
   tokenFile?: string;
 }
 
-export async function fetchTraffic(command: string, opts: FetchOptions): Promise<Traffic> {
-  if (!/^[^/]+\/[^/]+$/.test(opts.workload)) throw new Error(`${command}: --workload: expected NS/NAME, got "${opts.workload}"`);
-  const since = parseDuration(opts.since);
-  if (!since.ok) throw new Error(`${command}: --since: ${since.message}`);
-  const from = Date.now() - since.value * 1000;
-  const url = `${opts.server.replace(/\/+$/, "")}/observations?workload=${encodeURIComponent(opts.workload)}&since=${from}`;
+export interface FetchedTraffic {
+  traffic: Traffic;
+  /** Replicas that did not answer the server (empty without peers). */
+  missing: MissingPeer[];
+}
+
+export async function fetchTraffic(command: string, opts: FetchOptions): Promise<FetchedTraffic> {
+  const field = (option: string): string => `${command}: --${option}`;
+  const query = { workload: parseWorkload(opts.workload, field), sinceMs: parseSince(opts.since, field) };
+  const url = `${opts.server.replace(/\/+$/, "")}${observationsPath(query)}`;
   const token = opts.tokenFile !== undefined ? readFileSync(opts.tokenFile, "utf8").trim() : undefined;
   let res: Response;
   try {
@@ -27,6 +34,6 @@ export async function fetchTraffic(command: string, opts: FetchOptions): Promise
     throw new Error(`${command}: cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (!res.ok) throw new Error(`${command}: ${url}: HTTP ${res.status}: ${(await res.text()).trim()}`);
-  const body = (await res.json()) as { reports: StoredReport[] };
-  return trafficOf(body.reports);
+  const body = (await res.json()) as { reports: StoredReport[]; peers?: { missing: MissingPeer[] } };
+  return { traffic: trafficOf(body.reports), missing: body.peers?.missing ?? [] };
 }

@@ -27,6 +27,28 @@ export interface ObservationStoreOptions {
 
 export const DEFAULT_OBSERVATION_WINDOW_MS = 7 * 24 * 3600_000;
 
+/** Names one report: the same node, filter boot and seq is the same body, wherever it was stored. */
+export function reportKey(entry: StoredReport): string {
+  return `${streamOf(entry)}\0${entry.report.seq}`;
+}
+
+/** A filter instance's stream of reports: its node and boot. */
+function streamOf(entry: Pick<StoredReport, "node" | "report">): string {
+  return `${entry.node}\0${entry.report.boot}`;
+}
+
+/** One stored report read back (a file line, a peer's answer); checked field by field, else a ReportError. */
+export function parseStoredReport(value: unknown): StoredReport {
+  const e = (typeof value === "object" && value !== null ? value : {}) as Partial<StoredReport>;
+  if (typeof e.at !== "number" || typeof e.node !== "string" || typeof e.workload !== "string") {
+    throw new ReportError("expected {at, node, workload, report}");
+  }
+  const report = parseReport(JSON.stringify(e.report));
+  const labels = e.labels ?? {};
+  if (typeof labels !== "object" || Object.values(labels).some((v) => typeof v !== "string")) throw new ReportError("labels: expected a map of strings");
+  return { at: e.at, node: e.node, workload: e.workload, labels, report };
+}
+
 export class ObservationStore {
   private readonly byWorkload = new Map<string, StoredReport[]>();
   /** node → the highest seq stored per report stream, to store a resent body once. */
@@ -44,7 +66,7 @@ export class ObservationStore {
 
   /** Stores one report; false when it is a resent body already stored. */
   add(entry: StoredReport): boolean {
-    const stream = `${entry.node}\0${entry.report.boot}`;
+    const stream = streamOf(entry);
     const last = this.lastSeq.get(stream);
     if (last !== undefined && entry.report.seq <= last) return false;
     this.lastSeq.set(stream, entry.report.seq);
@@ -57,6 +79,12 @@ export class ObservationStore {
   query(workload: string, sinceMs: number): StoredReport[] {
     this.prune();
     return (this.byWorkload.get(workload) ?? []).filter((r) => r.at >= sinceMs);
+  }
+
+  /** Every workload's reports that arrived at or after `sinceMs`. */
+  all(sinceMs: number): StoredReport[] {
+    this.prune();
+    return [...this.byWorkload.values()].flatMap((list) => list.filter((r) => r.at >= sinceMs));
   }
 
   /** The reports the given nodes sent, whatever workload they were filed under, since `sinceMs`. */
@@ -96,16 +124,9 @@ export class ObservationStore {
       const line = lines[i]!;
       if (line.trim() === "") continue;
       try {
-        const e = JSON.parse(line) as Partial<StoredReport>;
-        if (typeof e.at !== "number" || typeof e.node !== "string" || typeof e.workload !== "string") {
-          throw new ReportError("expected {at, node, workload, report}");
-        }
-        const report = parseReport(JSON.stringify(e.report));
-        const labels = e.labels ?? {};
-        if (typeof labels !== "object" || Object.values(labels).some((v) => typeof v !== "string")) throw new ReportError("labels: expected a map of strings");
-        const entry: StoredReport = { at: e.at, node: e.node, workload: e.workload, labels, report };
-        const stream = `${entry.node}\0${report.boot}`;
-        this.lastSeq.set(stream, Math.max(this.lastSeq.get(stream) ?? 0, report.seq));
+        const entry = parseStoredReport(JSON.parse(line));
+        const stream = streamOf(entry);
+        this.lastSeq.set(stream, Math.max(this.lastSeq.get(stream) ?? 0, entry.report.seq));
         if (entry.at >= floor) this.keep(entry);
       } catch (err) {
         const last = lines.slice(i + 1).every((l) => l.trim() === "");

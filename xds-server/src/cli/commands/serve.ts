@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { readFileSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig, type KubeAccess } from "../../kube/client.js";
 import { startKubeControl, type KubeControl } from "../../kube/controller.js";
+import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../observe/peers.js";
 import { validatePolicyText } from "../../policy/index.js";
 import { parseDuration } from "../../policy/quantity.js";
 import { startXdsServer } from "../../server.js";
@@ -38,6 +40,9 @@ interface ServeFlags {
   reportCluster: string;
   observationsFile?: string;
   observationsWindow: string;
+  peers?: string;
+  peerTimeout: string;
+  peerCa?: string;
 }
 
 function port(text: string, flag: string): number {
@@ -56,6 +61,18 @@ function kubeAccess(flags: ServeFlags): KubeAccess | undefined {
   if (flags.kubeApi !== undefined) return { kind: "explicit", server: flags.kubeApi };
   if (flags.kubernetes) return { kind: "in-cluster" };
   return undefined;
+}
+
+/** --peers, with the trust for HTTPS peers: --peer-ca, else the mesh CA of --client-ca. */
+function peerOptions(flags: ServeFlags): PeerOptions | undefined {
+  if (flags.peers === undefined) {
+    if (flags.peerCa !== undefined) throw new Error("--peer-ca needs --peers");
+    return undefined;
+  }
+  const timeout = Number(flags.peerTimeout);
+  if (!(timeout > 0) || !Number.isFinite(timeout)) throw new Error(`--peer-timeout: seconds, > 0: ${flags.peerTimeout}`);
+  const caFile = flags.peerCa ?? flags.clientCa;
+  return { urls: parsePeerUrls(flags.peers, "--peers"), timeoutMs: timeout * 1000, ...(caFile !== undefined ? { ca: readFileSync(caFile) } : {}) };
 }
 
 function seconds(text: string, flag: string): number {
@@ -100,6 +117,12 @@ export function registerServe(program: Command): void {
     .option("--report-cluster <name>", "learning mode: the Envoy cluster proxies reach this server's gRPC port by (picoseg sidecar: xds; istio-manifests: picoseg-xds)", "xds")
     .option("--observations-file <file>", "learning mode: keep the proxies' reports in this JSON Lines file too (read back at start)")
     .option("--observations-window <duration>", "learning mode: how long reports are kept (e.g. 24h, 7d)", "7d")
+    .option(
+      "--peers <urls>",
+      "learning mode with several replicas: every replica's HTTP base URL (http(s)://host:port,…; this one may be listed); /observations, /proposals, `picoseg learn` and `what-if` then see every replica's proxies",
+    )
+    .option("--peer-timeout <seconds>", "with --peers: how long a replica may take to answer; one that does not is named in the answer", String(DEFAULT_PEER_TIMEOUT_MS / 1000))
+    .option("--peer-ca <file>", "with --peers over HTTPS: the CA that signs the replicas' certificates (default: --client-ca)")
     .option("--drain-seconds <s>", "on SIGTERM: stop taking streams, end the live ones evenly over this long (proxies move to another replica), then exit", "5")
     .option("--max-streams-per-peer <n>", "xDS streams one client address may hold; more are refused (RESOURCE_EXHAUSTED)", "256")
     .option("--min-segments <n>", "refuse a policy state with fewer segments (e.g. every file deleted): the previous one stays in force", "0")
@@ -118,6 +141,7 @@ export function registerServe(program: Command): void {
       if (!(auditSummary > 0)) throw new Error(`--audit-summary-seconds: seconds, > 0: ${flags.auditSummarySeconds}`);
       const window = parseDuration(flags.observationsWindow);
       if (!window.ok) throw new Error(`--observations-window: ${window.message}`);
+      const peers = peerOptions(flags);
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
       let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
@@ -140,6 +164,7 @@ export function registerServe(program: Command): void {
           windowMs: window.value * 1000,
           ...(flags.observationsFile !== undefined ? { file: flags.observationsFile } : {}),
         },
+        ...(peers ? { peers } : {}),
         host: flags.listen,
         xdsPort: port(flags.xdsPort, "--xds-port"),
         httpPort: port(flags.httpPort, "--http-port"),

@@ -1,8 +1,11 @@
 import type { Command } from "commander";
 import { fetchTraffic } from "../../learn/fetch.js";
+import { LEARN_DEFAULTS } from "../../learn/options.js";
+import { partialDataLines } from "../../learn/proposals.js";
 import { whatIf, whatIfText } from "../../learn/whatif.js";
 import { loadPolicyDir } from "../../policy/load.js";
 import { formatPolicyError } from "../../policy/types.js";
+import { warnPartial } from "./learn.js";
 
 interface WhatIfFlags {
   policies: string;
@@ -21,7 +24,7 @@ export function registerWhatIf(program: Command): void {
     .requiredOption("--policies <dir>", "the segments to try (a proposal, or an operator's edit)")
     .requiredOption("--workload <ns/name>", "the workload: namespace/name")
     .option("--server <url>", "the server's HTTP side (where the observations are)", "http://127.0.0.1:18080")
-    .option("--since <duration>", "observations of this last period", "24h")
+    .option("--since <duration>", "observations of this last period", LEARN_DEFAULTS.since)
     .option("--json", "print the result as JSON")
     .option("--token-file <file>", "bearer token for a server started with --admin-token-file")
     .action(async (flags: WhatIfFlags) => {
@@ -29,7 +32,8 @@ export function registerWhatIf(program: Command): void {
       if (loaded.errors.length > 0) {
         throw new Error(`picoseg what-if: ${flags.policies} has invalid documents:\n${loaded.errors.map(formatPolicyError).join("\n")}`);
       }
-      const traffic = await fetchTraffic("picoseg what-if", flags);
+      const { traffic, missing } = await fetchTraffic("picoseg what-if", flags);
+      warnPartial("picoseg what-if", partialDataLines(missing));
       const result = whatIf(traffic, loaded.segments, flags.workload);
       process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : whatIfText(result));
     });
