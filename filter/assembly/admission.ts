@@ -62,7 +62,7 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
       metrics.countAllowed();
       if (observing) {
         readFacts(); // refused() may have read another connection's facts, or none
-        c.obs = learnStash();
+        c.obs = learnStash(null);
       }
     }
     return closed ? STOP : CONTINUE;
@@ -97,6 +97,6 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
   }
   metrics.countAllowed();
   logAdmitted(c, cfg, ri);
-  if (observing) c.obs = learnStash();
+  if (observing) c.obs = learnStash(r);
   return CONTINUE;
 }

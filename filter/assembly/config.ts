@@ -75,6 +75,8 @@ export class Rule {
   lpAdjustment: i64 = 0;
   delimiter: u32 = 0; // big-endian packed bytes
   delimiterLen: u32 = 0;
+  /** Learning mode: its framing as a report names it (learning.ts framingName), "" until first asked. */
+  framingName: string = "";
   maxDurationS: u64 = NONE;
   hasPerSource: bool = false;
   psWindowS: u64 = 0;

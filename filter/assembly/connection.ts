@@ -42,7 +42,7 @@ export class Conn {
   sni: usize;       // the ClientHello's server name: u32 length then bytes (heap), or 0; fills psKeyLen's padding
   lease: u64;       // per-source bytes reserved for this connection and not yet spent
   leaseWindow: i64; // the per-source window the lease belongs to
-  obs: usize;       // learning mode: its largest read, principal and IP (learning.ts learnStash), or 0
+  obs: usize;       // learning mode: its largest message (or read), principal, IP, framing (learning.ts learnStash), or 0
   hashNext: usize;
   prev: usize;
   next: usize;

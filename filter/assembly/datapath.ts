@@ -13,13 +13,13 @@ import {
 import { principal, readFacts } from "./facts";
 import { FrameState, frameAdvance, resetFrame, stopWireFraming, wireFrame } from "./framing";
 import { BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, STOP, fillFromHost, forgetFetched, nowMs, releaseToHost } from "./hostcalls";
-import { learnRead } from "./learning";
+import { learnMessages, learnRead } from "./learning";
 import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
 import { leaseGranted, leaseWindowStart } from "./persource";
 import { R_BYTES_IN, R_BYTES_OUT, R_MESSAGE_SIZE, R_PROTOCOL, R_REVOKED, R_SOURCE, R_SOURCE_BYTES } from "./reasons";
 import { clientIdAdmitted } from "./rules";
-import { WireState, WIRE_MALFORMED, WIRE_OK, WIRE_PUBLISH_TOO_BIG } from "./wire/cursor";
+import { WireState, WIRE_MALFORMED, WIRE_OK, WIRE_PUBLISH_TOO_BIG, largestMessage } from "./wire/cursor";
 import { ID_NONE, ID_READ, mqttClientId } from "./wire/mqtt";
 import { SNI_MALFORMED, SNI_MORE, SNI_RECORD_MAX, sniOffset, tlsServerName } from "./wire/tls";
 import { PicosegRoot, ruleIn } from "./root";
@@ -169,7 +169,9 @@ function framingStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool)
   let frame = upstream ? c.frameOut : c.frameIn;
   if (frame == 0) return PASS;
   let state = changetype<FrameState>(frame);
-  if (frameAdvance(changetype<Rule>(rule), state, bytesOf(upstream), held, size)) return PASS;
+  let ok = frameAdvance(changetype<Rule>(rule), state, bytesOf(upstream), held, size);
+  if (c.obs != 0) learnMessages(c.obs, largestMessage(), !ok);
+  if (ok) return PASS;
   resetFrame(state); // audit mode goes on: resynchronise at the next read
   return R_MESSAGE_SIZE;
 }
@@ -187,6 +189,7 @@ function wireStep(c: Conn, rule: usize, held: u32, size: u32, upstream: bool): i
   if (stp == 0) return PASS;
   let st = changetype<WireState>(stp);
   let r = wireFrame(st, bytesOf(upstream), held, size);
+  if (c.obs != 0) learnMessages(c.obs, largestMessage(), r != WIRE_OK);
   if (r != WIRE_OK) {
     stepField = r == WIRE_PUBLISH_TOO_BIG ? "limits.maxPublishBytes" : r == WIRE_MALFORMED ? "limits.framing" : "limits.maxMessageBytes";
     stopWireFraming(c); // audit mode goes on unframed: the boundaries are lost

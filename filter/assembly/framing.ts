@@ -8,7 +8,7 @@ import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_POSTGRES, Rule } from "./config";
 import { Conn, F_WIRE } from "./connection";
 import {
-  WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, newWireState, wireFeed, wirePair, wireSkip, wireWant,
+  WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, newWireState, noteMessage, resetLargest, wireFeed, wirePair, wireSkip, wireWant,
 } from "./wire/cursor";
 import { KIND_POSTGRES } from "./wire/postgres";
 
@@ -38,8 +38,10 @@ const SCAN_CHUNK: u32 = 16384;
 /**
  * Feeds bytes [start, end) of the buffer behind `view` through the rule's framing.
  * Returns false when a message exceeds maxMessageBytes (or the bytes cannot be read).
+ * The largest message length it learnt is then wire/cursor.ts largestMessage().
  */
 export function frameAdvance(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32): bool {
+  resetLargest();
   if (end <= start) return true;
   let max = r.maxMessageBytes;
   if (r.framing == FRAMING_CHUNK) return <u64>(end - start) <= max;
@@ -76,9 +78,13 @@ function lengthPrefixed(r: Rule, st: FrameState, view: ByteView, start: u32, end
       p += <u32>want;
       if (st.pos == hdr) {
         // length = OFFSET + WIDTH + value + ADJUSTMENT; values past 2^53 can only be too big.
-        if (st.value > 9007199254740992) return false;
+        if (st.value > 9007199254740992) {
+          noteMessage(u64.MAX_VALUE);
+          return false;
+        }
         let total: i64 = <i64>hdr + <i64>st.value + r.lpAdjustment;
         if (total < <i64>hdr) return false;
+        noteMessage(<u64>total);
         if (<u64>total > max) return false;
         st.len = <u64>total;
         if (st.len == hdr) resetFrame(st);
@@ -109,13 +115,14 @@ function delimited(r: Rule, st: FrameState, view: ByteView, start: u32, end: u32
     for (let k: u32 = 0; k < got; k++) {
       window = (window << 8) | <u32>load<u8>(bytes + k);
       st.pos++;
-      if (st.pos > max) { view.release(view); return false; }
-      if (st.pos >= <u64>dlen && (window & mask) == delim) st.pos = 0;
+      if (st.pos > max) { noteMessage(st.pos); view.release(view); return false; }
+      if (st.pos >= <u64>dlen && (window & mask) == delim) { noteMessage(st.pos); st.pos = 0; }
     }
     view.release(view);
     p += got;
   }
   st.value = <u64>window;
+  noteMessage(st.pos); // a line not ended yet counts as far as it goes
   return true;
 }
 
@@ -160,6 +167,7 @@ export function stopWireFraming(c: Conn): void {
  * bytes are skipped by count, only header bytes are read. A WIRE_* outcome.
  */
 export function wireFrame(st: WireState, view: ByteView, start: u32, end: u32): i32 {
+  resetLargest();
   let p = start;
   while (p < end) {
     p += <u32>wireSkip(st, <u64>(end - p));

@@ -1,5 +1,6 @@
 // Learning mode's memory: what the connections of one interval looked like, per (peer principal,
-// source IP, destination port, protocol, hour of the week they started), and the denials of the
+// source IP, destination port, protocol, framing their messages were measured under, hour of the
+// week they started), and the denials of the
 // interval per (reason, principal, source IP, port, mode). Both tables have a fixed number of slots
 // (open addressing, a few probes): a full neighbourhood evicts its least useful entry (the one
 // with the fewest connections) and counts what it held as dropped, so memory never grows with
@@ -26,15 +27,17 @@ export function hourOfWeek(ms: i64): i32 {
 
 /**
  * What both tables key on: the peer (principal, IP), the port and two more fields (`a`, `b`: the
- * protocol and start hour of connections, the reason and mode of denials), with their hash.
+ * protocol and start hour of connections, the reason and mode of denials), the framing messages
+ * were measured under (connections; "" for denials), with their hash. Measures taken under two
+ * framings never share an aggregate.
  */
 export class Keyed {
-  constructor(public principal: string, public ip: string, public port: i32, public a: i32, public b: i32, public hash: u32) {}
+  constructor(public principal: string, public ip: string, public port: i32, public a: i32, public b: i32, public framing: string, public hash: u32) {}
   /** Connections (or denials) aggregated here. */
   n: u64 = 0;
 }
 
-/** Connections of one (principal, IP, port, protocol, start hour): count, and sum/min/max of each measure. */
+/** Connections of one (principal, IP, port, protocol, framing, start hour): count, and sum/min/max of each measure. */
 export class ConnAggregate extends Keyed {
   get protocol(): i32 { return this.a; }
   get hour(): i32 { return this.b; }
@@ -44,7 +47,7 @@ export class ConnAggregate extends Keyed {
   outSum: u64 = 0;
   outMin: u64 = u64.MAX_VALUE;
   outMax: u64 = 0;
-  /** Largest message (read) of each connection: the smallest and the largest of those. */
+  /** Largest message of each connection under `framing` ("chunk": its largest read): the smallest and the largest of those. */
   msgMin: u64 = u64.MAX_VALUE;
   msgMax: u64 = 0;
   durMin: u64 = u64.MAX_VALUE;
@@ -80,8 +83,8 @@ var evictedN: u64 = 0;
  * The aggregate of a key in `table`: found among `PROBES` slots from its home slot, else made in
  * a free one of them, else in place of the least useful (fewest aggregated) of them.
  */
-function aggregateIn<T extends Keyed>(table: Array<T | null>, principal: string, ip: string, port: i32, a: i32, b: i32): T {
-  let h = mix(mix(mix(hashText(hashText(2166136261, principal), ip), <u32>port), <u32>a), <u32>b);
+function aggregateIn<T extends Keyed>(table: Array<T | null>, principal: string, ip: string, port: i32, a: i32, b: i32, framing: string): T {
+  let h = mix(mix(mix(hashText(hashText(hashText(2166136261, principal), ip), framing), <u32>port), <u32>a), <u32>b);
   let mask = <u32>table.length - 1;
   let slot = -1;
   let least = u64.MAX_VALUE;
@@ -94,13 +97,13 @@ function aggregateIn<T extends Keyed>(table: Array<T | null>, principal: string,
       continue;
     }
     let x = e as T;
-    if (x.hash == h && x.port == port && x.a == a && x.b == b && x.ip == ip && x.principal == principal) return x;
+    if (x.hash == h && x.port == port && x.a == a && x.b == b && x.ip == ip && x.principal == principal && x.framing == framing) return x;
     if (x.n < least) { least = x.n; slot = i; }
   }
   filledFree = free >= 0;
   evictedN = filledFree ? 0 : least;
   if (filledFree) slot = free;
-  let made = instantiate<T>(principal, ip, port, a, b, h);
+  let made = instantiate<T>(principal, ip, port, a, b, framing, h);
   unchecked(table[slot] = made);
   return made;
 }
@@ -128,10 +131,14 @@ export class Observations {
     return this.connCount == 0 && this.denialCount == 0 && this.droppedConns == 0 && this.droppedDenials == 0;
   }
 
-  /** A finished connection: its principal ("" without mTLS), source IP, port, protocol (-1 unknown), start, bytes, largest read, duration. */
-  addConnection(principal: string, ip: string, port: i32, protocol: i32, startMs: i64, bytesIn: u64, bytesOut: u64, largestRead: u64, durationMs: u64, nowMs: i64): void {
+  /**
+   * A finished connection: its principal ("" without mTLS), source IP, port, protocol (-1 unknown),
+   * the framing its largest message was measured under ("chunk": reads), start, bytes, largest
+   * message, duration.
+   */
+  addConnection(principal: string, ip: string, port: i32, protocol: i32, framing: string, startMs: i64, bytesIn: u64, bytesOut: u64, largestMessage: u64, durationMs: u64, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    let a = aggregateIn<ConnAggregate>(this.conns, principal, ip, port, protocol, hourOfWeek(startMs));
+    let a = aggregateIn<ConnAggregate>(this.conns, principal, ip, port, protocol, hourOfWeek(startMs), framing);
     if (a.n == 0) {
       if (filledFree) this.connCount++;
       else this.droppedConns += evictedN;
@@ -143,8 +150,8 @@ export class Observations {
     a.outSum += bytesOut;
     if (bytesOut < a.outMin) a.outMin = bytesOut;
     if (bytesOut > a.outMax) a.outMax = bytesOut;
-    if (largestRead < a.msgMin) a.msgMin = largestRead;
-    if (largestRead > a.msgMax) a.msgMax = largestRead;
+    if (largestMessage < a.msgMin) a.msgMin = largestMessage;
+    if (largestMessage > a.msgMax) a.msgMax = largestMessage;
     if (durationMs < a.durMin) a.durMin = durationMs;
     if (durationMs > a.durMax) a.durMax = durationMs;
   }
@@ -152,7 +159,7 @@ export class Observations {
   /** One denial (or audit would-deny) by reason of a source (principal, IP) on a port. */
   addDenial(principal: string, ip: string, port: i32, reason: i32, audit: bool, nowMs: i64): void {
     if (this.fromMs == 0) this.fromMs = nowMs;
-    let d = aggregateIn<DenialAggregate>(this.denials, principal, ip, port, reason, audit ? 1 : 0);
+    let d = aggregateIn<DenialAggregate>(this.denials, principal, ip, port, reason, audit ? 1 : 0, "");
     if (d.n == 0) {
       if (filledFree) this.denialCount++;
       else this.droppedDenials += evictedN;
@@ -178,7 +185,7 @@ export class Observations {
         ",\"hour\":" + a.hour.toString() + ",\"n\":" + a.n.toString() +
         ",\"in\":[" + a.inSum.toString() + "," + a.inMin.toString() + "," + a.inMax.toString() + "]" +
         ",\"out\":[" + a.outSum.toString() + "," + a.outMin.toString() + "," + a.outMax.toString() + "]" +
-        ",\"msg\":[" + a.msgMin.toString() + "," + a.msgMax.toString() + "]" +
+        ",\"msg\":[" + a.msgMin.toString() + "," + a.msgMax.toString() + "],\"framing\":" + jsonString(a.framing) +
         ",\"dur\":[" + a.durMin.toString() + "," + a.durMax.toString() + "]}");
       first = false;
       unchecked(this.conns[i] = null);

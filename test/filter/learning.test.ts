@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parseReport, type ProxyReport } from "../../xds-server/src/observe/report.js";
 import type { FilterHost } from "../../tools/filter-host/index.js";
-import { bytes, config, hostWith, MONDAY_NOON_UTC } from "./helpers.js";
+import { bytes, config, hostWith, MONDAY_NOON_UTC, pgMessage } from "./helpers.js";
 
 const OBSERVE = "observe xds 5000 64";
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -172,5 +172,79 @@ describe("denials-only reporting (`observe … denials`)", () => {
     const r = takeReport(host);
     expect(r.conns).toEqual([]);
     expect(r.denials).toEqual([{ reason: "source", principal: "", ip: "10.9.9.9", port: 5432, mode: "enforce", n: 1 }]);
+  });
+});
+
+describe("the largest message under the rule's framing", () => {
+  const LP = "framing lengthPrefixed 1 4 big -4";
+  /** One connection from 10.1.2.3 to 5432 that sends `reads`, closed, then the interval's report. */
+  async function measured(ruleLines: string[], reads: Uint8Array[], segment = "enforce"): Promise<ProxyReport["conns"]> {
+    const host = await hostWith(config(OBSERVE, `segment payments/db ${segment}`, "rule r", ...ruleLines), { nodeId: "db-1" });
+    const c = host.connect({ source: "10.1.2.3:1", port: 5432 });
+    for (const read of reads) c.fromClient(read);
+    c.closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    return takeReport(host).conns;
+  }
+
+  it("is a message's declared length under lengthPrefixed, not the largest read", async () => {
+    // Ten 55-byte messages in one 550-byte read, then a 3,005-byte one split over three reads.
+    const big = pgMessage(3000);
+    const conns = await measured(["maxMessageBytes 65536", LP], [
+      Buffer.concat(Array.from({ length: 10 }, () => pgMessage(50))),
+      big.subarray(0, 3), big.subarray(3, 1000), big.subarray(1000),
+    ]);
+    expect(conns).toEqual([expect.objectContaining({ n: 1, msg: [3005, 3005], framing: "lengthPrefixed 1 4 big -4", in: [3555, 3555, 3555] })]);
+  });
+
+  it("counts a message split over reads once, at its declared length, even before all of it came", async () => {
+    const m = pgMessage(2000);
+    const conns = await measured(["maxMessageBytes 65536", LP], [m.subarray(0, 2), m.subarray(2, 700)]);
+    expect(conns[0]).toMatchObject({ msg: [2005, 2005], framing: "lengthPrefixed 1 4 big -4" });
+  });
+
+  it("stays the largest read under chunk framing and without a message limit", async () => {
+    const reads = [Buffer.concat([pgMessage(50), pgMessage(50)]), pgMessage(10)];
+    expect((await measured(["maxMessageBytes 65536", "framing chunk"], reads))[0]).toMatchObject({ msg: [110, 110], framing: "chunk" });
+    expect((await measured([], reads))[0]).toMatchObject({ msg: [110, 110], framing: "chunk" });
+    // A framing line without a limit frames nothing (the compiler never writes one).
+    expect((await measured([LP], reads))[0]).toMatchObject({ msg: [110, 110], framing: "chunk" });
+  });
+
+  it("takes the protocol framings' lengths (kafka: int32 size + 4)", async () => {
+    const request = (size: number) => {
+      const b = Buffer.alloc(4 + size, 0);
+      b.writeUInt32BE(size, 0);
+      b.writeUInt16BE(0xffff, 12); // null client_id
+      return b;
+    };
+    const conns = await measured(["protocol kafka", "maxMessageBytes 65536", "framing kafka"], [request(20), Buffer.concat([request(700), request(30)])]);
+    expect(conns[0]).toMatchObject({ proto: "kafka", msg: [704, 704], framing: "kafka" });
+  });
+
+  it("takes delimited lines with their delimiter, a line split over reads once", async () => {
+    const conns = await measured(["maxMessageBytes 65536", "framing delimited 0d0a"], [Buffer.from("a\r\nbbbb"), Buffer.from("bbbb\r"), Buffer.from("\ncc\r\n")]);
+    expect(conns[0]).toMatchObject({ msg: [10, 10], framing: "delimited 0d0a" });
+  });
+
+  it("in audit mode, keeps the message that broke the limit and measures nothing past it (the boundaries are lost)", async () => {
+    // After the violation the filter resynchronises at the next read: bytes that are not a
+    // message start would declare 4 GiB.
+    const conns = await measured(["maxMessageBytes 100", LP], [pgMessage(500), Uint8Array.of(0x51, 0xff, 0xff, 0xff, 0xff, 1, 2, 3)], "audit");
+    expect(conns[0]).toMatchObject({ msg: [505, 505], framing: "lengthPrefixed 1 4 big -4" });
+  });
+
+  it("keeps measures taken under different framings apart, for the same source, port and protocol", async () => {
+    const host = await hostWith(config(OBSERVE, "segment payments/db enforce", "rule r", "maxMessageBytes 65536", LP), { nodeId: "db-1" });
+    const framed = host.connect({ source: "10.1.2.3:1", port: 5432 });
+    framed.fromClient(Buffer.concat([pgMessage(10), pgMessage(10)]));
+    framed.closeFromClient();
+    host.reconfigure(config(OBSERVE, "segment payments/db enforce", "rule r"));
+    const reads = host.connect({ source: "10.1.2.3:2", port: 5432 });
+    reads.fromClient(Buffer.concat([pgMessage(10), pgMessage(10)]));
+    reads.closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    const conns = takeReport(host).conns.map((c) => [c.framing, c.n, c.msg]).sort();
+    expect(conns).toEqual([["chunk", 1, [30, 30]], ["lengthPrefixed 1 4 big -4", 1, [15, 15]]]);
   });
 });

@@ -59,6 +59,41 @@ describe("picoseg learn's proposal", () => {
     expect(segments[0]!.segment.spec.rules?.map((r) => r.name)).toEqual(["port-5432", "port-5432-by-address"]);
   });
 
+  it("proposes maxMessageBytes under the framing the filter measured messages under", () => {
+    const framed = trafficOf([stored(report({
+      conns: [
+        conn({ n: 1200, msg: [100, 3174], framing: "lengthPrefixed 0 4 big 4", proto: "unknown" }),
+        conn({ ip: "10.1.2.4", n: 4, msg: [50, 2000], framing: "lengthPrefixed 0 4 big 4", proto: "unknown" }),
+      ],
+    }))]);
+    const yaml = proposeSegment(framed, { workload: "payments/db", margin: 2, timezone: "UTC" });
+    // 3,174 × 2 = 6,348 bytes → 7Ki
+    expect(yaml).toMatch(/maxMessageBytes: 7Ki\s+# largest lengthPrefixed message 3\.1 KiB over 1,204 connections/);
+    const { errors, segments } = validatePolicyText(yaml, "p.yaml");
+    expect(errors).toEqual([]);
+    expect(segments[0]!.segment.spec.rules?.[0]?.limits).toMatchObject({
+      maxMessageBytes: "7Ki",
+      framing: { type: "lengthPrefixed", offset: 0, width: 4, endian: "big", adjustment: 4 },
+    });
+  });
+
+  it("writes a delimited framing's delimiter back as the string it was", () => {
+    const lines = trafficOf([stored(report({ conns: [conn({ msg: [10, 80], framing: "delimited 0d0a", proto: "unknown" })] }))]);
+    const { errors, segments } = validatePolicyText(proposeSegment(lines, { workload: "payments/db", margin: 1, timezone: "UTC" }), "p.yaml");
+    expect(errors).toEqual([]);
+    expect(segments[0]!.segment.spec.rules?.[0]?.limits?.framing).toEqual({ type: "delimited", delimiter: "\r\n" });
+  });
+
+  it("keeps reads (chunk) as reads, and says which connections another framing's sizes leave out", () => {
+    const mixed = trafficOf([stored(report({
+      conns: [conn({ n: 10, msg: [10, 900] }), conn({ ip: "10.1.2.4", n: 3, msg: [10, 50_000], framing: "postgres" })],
+    }))]);
+    const yaml = proposeSegment(mixed, { workload: "payments/db", margin: 1, timezone: "UTC" });
+    expect(yaml).toMatch(/maxMessageBytes: 1Ki\s+# largest read seen 900 B over 10 connections/);
+    expect(yaml).toMatch(/framing: \{ type: chunk \}/);
+    expect(yaml).toMatch(/# not counted in maxMessageBytes: connections measured under another framing \(3 under postgres\)/);
+  });
+
   it("refuses to propose from nothing", () => {
     expect(() => proposeSegment(trafficOf([]), { workload: "payments/db", margin: 1.5, timezone: "UTC" })).toThrow(/no connections observed/);
   });

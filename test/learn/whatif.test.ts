@@ -63,6 +63,32 @@ describe("picoseg what-if", () => {
     expect(r.notes.join("\n")).toMatch(/sniffed none: not judged/);
   });
 
+  it("judges message-size when the filter measured messages under the rule's own framing", () => {
+    const lp = "{ type: lengthPrefixed, offset: 1, width: 4, adjustment: -4 }";
+    const t = traffic(conn({ n: 3, msg: [200, 5000], framing: "lengthPrefixed 1 4 big -4", proto: "unknown" }), conn({ ip: "10.1.2.4", n: 2, msg: [10, 90], framing: "lengthPrefixed 1 4 big -4", proto: "unknown" }));
+    const r = whatIf(t, segments(`    - name: all
+      limits: { maxMessageBytes: 100, framing: ${lp} }`), "payments/db");
+    expect(r.byReason).toEqual({ "message-size": { lo: 3, hi: 3 } });
+    expect(r.notes).toEqual([]);
+  });
+
+  it("does not judge message sizes measured under another framing, and says so", () => {
+    const reads = whatIf(traffic(conn({ msg: [10, 5000] })), segments(`    - name: all
+      limits: { maxMessageBytes: 100, framing: { type: kafka } }`), "payments/db");
+    expect(reads.byReason).toEqual({});
+    expect(reads.notes).toEqual(["message-size: rule payments/db/all frames messages as kafka; the filter measured reads only (chunk): not judged"]);
+    const framed = whatIf(traffic(conn({ msg: [10, 5000], framing: "lengthPrefixed 1 4 big -4" })), segments(`    - name: all
+      limits: { maxMessageBytes: 100, framing: { type: lengthPrefixed, offset: 1, width: 4 } }`), "payments/db");
+    expect(framed.byReason).toEqual({});
+    expect(framed.notes.join("\n")).toMatch(/frames messages as lengthPrefixed 1 4 big 0; the filter measured messages under lengthPrefixed 1 4 big -4: not judged/);
+  });
+
+  it("judges a chunk rule on reads, as before", () => {
+    const r = whatIf(traffic(conn({ n: 4, msg: [500, 900] })), segments(`    - name: all
+      limits: { maxMessageBytes: 400 }`), "payments/db");
+    expect(r.byReason).toEqual({ "message-size": { lo: 4, hi: 4 } });
+  });
+
   it("denies everything with no-rule when no segment selects the workload", () => {
     const r = whatIf(traffic(conn({ n: 3 })), [], "payments/db");
     expect(r.byReason).toEqual({ "no-rule": { lo: 3, hi: 3 } });

@@ -12,6 +12,7 @@ export function conn(over: Partial<ConnAggregate> = {}): ConnAggregate {
     in: [4000, 500, 1500],
     out: [40_000, 5000, 15_000],
     msg: [400, 900],
+    framing: "chunk",
     dur: [100, 2500],
     ...over,
   };

@@ -80,8 +80,36 @@ export function freeWireState(st: WireState): void {
   heap.free(changetype<usize>(st));
 }
 
+/**
+ * The largest message length a framing learnt from a header since resetLargest() (learning mode
+ * reads it after each read's framing step): what framing parsed anyway, never a byte more.
+ */
+var largest: u64 = 0;
+/** Beyond this a length says only "too big" (a report's numbers are safe JSON integers). */
+const LARGEST_CAP: u64 = 9007199254740991;
+
+// @ts-ignore: decorator
+@inline
+export function resetLargest(): void {
+  largest = 0;
+}
+
+// @ts-ignore: decorator
+@inline
+export function largestMessage(): u64 {
+  return largest;
+}
+
+/** A message of `total` bytes was framed (its header read, or its delimiter found). */
+// @ts-ignore: decorator
+@inline
+export function noteMessage(total: u64): void {
+  if (total > largest) largest = total < LARGEST_CAP ? total : LARGEST_CAP;
+}
+
 /** Starts a message of `total` bytes of which `headerRead` have been taken: the limit, then the rest to skip. */
 export function beginMessage(st: WireState, total: u64, headerRead: u64): i32 {
+  noteMessage(total);
   if (total > st.max) return WIRE_TOO_BIG;
   if (total < headerRead) return WIRE_MALFORMED;
   st.msgLeft = total - headerRead;

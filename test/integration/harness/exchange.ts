@@ -9,7 +9,7 @@ import { waitFor } from "../../../xds-server/src/util/wait.js";
 import { TcpClient } from "../../../tools/envoy-harness/client.js";
 
 /** Connects from `from` (a 127.0.0.0/8 address), sends `payload`, waits for its echo, closes. */
-export async function exchange(port: number, from: string, payload: string): Promise<void> {
+export async function exchange(port: number, from: string, payload: string | Buffer): Promise<void> {
   const c = await TcpClient.connect(port, { from });
   await c.write(payload);
   await waitFor("the echo", () => (c.received().length >= payload.length ? true : undefined), 5000);

@@ -3,10 +3,13 @@
 // port reached both with and without mTLS, one for principals and one for addresses, since a
 // rule's `from` fields must all match): the sources seen, the protocols sniffed, a schedule of
 // the whole hours seen, limits from the observed maxima times a margin, rounded up to readable
-// quantities, and per-source limits from the busiest source-hour.
+// quantities (maxMessageBytes under the framing the filter measured messages under), and
+// per-source limits from the busiest source-hour.
 import { parseCidr } from "../policy/cidr.js";
+import { parseFramingText } from "../policy/framing.js";
 import { offsetFunction } from "../policy/timezone.js";
 import { DAYS, type Protocol } from "../policy/types.js";
+import { framingYaml } from "./segment.js";
 import { sourceHours, type ObservedConns, type Traffic } from "./traffic.js";
 
 export interface ProposeOptions {
@@ -144,16 +147,43 @@ function limitLines(conns: readonly ObservedConns[], margin: number): string[] {
   const over = `over ${count(n)} connections`;
   const maxIn = Math.max(...conns.map((c) => c.in[2]));
   const maxOut = Math.max(...conns.map((c) => c.out[2]));
-  const maxMsg = Math.max(...conns.map((c) => c.msg[1]));
   const maxDurMs = Math.max(...conns.map((c) => c.dur[1]));
   return [
     "      limits:",
     `        maxBytesIn: ${quantity(maxIn * margin)}    # max seen ${bytesText(maxIn)} ${over}`,
     `        maxBytesOut: ${quantity(maxOut * margin)}    # max seen ${bytesText(maxOut)} ${over}`,
-    `        maxMessageBytes: ${quantity(maxMsg * margin)}    # largest read seen ${bytesText(maxMsg)}`,
-    "        framing: { type: chunk }       # each read is a message: what the filter measured",
+    ...messageLines(conns, margin),
     `        maxDurationSeconds: ${Math.max(1, Math.ceil((maxDurMs / 1000) * margin))}    # longest seen ${(maxDurMs / 1000).toFixed(1)} s`,
   ];
+}
+
+/**
+ * maxMessageBytes under the framing the filter measured messages under (the one most of the
+ * rule's connections were measured under, when a change of policy split them): a size measured
+ * under one framing says nothing of messages under another.
+ */
+function messageLines(conns: readonly ObservedConns[], margin: number): string[] {
+  const byFraming = new Map<string, ObservedConns[]>();
+  for (const c of conns) byFraming.set(c.framing, [...(byFraming.get(c.framing) ?? []), c]);
+  const connections = (cs: readonly ObservedConns[]): number => sum(cs.map((c) => c.n));
+  const ranked = [...byFraming.entries()].sort(([a, x], [b, y]) => connections(y) - connections(x) || (a < b ? -1 : a > b ? 1 : 0));
+  const [text, measured] = ranked[0]!;
+  const framing = parseFramingText(text);
+  if (!framing) throw new Error(`observed framing "${text}" is not one picoseg knows`);
+  const n = connections(measured);
+  const maxMsg = Math.max(...measured.map((c) => c.msg[1]));
+  const lines = framing.type === "chunk"
+    ? [
+      `        maxMessageBytes: ${quantity(maxMsg * margin)}    # largest read seen ${bytesText(maxMsg)} over ${count(n)} connections`,
+      "        framing: { type: chunk }       # each read is a message: what the filter measured",
+    ]
+    : [
+      `        maxMessageBytes: ${quantity(maxMsg * margin)}    # largest ${framing.type} message ${bytesText(maxMsg)} over ${count(n)} connections`,
+      `        framing: ${framingYaml(framing)}    # the framing the filter measured messages under`,
+    ];
+  const others = ranked.slice(1).map(([t, cs]) => `${count(connections(cs))} under ${t}`);
+  if (others.length > 0) lines.push(`        # not counted in maxMessageBytes: connections measured under another framing (${others.join("; ")})`);
+  return lines;
 }
 
 function perSourceLines(conns: readonly ObservedConns[], margin: number): string[] {

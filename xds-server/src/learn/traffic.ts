@@ -71,7 +71,8 @@ export function trafficOf(reports: readonly StoredReport[]): Traffic {
     t.dropped.conns += r.report.dropped.conns;
     t.dropped.denials += r.report.dropped.denials;
     for (const c of r.report.conns) {
-      t.conns.push({ ...c, startedAt: lastOccurrence(c.hour, r.report.to) });
+      // A server from before `framing` sends reports without it: its filters measured reads.
+      t.conns.push({ ...c, framing: c.framing ?? "chunk", startedAt: lastOccurrence(c.hour, r.report.to) });
     }
     t.denials.push(...r.report.denials);
   }

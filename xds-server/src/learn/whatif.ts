@@ -3,12 +3,15 @@
 // admission and data paths): the first rule whose `from` and `ports` match governs; no match is
 // `source`, `port` or `no-rule`; then schedule (at the hour the connections started), protocol, and
 // the per-connection limits. Counts are what the filter's audit counters would show: every reason a
-// connection would hit, once per connection.
+// connection would hit, once per connection. Message sizes are judged only when the filter
+// measured them under the rule's own framing (a largest read says nothing of a length-prefixed
+// message's size, nor the reverse).
 //
 // Aggregates carry each measure's min and max, so a limit between them cannot say how many of the
 // group's connections pass it: such a count is a range. Per-source limits are estimated per
 // source-hour (the filter's windows start at each source's first connection).
 import { parseCidr, type Cidr } from "../policy/cidr.js";
+import { framingText } from "../policy/framing.js";
 import { segmentKey } from "../policy/load.js";
 import { parsePort } from "../policy/ports.js";
 import { parseDuration, parseQuantity } from "../policy/quantity.js";
@@ -50,7 +53,8 @@ interface CompiledRule {
   maxBytesIn?: number;
   maxBytesOut?: number;
   maxMessageBytes?: number;
-  chunkFraming: boolean;
+  /** The rule's framing as framingText() names it, as a report does ("chunk" when it names none). */
+  framing: string;
   maxDurationSeconds?: number;
   perSource?: { maxConnections?: number; maxBytes?: number; windowS: number };
 }
@@ -124,8 +128,12 @@ function judge(c: ObservedConns, rules: readonly CompiledRule[], perSource: Map<
   if (r.maxBytesIn !== undefined) hits.push({ reason: "bytes-in", count: above(c.in[1], c.in[2], r.maxBytesIn, c.n) });
   if (r.maxBytesOut !== undefined) hits.push({ reason: "bytes-out", count: above(c.out[1], c.out[2], r.maxBytesOut, c.n) });
   if (r.maxMessageBytes !== undefined) {
-    if (r.chunkFraming) hits.push({ reason: "message-size", count: above(c.msg[0], c.msg[1], r.maxMessageBytes, c.n) });
-    else notes.add(`message-size: rule ${r.segment}/${r.rule.name} frames messages; the filter observed reads only: not judged`);
+    if (c.framing === r.framing) {
+      hits.push({ reason: "message-size", count: above(c.msg[0], c.msg[1], r.maxMessageBytes, c.n) });
+    } else {
+      const measured = c.framing === "chunk" ? "reads only (chunk)" : `messages under ${c.framing}`;
+      notes.add(`message-size: rule ${r.segment}/${r.rule.name} frames messages as ${r.framing}; the filter measured ${measured}: not judged`);
+    }
   }
   if (r.maxDurationSeconds !== undefined) {
     // The filter closes a connection once it has lasted the limit (checked each tick).
@@ -183,7 +191,7 @@ function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule 
       if (!r.ok) throw new Error(`${segment} rule ${rule.name}: ${r.message}`);
       return r.value;
     }),
-    chunkFraming: (rule.limits?.framing?.type ?? "chunk") === "chunk",
+    framing: framingText(rule.limits?.framing ?? { type: "chunk" }),
   };
   if (rule.schedule) {
     out.schedule = { offsetAt: offsetFunction(rule.schedule.timezone ?? "UTC"), intervals: rule.schedule.windows.flatMap(windowIntervals) };

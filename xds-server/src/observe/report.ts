@@ -1,7 +1,8 @@
 // The body a filter sends on its report channel (filter/assembly/observe.ts writes it): what one
 // proxy saw in one interval. Connections are aggregated per (peer principal, source IP,
-// destination port, protocol, hour of the UTC week they started); denials per (reason, principal,
+// destination port, protocol, framing, hour of the UTC week they started); denials per (reason, principal,
 // source IP, port, mode). Every field is checked here, so that nothing downstream (store, learn, what-if) meets a surprise.
+import { parseFramingText } from "../policy/framing.js";
 import { PROTOCOLS, type Protocol } from "../policy/types.js";
 
 export const REASONS = [
@@ -39,8 +40,14 @@ export interface ConnAggregate extends Peer {
   n: number;
   in: SumMinMax;
   out: SumMinMax;
-  /** The largest read of each connection. */
+  /** The largest message of each connection under `framing` (under "chunk": its largest read). */
   msg: MinMax;
+  /**
+   * The framing `msg` was measured under, as the filter's `framing` line names it without the
+   * keyword (filter/CONFIG.md): "chunk" (reads), "lengthPrefixed 1 4 big -4", "delimited 0a",
+   * "postgres", "mqtt", "kafka". A filter from before this field measured reads: "chunk".
+   */
+  framing: string;
   /** Duration of each connection, ms. */
   dur: MinMax;
 }
@@ -122,6 +129,7 @@ function connAggregate(v: unknown, at: string): ConnAggregate {
     in: sumMinMax(c["in"], `${at}.in`),
     out: sumMinMax(c["out"], `${at}.out`),
     msg: minMax(c["msg"], `${at}.msg`),
+    framing: framing(c["framing"], `${at}.framing`),
     dur: minMax(c["dur"], `${at}.dur`),
   };
 }
@@ -164,6 +172,13 @@ function port(v: unknown, at: string): number {
   const p = int(v, at);
   if (p > 65535) throw new ReportError(`${at}: ${p} is not a port`);
   return p;
+}
+
+function framing(v: unknown, at: string): string {
+  if (v === undefined) return "chunk";
+  const t = text(v, at);
+  if (parseFramingText(t) === undefined) throw new ReportError(`${at}: ${JSON.stringify(t)} is not a framing (chunk, lengthPrefixed OFFSET WIDTH ENDIAN ADJUSTMENT, delimited HEX, postgres, mqtt, kafka)`);
+  return t;
 }
 
 function sumMinMax(v: unknown, at: string): SumMinMax {

@@ -6,7 +6,7 @@
 
 import { readAnnotations, tighter, type Tightening } from "./annotations.js";
 import { parseCidr } from "./cidr.js";
-import { delimiterBytes, toHex } from "./framing.js";
+import { framingText } from "./framing.js";
 import { segmentKey } from "./load.js";
 import { parsePort } from "./ports.js";
 import { parseDuration, parseQuantity, type Parsed } from "./quantity.js";
@@ -184,18 +184,7 @@ function weekIntervals(rule: Rule): WeekInterval[] {
 }
 
 function framingLine(framing: Framing): string {
-  switch (framing.type) {
-    case "chunk":
-      return "framing chunk";
-    case "lengthPrefixed":
-      return `framing lengthPrefixed ${framing.offset ?? 0} ${framing.width} ${framing.endian ?? "big"} ${framing.adjustment ?? 0}`;
-    case "delimited":
-      return `framing delimited ${toHex(delimiterBytes(framing.delimiter))}`;
-    case "postgres":
-    case "mqtt":
-    case "kafka":
-      return `framing ${framing.type}`;
-  }
+  return `framing ${framingText(framing)}`;
 }
 
 function seconds(duration: string): number {
