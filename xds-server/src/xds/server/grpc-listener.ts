@@ -9,9 +9,6 @@ export function createGrpcServer(): grpc.Server {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-    // picoseg registers no channelz service, so its per-call and per-message bookkeeping (a Date
-    // per message, a socket lookup per connection) would be pure cost on every push and ACK.
-    "grpc.enable_channelz": 0,
   });
 }
 
