@@ -4,7 +4,7 @@
 import type { Workload } from "../policy/types.js";
 import type { Refusal } from "../source/types.js";
 import type { ProxyConfigs } from "./proxy-configs.js";
-import type { Callbacks, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./server/callbacks.js";
+import type { Callbacks, ResourceVersion, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./server/callbacks.js";
 
 export interface ResourceStatus {
   name: string;
@@ -105,7 +105,7 @@ export class StreamTracker implements Callbacks {
   }
 
   onResponse(stream: StreamInfo, r: SentResponse): void {
-    const t = this.record(stream, "sent", r.resources.map((x) => [x.name, x.version]));
+    const t = this.record(stream, "sent", r.resources);
     if (!t) return;
     t.versionSent = r.version;
     for (const name of r.removed) t.resources.delete(name);
@@ -113,11 +113,11 @@ export class StreamTracker implements Callbacks {
 
   /** A reconnecting delta client holds these versions: it accepted them earlier, so they count as ACKed. */
   onInitialVersions(stream: StreamInfo, _typeUrl: string, versions: ReadonlyMap<string, string>): void {
-    this.record(stream, "acked", versions);
+    this.record(stream, "acked", [...versions].map(([name, version]) => ({ name, version })));
   }
 
   onAck(stream: StreamInfo, r: SentResponse): void {
-    const t = this.record(stream, "acked", r.resources.map((x) => [x.name, x.version]));
+    const t = this.record(stream, "acked", r.resources);
     if (t) t.versionAcked = r.version;
   }
 
@@ -175,11 +175,11 @@ export class StreamTracker implements Callbacks {
   }
 
   /** Stamps each resource's version as sent or as ACKed, now; undefined for a stream not tracked. */
-  private record(stream: StreamInfo, what: "sent" | "acked", versions: Iterable<readonly [string, string]>): TrackedStream | undefined {
+  private record(stream: StreamInfo, what: "sent" | "acked", versions: readonly ResourceVersion[]): TrackedStream | undefined {
     const t = this.streams.get(stream.id);
     if (!t) return undefined;
     const at = Date.now();
-    for (const [name, version] of versions) {
+    for (const { name, version } of versions) {
       const s = this.resource(t, name);
       if (what === "sent") {
         s.sent = version;

@@ -79,18 +79,21 @@ export interface StreamAdmission {
 
 /** Calls every listener in order; one that throws does not stop the others. */
 export function fanOut(...all: Callbacks[]): Callbacks {
-  const each = <K extends keyof Callbacks>(key: K) =>
-    ((...args: unknown[]) => {
-      for (const c of all) {
-        const f = c[key] as ((...a: unknown[]) => void) | undefined;
-        if (!f) continue;
+  // Each hook gets the bound listeners that have it, found once: the push and ACK paths call
+  // these once per proxy, so they should not look the hook up or spread arguments each time.
+  type Listener = (a: unknown, b: unknown, c: unknown) => void;
+  const each = <K extends keyof Callbacks>(key: K): NonNullable<Callbacks[K]> => {
+    const listeners = all.flatMap((c) => (c[key] ? [(c[key] as Listener).bind(c)] : []));
+    return ((a: unknown, b: unknown, c: unknown) => {
+      for (const listener of listeners) {
         try {
-          f.apply(c, args);
+          listener(a, b, c);
         } catch (err) {
           console.error(`picoseg: xds callback ${key} failed:`, err);
         }
       }
     }) as NonNullable<Callbacks[K]>;
+  };
   return {
     onStreamOpen: each("onStreamOpen"),
     onStreamClosed: each("onStreamClosed"),

@@ -7,7 +7,8 @@
 // has no `error_detail`, a NACK has one, and the client then keeps its previous resources.
 import type { ConfigWatcher, DeltaWatchResponse } from "../cache/types.js";
 import type { SentResponse } from "./callbacks.js";
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages.js";
+import { deltaResponseBytes } from "./delta-response-bytes.js";
+import type { DeltaDiscoveryRequest } from "./messages.js";
 import type { RequestHandler, XdsStream } from "./xds-stream.js";
 
 interface TypeState {
@@ -20,7 +21,7 @@ interface TypeState {
 }
 
 /** The delta protocol on one stream: what to do with each of its requests. */
-export function deltaRequests(stream: XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, watcher: ConfigWatcher): RequestHandler<DeltaDiscoveryRequest> {
+export function deltaRequests(stream: XdsStream<DeltaDiscoveryRequest, Buffer>, watcher: ConfigWatcher): RequestHandler<DeltaDiscoveryRequest> {
   const types = new Map<string, TypeState>();
 
   const send = (typeUrl: string, state: TypeState, r: DeltaWatchResponse): void => {
@@ -28,18 +29,9 @@ export function deltaRequests(stream: XdsStream<DeltaDiscoveryRequest, DeltaDisc
     for (const name of r.removed) state.known.delete(name);
     const sent = stream.nextResponse(typeUrl, { ...r, version: r.systemVersion });
     state.outstanding.set(sent.nonce, sent);
-    stream.respond(sent, {
-      system_version_info: r.systemVersion,
-      resources: r.resources.map((x) => ({
-        name: x.name,
-        version: x.version,
-        resource: { type_url: x.typeUrl, value: x.value },
-      })),
-      type_url: typeUrl,
-      removed_resources: [...r.removed],
-      nonce: sent.nonce,
-      control_plane: stream.controlPlane,
-    });
+    // Marshaled here (delta-response-bytes.ts): the proxies of a workload share all but the nonce.
+    const content = { systemVersion: r.systemVersion, typeUrl, resources: r.resources, removed: r.removed, controlPlaneId: stream.controlPlane.identifier };
+    stream.respond(sent, deltaResponseBytes(content, sent.nonce));
   };
 
   return (req, typeUrl) => {

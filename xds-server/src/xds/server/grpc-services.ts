@@ -6,15 +6,18 @@ import { loadServices } from "../protos.js";
 import type { ConfigWatcher } from "../cache/types.js";
 import type { XdsProtocol, XdsService } from "./callbacks.js";
 import { deltaRequests } from "./delta.js";
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from "./messages.js";
+import type { DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse } from "./messages.js";
 import { sotwRequests } from "./sotw.js";
 import { XdsStream, type RequestHandler, type StreamRequest, type StreamServerOptions } from "./xds-stream.js";
 
 type Sotw = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-type Delta = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+/** Delta responses leave as bytes marshaled by delta-response-bytes.ts. */
+type Delta = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
 
 export function addXdsServices(server: grpc.Server, opts: StreamServerOptions): void {
-  const { ads, ecds } = loadServices();
+  const loaded = loadServices();
+  const ads = passMarshaledResponses(loaded.ads, "DeltaAggregatedResources");
+  const ecds = passMarshaledResponses(loaded.ecds, "DeltaExtensionConfigs");
   server.addService(ads, {
     StreamAggregatedResources: (call: Sotw) => serve(call, "ads", "sotw", opts, sotwRequests),
     DeltaAggregatedResources: (call: Delta) => serve(call, "ads", "delta", opts, deltaRequests),
@@ -26,6 +29,13 @@ export function addXdsServices(server: grpc.Server, opts: StreamServerOptions): 
     FetchExtensionConfigs: (_call: unknown, callback: grpc.sendUnaryData<DiscoveryResponse>) =>
       callback({ code: grpc.status.UNIMPLEMENTED, details: "picoseg serves ECDS over streams only" }),
   });
+}
+
+/** `method`'s responses are already marshaled: grpc-js sends the bytes as they are. */
+function passMarshaledResponses(service: grpc.ServiceDefinition, method: string): grpc.ServiceDefinition {
+  const m = service[method];
+  if (!m) throw new Error(`proto service has no method ${method}`);
+  return { ...service, [method]: { ...m, responseSerialize: (bytes: Buffer): Buffer => bytes } };
 }
 
 /** One stream of either flavour: the shared plumbing (xds-stream.ts) driven by the protocol's handler. */
