@@ -5,7 +5,7 @@ import { RootContext } from "@solo-io/proxy-runtime/runtime";
 import { Config, Rule } from "./config";
 import { parseConfig } from "./configparse";
 import { Conn } from "./connection";
-import { wouldLog } from "./decisionlog";
+import { refreshLogLevel, wouldLog } from "./decisionlog";
 import { readPluginName } from "./facts";
 import { BUF_PLUGIN_CONFIG, LOG_ERROR, hostGetBuffer, hostLen, hostLog, hostPtr, nowMs, releaseHost, setTickPeriod } from "./hostcalls";
 import { learnConfigure } from "./learning";
@@ -45,6 +45,7 @@ export class PicosegRoot extends RootContext {
   }
 
   configure(size: u32): void {
+    refreshLogLevel();
     let cfg: Config;
     if (size == 0 || !hostGetBuffer(BUF_PLUGIN_CONFIG, 0, size)) {
       cfg = parseConfig(0, 0);
