@@ -32,12 +32,20 @@ var slotRecordCap: usize = 64;
 /** FNV-1a 64 of the identity's UTF-8 bytes under two bases (one encoding, one pass): slot hash and step. */
 var hashA: u64 = 0;
 var hashB: u64 = 0;
+var utf8Buf: usize = heap.alloc(64);
+var utf8Cap: usize = 64;
 function fnv1a64x2(s: string, basisA: u64, basisB: u64): void {
-  let bytes = String.UTF8.encode(s);
-  let p = changetype<usize>(bytes);
+  // Encoded into one reused buffer: the same bytes as String.UTF8.encode, without an allocation.
+  let n = <usize>String.UTF8.byteLength(s);
+  if (n > utf8Cap) {
+    utf8Cap = n;
+    utf8Buf = heap.realloc(utf8Buf, n);
+  }
+  String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, utf8Buf);
+  let p = utf8Buf;
   let a = basisA;
   let b = basisB;
-  for (let i = 0; i < bytes.byteLength; i++) {
+  for (let i: usize = 0; i < n; i++) {
     let x = <u64>load<u8>(p + i);
     a = (a ^ x) * 0x100000001b3;
     b = (b ^ x) * 0x100000001b3;

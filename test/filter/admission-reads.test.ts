@@ -8,6 +8,27 @@ import { config, hostWith } from "./helpers.js";
 const rule = (ps: string, ...more: string[]) => config("segment ns/db enforce", ...more, "rule api", "ip 10.0.0.0/8", `perSource ${ps}`);
 const reads = (host: FilterHost): number => host.hostCalls.get("proxy_get_shared_data") ?? 0;
 
+/** FNV-1a 64 of s's UTF-8 bytes from `basis`, as sourcestore.ts hashes an identity. */
+function fnv1a64(s: string, basis: bigint): bigint {
+  let h = basis;
+  for (const b of new TextEncoder().encode(s)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h;
+}
+
+describe("per-source slot keys", () => {
+  // Envoy keeps shared data across a module reload: a new build must find the records an older one wrote.
+  it("a source's first slot is its identity's FNV-1a 64 hash under the rule's mask (stable across builds)", async () => {
+    const host = await hostWith(rule("60 - 5 - 1000")); // maxSources 1000: 4,096 slots
+    for (const id of ["10.0.0.1", "spiffe://td/ns/ä/sa/api"]) {
+      const principal = id.startsWith("spiffe:") ? id : undefined;
+      expect(host.connect({ source: "10.0.0.1:1", principal }).closed).toBe(false);
+      let h = fnv1a64(id, 0xcbf29ce484222325n);
+      if (h === 0n) h = 1n;
+      expect([...host.sharedData().keys()]).toContain(`picoseg/ps/ns/db/api/#${h & 4095n}`);
+    }
+  });
+});
+
 describe("shared-data reads at admission", () => {
   it("a returning source costs one slot read, plus one for quarantine", async () => {
     const host = await hostWith(rule("60 - 5 -", "quarantine 3 600 900"));
