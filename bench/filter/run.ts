@@ -4,6 +4,7 @@
 //   npm run bench            (or: npx tsx bench/filter/run.ts)
 //   npm run bench -- --quick (fewer batches, for a smoke run)
 //   npm run bench -- --no-sdk (skip (d), the SDK-as-published comparison)
+//   npm run bench -- --baseline=FILE.wasm (adds FILE's rows to (f), interleaved: before/after a change)
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -15,6 +16,8 @@ import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "
 import { sdkVariantWasm } from "./sdk.js";
 
 const args = new Set(process.argv.slice(2));
+/** Another build of the module (e.g. main's, copied aside) measured next to this one in (a). */
+const BASELINE_WASM = process.argv.slice(2).find((a) => a.startsWith("--baseline="))?.slice("--baseline=".length) ?? null;
 const QUICK = args.has("--quick");
 const BATCHES = QUICK ? 3 : 11;
 const WARMUP_BATCHES = QUICK ? 1 : 3;
@@ -324,6 +327,60 @@ async function hostCallPrice(sdkWasm: string, msg: Uint8Array): Promise<number> 
   return median(samples);
 }
 
+interface LifeCost {
+  /** Median ns of proxy_on_new_connection (via host.connect) and of the whole life. */
+  setup: number;
+  life: number;
+  /** Host calls per connection over its whole life. */
+  hostCalls: number;
+}
+
+/**
+ * (f) A connection's whole life, as bench/dataplane's `conn` workload drives it: connect, one
+ * message each way, close. The variants run in turn, one connection each, on hosts already
+ * holding `live` connections, so a module and its baseline see the same load.
+ */
+export async function lifeCosts(vs: Variant[], live: number, msg: Uint8Array): Promise<LifeCost[]> {
+  const hosts: FilterHost[] = [];
+  for (const v of vs) {
+    const host = await FilterHost.start({ config: v.config, wasmPath: v.wasm, logLevel: "info" });
+    fill(host, v, live, null);
+    hosts.push(host);
+  }
+  const callsOf = (h: FilterHost): number => [...h.hostCalls.values()].reduce((a, b) => a + b, 0);
+  const setup: number[][] = vs.map(() => []);
+  const life: number[][] = vs.map(() => []);
+  const calls = vs.map(() => 0);
+  const next = vs.map(() => live);
+  const k = 300;
+  for (let b = 0; b < WARMUP_BATCHES + BATCHES; b++) {
+    gc();
+    const timed = b >= WARMUP_BATCHES;
+    const calls0 = hosts.map(callsOf);
+    for (let i = 0; i < k; i++) {
+      for (let h = 0; h < hosts.length; h++) {
+        const t0 = now();
+        const c = hosts[h]!.connect(vs[h]!.facts(next[h]!++));
+        const t1 = now();
+        const up = c.fromClient(msg);
+        const down = c.fromServer(msg);
+        c.closeFromClient();
+        const t2 = now();
+        if (up !== 0 || down !== 0) throw new Error(`${vs[h]!.name}: a bench connection was stopped (${c.closeReason ?? "held"})`);
+        if (timed) {
+          setup[h]!.push(Number(t1 - t0));
+          life[h]!.push(Number(t2 - t0));
+        }
+      }
+    }
+    for (let h = 0; h < hosts.length; h++) {
+      calls[h] = (callsOf(hosts[h]!) - calls0[h]!) / k;
+      hosts[h]!.clearLogs();
+    }
+  }
+  return vs.map((_, h) => ({ setup: median(setup[h]!), life: median(life[h]!), hostCalls: calls[h]! }));
+}
+
 /** ALL_FACTORS with its lines starting with `prefix` replaced (or removed when `by` is null). */
 function without(prefix: string, by: string | null = null): string {
   return ALL_FACTORS.split("\n").flatMap((l) => (l.startsWith(prefix) ? (by === null ? [] : [by]) : [l])).join("\n");
@@ -460,6 +517,30 @@ async function main(): Promise<void> {
     log(`    one proxy_get_buffer_bytes host call costs ${fmtNs(price)} in this emulator (measured from Wasm, SDK variant's bench_get_buffer_bytes);`);
     log(`    all factors cost ${fmtNs(extra)} more than allow-all per callback (export alone) = ${(extra / price).toFixed(2)} of that host call`);
   }
+  log("");
+
+  // (f) whole life, with the --baseline module's rows next to this build's
+  const lifeVariants: Variant[] = [allowAll, allFactors];
+  if (BASELINE_WASM !== null) {
+    const baseBytes = readFileSync(BASELINE_WASM);
+    log(`baseline module ${BASELINE_WASM} (${baseBytes.length} bytes, sha256 ${createHash("sha256").update(baseBytes).digest("hex").slice(0, 12)}…)`);
+    lifeVariants.push({ ...allowAll, name: "baseline module, allow-all", wasm: BASELINE_WASM });
+    lifeVariants.push({ ...allFactors, name: "baseline module, all factors", wasm: BASELINE_WASM });
+  }
+  log(`(f) a connection's whole life (connect, one ${msg.length}-byte message each way, close) at 1,000 live, variants interleaved`);
+  const lives = await lifeCosts(lifeVariants, 1_000, msg);
+  const lifeBase = (name: string): LifeCost | undefined => {
+    const i = lifeVariants.findIndex((v) => v.name === name);
+    return i >= 0 ? lives[i] : undefined;
+  };
+  log(table(
+    ["", "new connection", "whole life", "host calls / life", "whole life / baseline module's"],
+    lifeVariants.map((v, i) => {
+      const r = lives[i]!;
+      const b = v.wasm === BASELINE_WASM ? undefined : lifeBase(`baseline module, ${v.config === ALL_FACTORS ? "all factors" : "allow-all"}`);
+      return [v.name, fmtNs(r.setup), fmtNs(r.life), r.hostCalls.toFixed(1), b ? fmtRatio(r.life / b.life) : ""];
+    }),
+  ));
   log("");
   await fleet();
 }

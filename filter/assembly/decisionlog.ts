@@ -1,6 +1,6 @@
 // One JSON line per denial (warn) or allowed connection (debug), built only when
-// the host's log level will print it.
-import { hostLog, hostLogLevel, LOG_DEBUG, LOG_WARN } from "./hostcalls";
+// the host's log level (as of the last configure or tick) will print it.
+import { hostLog, hostLogLevel, LOG_DEBUG, LOG_INFO, LOG_WARN } from "./hostcalls";
 import { REASONS } from "./reasons";
 
 function hexDigit(v: i32): u16 {
@@ -62,8 +62,20 @@ export class Decision {
   field: string = "";
 }
 
+/**
+ * The host's log level as last asked: at every configure and every tick (refreshLogLevel), not
+ * per connection, which saved a host call on every admitted or denied one. Envoy's level changes
+ * only by its admin endpoint; the filter follows within a tick (500 ms). Envoy filters proxy_log
+ * by its own level too, so a stale verbose level costs only work, never a line Envoy should not print.
+ */
+var logLevel: i32 = LOG_INFO;
+
+export function refreshLogLevel(): void {
+  logLevel = hostLogLevel();
+}
+
 export function wouldLog(level: i32): bool {
-  return hostLogLevel() <= level;
+  return logLevel <= level;
 }
 
 export function logDecision(d: Decision): void {

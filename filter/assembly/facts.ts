@@ -91,8 +91,18 @@ export function readFacts(): void {
 /** Per-source identity: the principal, else the source IP (without port), else "?". */
 export function identity(): string {
   if (principal.length > 0) return principal;
-  return sourceText.length == 0 ? "?" : ipOf(sourceText);
+  if (sourceText.length == 0) return "?";
+  // Admission asks twice per connection (quarantine key, per-source slots): the IP is cut once
+  // per readFacts. Holding the address keeps it alive, so an equal address is the same text.
+  if (changetype<usize>(ipFrom) != changetype<usize>(sourceText)) {
+    ipFrom = sourceText;
+    ipText = ipOf(sourceText);
+  }
+  return ipText;
 }
+
+var ipFrom: string | null = null;
+var ipText: string = "";
 
 export function readPluginName(): string {
   let name = "";

@@ -114,6 +114,11 @@ export function nowMs(): i64 {
   return lastNowMs;
 }
 
+/** The host clock as this VM last read it (nowMs), without a host call. */
+export function lastClockMs(): i64 {
+  return lastNowMs;
+}
+
 /** The host's current log level; info when the host cannot tell. */
 export function hostLogLevel(): i32 {
   store<u32>(OUT_U64, <u32>LOG_INFO);

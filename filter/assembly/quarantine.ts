@@ -6,33 +6,45 @@ import { hostGetShared, hostLen, hostPtr, releaseHost } from "./hostcalls";
 import { quarantinedUntil } from "./persource";
 import { args, updateShared, UPDATE_STRIKE } from "./sharedupdate";
 
-export function isQuarantined(key: ArrayBuffer, nowMs: i64): bool {
-  if (!hostGetShared(changetype<usize>(key), key.byteLength)) return false;
+export function isQuarantined(key: usize, keyLen: usize, nowMs: i64): bool {
+  if (!hostGetShared(key, keyLen)) return false;
   let until = quarantinedUntil(hostPtr, hostLen);
   releaseHost();
   return nowMs < until;
 }
 
-export function addStrike(key: ArrayBuffer, seg: Segment, nowMs: i64): void {
+export function addStrike(key: usize, keyLen: usize, seg: Segment, nowMs: i64): void {
   args.nowMs = nowMs;
-  updateShared(changetype<usize>(key), key.byteLength, UPDATE_STRIKE, null, seg);
+  updateShared(key, keyLen, UPDATE_STRIKE, null, seg);
 }
 
 // `picoseg/q/<segment>/<identity>`, built on every new connection of a quarantining segment: the
-// constant part is encoded once per segment and the identity appended in one allocation (string
-// concatenation was the largest item of the filter's own Wasm time per connection).
-export function quarantineKey(seg: Segment): ArrayBuffer {
+// constant part is encoded once per segment and the identity appended, into one buffer reused
+// by every key (string concatenation and allocation were the largest items of the filter's own
+// Wasm time per connection).
+/** The length of the key quarantineKey built last. */
+export var qKeyLen: usize = 0;
+var qKey: usize = heap.alloc(64);
+var qKeyCap: usize = 64;
+
+/** The key of the current connection's identity in seg, at the returned address (qKeyLen bytes) until the next call. */
+export function quarantineKey(seg: Segment): usize {
   if (changetype<usize>(qSegName) != changetype<usize>(seg.name)) {
     // Holding the name keeps it alive, so an equal address is the same name, never a reused one.
     qSegName = seg.name;
     qPrefix = String.UTF8.encode("picoseg/q/" + seg.name + "/");
   }
   let id = identity();
-  let n = qPrefix.byteLength;
-  let key = new ArrayBuffer(n + String.UTF8.byteLength(id));
-  memory.copy(changetype<usize>(key), changetype<usize>(qPrefix), <usize>n);
-  String.UTF8.encodeUnsafe(changetype<usize>(id), id.length, changetype<usize>(key) + <usize>n);
-  return key;
+  let n = <usize>qPrefix.byteLength;
+  let len = n + <usize>String.UTF8.byteLength(id);
+  if (len > qKeyCap) {
+    qKeyCap = len;
+    qKey = heap.realloc(qKey, len);
+  }
+  memory.copy(qKey, changetype<usize>(qPrefix), n);
+  String.UTF8.encodeUnsafe(changetype<usize>(id), id.length, qKey + n);
+  qKeyLen = len;
+  return qKey;
 }
 
 /** null until the first key: a segment whose name is the empty string still gets its prefix. */

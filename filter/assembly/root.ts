@@ -5,9 +5,9 @@ import { RootContext } from "@solo-io/proxy-runtime/runtime";
 import { Config, Rule } from "./config";
 import { parseConfig } from "./configparse";
 import { Conn } from "./connection";
-import { wouldLog } from "./decisionlog";
+import { refreshLogLevel, wouldLog } from "./decisionlog";
 import { readPluginName } from "./facts";
-import { BUF_PLUGIN_CONFIG, LOG_ERROR, hostGetBuffer, hostLen, hostLog, hostPtr, nowMs, releaseHost, setTickPeriod } from "./hostcalls";
+import { BUF_PLUGIN_CONFIG, LOG_ERROR, hostGetBuffer, hostLen, hostLog, hostPtr, lastClockMs, releaseHost, setTickPeriod } from "./hostcalls";
 import { learnConfigure } from "./learning";
 import { Metrics } from "./metrics";
 import { perSourceRelease } from "./sourcestore";
@@ -45,6 +45,7 @@ export class PicosegRoot extends RootContext {
   }
 
   configure(size: u32): void {
+    refreshLogLevel();
     let cfg: Config;
     if (size == 0 || !hostGetBuffer(BUF_PLUGIN_CONFIG, 0, size)) {
       cfg = parseConfig(0, 0);
@@ -91,11 +92,17 @@ export class PicosegRoot extends RootContext {
     return null;
   }
 
-  /** Gives the connection's unspent per-source lease back to the shared record. */
+  /**
+   * Gives the connection's unspent per-source lease back to the shared record. The time is the
+   * clock as last read (by this VM's last callback or tick, never before the read that granted
+   * the lease), not a host call: it only tells whether the lease's window is still the record's.
+   * If that window has in fact ended meanwhile, the lease goes back to an expired record, which
+   * every later reader (with its own clock) replaces with a fresh window: no decision changes.
+   */
   releaseLease(c: Conn): void {
     if (c.lease == 0 || c.psKey == 0) return;
     let r = ruleIn(this.cfgOf(c), c);
-    if (r !== null) perSourceRelease(c.psKey, r as Rule, c.lease, c.leaseWindow, nowMs());
+    if (r !== null) perSourceRelease(c.psKey, r as Rule, c.lease, c.leaseWindow, lastClockMs());
     c.lease = 0;
   }
 }

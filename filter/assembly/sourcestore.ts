@@ -29,15 +29,29 @@ const ID_BYTES: usize = 8;
 var slotRecord: usize = heap.alloc(64);
 var slotRecordCap: usize = 64;
 
-function fnv1a64(s: string, basis: u64): u64 {
-  let bytes = String.UTF8.encode(s);
-  let p = changetype<usize>(bytes);
-  let h = basis;
-  for (let i = 0; i < bytes.byteLength; i++) {
-    h ^= <u64>load<u8>(p + i);
-    h *= 0x100000001b3;
+/** FNV-1a 64 of the identity's UTF-8 bytes under two bases (one encoding, one pass): slot hash and step. */
+var hashA: u64 = 0;
+var hashB: u64 = 0;
+var utf8Buf: usize = heap.alloc(64);
+var utf8Cap: usize = 64;
+function fnv1a64x2(s: string, basisA: u64, basisB: u64): void {
+  // Encoded into one reused buffer: the same bytes as String.UTF8.encode, without an allocation.
+  let n = <usize>String.UTF8.byteLength(s);
+  if (n > utf8Cap) {
+    utf8Cap = n;
+    utf8Buf = heap.realloc(utf8Buf, n);
   }
-  return h;
+  String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, utf8Buf);
+  let p = utf8Buf;
+  let a = basisA;
+  let b = basisB;
+  for (let i: usize = 0; i < n; i++) {
+    let x = <u64>load<u8>(p + i);
+    a = (a ^ x) * 0x100000001b3;
+    b = (b ^ x) * 0x100000001b3;
+  }
+  hashA = a;
+  hashB = b;
 }
 
 /** The identity's hash and its candidate slots. */
@@ -46,14 +60,18 @@ export class SourceSlots {
   slots: StaticArray<u32> = new StaticArray<u32>(CHOICES);
 }
 
+/** sourceSlots' answer, reused: admission reads it at once (no allocation per connection). */
+const theSlots = new SourceSlots();
+
+/** The current connection's id and candidate slots under r; valid until the next call. */
 export function sourceSlots(seg: Segment, r: Rule): SourceSlots {
   if (r.psKeyPrefix.byteLength == 0) r.psKeyPrefix = String.UTF8.encode("picoseg/ps/" + seg.name + "/" + r.name + "/#");
-  let out = new SourceSlots();
-  let who = identity();
-  let h = fnv1a64(who, 0xcbf29ce484222325);
+  let out = theSlots;
+  fnv1a64x2(identity(), 0xcbf29ce484222325, 0x84222325cbf29ce4);
+  let h = hashA;
   if (h == 0) h = 1; // 0 marks an empty slot
   out.id = h;
-  let step = fnv1a64(who, 0x84222325cbf29ce4) | 1;
+  let step = hashB | 1;
   for (let k = 0; k < CHOICES; k++) out.slots[k] = <u32>((h + <u64>k * step) & <u64>r.psSlotMask);
   return out;
 }
@@ -103,19 +121,33 @@ const NOT_MINE: i32 = -5;
 
 /**
  * One update of source `id`'s record in the slot `key` (`claim`: another source's record there
- * is replaced by a fresh one). WRITTEN, the update's verdict, FAILED, or NOT_MINE.
+ * is replaced by a fresh one). WRITTEN, the update's verdict, FAILED, or NOT_MINE. The first
+ * attempt works on the value perSourceAdmit's scan kept when there is one (`seen`): the CAS of
+ * the write then guards the time in between exactly as a fresh read would.
  */
-function updateSlot(keyPtr: usize, keyLen: usize, id: u64, kind: i32, r: Rule, claim: bool): i32 {
+function updateSlot(keyPtr: usize, keyLen: usize, id: u64, kind: i32, r: Rule, claim: bool, seen: i32): i32 {
   for (let attempt = 0; attempt < RETRIES; attempt++) {
-    if (!hostGetShared(keyPtr, keyLen)) return FAILED;
-    let cas = hostCas;
-    let mine = slotId() == id;
+    let cur: usize;
+    let curLen: usize;
+    let cas: u32;
+    let fromHost = attempt > 0 || seen < 0;
+    if (fromHost) {
+      if (!hostGetShared(keyPtr, keyLen)) return FAILED;
+      cur = hostPtr;
+      curLen = hostLen;
+      cas = hostCas;
+    } else {
+      cur = unchecked(seenValue[seen]);
+      curLen = unchecked(seenLen[seen]);
+      cas = unchecked(seenCas[seen]);
+    }
+    let mine = curLen >= ID_BYTES && load<u64>(cur) == id;
     if (!mine && !claim) {
-      releaseHost();
+      if (fromHost) releaseHost();
       return NOT_MINE;
     }
-    let verdict = mine ? applyUpdate(kind, hostPtr + ID_BYTES, hostLen - ID_BYTES, r, null) : applyUpdate(kind, 0, 0, r, null);
-    releaseHost();
+    let verdict = mine ? applyUpdate(kind, cur + ID_BYTES, curLen - ID_BYTES, r, null) : applyUpdate(kind, 0, 0, r, null);
+    if (fromHost) releaseHost();
     if (verdict != WRITE) return verdict;
     let rc = writeSlot(keyPtr, keyLen, id, cas);
     if (rc == OK) return WRITTEN;
@@ -124,10 +156,38 @@ function updateSlot(keyPtr: usize, keyLen: usize, id: u64, kind: i32, r: Rule, c
   return FAILED;
 }
 
+// The candidate slots' values as perSourceAdmit's scan read them, with their CAS, so that the
+// chosen slot is not read a second time. Only a value with a CAS is kept: a key never written
+// reads with CAS 0, and a write with CAS 0 is unconditional in Envoy, so such a slot is read
+// again right before its write, as it always was.
+const seenValue = new StaticArray<usize>(CHOICES);
+const seenCap = new StaticArray<usize>(CHOICES);
+const seenLen = new StaticArray<usize>(CHOICES);
+const seenCas = new StaticArray<u32>(CHOICES);
+
+/** Keeps the value just read (hostPtr/hostLen, hostCas) as candidate k's; false when it has no CAS. */
+function keepSeen(k: i32): bool {
+  if (hostCas == 0) return false;
+  let cap = unchecked(seenCap[k]);
+  if (hostLen > cap) {
+    cap = hostLen < 64 ? 64 : hostLen;
+    let p = unchecked(seenValue[k]);
+    unchecked(seenValue[k] = p == 0 ? heap.alloc(cap) : heap.realloc(p, cap));
+    unchecked(seenCap[k] = cap);
+  }
+  if (hostLen > 0) memory.copy(unchecked(seenValue[k]), hostPtr, hostLen);
+  unchecked(seenLen[k] = hostLen);
+  unchecked(seenCas[k] = hostCas);
+  return true;
+}
+
 /** The window start of a slot's value as read; i64.MIN_VALUE when it holds nothing. */
 function slotStart(): i64 {
   return hostLen >= ID_BYTES + 8 ? load<i64>(hostPtr + ID_BYTES) : i64.MIN_VALUE;
 }
+
+/** Which candidates' values the scan kept (keepSeen). */
+const kept = new StaticArray<bool>(CHOICES);
 
 /** Set by perSourceAdmit: the slot the source was recorded in. */
 export var chosenSlot: u32 = 0;
@@ -148,6 +208,7 @@ export function perSourceAdmit(slots: SourceSlots, r: Rule, port: i32, nowMs: i6
     if (!hostGetShared(slotKey(r, slots.slots[k]), keyLen)) return R_SOURCE_CONNECTIONS;
     let id = slotId();
     let start = slotStart();
+    unchecked(kept[k] = keepSeen(k));
     releaseHost();
     if (id == slots.id) { target = k; break; }
     let live = id != 0 && start <= nowMs && nowMs - start < window;
@@ -159,7 +220,7 @@ export function perSourceAdmit(slots: SourceSlots, r: Rule, port: i32, nowMs: i6
   // Another source's live window in the chosen slot is evicted; a concurrent writer of the same
   // slot makes the CAS fail and the update retry on what it wrote.
   chosenSlot = slots.slots[target];
-  let v = updateSlot(slotKey(r, chosenSlot), keyLen, slots.id, UPDATE_ADMIT, r, true);
+  let v = updateSlot(slotKey(r, chosenSlot), keyLen, slots.id, UPDATE_ADMIT, r, true, unchecked(kept[target]) ? target : -1);
   if (v == WRITTEN) {
     evicted = !own && free < 0;
     return -1;
@@ -190,7 +251,7 @@ export function perSourceReserve(place: usize, r: Rule, need: u64, needIfVoid: u
   args.amountIfVoid = needIfVoid;
   args.window = heldWindow;
   args.nowMs = nowMs;
-  return updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RESERVE, r, true) == WRITTEN;
+  return updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RESERVE, r, true, -1) == WRITTEN;
 }
 
 /** Gives an unspent lease back to its window (when that window is still current and still the source's). */
@@ -199,5 +260,5 @@ export function perSourceRelease(place: usize, r: Rule, lease: u64, window: i64,
   args.amount = lease;
   args.window = window;
   args.nowMs = nowMs;
-  updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RELEASE, r, false);
+  updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RELEASE, r, false, -1);
 }

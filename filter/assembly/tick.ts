@@ -11,6 +11,7 @@ import { startFraming } from "./framing";
 import { CONTINUE, nowMs, setEffectiveContext } from "./hostcalls";
 import { learnTick } from "./learning";
 import { decide } from "./admission";
+import { refreshLogLevel } from "./decisionlog";
 import { releaseHeldOut, sniffExpired } from "./heldbytes";
 import { secondsToMs } from "./persource";
 import { R_DURATION, R_REVOKED, R_SCHEDULE } from "./reasons";
@@ -24,6 +25,7 @@ import { violated } from "./verdict";
 const PENDING_MAX_MS: i64 = 5000;
 
 export function tick(root: PicosegRoot): void {
+  refreshLogLevel(); // before any line this tick may log
   let now = nowMs();
   let cfg = root.cfg;
   if (cfg !== null) refreshWindows(cfg as Config, now);

@@ -12,7 +12,7 @@ import { Metrics } from "./metrics";
 import { isStrike } from "./reasons";
 import { firstFromRule } from "./rules";
 import { protocolName } from "./sniff";
-import { addStrike, quarantineKey } from "./quarantine";
+import { addStrike, qKeyLen, quarantineKey } from "./quarantine";
 
 /**
  * A violation (or, in audit mode, a would-be violation) by connection c, whose context is
@@ -79,7 +79,10 @@ function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, rule
     }
     logDecision(d);
   }
-  if (strikeSeg !== null) addStrike(quarantineKey(strikeSeg as Segment), strikeSeg as Segment, nowMs());
+  if (strikeSeg !== null) {
+    let key = quarantineKey(strikeSeg as Segment);
+    addStrike(key, qKeyLen, strikeSeg as Segment, nowMs());
+  }
   return !audit;
 }
 

@@ -56,9 +56,32 @@ describe("decision lines", () => {
     host.connectMany(20);
     expect(host.logCalls).toBe(before);
     host.setLogLevel("debug");
+    host.advance(500); // the filter reads the host's level at configure and at each tick
     const c = host.connect();
     const debug = host.logs("debug").map((l) => JSON.parse(l) as { picoseg: string; connection: number });
     expect(debug).toEqual([expect.objectContaining({ picoseg: "allow", connection: c.id })]);
+  });
+
+  it("reads the host's log level at configure and each tick, never per connection", async () => {
+    const host = await hostWith(oneRule("port 1 1"), { logLevel: "error" });
+    const levelCalls = (): number => host.hostCalls.get("proxy_get_log_level") ?? 0;
+    const before = levelCalls();
+    host.connect({ port: 1 });
+    host.connect({ port: 2 });
+    expect(levelCalls()).toBe(before);
+    host.setLogLevel("debug");
+    expect(host.connect({ port: 2 }).closed).toBe(true);
+    expect(host.logs("warn")).toEqual([]); // error until the next tick
+    host.advance(500);
+    expect(levelCalls()).toBe(before + 1);
+    const admitted = host.connect({ port: 1 });
+    const denied = host.connect({ port: 2 });
+    expect(host.decisionsFor(admitted.id)).toEqual([expect.objectContaining({ picoseg: "allow" })]);
+    expect(denied.closeReason).toBe("port");
+    host.setLogLevel("info");
+    host.reconfigure(oneRule("port 1 1"));
+    host.connect({ port: 1 });
+    expect(host.logs("debug")).toHaveLength(1); // info since the configure: the one allow line above
   });
 
   it("no log call at all when the host's level would not print a denial", async () => {

@@ -127,6 +127,36 @@ describe("perSource maxBytes leases (far from the limit, bytes are reserved ahea
     expect(b.deliveredToServer.length).toBe(budget - 1000 - ((budget - 1000) % 1000));
   });
 
+  it("the lease goes back at close without a clock read: the clock as last read tells its window", async () => {
+    const budget = 5 * MiB;
+    const host = await hostWith(rule(`60 ${budget} - -`));
+    const a = host.connect();
+    a.fromClient(bytes(1000)); // window 1
+    host.advance(61_000);
+    a.fromClient(bytes(1000)); // window 2, begun after the connection: 1000 bytes and a lease
+    const clockReads = (): number => host.hostCalls.get("proxy_get_current_time_nanoseconds") ?? 0;
+    const before = clockReads();
+    a.closeFromClient();
+    expect(clockReads()).toBe(before);
+    const b = host.connect();
+    while (!b.closed) b.fromClient(bytes(1000));
+    expect(b.deliveredToServer.length).toBe(budget - 1000 - ((budget - 1000) % 1000));
+  });
+
+  it("a lease given back after its window ended (clock last read before the end) does not carry into the next window", async () => {
+    const budget = 5 * MiB;
+    const host = await hostWith(rule(`60 ${budget} - -`));
+    const a = host.connect();
+    a.fromClient(bytes(1000)); // 1000 bytes and a lease in window 1
+    host.failing.add("proxy_get_current_time_nanoseconds"); // the ticks cannot read the clock: it stays before the end
+    host.advance(61_000);
+    a.closeFromClient(); // the lease goes back into window 1's record, which has in fact ended
+    host.failing.delete("proxy_get_current_time_nanoseconds");
+    const b = host.connect(); // a fresh window: the whole budget
+    while (!b.closed) b.fromClient(bytes(1000));
+    expect(b.deliveredToServer.length).toBe(budget - (budget % 1000));
+  });
+
   it("the shared record counts leased bytes, so a new window starts from zero for everyone", async () => {
     const host = await hostWith(rule(`60 ${10 * MiB} - -`));
     const c = host.connect();

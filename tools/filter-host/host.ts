@@ -65,6 +65,8 @@ export class FilterHost {
   readonly failingAfter = new Map<string, number>();
   /** How many host calls the filter made, by import name. */
   readonly hostCalls = new Map<string, number>();
+  /** Runs before each host call (by import name): another worker's write between two of this one's calls. */
+  beforeHostCall: ((name: string) => void) | null = null;
   private readonly grpc = new GrpcCalls();
   private readonly nodeId: string | undefined;
   /** gRPC calls made (proxy_grpc_call) and not answered yet. */
@@ -108,6 +110,7 @@ export class FilterHost {
       const failable = imp.module === "env" && imp.name !== "proxy_log";
       ns[imp.name] = (...args: unknown[]) => {
         this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
+        this.beforeHostCall?.(imp.name);
         if (failable && this.failing.has(imp.name)) return InternalFailure;
         const left = failable ? this.failingAfter.get(imp.name) : undefined;
         if (left !== undefined) {

@@ -19,6 +19,7 @@
 //   host.memoryBytes(), host.bytesRead, host.hostCalls (per import), host.sharedData(), host.crashed
 //   host.failing.add("proxy_get_shared_data") makes that host call fail (fault injection)
 //   host.failingAfter.set("proxy_set_buffer_bytes", n): that call succeeds n more times, then fails
+//   host.beforeHostCall = (name) => …: runs before each host call (another worker's write between two calls)
 //   host.grpcCalls (proxy_grpc_call: cluster, service, method, body, token) until host.answerGrpc(token, status)
 //   answers it: 0 delivers a response (proxy_on_grpc_receive), else proxy_on_grpc_close; StartOptions.nodeId is `node.id`
 // The API reference is this list; README.md says what the emulator models and what it is for.
