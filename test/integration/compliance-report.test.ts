@@ -128,10 +128,14 @@ describe("picoseg report against a real server and sidecar", () => {
     await waitFor("the proxy gone from the server", () => (fx!.server.status().proxies.length === 0 ? true : undefined), 5000, 50);
     await waitFor("the counters to drop it", () => (fx!.server.decisions.proxies().length === 0 ? true : undefined), 2000, 50);
 
-    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node });
+    // The same node on fresh ports: the ones just released may already be another test file's
+    // (free ports are picked at run time, and files run in parallel). The probe's source is
+    // outside the rule's ipBlocks, so the denial is `source` on any port.
+    const [listenAgain, adminAgain] = (await freePorts(2)) as [number, number];
+    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort: listenAgain, adminPort: adminAgain, node });
     await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(0);
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await probe(listenAgain)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     await waitFor("both denials counted", () => (counted() === 2 ? true : undefined), 2000, 50);
     // Read a few more times: still two.
