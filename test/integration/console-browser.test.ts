@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 import { probe } from "../xds/envoy-probe.js";
 import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys } from "./harness/index.js";
+import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "./harness/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const TOKEN = "browser-test-token-5b1f0c";
@@ -117,6 +117,17 @@ describe("the console in Chromium", () => {
     // Learning: an admitted connection, observed and reported; its proposal and what-if on the page,
     // the proposal exactly what `picoseg learn` prints for the same observations and options.
     await exchange(listenPort, "127.0.0.2", "GET / HTTP/1.1\r\nHost: card-db\r\n\r\n");
+    // First at the server (the filter's report channel), then on the page (which reloads
+    // proposals every few refreshes): a failure says which of the two did not happen.
+    await waitFor(
+      "the server to store the observed connection from 127.0.0.2",
+      async () => {
+        const res = await fetch(`${fx!.server.httpUrl}/observations?workload=shop/card-db`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return (await res.text()).includes('"127.0.0.2"') ? true : undefined;
+      },
+      10_000,
+      200,
+    );
     const proposal = page.locator('#proposals [data-workload="shop/card-db"]');
     await proposal.locator("pre.proposal", { hasText: '"127.0.0.2/32"' }).waitFor({ timeout: 15_000 });
     const shown = (await proposal.locator("pre.proposal").textContent())!;
