@@ -12,7 +12,7 @@ import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
-import { isQuarantined, qKeyLen, quarantineKey } from "./quarantine";
+import { isQuarantined } from "./quarantine";
 import { SOURCE_PLACE_BYTES, chosenSlot, evicted, keepSourcePlace, perSourceAdmit, sourceSlots } from "./sourcestore";
 import { logAdmitted, refused, violated } from "./verdict";
 
@@ -73,7 +73,7 @@ export function decide(root: PicosegRoot, c: Conn, now: i64): u32 {
   c.rule = ri;
   c.cfgId = cfg.id;
   if (seg.audit) c.flags |= F_AUDIT;
-  if (seg.quarantineStrikes > 0 && isQuarantined(quarantineKey(seg), qKeyLen, now)) {
+  if (seg.quarantineStrikes > 0 && isQuarantined(seg, now)) {
     if (violated(metrics, c, R_QUARANTINED, cfg)) return STOP;
   }
   if (!ruleInWindow(cfg, r, now)) {

@@ -6,16 +6,18 @@ import { hostGetShared, hostLen, hostPtr, releaseHost } from "./hostcalls";
 import { quarantinedUntil } from "./persource";
 import { args, updateShared, UPDATE_STRIKE } from "./sharedupdate";
 
-export function isQuarantined(key: usize, keyLen: usize, nowMs: i64): bool {
-  if (!hostGetShared(key, keyLen)) return false;
+/** The current connection's identity is in seg's quarantine at nowMs. */
+export function isQuarantined(seg: Segment, nowMs: i64): bool {
+  if (!hostGetShared(quarantineKey(seg), qKeyLen)) return false;
   let until = quarantinedUntil(hostPtr, hostLen);
   releaseHost();
   return nowMs < until;
 }
 
-export function addStrike(key: usize, keyLen: usize, seg: Segment, nowMs: i64): void {
+/** One strike against the current connection's identity in seg. */
+export function addStrike(seg: Segment, nowMs: i64): void {
   args.nowMs = nowMs;
-  updateShared(key, keyLen, UPDATE_STRIKE, null, seg);
+  updateShared(quarantineKey(seg), qKeyLen, UPDATE_STRIKE, null, seg);
 }
 
 // `picoseg/q/<segment>/<identity>`, built on every new connection of a quarantining segment: the
@@ -23,12 +25,12 @@ export function addStrike(key: usize, keyLen: usize, seg: Segment, nowMs: i64): 
 // by every key (string concatenation and allocation were the largest items of the filter's own
 // Wasm time per connection).
 /** The length of the key quarantineKey built last. */
-export var qKeyLen: usize = 0;
+var qKeyLen: usize = 0;
 var qKey: usize = heap.alloc(64);
 var qKeyCap: usize = 64;
 
 /** The key of the current connection's identity in seg, at the returned address (qKeyLen bytes) until the next call. */
-export function quarantineKey(seg: Segment): usize {
+function quarantineKey(seg: Segment): usize {
   if (changetype<usize>(qSegName) != changetype<usize>(seg.name)) {
     // Holding the name keeps it alive, so an equal address is the same name, never a reused one.
     qSegName = seg.name;

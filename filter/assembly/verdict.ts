@@ -12,7 +12,7 @@ import { Metrics } from "./metrics";
 import { isStrike } from "./reasons";
 import { firstFromRule } from "./rules";
 import { protocolName } from "./sniff";
-import { addStrike, qKeyLen, quarantineKey } from "./quarantine";
+import { addStrike } from "./quarantine";
 
 /**
  * A violation (or, in audit mode, a would-be violation) by connection c, whose context is
@@ -79,10 +79,7 @@ function report(metrics: Metrics, c: Conn, reason: i32, cfg: Config | null, rule
     }
     logDecision(d);
   }
-  if (strikeSeg !== null) {
-    let key = quarantineKey(strikeSeg as Segment);
-    addStrike(key, qKeyLen, strikeSeg as Segment, nowMs());
-  }
+  if (strikeSeg !== null) addStrike(strikeSeg as Segment, nowMs());
   return !audit;
 }
 
