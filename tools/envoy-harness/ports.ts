@@ -27,7 +27,7 @@ function tryBind(port: number): Promise<boolean> {
     const srv = createServer();
     srv.unref();
     srv.once("error", () => resolve(false));
-    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolve(true)));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
 }
 
