@@ -13,7 +13,7 @@ import { Conn, F_CLOSED, F_ENDED, connFind, connInsert, connNew, connRemove } fr
 import { onData } from "./datapath";
 import { readFacts } from "./facts";
 import { STOP, closeDownstream, nowMs } from "./hostcalls";
-import { learnCallDone, learnEnd } from "./learning";
+import { learnCallDone, learnEnd, learnRootGone } from "./learning";
 import { NO_ROOT, PicosegRoot, createRoot, dropRootIfDone, rootAt, rootById } from "./root";
 import { tick } from "./tick";
 
@@ -100,6 +100,7 @@ export function proxy_on_delete(id: u32): void {
   }
   let root = rootById(id);
   if (root !== null) {
+    learnRootGone(id);
     root.deleted = true;
     dropRootIfDone(root as PicosegRoot);
   }

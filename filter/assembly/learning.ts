@@ -151,11 +151,17 @@ export function learnDenial(port: i32, reason: i32, audit: bool, nowMs: i64): vo
   if (t !== null) t.addDenial(principal, ipOf(sourceText), port, reason, audit, nowMs);
 }
 
-/** From a root's tick, with the root context effective: the flush when its interval has passed. */
-export function learnTick(nowMs: i64): void {
+/** From root context `rootId`'s tick, with it effective: the flush when its interval has passed. */
+export function learnTick(nowMs: i64, rootId: u32): void {
   let r = reporter;
   let t = table;
-  if (r !== null && t !== null) r.tick(t, nowMs);
+  if (r !== null && t !== null) r.tick(t, nowMs, rootId);
+}
+
+/** proxy_on_delete of a root context. */
+export function learnRootGone(rootId: u32): void {
+  let r = reporter;
+  if (r !== null) r.rootGone(rootId);
 }
 
 /** proxy_on_grpc_receive (status 0) and proxy_on_grpc_close. */

@@ -171,9 +171,9 @@ export class Observations {
    * The report body (JSON; xds-server/src/observe/report.ts reads it) for the interval up to
    * `nowMs`, and the tables emptied for the next one.
    */
-  takeReport(nodeId: string, boot: i64, seq: u64, nowMs: i64): string {
+  takeReport(nodeId: string, boot: i64, instance: u32, seq: u64, nowMs: i64): string {
     let parts = new Array<string>();
-    parts.push("{\"v\":1,\"node\":" + jsonString(nodeId) + ",\"boot\":" + boot.toString() + ",\"seq\":" + seq.toString() +
+    parts.push("{\"v\":1,\"node\":" + jsonString(nodeId) + ",\"boot\":" + boot.toString() + ",\"instance\":" + instance.toString() + ",\"seq\":" + seq.toString() +
       ",\"from\":" + (this.fromMs == 0 ? nowMs : this.fromMs).toString() + ",\"to\":" + nowMs.toString() + ",\"conns\":[");
     let first = true;
     for (let i = 0; i < this.conns.length; i++) {

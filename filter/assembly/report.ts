@@ -16,6 +16,11 @@ declare function proxy_grpc_call(
   metadataPtr: usize, metadataSize: usize, messagePtr: usize, messageSize: usize, timeoutMs: u32, tokenPtr: usize,
 ): u32;
 
+// WASI's random_get, which Envoy's Wasm host provides (proxy-wasm-cpp-host) as it does proc_exit.
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "random_get")
+declare function random_get(buf: usize, len: usize): u16;
+
 export const REPORT_SERVICE = "picoseg.observe.v1.Observations";
 export const REPORT_METHOD = "Report";
 const GRPC_INVALID_ARGUMENT: u32 = 3;
@@ -108,6 +113,8 @@ export class Reporter {
   pending: ArrayBuffer | null = null;
   /** Token of the call in flight, 0 when none. */
   token: u32 = 0;
+  /** The root context that made it: Envoy cancels a deleted context's calls without a callback. */
+  callRoot: u32 = 0;
   sentAtMs: i64 = 0;
   seq: u64 = 0;
   /**
@@ -115,6 +122,12 @@ export class Reporter {
    * each Envoy worker runs a VM of its own, whose first ticks are microseconds apart).
    */
   boot: i64 = 0;
+  /**
+   * Drawn at random when this reporter started: two workers whose first ticks fall in the same µs
+   * (it happens: they are configured together) still name two streams, so that the server does
+   * not take the second one's reports for resent copies of the first one's.
+   */
+  instance: u32 = 0;
   sent: u32;
   failed: u32;
   dropped: u32;
@@ -128,8 +141,8 @@ export class Reporter {
     this.dropped = defineCounter("picoseg.observe.dropped");
   }
 
-  /** From the root's tick: at each interval, the pending body (else this interval's) goes out. */
-  tick(obs: Observations, now: i64): void {
+  /** From root context `rootId`'s tick: at each interval, the pending body (else this interval's) goes out. */
+  tick(obs: Observations, now: i64, rootId: u32): void {
     if (this.token != 0) {
       // Envoy ends every call by its timeout; this only guards a host that never answers.
       if (now - this.sentAtMs < <i64>CALL_TIMEOUT_MS * 2) return;
@@ -138,6 +151,7 @@ export class Reporter {
     }
     if (this.nextFlushMs == 0) {
       this.boot = nowMicros(now);
+      this.instance = randomU32();
       this.nextFlushMs = now + this.intervalMs;
     }
     if (now < this.nextFlushMs) return;
@@ -147,7 +161,7 @@ export class Reporter {
       let lost = obs.droppedConns + obs.droppedDenials;
       if (lost > 0) incrementBy(this.dropped, lost);
       this.seq++;
-      this.pending = String.UTF8.encode(obs.takeReport(nodeId(), this.boot, this.seq, now));
+      this.pending = String.UTF8.encode(obs.takeReport(nodeId(), this.boot, this.instance, this.seq, now));
     }
     let body = this.pending as ArrayBuffer;
     store<u32>(OUT_TOKEN, 0);
@@ -165,7 +179,16 @@ export class Reporter {
     }
     this.token = load<u32>(OUT_TOKEN);
     if (this.token == 0) this.token = 0xffffffff;
+    this.callRoot = rootId;
     this.sentAtMs = now;
+  }
+
+  /**
+   * Root context `rootId` is being deleted (a configuration replaced): Envoy cancels its calls and
+   * never answers them, so a body it was sending goes out again from another root's next flush.
+   */
+  rootGone(rootId: u32): void {
+    if (this.token != 0 && this.callRoot == rootId) this.token = 0;
   }
 
   /**
@@ -191,6 +214,12 @@ function nowMicros(fallbackMs: i64): i64 {
   store<u64>(OUT_TOKEN, 0);
   if (proxy_get_current_time_nanoseconds(OUT_TOKEN) != OK) return fallbackMs * 1000;
   return <i64>(load<u64>(OUT_TOKEN) / 1000);
+}
+
+/** 32 random bits from the host; 0 when it has none (the stream is then named by node and boot alone). */
+function randomU32(): u32 {
+  store<u32>(OUT_TOKEN, 0);
+  return random_get(OUT_TOKEN, 4) == 0 ? load<u32>(OUT_TOKEN) : 0;
 }
 
 function incrementBy(id: u32, n: u64): void {

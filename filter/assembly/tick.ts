@@ -52,7 +52,7 @@ export function tick(root: PicosegRoot): void {
   if (newest !== null) root.checkedCfg = newest;
   root.prevCfg = null;
   setEffectiveContext(root.context_id);
-  learnTick(now);
+  learnTick(now, root.context_id);
   __collect(); // free cyclic garbage of the managed heap (AS 0.17 never does it by itself)
 }
 

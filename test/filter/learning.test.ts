@@ -87,6 +87,44 @@ describe("learning mode", () => {
     expect(takeReport(host)).toMatchObject({ seq: 2, conns: [{ ip: "10.4.4.4" }] });
   });
 
+  it("names its stream by boot and a random instance, so two workers booted in the same µs differ", async () => {
+    const firstReport = async (): Promise<ProxyReport> => {
+      const host = await hostWith(learning(), { nodeId: "db-1", nowMs: MONDAY_NOON_UTC });
+      host.connect({ source: "10.1.2.3:1" }).closeFromClient();
+      host.advance(FIRST_FLUSH_MS);
+      return takeReport(host);
+    };
+    const [a, b] = [await firstReport(), await firstReport()];
+    expect(a.boot).toBe(b.boot);
+    expect(a.instance).not.toBe(b.instance);
+  });
+
+  it("reports instance 0 when the host has no randomness, and keeps working", async () => {
+    const host = await hostWith(learning(), { nodeId: "db-1" });
+    host.failing.add("random_get");
+    host.connect({ source: "10.1.2.3:1" }).closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    expect(takeReport(host)).toMatchObject({ instance: 0, seq: 1, conns: [{ ip: "10.1.2.3" }] });
+  });
+
+  it("sends a body again from the new root when the root that was sending it is deleted, as Envoy cancels its call", async () => {
+    const host = await hostWith(learning(), { nodeId: "db-1" });
+    host.connect({ source: "10.1.2.3:1" }).closeFromClient();
+    host.advance(FIRST_FLUSH_MS);
+    const first = host.grpcCalls[0]!;
+    // A policy edit: a new root with the new configuration, then the old one goes.
+    const next = host.addRoot({ config: learning("port 5432 5432") });
+    host.deleteRoot(host.root);
+    expect(host.grpcCalls).toHaveLength(0);
+    host.advance(5000);
+    expect(host.grpcCalls).toHaveLength(1);
+    const again = host.grpcCalls[0]!;
+    expect(again.root).toBe(next.id);
+    expect(Buffer.from(again.body).toString()).toBe(Buffer.from(first.body).toString());
+    host.answerGrpc(again.token, 0);
+    expect(host.counter("picoseg.observe.reports_sent")).toBe(1);
+  });
+
   it("drops a body the server refused for what it is (INVALID_ARGUMENT), and sends the next interval's", async () => {
     const host = await hostWith(learning(), { nodeId: "db-1" });
     host.connect({ source: "10.1.2.3:1" }).closeFromClient();

@@ -48,7 +48,11 @@ describe("learning across two replicas", () => {
     await exchange(portA, "127.0.0.2", GET);
     await exchange(portA, "127.0.0.2", GET);
     await exchange(portB, "127.0.0.3", GET);
-    await waitFor("each replica stored its own proxy's reports", () => (connsOf(a, "db-on-a") === 2 && connsOf(b, "db-on-b") === 1 ? true : undefined), 10_000);
+    await waitFor("each replica stored its own proxy's reports", () => {
+      const [onA, onB] = [connsOf(a, "db-on-a"), connsOf(b, "db-on-b")];
+      if (onA === 2 && onB === 1) return true;
+      throw new Error(`A holds ${onA} of db-on-a's 2 connections, B ${onB} of db-on-b's 1`);
+    }, 10_000);
     // Each replica holds one proxy's reports only, and refuses the other's proxy.
     expect(connsOf(a, "db-on-b") + connsOf(b, "db-on-a")).toBe(0);
 

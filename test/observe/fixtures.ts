@@ -23,6 +23,7 @@ export function report(over: Partial<ProxyReport> = {}): ProxyReport {
     v: 1,
     node: "db-1",
     boot: 1_700_000_000_000_000,
+    instance: 0,
     seq: 1,
     from: Date.UTC(2026, 0, 6, 8, 0, 0),
     to: Date.UTC(2026, 0, 6, 8, 0, 5),

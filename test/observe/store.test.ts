@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ObservationStore } from "../../xds-server/src/observe/store.js";
 import { report } from "./fixtures.js";
 
-const entry = (at: number, seq: number, boot = 1) => ({ at, node: "db-1", workload: "payments/db", labels: { app: "db" }, report: report({ seq, boot }) });
+const entry = (at: number, seq: number, boot = 1, instance = 0) => ({ at, node: "db-1", workload: "payments/db", labels: { app: "db" }, report: report({ seq, boot, instance }) });
 
 describe("the observation store", () => {
   it("keeps reports per workload and drops what is older than its window", () => {
@@ -27,6 +27,15 @@ describe("the observation store", () => {
     expect(store.add(entry(now + 1, 1))).toBe(false);
     expect(store.add(entry(now + 2, 1, 2))).toBe(true);
     expect(store.query("payments/db", 0)).toHaveLength(2);
+  });
+
+  it("keeps two workers' reports apart when their filters booted in the same µs", () => {
+    const store = new ObservationStore();
+    const now = Date.now();
+    expect(store.add(entry(now, 1, 7, 0xdeadbeef))).toBe(true);
+    expect(store.add(entry(now, 1, 7, 0x1234))).toBe(true);
+    expect(store.add(entry(now + 1, 1, 7, 0x1234))).toBe(false);
+    expect(store.query("payments/db", 0).map((r) => r.report.instance)).toEqual([0xdeadbeef, 0x1234]);
   });
 
   it("reads its JSON Lines file back after a restart, and still knows what it stored", () => {

@@ -25,6 +25,11 @@ export class GrpcCalls {
     return token;
   }
 
+  /** Drops the calls of root context `root`, unanswered (Envoy cancels a deleted context's calls). */
+  cancelOf(root: number): void {
+    for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]!.root === root) this.waiting.splice(i, 1);
+  }
+
   /** The call `token`, no longer waiting; throws when there is none. */
   take(token: number): GrpcCall {
     const i = this.waiting.findIndex((c) => c.token === token);

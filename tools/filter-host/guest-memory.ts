@@ -15,6 +15,11 @@ export class GuestMemory {
     if (ptr + len > this.exports.memory.buffer.byteLength) throw new FilterCrash(`filter passed an out-of-bounds range ${ptr}+${len}`);
     return this.u8().slice(ptr, ptr + len);
   }
+  /** Writes bytes where the filter asked for them (an out-parameter of its own). */
+  writeBytes(ptr: number, bytes: Uint8Array): void {
+    if (ptr + bytes.length > this.exports.memory.buffer.byteLength) throw new FilterCrash(`filter passed an out-of-bounds range ${ptr}+${bytes.length}`);
+    this.u8().set(bytes, ptr);
+  }
   readString(ptr: number, len: number): string {
     return new TextDecoder().decode(this.readBytes(ptr, len));
   }

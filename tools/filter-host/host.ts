@@ -16,6 +16,7 @@
 // this one; (0), (1) answer Ok and do nothing on a network connection.
 // A trap or proc_exit inside the module throws FilterCrash from the call that caused it,
 // and every later call throws too.
+import { randomFillSync } from "node:crypto";
 import {
   BadArgument, BUFFER_DOWNSTREAM, BUFFER_PLUGIN_CONFIG, BUFFER_UPSTREAM, BUFFER_VM_CONFIG, CasMismatch, InternalFailure,
   LogLevel, NotFound, Ok, ParseFailure, Unimplemented, type Exports, type LogLevelName,
@@ -107,7 +108,7 @@ export class FilterHost {
       const impl = impls[key];
       if (imp.kind !== "function") throw new Error(`unexpected import kind ${imp.kind} for ${key}`);
       if (!impl) throw new FilterCrash(`the filter imports ${key}, which this host (and Envoy's ABI 0.2.1) does not provide`);
-      const failable = imp.module === "env" && imp.name !== "proxy_log";
+      const failable = (imp.module === "env" && imp.name !== "proxy_log") || key === "wasi_snapshot_preview1.random_get";
       ns[imp.name] = (...args: unknown[]) => {
         this.hostCalls.set(imp.name, (this.hostCalls.get(imp.name) ?? 0) + 1);
         this.beforeHostCall?.(imp.name);
@@ -270,8 +271,9 @@ export class FilterHost {
     }
   }
 
-  /** Deletes a root context (proxy_on_done, proxy_on_delete). */
+  /** Deletes a root context (proxy_on_done, proxy_on_delete); as Envoy does, its gRPC calls end unanswered. */
   deleteRoot(root: RootHandle): void {
+    this.grpc.cancelOf(root.id);
     this.callIn(root.id, "proxy_on_done", () => this.exports.proxy_on_done(root.id));
     this.callIn(root.id, "proxy_on_delete", () => this.exports.proxy_on_delete(root.id));
     root.deleted = true;
@@ -483,6 +485,11 @@ export class FilterHost {
       },
       "wasi_snapshot_preview1.proc_exit": (code) => {
         throw new FilterCrash(`proc_exit(${n(code)})`);
+      },
+      // As Envoy's host does: random bytes from the system (errno 0, success).
+      "wasi_snapshot_preview1.random_get": (ptr, len) => {
+        this.mem.writeBytes(n(ptr), randomFillSync(new Uint8Array(n(len))));
+        return 0;
       },
       "env.abort": () => {
         throw new FilterCrash("abort");

@@ -65,6 +65,11 @@ export interface ProxyReport {
   node: string;
   /** When the reporting filter instance (one per Envoy worker) started, µs: with `node`, names its stream of reports. */
   boot: number;
+  /**
+   * A random number the filter instance drew at its start (0 from a filter that draws none): two
+   * workers of one Envoy whose boots fall in the same µs still name two streams.
+   */
+  instance: number;
   /** Increases by one per report of that stream; a resent body keeps its number. */
   seq: number;
   /** The interval, Unix ms (the proxy's clock). */
@@ -100,6 +105,7 @@ export function parseReport(body: Buffer | string): ProxyReport {
     v: 1,
     node,
     boot: int(r["boot"], "boot"),
+    instance: r["instance"] === undefined ? 0 : u32(r["instance"], "instance"),
     seq: int(r["seq"], "seq"),
     from,
     to,
@@ -166,6 +172,12 @@ function text(v: unknown, at: string): string {
 function int(v: unknown, at: string): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ReportError(`${at}: expected a non-negative integer`);
   return v;
+}
+
+function u32(v: unknown, at: string): number {
+  const n = int(v, at);
+  if (n > 0xffffffff) throw new ReportError(`${at}: ${n} is larger than 32 bits`);
+  return n;
 }
 
 function port(v: unknown, at: string): number {

@@ -27,14 +27,14 @@ export interface ObservationStoreOptions {
 
 export const DEFAULT_OBSERVATION_WINDOW_MS = 7 * 24 * 3600_000;
 
-/** Names one report: the same node, filter boot and seq is the same body, wherever it was stored. */
+/** Names one report: the same node, filter boot and instance, and seq is the same body, wherever it was stored. */
 export function reportKey(entry: StoredReport): string {
   return `${streamOf(entry)}\0${entry.report.seq}`;
 }
 
-/** A filter instance's stream of reports: its node and boot. */
+/** A filter instance's stream of reports: its node, boot and instance. */
 function streamOf(entry: Pick<StoredReport, "node" | "report">): string {
-  return `${entry.node}\0${entry.report.boot}`;
+  return `${entry.node}\0${entry.report.boot}\0${entry.report.instance}`;
 }
 
 /** One stored report read back (a file line, a peer's answer); checked field by field, else a ReportError. */
