@@ -166,7 +166,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     out("");
     out(`xDS server  ${server.xdsAddress} (gRPC: ADS + ECDS)   ${server.httpUrl}/status`);
-    out(`console     ${server.httpUrl}/ui   (read-only: proxies, segments, decisions over time, compliance)`);
+    out(`console     ${server.httpUrl}/ui   (read-only: proxies, segments, decisions, denied attempts, proposals, compliance)`);
     sidecars.forEach((s, i) => {
       const w = WORKLOADS[i];
       out(`sidecar     ${s.spec.name.padEnd(17)} ${s.ports.map((p) => `${s.spec.listen.host}:${p}`).join(", ").padEnd(34)} admin ${s.adminUrl}  config ${short(versions[i])} ACKed`);

@@ -4,9 +4,10 @@
 // (PICOSEG_ADMIN). This module reads those counters every interval and keeps, per proxy and in
 // total, the decisions counted while this server ran, plus a short history for the console's chart.
 //
-// What it cannot see: the source, principal and port of a denied connection. Those are only in the
-// filter's JSON log line in Envoy's own log; no channel carries them to the server yet. In a mesh
-// (admin on the pod's loopback) Prometheus scrapes Envoy's counters instead (dashboards/).
+// What it cannot see: who was denied. The report channel (observe/) brings that, aggregated per
+// interval by reason and source, for regulated and learning workloads; a single connection's
+// line is only in the filter's JSON log in Envoy's own log. In a mesh (admin on the pod's
+// loopback) Prometheus scrapes Envoy's counters instead (dashboards/).
 import { Counter, type Registry } from "prom-client";
 import type { Workload } from "../policy/types.js";
 
@@ -14,7 +15,7 @@ import type { Workload } from "../policy/types.js";
 export const DECISIONS_MISSING =
   "Counts come from the Envoy counters of proxies that announce their loopback admin address (node metadata PICOSEG_ADMIN, as picoseg sidecar and the demo do). " +
   "Who was denied: the filters of regulated workloads (and of learning ones) report their denied attempts by reason and source every few seconds (below, live; and in picoseg report). " +
-  "Not shown: each single denied connection's source, principal and port (only in the filter's JSON log line in Envoy's log), so there is no live feed of single decisions.";
+  "Not shown: single connections; each one's own line (source, principal, port, reason) is only in the filter's JSON log in Envoy's log.";
 
 export type Verdict = "allowed" | "denied" | "audit";
 
