@@ -15,7 +15,7 @@ import type { Workload } from "../policy/types.js";
 export const DECISIONS_MISSING =
   "Counts come from the Envoy counters of proxies that announce their loopback admin address (node metadata PICOSEG_ADMIN, as picoseg sidecar and the demo do). " +
   "Who was denied: the filters of regulated workloads (and of learning ones) report their denied attempts by reason and source every few seconds (below, live; and in picoseg report). " +
-  "Not shown: single connections; each one's own line (source, principal, port, reason) is only in the filter's JSON log in Envoy's log.";
+  "Not shown: single connections; each one's own line (its source, principal and port, and the reason) is only in the filter's JSON log in Envoy's log.";
 
 export type Verdict = "allowed" | "denied" | "audit";
 
