@@ -63,5 +63,34 @@ describe("the observation store", () => {
     const store = new ObservationStore({ file: torn, log: (l) => logs.push(l) });
     expect(store.query("payments/db", 0)).toHaveLength(1);
     expect(logs.join("\n")).toMatch(/torn\.jsonl:2: .*torn last line, ignored/);
+    // The torn line is gone from the file: the next report is a line of its own, read back whole.
+    store.add(entry(Date.now(), 2));
+    expect(new ObservationStore({ file: torn }).query("payments/db", 0).map((r) => r.report.seq)).toEqual([1, 2]);
+  });
+
+  it("forgets a stream's last number with its last report, and rewrites its file without expired reports", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "picoseg-obs-")), "obs.jsonl");
+    let now = 10_000_000;
+    const store = new ObservationStore({ file, windowMs: 60_000, now: () => now });
+    for (let seq = 1; seq <= 4; seq++) store.add(entry(now, seq));
+    expect(store.add(entry(now, 4))).toBe(false);
+    now += 61_000;
+    // Past the window: nothing kept, the stream forgotten (its seq 4 is news again), and the
+    // file, with 4 lines and none kept, rewritten empty at that prune.
+    expect(store.query("payments/db", 0)).toEqual([]);
+    expect(readFileSync(file, "utf8")).toBe("");
+    expect(store.add(entry(now, 4))).toBe(true);
+    store.add(entry(now, 5));
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
+    expect(new ObservationStore({ file, windowMs: 60_000, now: () => now }).query("payments/db", 0).map((r) => r.report.seq)).toEqual([4, 5]);
+  });
+
+  it("reads back only what is inside the window, and leaves the file holding just that", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "picoseg-obs-")), "obs.jsonl");
+    const now = 10_000_000;
+    writeFileSync(file, [entry(now - 120_000, 1), entry(now - 90_000, 2), entry(now - 10_000, 3)].map((e) => `${JSON.stringify(e)}\n`).join(""));
+    const store = new ObservationStore({ file, windowMs: 60_000, now: () => now });
+    expect(store.query("payments/db", 0).map((r) => r.report.seq)).toEqual([3]);
+    expect(readFileSync(file, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { report: { seq: number } }).report.seq)).toEqual([3]);
   });
 });

@@ -1,7 +1,9 @@
 // What the server keeps of the proxies' reports: per workload, the reports of the last `window`,
 // in memory, and (optionally) appended to a JSON Lines file that a restarted server reads back,
-// so that learning does not start over. A resent body (same node, boot and seq) is stored once.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+// so that learning does not start over. A resent body (same node, boot, instance and seq) is
+// stored once. Nothing grows past the window: a stream's last number is forgotten with its last
+// report, and the file is rewritten with what is kept once it holds twice as many lines.
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parseReport, ReportError, type ProxyReport } from "./report.js";
 
 /** One accepted report: when it arrived, from which proxy, for which workload (NS/NAME). */
@@ -51,8 +53,10 @@ export function parseStoredReport(value: unknown): StoredReport {
 
 export class ObservationStore {
   private readonly byWorkload = new Map<string, StoredReport[]>();
-  /** node → the highest seq stored per report stream, to store a resent body once. */
-  private readonly lastSeq = new Map<string, number>();
+  /** Per report stream, the highest seq stored and when its report arrived, to store a resent body once. */
+  private readonly lastSeq = new Map<string, { seq: number; at: number }>();
+  /** Lines in the file (kept or not): when they reach twice what is kept, the file is rewritten. */
+  private fileLines = 0;
   private readonly windowMs: number;
   private readonly maxPerWorkload: number;
   private readonly now: () => number;
@@ -68,10 +72,13 @@ export class ObservationStore {
   add(entry: StoredReport): boolean {
     const stream = streamOf(entry);
     const last = this.lastSeq.get(stream);
-    if (last !== undefined && entry.report.seq <= last) return false;
-    this.lastSeq.set(stream, entry.report.seq);
+    if (last !== undefined && entry.report.seq <= last.seq) return false;
+    this.lastSeq.set(stream, { seq: entry.report.seq, at: entry.at });
     this.keep(entry);
-    if (this.opts.file !== undefined) appendFileSync(this.opts.file, `${JSON.stringify(entry)}\n`);
+    if (this.opts.file !== undefined) {
+      appendFileSync(this.opts.file, `${JSON.stringify(entry)}\n`);
+      this.fileLines++;
+    }
     return true;
   }
 
@@ -114,26 +121,58 @@ export class ObservationStore {
       if (i > 0) list.splice(0, i);
       if (list.length === 0) this.byWorkload.delete(w);
     }
+    for (const [stream, last] of this.lastSeq) if (last.at < floor) this.lastSeq.delete(stream);
+    if (this.opts.file !== undefined && this.fileLines > 0 && this.fileLines >= 2 * this.kept()) this.rewrite(this.opts.file);
   }
 
-  /** Reads the file back; a malformed line is an error naming it, except a torn last line (a crash mid-write). */
+  private kept(): number {
+    let n = 0;
+    for (const list of this.byWorkload.values()) n += list.length;
+    return n;
+  }
+
+  /**
+   * Replaces the file by the reports kept, whole or not at all (written aside, then renamed). A
+   * failure (a full disk) leaves the file as it was, to be tried again at the next prune.
+   */
+  private rewrite(file: string): void {
+    const lines = [...this.byWorkload.values()].flatMap((list) => list.map((e) => `${JSON.stringify(e)}\n`));
+    const aside = `${file}.rewrite`;
+    try {
+      writeFileSync(aside, lines.join(""));
+      renameSync(aside, file);
+      this.fileLines = lines.length;
+    } catch (err) {
+      this.opts.log?.(`picoseg: could not rewrite ${file} without its expired reports: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /**
+   * Reads the file back; a malformed line is an error naming it, except a torn last line (a crash
+   * mid-write), which the file is then rewritten without: the next line appended would join it.
+   */
   private load(file: string): void {
     const lines = readFileSync(file, "utf8").split("\n");
     const floor = this.now() - this.windowMs;
+    let torn = false;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (line.trim() === "") continue;
+      this.fileLines++;
       try {
         const entry = parseStoredReport(JSON.parse(line));
+        if (entry.at < floor) continue;
         const stream = streamOf(entry);
-        this.lastSeq.set(stream, Math.max(this.lastSeq.get(stream) ?? 0, entry.report.seq));
-        if (entry.at >= floor) this.keep(entry);
+        const last = this.lastSeq.get(stream);
+        if (last === undefined || entry.report.seq > last.seq) this.lastSeq.set(stream, { seq: entry.report.seq, at: entry.at });
+        this.keep(entry);
       } catch (err) {
-        const last = lines.slice(i + 1).every((l) => l.trim() === "");
         const msg = `${file}:${i + 1}: ${err instanceof Error ? err.message : String(err)}`;
-        if (!last) throw new Error(msg);
+        if (!lines.slice(i + 1).every((l) => l.trim() === "")) throw new Error(msg);
         this.opts.log?.(`picoseg: ${msg} (a torn last line, ignored)`);
+        torn = true;
       }
     }
+    if (torn || (this.fileLines > 0 && this.fileLines >= 2 * this.kept())) this.rewrite(file);
   }
 }
