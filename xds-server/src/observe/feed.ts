@@ -1,6 +1,8 @@
 // The console's live feed of denied attempts: each accepted report that carries denials becomes
 // one server-sent event (`event: denials`) to every open /decisions/live stream, the latest ones
-// replayed to a new subscriber. As live as the filters' report interval (5 s by default).
+// replayed to a new subscriber. As live as the filters' report interval (5 s by default). A
+// subscriber that stops reading is cut off once MAX_BUFFERED bytes wait for it: the server's
+// memory does not follow a stalled browser tab.
 import type { ServerResponse } from "node:http";
 import type { DeniedAttempt } from "../compliance/report.js";
 import { deniedAttempts } from "./denials.js";
@@ -17,6 +19,8 @@ export interface DenialEvent {
 
 const REPLAY = 50;
 const KEEPALIVE_MS = 15_000;
+/** Bytes written to one subscriber and not yet taken by its socket, past which it is dropped. */
+export const MAX_BUFFERED = 1 << 20;
 
 export class DenialFeed {
   private readonly clients = new Set<ServerResponse>();
@@ -25,9 +29,7 @@ export class DenialFeed {
 
   constructor() {
     // A comment line now and then keeps proxies and browsers from closing an idle stream.
-    this.keepalive = setInterval(() => {
-      for (const res of this.clients) res.write(":\n\n");
-    }, KEEPALIVE_MS);
+    this.keepalive = setInterval(() => this.send(":\n\n"), KEEPALIVE_MS);
     this.keepalive.unref();
   }
 
@@ -37,8 +39,23 @@ export class DenialFeed {
     const event: DenialEvent = { workload, node: report.node, from: report.from, to: report.to, denials };
     this.recent.push(event);
     this.recent.splice(0, Math.max(0, this.recent.length - REPLAY));
-    const frame = sseFrame(event);
-    for (const res of this.clients) res.write(frame);
+    this.send(sseFrame(event));
+  }
+
+  /** Subscribers now. */
+  get size(): number {
+    return this.clients.size;
+  }
+
+  private send(frame: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_BUFFERED) {
+        this.clients.delete(res);
+        res.destroy();
+      } else {
+        res.write(frame);
+      }
+    }
   }
 
   /** Turns an HTTP response into an event stream of denied attempts (the latest replayed first). */
