@@ -85,6 +85,27 @@ describe("the observation store", () => {
     expect(new ObservationStore({ file, windowMs: 60_000, now: () => now }).query("payments/db", 0).map((r) => r.report.seq)).toEqual([4, 5]);
   });
 
+  it("keeps at most maxBytes of reports in all: the oldest of any workload goes first, and it says so once", () => {
+    const logs: string[] = [];
+    const at = (workload: string, t: number, seq: number) => ({ ...entry(t, seq), workload, node: workload });
+    const size = Buffer.byteLength(`${JSON.stringify(at("a/x", 1, 1))}\n`);
+    const store = new ObservationStore({ maxBytes: 3 * size + size / 2, log: (l) => logs.push(l) });
+    const now = Date.now();
+    store.add(at("a/x", now, 1));
+    store.add(at("b/y", now + 1, 1));
+    store.add(at("a/x", now + 2, 2));
+    expect(logs).toEqual([]);
+    store.add(at("b/y", now + 3, 2)); // a fourth: a/x's first, the oldest, goes
+    expect(store.query("a/x", 0).map((r) => r.report.seq)).toEqual([2]);
+    expect(store.query("b/y", 0).map((r) => r.report.seq)).toEqual([1, 2]);
+    store.add(at("b/y", now + 4, 3)); // then b/y's first
+    store.add(at("b/y", now + 5, 4)); // then a/x's second, its last
+    expect(store.workloads()).toEqual(["b/y"]);
+    expect(store.query("b/y", 0).map((r) => r.report.seq)).toEqual([2, 3, 4]);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/over \d+ bytes of reports, the oldest are dropped/);
+  });
+
   it("reads back only what is inside the window, and leaves the file holding just that", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "picoseg-obs-")), "obs.jsonl");
     const now = 10_000_000;

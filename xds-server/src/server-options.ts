@@ -63,7 +63,7 @@ export interface XdsServerOptions {
    * Learning mode: where learning filters send their reports (the Envoy cluster that reaches this
    * server's gRPC port; default the sidecar bootstrap's xDS cluster), and how the server keeps them.
    */
-  observations?: { report?: Partial<ReportChannel>; file?: string; windowMs?: number };
+  observations?: { report?: Partial<ReportChannel>; file?: string; windowMs?: number; maxBytes?: number };
   /**
    * The replicas' admin URLs (observe/peers.ts): /observations and /proposals then answer for
    * every replica's proxies, not only those whose xDS stream this one holds.

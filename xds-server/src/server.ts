@@ -57,6 +57,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const observations = new ObservationStore({
     ...(opts.observations?.file !== undefined ? { file: opts.observations.file } : {}),
     ...(opts.observations?.windowMs !== undefined ? { windowMs: opts.observations.windowMs } : {}),
+    ...(opts.observations?.maxBytes !== undefined ? { maxBytes: opts.observations.maxBytes } : {}),
     log,
   });
   const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };

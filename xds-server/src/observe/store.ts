@@ -2,7 +2,8 @@
 // in memory, and (optionally) appended to a JSON Lines file that a restarted server reads back,
 // so that learning does not start over. A resent body (same node, boot, instance and seq) is
 // stored once. Nothing grows past the window: a stream's last number is forgotten with its last
-// report, and the file is rewritten with what is kept once it holds twice as many lines.
+// report, and the file is rewritten with what is kept once it holds twice as many lines. Nor past
+// `maxBytes` (the reports' JSON, all workloads together): the oldest report goes first.
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parseReport, ReportError, type ProxyReport } from "./report.js";
 
@@ -23,11 +24,14 @@ export interface ObservationStoreOptions {
   file?: string;
   /** Reports kept per workload at most; the oldest go first. Default 100,000. */
   maxPerWorkload?: number;
+  /** Bytes of reports (their JSON lines) kept in all, at most; the oldest go first. Default 256 MiB. */
+  maxBytes?: number;
   now?: () => number;
   log?: (line: string) => void;
 }
 
 export const DEFAULT_OBSERVATION_WINDOW_MS = 7 * 24 * 3600_000;
+export const DEFAULT_OBSERVATION_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Names one report: the same node, filter boot and instance, and seq is the same body, wherever it was stored. */
 export function reportKey(entry: StoredReport): string {
@@ -57,13 +61,19 @@ export class ObservationStore {
   private readonly lastSeq = new Map<string, { seq: number; at: number }>();
   /** Lines in the file (kept or not): when they reach twice what is kept, the file is rewritten. */
   private fileLines = 0;
+  /** Each kept report's size (its JSON line), and their sum. */
+  private readonly sizes = new WeakMap<StoredReport, number>();
+  private bytes = 0;
+  private evictedOnce = false;
   private readonly windowMs: number;
   private readonly maxPerWorkload: number;
+  private readonly maxBytes: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: ObservationStoreOptions = {}) {
     this.windowMs = opts.windowMs ?? DEFAULT_OBSERVATION_WINDOW_MS;
     this.maxPerWorkload = opts.maxPerWorkload ?? 100_000;
+    this.maxBytes = opts.maxBytes ?? DEFAULT_OBSERVATION_MAX_BYTES;
     this.now = opts.now ?? Date.now;
     if (opts.file !== undefined && existsSync(opts.file)) this.load(opts.file);
   }
@@ -74,9 +84,10 @@ export class ObservationStore {
     const last = this.lastSeq.get(stream);
     if (last !== undefined && entry.report.seq <= last.seq) return false;
     this.lastSeq.set(stream, { seq: entry.report.seq, at: entry.at });
-    this.keep(entry);
+    const line = `${JSON.stringify(entry)}\n`;
+    this.keep(entry, Buffer.byteLength(line));
     if (this.opts.file !== undefined) {
-      appendFileSync(this.opts.file, `${JSON.stringify(entry)}\n`);
+      appendFileSync(this.opts.file, line);
       this.fileLines++;
     }
     return true;
@@ -106,11 +117,32 @@ export class ObservationStore {
     return [...this.byWorkload.keys()].sort();
   }
 
-  private keep(entry: StoredReport): void {
+  private keep(entry: StoredReport, size: number): void {
     let list = this.byWorkload.get(entry.workload);
     if (!list) this.byWorkload.set(entry.workload, (list = []));
     list.push(entry);
-    if (list.length > this.maxPerWorkload) list.splice(0, list.length - this.maxPerWorkload);
+    this.sizes.set(entry, size);
+    this.bytes += size;
+    if (list.length > this.maxPerWorkload) this.dropOldest(entry.workload, list, list.length - this.maxPerWorkload);
+    while (this.bytes > this.maxBytes) this.evictOldest();
+  }
+
+  /** Drops the oldest report of all workloads (each list is in arrival order). */
+  private evictOldest(): void {
+    let oldest: [string, StoredReport[]] | undefined;
+    for (const [w, list] of this.byWorkload) if (oldest === undefined || list[0]!.at < oldest[1][0]!.at) oldest = [w, list];
+    if (oldest === undefined) return;
+    if (!this.evictedOnce) {
+      this.evictedOnce = true;
+      this.opts.log?.(`picoseg: observations: over ${this.maxBytes} bytes of reports, the oldest are dropped before the end of their window`);
+    }
+    this.dropOldest(oldest[0], oldest[1], 1);
+  }
+
+  /** Drops the `n` oldest reports of `workload`'s list. */
+  private dropOldest(workload: string, list: StoredReport[], n: number): void {
+    for (const gone of list.splice(0, n)) this.bytes -= this.sizes.get(gone) ?? 0;
+    if (list.length === 0) this.byWorkload.delete(workload);
   }
 
   private prune(): void {
@@ -118,8 +150,7 @@ export class ObservationStore {
     for (const [w, list] of this.byWorkload) {
       let i = 0;
       while (i < list.length && list[i]!.at < floor) i++;
-      if (i > 0) list.splice(0, i);
-      if (list.length === 0) this.byWorkload.delete(w);
+      if (i > 0) this.dropOldest(w, list, i);
     }
     for (const [stream, last] of this.lastSeq) if (last.at < floor) this.lastSeq.delete(stream);
     if (this.opts.file !== undefined && this.fileLines > 0 && this.fileLines >= 2 * this.kept()) this.rewrite(this.opts.file);
@@ -165,7 +196,7 @@ export class ObservationStore {
         const stream = streamOf(entry);
         const last = this.lastSeq.get(stream);
         if (last === undefined || entry.report.seq > last.seq) this.lastSeq.set(stream, { seq: entry.report.seq, at: entry.at });
-        this.keep(entry);
+        this.keep(entry, Buffer.byteLength(line) + 1);
       } catch (err) {
         const msg = `${file}:${i + 1}: ${err instanceof Error ? err.message : String(err)}`;
         if (!lines.slice(i + 1).every((l) => l.trim() === "")) throw new Error(msg);

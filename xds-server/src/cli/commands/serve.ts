@@ -40,6 +40,7 @@ interface ServeFlags {
   reportCluster: string;
   observationsFile?: string;
   observationsWindow: string;
+  observationsMaxMib: string;
   peers?: string;
   peerTimeout: string;
   peerCa?: string;
@@ -117,6 +118,7 @@ export function registerServe(program: Command): void {
     .option("--report-cluster <name>", "learning mode: the Envoy cluster proxies reach this server's gRPC port by (picoseg sidecar: xds; istio-manifests: picoseg-xds)", "xds")
     .option("--observations-file <file>", "learning mode: keep the proxies' reports in this JSON Lines file too (read back at start)")
     .option("--observations-window <duration>", "learning mode: how long reports are kept (e.g. 24h, 7d)", "7d")
+    .option("--observations-max-mib <n>", "learning mode: MiB of reports kept in memory at most, all workloads together; past it the oldest go first", "256")
     .option(
       "--peers <urls>",
       "learning mode with several replicas: every replica's HTTP base URL (http(s)://host:port,…; this one may be listed); /observations, /proposals, `picoseg learn` and `what-if` then see every replica's proxies",
@@ -141,6 +143,8 @@ export function registerServe(program: Command): void {
       if (!(auditSummary > 0)) throw new Error(`--audit-summary-seconds: seconds, > 0: ${flags.auditSummarySeconds}`);
       const window = parseDuration(flags.observationsWindow);
       if (!window.ok) throw new Error(`--observations-window: ${window.message}`);
+      const observationsMaxMib = Number(flags.observationsMaxMib);
+      if (!Number.isInteger(observationsMaxMib) || observationsMaxMib < 1) throw new Error(`--observations-max-mib: a whole number of MiB, at least 1: ${flags.observationsMaxMib}`);
       const peers = peerOptions(flags);
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
@@ -162,6 +166,7 @@ export function registerServe(program: Command): void {
         observations: {
           report: { cluster: flags.reportCluster },
           windowMs: window.value * 1000,
+          maxBytes: observationsMaxMib * 1024 * 1024,
           ...(flags.observationsFile !== undefined ? { file: flags.observationsFile } : {}),
         },
         ...(peers ? { peers } : {}),
