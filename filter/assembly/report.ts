@@ -118,8 +118,8 @@ export class Reporter {
   sentAtMs: i64 = 0;
   seq: u64 = 0;
   /**
-   * When this reporter started, in µs: names its stream of reports (seq restarts with a new VM, and
-   * each Envoy worker runs a VM of its own, whose first ticks are microseconds apart).
+   * When this reporter started, in µs: with `instance`, names its stream of reports (seq restarts
+   * with a new VM, and each Envoy worker runs a VM of its own).
    */
   boot: i64 = 0;
   /**
