@@ -5,9 +5,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { segment, startFixture } from "../xds/server-fixture.js";
 import { probe } from "../xds/envoy-probe.js";
-import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { Stops, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const REASONS = ["no-config", "no-rule", "source", "port", "protocol", "schedule", "bytes-in", "bytes-out", "message-size", "duration",
@@ -31,23 +31,18 @@ function families(text: string): Map<string, Set<string>> {
   return out;
 }
 
-let fx: Fixture | undefined;
-let sidecar: XdsSidecar | undefined;
-afterEach(async () => {
-  await sidecar?.stop();
-  await fx?.close();
-  sidecar = fx = undefined;
-});
+const stops = new Stops();
+afterEach(() => stops.run());
 afterAll(stopAllEnvoys);
 
 describe("the Grafana dashboard", () => {
   it("names only metrics the server and a real Envoy export, and labels the server's metrics carry", async () => {
     const [listenPort, adminPort] = (await freePorts(2)) as [number, number];
-    fx = await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath(), decisionIntervalMs: 200 });
-    sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } });
+    const fx = stops.add(await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath(), decisionIntervalMs: 200 }));
+    const sidecar = stops.add(await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } }));
     // One real allowed connection, read by the server: picoseg_proxy_decisions_total gets a sample.
     expect(await probe(listenPort)).toBe("allowed");
-    await waitFor("the server to read the decision", () => (fx!.server.decisions.proxies()[0]?.counts["allowed"] === 1 ? true : undefined), 3000, 50);
+    await waitFor("the server to read the decision", () => (fx.server.decisions.proxies()[0]?.counts["allowed"] === 1 ? true : undefined), 3000, 50);
     const server = families(await (await fetch(`${fx.server.httpUrl}/metrics`)).text());
     const envoy = families(await sidecar.envoy.adminText("/stats/prometheus"));
     for (const r of REASONS) {
@@ -76,7 +71,7 @@ describe("the Grafana dashboard", () => {
           if (serverUsed.length === 0 || used.length !== serverUsed.length) continue; // Envoy labels come from the scrape
           // The labels each metric is declared with (a counter never incremented has no sample to show them).
           const has = serverUsed.some((n) => {
-            const m = fx!.server.metrics.registry.getSingleMetric(n.replace(/_bucket$/, ""));
+            const m = fx.server.metrics.registry.getSingleMetric(n.replace(/_bucket$/, ""));
             return ((m as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? []).includes(label);
           });
           expect(has, `${panel}: label ${label} on ${serverUsed.join(", ")}`).toBe(true);

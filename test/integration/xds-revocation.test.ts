@@ -3,16 +3,11 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { XdsApiType } from "../../envoy/index.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Envoy, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { Envoy, Stops, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
 
-let fx: Fixture | undefined;
-let sidecar: XdsSidecar | undefined;
-afterEach(async () => {
-  await sidecar?.stop();
-  await fx?.close();
-  sidecar = fx = undefined;
-});
+const stops = new Stops();
+afterEach(() => stops.run());
 afterAll(stopAllEnvoys);
 
 const twoRules = (port: number, principalFree: boolean): string =>
@@ -24,13 +19,13 @@ const twoRules = (port: number, principalFree: boolean): string =>
 /** A db sidecar over `api` fed by a server with the db policy, and one live connection through it. */
 async function liveConnection(api: XdsApiType): Promise<{ port: number; server: Fixture; envoy: Envoy; live: TcpClient }> {
   const [port] = (await freePorts(1)) as [number];
-  const server = (fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath() }));
-  sidecar = await XdsSidecar.start({
+  const server = stops.add(await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath() }));
+  const sidecar = stops.add(await XdsSidecar.start({
     xdsPort: server.server.xdsPort,
     listenPort: port,
     api,
     node: { id: `db-${api}`, cluster: "shop", namespace: "shop", labels: { app: "db" } },
-  });
+  }));
   const live = await TcpClient.connect(port);
   await live.write("hello\n");
   await live.waitForBytes(6);

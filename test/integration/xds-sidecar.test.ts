@@ -4,18 +4,13 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { XdsApiType } from "../../envoy/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { Stops, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
 import { probe, probeUntil } from "../xds/envoy-probe.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { segment, startFixture } from "../xds/server-fixture.js";
 import { defaultWasmPath } from "../../xds-server/src/server.js";
 
-let fx: Fixture | undefined;
-let sidecar: XdsSidecar | undefined;
-afterEach(async () => {
-  await sidecar?.stop();
-  await fx?.close();
-  sidecar = fx = undefined;
-});
+const stops = new Stops();
+afterEach(() => stops.run());
 afterAll(stopAllEnvoys);
 
 const combos: Array<{ api: XdsApiType; ads: boolean }> = [
@@ -28,14 +23,14 @@ const combos: Array<{ api: XdsApiType; ads: boolean }> = [
 describe.each(combos)("an Envoy sidecar over $api (ads: $ads)", ({ api, ads }) => {
   it("enforces the config it receives and follows a policy edit within 2 s, with no restart and no drain", async () => {
     const [listenPort, otherPort] = (await freePorts(2)) as [number, number];
-    fx = await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath() });
-    sidecar = await XdsSidecar.start({
+    const fx = stops.add(await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath() }));
+    const sidecar = stops.add(await XdsSidecar.start({
       xdsPort: fx.server.xdsPort,
       listenPort,
       api,
       ads,
       node: { id: `db-${api}-${ads}`, cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
-    });
+    }));
     const envoy = sidecar.envoy;
     expect(await probe(listenPort)).toBe("allowed");
     const st = fx.server.status().proxies[0]!;

@@ -1,4 +1,4 @@
-// What the learning-mode tests share: one request/echo round trip through a sidecar from a chosen
+// What several integration tests share: one request/echo round trip through a sidecar from a chosen
 // loopback source, the CLI run as an operator runs it, and a list of things to stop after a test.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
