@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -83,6 +83,28 @@ describe("the observation store", () => {
     store.add(entry(now, 5));
     expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
     expect(new ObservationStore({ file, windowMs: 60_000, now: () => now }).query("payments/db", 0).map((r) => r.report.seq)).toEqual([4, 5]);
+  });
+
+  it("keeps its file when a rewrite fails, says so once, and tries again when the file has doubled", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "picoseg-obs-")), "obs.jsonl");
+    mkdirSync(`${file}.rewrite`); // where the rewrite writes aside: it cannot
+    const logs: string[] = [];
+    let now = 10_000_000;
+    const store = new ObservationStore({ file, windowMs: 60_000, now: () => now, log: (l) => logs.push(l) });
+    store.add(entry(now, 1));
+    store.add(entry(now, 2));
+    now += 61_000;
+    store.query("payments/db", 0); // nothing kept: a rewrite, which fails
+    store.query("payments/db", 0);
+    store.add(entry(now, 3));
+    store.query("payments/db", 0); // 3 lines, not yet twice the 2 of the failure
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/could not rewrite .*obs\.jsonl without its expired reports/);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(3);
+    rmSync(`${file}.rewrite`, { recursive: true });
+    store.add(entry(now, 4));
+    store.query("payments/db", 0); // 4 lines, twice the 2 kept: rewritten
+    expect(readFileSync(file, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { report: { seq: number } }).report.seq)).toEqual([3, 4]);
   });
 
   it("keeps at most maxBytes of reports in all: the oldest of any workload goes first, and it says so once", () => {

@@ -61,6 +61,8 @@ export class ObservationStore {
   private readonly lastSeq = new Map<string, { seq: number; at: number }>();
   /** Lines in the file (kept or not): when they reach twice what is kept, the file is rewritten. */
   private fileLines = 0;
+  /** After a failed rewrite, the file's length at which to try again (twice what it was). */
+  private retryAtLines = 0;
   /** Each kept report's size (its JSON line), and their sum. */
   private readonly sizes = new WeakMap<StoredReport, number>();
   private bytes = 0;
@@ -153,7 +155,7 @@ export class ObservationStore {
       if (i > 0) this.dropOldest(w, list, i);
     }
     for (const [stream, last] of this.lastSeq) if (last.at < floor) this.lastSeq.delete(stream);
-    if (this.opts.file !== undefined && this.fileLines > 0 && this.fileLines >= 2 * this.kept()) this.rewrite(this.opts.file);
+    if (this.opts.file !== undefined && this.fileLines > 0 && this.fileLines >= Math.max(2 * this.kept(), this.retryAtLines)) this.rewrite(this.opts.file);
   }
 
   private kept(): number {
@@ -164,7 +166,7 @@ export class ObservationStore {
 
   /**
    * Replaces the file by the reports kept, whole or not at all (written aside, then renamed). A
-   * failure (a full disk) leaves the file as it was, to be tried again at the next prune.
+   * failure (a full disk) leaves the file as it was, to be tried again once it has doubled.
    */
   private rewrite(file: string): void {
     const lines = [...this.byWorkload.values()].flatMap((list) => list.map((e) => `${JSON.stringify(e)}\n`));
@@ -173,7 +175,9 @@ export class ObservationStore {
       writeFileSync(aside, lines.join(""));
       renameSync(aside, file);
       this.fileLines = lines.length;
+      this.retryAtLines = 0;
     } catch (err) {
+      this.retryAtLines = 2 * this.fileLines;
       this.opts.log?.(`picoseg: could not rewrite ${file} without its expired reports: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
