@@ -88,21 +88,40 @@ export function readFacts(): void {
   }
 }
 
-/** Per-source identity: the principal, else the source IP (without port), else "?". */
-export function identity(): string {
-  if (principal.length > 0) return principal;
-  if (sourceText.length == 0) return "?";
-  // Admission asks twice per connection (quarantine key, per-source slots): the IP is cut once
-  // per readFacts. Holding the address keeps it alive, so an equal address is the same text.
-  if (changetype<usize>(ipFrom) != changetype<usize>(sourceText)) {
-    ipFrom = sourceText;
-    ipText = ipOf(sourceText);
+/**
+ * The per-source identity as UTF-8, at the returned address (identityLen bytes) until the next
+ * call: the principal, else the source IP (without port), else "?". Admission asks twice per
+ * connection (quarantine key, per-source slots): it is cut and encoded once per readFacts.
+ */
+export function identityUtf8(): usize {
+  let from = "?";
+  let address = false;
+  if (principal.length > 0) {
+    from = principal;
+  } else if (sourceText.length > 0) {
+    from = sourceText;
+    address = true;
   }
-  return ipText;
+  // Holding the text keeps it alive, so an equal address is the same text, never a reused one.
+  if (changetype<usize>(idFrom) == changetype<usize>(from)) return idBytes;
+  idFrom = from;
+  let id = from;
+  if (address) id = ipOf(from);
+  let n = <usize>String.UTF8.byteLength(id);
+  if (n > idCap) {
+    idCap = n;
+    idBytes = heap.realloc(idBytes, n);
+  }
+  String.UTF8.encodeUnsafe(changetype<usize>(id), id.length, idBytes);
+  identityLen = n;
+  return idBytes;
 }
 
-var ipFrom: string | null = null;
-var ipText: string = "";
+/** The length of identityUtf8()'s bytes. */
+export var identityLen: usize = 0;
+var idFrom: string | null = null;
+var idBytes: usize = heap.alloc(64);
+var idCap: usize = 64;
 
 export function readPluginName(): string {
   let name = "";

@@ -1,7 +1,7 @@
 // Quarantine: a source's strikes per segment, in shared data so that every worker sees them;
 // past `strikes` within the window the source is denied until the quarantine ends.
 import { Segment } from "./config";
-import { identity } from "./facts";
+import { identityLen, identityUtf8 } from "./facts";
 import { hostGetShared, hostLen, hostPtr, releaseHost } from "./hostcalls";
 import { quarantinedUntil } from "./persource";
 import { args, updateShared, UPDATE_STRIKE } from "./sharedupdate";
@@ -36,15 +36,15 @@ function quarantineKey(seg: Segment): usize {
     qSegName = seg.name;
     qPrefix = String.UTF8.encode("picoseg/q/" + seg.name + "/");
   }
-  let id = identity();
+  let id = identityUtf8();
   let n = <usize>qPrefix.byteLength;
-  let len = n + <usize>String.UTF8.byteLength(id);
+  let len = n + identityLen;
   if (len > qKeyCap) {
     qKeyCap = len;
     qKey = heap.realloc(qKey, len);
   }
   memory.copy(qKey, changetype<usize>(qPrefix), n);
-  String.UTF8.encodeUnsafe(changetype<usize>(id), id.length, qKey + n);
+  memory.copy(qKey + n, id, identityLen);
   qKeyLen = len;
   return qKey;
 }

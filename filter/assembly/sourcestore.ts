@@ -2,7 +2,7 @@
 // its own VM) sees the same counts: a bounded table of slots per rule (below), each change a
 // CAS-retried update (sharedupdate.ts) around one of persource.ts's pure updates.
 import { Rule, Segment } from "./config";
-import { identity } from "./facts";
+import { identityLen, identityUtf8 } from "./facts";
 import { CAS_MISMATCH, hostCas, hostGetShared, hostLen, hostPtr, hostSetShared, OK, releaseHost } from "./hostcalls";
 import { record, recordLen, secondsToMs, WRITE } from "./persource";
 import { R_SOURCE_CONNECTIONS } from "./reasons";
@@ -29,20 +29,10 @@ const ID_BYTES: usize = 8;
 var slotRecord: usize = heap.alloc(64);
 var slotRecordCap: usize = 64;
 
-/** FNV-1a 64 of the identity's UTF-8 bytes under two bases (one encoding, one pass): slot hash and step. */
+/** FNV-1a 64 of `n` bytes at `p` under two bases (one pass): slot hash and step. */
 var hashA: u64 = 0;
 var hashB: u64 = 0;
-var utf8Buf: usize = heap.alloc(64);
-var utf8Cap: usize = 64;
-function fnv1a64x2(s: string, basisA: u64, basisB: u64): void {
-  // Encoded into one reused buffer: the same bytes as String.UTF8.encode, without an allocation.
-  let n = <usize>String.UTF8.byteLength(s);
-  if (n > utf8Cap) {
-    utf8Cap = n;
-    utf8Buf = heap.realloc(utf8Buf, n);
-  }
-  String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, utf8Buf);
-  let p = utf8Buf;
+function fnv1a64x2(p: usize, n: usize, basisA: u64, basisB: u64): void {
   let a = basisA;
   let b = basisB;
   for (let i: usize = 0; i < n; i++) {
@@ -67,7 +57,7 @@ const theSlots = new SourceSlots();
 export function sourceSlots(seg: Segment, r: Rule): SourceSlots {
   if (r.psKeyPrefix.byteLength == 0) r.psKeyPrefix = String.UTF8.encode("picoseg/ps/" + seg.name + "/" + r.name + "/#");
   let out = theSlots;
-  fnv1a64x2(identity(), 0xcbf29ce484222325, 0x84222325cbf29ce4);
+  fnv1a64x2(identityUtf8(), identityLen, 0xcbf29ce484222325, 0x84222325cbf29ce4);
   let h = hashA;
   if (h == 0) h = 1; // 0 marks an empty slot
   out.id = h;
