@@ -52,16 +52,16 @@ function encodeShared(c: DeltaResponseContent): Uint8Array {
  * A resource object is built once per content (proxy-configs.ts) and shared by its workload's
  * proxies; the key guards the rest of the content (the same for every stream of one server).
  */
-const sharedByResource = new WeakMap<MarshaledResource, { key: string; bytes: Uint8Array }>();
+const sharedByResource = new WeakMap<MarshaledResource, { typeUrl: string; systemVersion: string; controlPlaneId: string; bytes: Uint8Array }>();
 
 function sharedBytes(c: DeltaResponseContent): Uint8Array {
   const only = c.resources.length === 1 && c.removed.length === 0 ? c.resources[0] : undefined;
   if (!only) return encodeShared(c);
-  const key = `${c.typeUrl}\0${c.systemVersion}\0${c.controlPlaneId}`;
+  // Compared field by field: this runs once per proxy of a push, so it builds nothing.
   const cached = sharedByResource.get(only);
-  if (cached?.key === key) return cached.bytes;
+  if (cached && cached.typeUrl === c.typeUrl && cached.systemVersion === c.systemVersion && cached.controlPlaneId === c.controlPlaneId) return cached.bytes;
   const bytes = encodeShared(c);
-  sharedByResource.set(only, { key, bytes });
+  sharedByResource.set(only, { typeUrl: c.typeUrl, systemVersion: c.systemVersion, controlPlaneId: c.controlPlaneId, bytes });
   return bytes;
 }
 
