@@ -1,10 +1,9 @@
 // Learning mode's memory: what the connections of one interval looked like, per (peer principal,
 // source IP, destination port, protocol, framing their messages were measured under, hour of the
-// week they started), and the denials of the
-// interval per (reason, principal, source IP, port, mode). Both tables have a fixed number of slots
-// (open addressing, a few probes): a full neighbourhood evicts its least useful entry (the one
-// with the fewest connections) and counts what it held as dropped, so memory never grows with
-// the number of distinct sources. Filled at connection end and on a denial, never per byte;
+// week they started), and the denials of the interval per (reason, principal, source IP, port,
+// mode). Both tables have a fixed number of slots (open addressing, a few probes): a full
+// neighbourhood evicts its least useful entry (the one with the fewest connections) and counts
+// what it held as dropped, so memory never grows with the number of distinct sources. Filled at connection end and on a denial, never per byte;
 // encoded into one report body (JSON) and emptied by the flush.
 import { jsonString } from "./decisionlog";
 import { REASONS } from "./reasons";

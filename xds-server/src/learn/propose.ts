@@ -164,7 +164,11 @@ function limitLines(conns: readonly ObservedConns[], margin: number): string[] {
  */
 function messageLines(conns: readonly ObservedConns[], margin: number): string[] {
   const byFraming = new Map<string, ObservedConns[]>();
-  for (const c of conns) byFraming.set(c.framing, [...(byFraming.get(c.framing) ?? []), c]);
+  for (const c of conns) {
+    const list = byFraming.get(c.framing);
+    if (list) list.push(c);
+    else byFraming.set(c.framing, [c]);
+  }
   const connections = (cs: readonly ObservedConns[]): number => sum(cs.map((c) => c.n));
   const ranked = [...byFraming.entries()].sort(([a, x], [b, y]) => connections(y) - connections(x) || (a < b ? -1 : a > b ? 1 : 0));
   const [text, measured] = ranked[0]!;

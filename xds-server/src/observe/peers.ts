@@ -89,10 +89,15 @@ export async function gatherReports(
   };
 }
 
-/** One list, oldest first, each report once (by node, filter boot and seq). */
+/** One list, oldest first, each report once (by store.ts reportKey: node, filter boot and instance, seq). */
 export function mergeReports(lists: ReadonlyArray<readonly StoredReport[]>): StoredReport[] {
   const seen = new Map<string, StoredReport>();
-  for (const list of lists) for (const r of list) if (!seen.has(reportKey(r))) seen.set(reportKey(r), r);
+  for (const list of lists) {
+    for (const r of list) {
+      const key = reportKey(r);
+      if (!seen.has(key)) seen.set(key, r);
+    }
+  }
   return [...seen.values()].sort((a, b) => a.at - b.at);
 }
 
