@@ -16,7 +16,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           // kube-apiserver and etcd for the k8s-* tests (scripts/install-kube.sh; cached).
-          globalSetup: ["test/integration/k8s/global-setup.ts"],
+          globalSetup: ["testkit/kube/global-setup.ts"],
           // Each file starts its own Envoy and servers; two cores, so one file at a time.
           fileParallelism: false,
           testTimeout: 60_000,
@@ -39,7 +39,7 @@ export default defineConfig({
           // runs this project inside a network namespace of its own (scripts/netns.sh).
           name: "istio",
           include: ["test/istio/**/*.test.ts"],
-          globalSetup: ["test/integration/k8s/global-setup.ts", "test/istio/setup.ts"],
+          globalSetup: ["testkit/kube/global-setup.ts", "testkit/istio/global-setup.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -5,7 +5,7 @@
 // Envoy's heap holds). Prints a table; asserts that every connection was echoed.
 //
 //   npx tsx bench/churn/run.ts [--connections 1000000] [--concurrency 32]
-import { FilterEnv, TcpClient, compileSegments, segment } from "../../tools/envoy-harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, segment } from "../../testkit/envoy/index.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -6,7 +6,7 @@
 import { stringify } from "yaml";
 import {
   filterWasmPath, staticBootstrap, type Bootstrap, type DownstreamTls, type NetworkFilter,
-} from "../../envoy/index.js";
+} from "../../xds-server/src/bootstrap/index.js";
 import {
   compileForWorkload, formatPolicyError, validatePolicyText, type PicoSegment, type Rule,
 } from "../../xds-server/src/policy/index.js";

@@ -14,8 +14,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { createServer } from "node:net";
-import { envoyBinaryPath, fetchStats } from "../../envoy/index.js";
-import { generateMtls } from "../../xds-server/src/pki/index.js";
+import { envoyBinaryPath, fetchStats } from "../../xds-server/src/bootstrap/index.js";
+import { generateMtls } from "../../xds-server/src/demo/pki.js";
 import { sleep } from "../../xds-server/src/util/wait.js";
 import { bootstrapFor, CLIENT_PRINCIPAL, CONFIGS, type BenchConfig, type ConfigName } from "./configs.js";
 import {

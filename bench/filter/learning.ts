@@ -6,7 +6,7 @@
 import os from "node:os";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { FilterHost, RELEASE_WASM, type Connection } from "../../tools/filter-host/index.js";
+import { FilterHost, RELEASE_WASM, type Connection } from "../../testkit/filter-host/index.js";
 import { ALL_FACTORS, ALLOW_ALL, callbackCosts, facts, pgMessage } from "./run.js";
 
 const QUICK = process.argv.includes("--quick");

@@ -1,4 +1,4 @@
-// picoseg filter benchmarks through the host emulator (tools/filter-host/).
+// picoseg filter benchmarks through the host emulator (testkit/filter-host/).
 // Prints figures and ratios against baselines measured in the same run; asserts nothing.
 //
 //   npm run bench            (or: npx tsx bench/filter/run.ts)
@@ -12,7 +12,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../tools/filter-host/index.js";
+import { FilterHost, RELEASE_WASM, type ConnectOptions, type Connection } from "../../testkit/filter-host/index.js";
 import { sdkVariantWasm } from "./sdk.js";
 
 const args = new Set(process.argv.slice(2));
@@ -22,7 +22,7 @@ const QUICK = args.has("--quick");
 const BATCHES = QUICK ? 3 : 11;
 const WARMUP_BATCHES = QUICK ? 1 : 3;
 
-/** Every factor of DESIGN.md on one rule, with limits the bench never reaches. */
+/** Every factor of docs/design.md on one rule, with limits the bench never reaches. */
 export const ALL_FACTORS = [
   "picoseg 1",
   "generation 1",

@@ -1,11 +1,11 @@
 // The long fuzz run: the filter under random configurations, byte streams, read sizes, closes,
-// handshakes, failing host calls and clock moves (tools/filter-fuzz/driver.ts, the same driver and
+// handshakes, failing host calls and clock moves (testkit/fuzz/driver.ts, the same driver and
 // invariants as the unit fuzz test, which runs 100,000 connections), for millions of connections.
 // It asserts what the driver asserts (no trap, budgets, durations, schedules, audit, counters) and
 // prints the figures bench/README.md quotes, including Wasm memory growth after warm-up.
 //
 //   npx tsx bench/fuzz/run.ts [--streams 10000000] [--seed N] [--progress 1000000]
-import { Fuzzer } from "../../tools/filter-fuzz/driver.js";
+import { Fuzzer } from "../../testkit/fuzz/driver.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

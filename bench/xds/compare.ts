@@ -16,17 +16,17 @@
 // (/proc/<pid>/stat) and RSS (/proc/<pid>/status, after a full GC in the server) for the server
 // process alone. The two servers run one after the other, picoseg first, with the same client
 // process.
-import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { filterWasmPath, repoRoot } from "../../envoy/index.js";
+import { filterWasmPath, repoRoot } from "../../xds-server/src/bootstrap/index.js";
 import { compileForWorkload, formatPolicyError, validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
-import { buildFilterResource } from "../../xds-server/src/xds/resources.js";
-import { connectH2Client, type H2Client } from "./h2-client.js";
+import { buildFilterResource } from "../../xds-server/src/push/resources.js";
+import { connectH2Client, type H2Client } from "../../testkit/xds/h2-client.js";
 import { appSegment, clientLabels, sharedSegment } from "./policies.js";
 import { forkBenchServer } from "./server-client.js";
 

@@ -1,7 +1,7 @@
 // The xDS server under benchmark, alone in its process so that its CPU and memory are its own.
 // Driven over IPC by run.ts: it reports its addresses, then answers "sample" (and "memory",
 // after a full GC) with CPU time, memory and the ACK and push counts.
-import { startXdsServer } from "../../xds-server/src/server.js";
+import { startXdsServer } from "../../xds-server/src/server/server.js";
 
 export interface ServerSample {
   cpuMicros: number;

@@ -7,11 +7,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeltaEnvoy, eventually } from "../xds/fake-envoy.js";
-import { segment } from "../xds/server-fixture.js";
+import { DeltaEnvoy, eventually } from "../../testkit/xds/fake-envoy.js";
+import { segment } from "../../testkit/xds/server-fixture.js";
+import { PICOSEG_CLI } from "../../testkit/cli/index.js";
 
 const run = promisify(execFile);
-const cli = ["--import", "tsx", path.join(import.meta.dirname, "..", "xds", "run-cli.ts")];
+const cli = PICOSEG_CLI;
 
 let serve: ChildProcess | undefined;
 let dir = "";

@@ -2,7 +2,7 @@
 // update starts from (one read per slot, not two), and the write's CAS still catches another
 // worker's write in between.
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../../tools/filter-host/index.js";
+import { FilterHost } from "../../testkit/filter-host/index.js";
 import { config, hostWith } from "./helpers.js";
 
 const rule = (ps: string, ...more: string[]) => config("segment ns/db enforce", ...more, "rule api", "ip 10.0.0.0/8", `perSource ${ps}`);

@@ -85,7 +85,7 @@ describe("admission waits for the handshake when a rule needs the principal", ()
 // direction with proxy_continue_stream(upstream) (Unimplemented), so after admission the filter has
 // Envoy dispatch the held read buffer again by toggling its watermarks (push it past
 // per_connection_buffer_limit_bytes, drain it back: reading resumes with bytes buffered); the
-// emulator models that as Envoy behaves (tools/filter-host/host.ts header), checked in the real Envoy by
+// emulator models that as Envoy behaves (testkit/filter-host/host.ts header), checked in the real Envoy by
 // test/integration/filter-mtls.test.ts (Istio-style listener) and the hold-release probe.
 describe("server bytes while admission waits for the handshake", () => {
   const MYSQL_GREETING = Uint8Array.of(0x0a, 0, 0, 0, 0x0a, 0x38, 0x2e, 0x30, 0, 1, 2, 3, 4, 5);

@@ -1,5 +1,5 @@
 // Shared vocabulary of the filter's unit tests.
-import { FilterHost, type StartOptions } from "../../tools/filter-host/index.js";
+import { FilterHost, type StartOptions } from "../../testkit/filter-host/index.js";
 
 /** A configuration string: header, the given lines, `end`. */
 export function config(...lines: string[]): string {

@@ -1,7 +1,7 @@
 // What a read costs in host calls: each proxy_get_buffer_bytes copies through a call back into the
 // module's malloc, so a step finds the bytes an earlier step of the same read already fetched.
 import { describe, expect, it } from "vitest";
-import type { FilterHost } from "../../tools/filter-host/index.js";
+import type { FilterHost } from "../../testkit/filter-host/index.js";
 import { hostWith, oneRule, pgMessage } from "./helpers.js";
 
 const rule = oneRule("protocol unknown", "maxMessageBytes 100", "framing lengthPrefixed 1 4 big -4");

@@ -1,6 +1,6 @@
 // perSource limits over a window, shared across connections and Envoy workers; quarantine of repeat offenders.
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../../tools/filter-host/index.js";
+import { FilterHost } from "../../testkit/filter-host/index.js";
 import { bytes, config, hostWith } from "./helpers.js";
 
 const rule = (ps: string, ...more: string[]) => config("segment ns/db enforce", "rule api", "ip 10.0.0.0/8", `perSource ${ps}`, ...more);

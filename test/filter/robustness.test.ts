@@ -1,7 +1,7 @@
 // The filter never traps: random configurations, byte streams, read sizes, absent properties.
 // (A small seeded run here; the large fuzz campaign lives with the benchmark tooling.)
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../../tools/filter-host/index.js";
+import { FilterHost } from "../../testkit/filter-host/index.js";
 
 function prng(seed: number) {
   let a = seed >>> 0;

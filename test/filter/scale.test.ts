@@ -2,7 +2,7 @@
 // context creation logged every live context id: 1.0 ms per connection at 10,000 live).
 // Not a timed test: it counts what setup does — log calls, log bytes, Wasm memory.
 import { describe, expect, it } from "vitest";
-import type { ConnectOptions, FilterHost } from "../../tools/filter-host/index.js";
+import type { ConnectOptions, FilterHost } from "../../testkit/filter-host/index.js";
 import { bytes, config, hostWith, oneRule } from "./helpers.js";
 
 /** A rule with every per-connection state in use: framing in both directions, perSource bytes, sniffing. */

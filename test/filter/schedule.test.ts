@@ -1,6 +1,6 @@
 // Time of day: weekly windows in local time from the compiler's UTC-offset table; live connections cut at window end.
 import { describe, expect, it } from "vitest";
-import type { FilterHost } from "../../tools/filter-host/index.js";
+import type { FilterHost } from "../../testkit/filter-host/index.js";
 import { config, hostWith } from "./helpers.js";
 
 const H = 3600_000;

@@ -1,5 +1,5 @@
 // Fuzz: random configurations, byte streams, read sizes, closes, TLS handshakes,
-// failing host calls and clock moves through the host emulator (tools/filter-fuzz/driver.ts).
+// failing host calls and clock moves through the host emulator (testkit/fuzz/driver.ts).
 // The filter must never trap and must keep its invariants: byte budgets, durations
 // and schedules that every rule shares hold exactly; audit never closes; a rejected
 // configuration denies with no-config and an accepted one never does; a callback that
@@ -11,8 +11,8 @@
 // Explore: PICOSEG_FUZZ_SEED=random (a new seed, printed) and PICOSEG_FUZZ_STREAMS=<n>;
 // PICOSEG_FUZZ_TRACE_MEMORY=1 prints the action (and the host calls it made) whenever memory grows.
 import { describe, expect, it } from "vitest";
-import { FilterHost } from "../../tools/filter-host/index.js";
-import { Fuzzer } from "../../tools/filter-fuzz/driver.js";
+import { FilterHost } from "../../testkit/filter-host/index.js";
+import { Fuzzer } from "../../testkit/fuzz/driver.js";
 
 const DEFAULT_SEED = 0x5e9c0de;
 

@@ -9,14 +9,15 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { verifyTrail } from "../../xds-server/src/audit/chain.js";
 import type { ComplianceReport } from "../../xds-server/src/compliance/report.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { probe } from "../xds/envoy-probe.js";
-import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { probe } from "../../testkit/envoy/round-trip.js";
+import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
+import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { PICOSEG_CLI } from "../../testkit/cli/index.js";
 
 const run = promisify(execFile);
 const CONFIG_RELOAD = "extension_config_discovery.network_filter.picoseg.config_reload";
-const cli = ["--import", "tsx", path.join(import.meta.dirname, "..", "xds", "run-cli.ts")];
+const cli = PICOSEG_CLI;
 
 let fx: Fixture | undefined;
 let sidecar: XdsSidecar | undefined;

@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { probe } from "../xds/envoy-probe.js";
-import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { probe } from "../../testkit/envoy/round-trip.js";
+import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
+import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const TOKEN = "browser-test-token-5b1f0c";

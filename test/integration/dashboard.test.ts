@@ -1,13 +1,13 @@
-// dashboards/picoseg.json queries only metrics the code really exports: the xDS server's /metrics
+// istio-manifests/dashboards/picoseg.json queries only metrics the code really exports: the xDS server's /metrics
 // (names and labels) and a real Envoy's /stats/prometheus with the picoseg filter loaded (the
 // filter's counters, one per reason of the contract).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { segment, startFixture } from "../xds/server-fixture.js";
-import { probe } from "../xds/envoy-probe.js";
-import { Stops, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { segment, startFixture } from "../../testkit/xds/server-fixture.js";
+import { probe } from "../../testkit/envoy/round-trip.js";
+import { Stops, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const REASONS = ["no-config", "no-rule", "source", "port", "protocol", "schedule", "bytes-in", "bytes-out", "message-size", "duration",

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, mysqlGreeting, segment, sleep, STAYS_OPEN_MS,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 const REDIS_PING = "*1\r\n$4\r\nPING\r\n";
 const HTTP1_GET = "GET / HTTP/1.1\r\nHost: payments-db\r\n\r\n";

@@ -3,7 +3,7 @@
 // new source that finds its slots holding other live windows evicts the oldest, counted as
 // picoseg.persource.evicted, and quotas hold for the sources that keep their slot.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment } from "./harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment } from "../../testkit/envoy/harness.js";
 
 describe("picoseg filter in Envoy: per-device quotas in a bounded table", () => {
   let env: FilterEnv;

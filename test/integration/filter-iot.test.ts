@@ -10,8 +10,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMqttBroker, startPostgres, type Upstream } from "../wire/brokers.js";
 import { startNatsServer } from "../wire/nats.js";
-import type { Decision } from "../../filter/decision-line.js";
-import { FilterEnv, compileSegments, segment, sleep, waitFor, type Snapshot } from "./harness/index.js";
+import type { Decision } from "../../api/decision.js";
+import { FilterEnv, compileSegments, segment, sleep, waitFor, type Snapshot } from "../../testkit/envoy/harness.js";
 
 const PUBLISH_LIMIT = 256;
 const PG_LIMIT = 4096;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits, type UpstreamConnection,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 const withLimits = (name: string, limits: Limits): string => compileSegments([segment(name, { rules: [{ name, limits }] })]);
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, generateMtls, mysqlGreeting, segment, sleep,
   STAYS_OPEN_MS, type MtlsMaterial,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
 const INTRUDER = "spiffe://cluster.local/ns/payments/sa/intruder";

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 describe("picoseg filter in Envoy: per-source limits and quarantine", () => {
   let env: FilterEnv;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DAYS } from "../../xds-server/src/policy/index.js";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, type Window,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 /** A UTC window of `len` minutes starting `offsetMin` minutes from `now` (may wrap midnight). */
 function utcWindow(now: Date, offsetMin: number, len: number): Window {

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { rmSync } from "node:fs";
 import { createServer, connect as tlsConnect, type Server, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, compileSegments, generateMtls, segment, type MtlsMaterial } from "./harness/index.js";
+import { FilterEnv, compileSegments, generateMtls, segment, type MtlsMaterial } from "../../testkit/envoy/harness.js";
 
 let env: FilterEnv;
 let certs: MtlsMaterial;

@@ -2,7 +2,7 @@
 // Envoy shares a VM between plugins): neither may disturb the other's live connections. Nothing
 // changed in either policy, so no connection may be closed as `revoked`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, compileSegments, expectAllowedEcho, segment, sleep } from "./harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, expectAllowedEcho, segment, sleep } from "../../testkit/envoy/harness.js";
 
 const REDIS_PING = "*1\r\n$4\r\nPING\r\n";
 

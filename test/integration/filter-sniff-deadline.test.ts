@@ -3,7 +3,7 @@
 // bytes seen so far: admitted bytes reach the upstream (and the echo comes back), a protocol the rule
 // does not list is closed with reason `protocol`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, compileSegments, expectDenied, segment, sleep } from "./harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, expectDenied, segment, sleep } from "../../testkit/envoy/harness.js";
 
 describe("picoseg filter in Envoy: sniff deadline", () => {
   let env: FilterEnv;

@@ -1,11 +1,11 @@
 // The harness itself against the real Envoy: traffic through tcp_proxy with an allow-all picoseg
 // configuration, the echo upstream's per-connection record, and mTLS with generated certificates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterWasmPath, staticBootstrap } from "../../envoy/index.js";
+import { filterWasmPath, staticBootstrap } from "../../xds-server/src/bootstrap/index.js";
 import {
-  Envoy, TcpClient, Upstream, freePorts, generateMtls, startProbeEnvoy, stopAllEnvoys, type MtlsMaterial,
+  Envoy, TcpClient, Upstream, freePorts, generateMtls, startFactFilterEnvoy, stopAllEnvoys, type MtlsMaterial,
   waitFor,
-} from "./harness/index.js";
+} from "../../testkit/envoy/harness.js";
 
 const ALLOW_ALL = ["picoseg 1", "segment it/allow-all enforce", "rule all", "end", ""].join("\n");
 const API = "spiffe://cluster.local/ns/payments/sa/api";
@@ -87,7 +87,7 @@ describe("integration harness", () => {
   it("notices when Envoy reports a Wasm trap (probe/trap.as traps on downstream data)", async () => {
     expect(envoy.wasmFailures()).toEqual([]);
     const [port] = (await freePorts(1)) as [number];
-    const probe = await startProbeEnvoy("trap", { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }, {
+    const probe = await startFactFilterEnvoy("trap", { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port } }, {
       concurrency: 1,
     });
     const trapping = probe.envoy;

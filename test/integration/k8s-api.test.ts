@@ -1,9 +1,9 @@
-// The PicoSegment CRD and the xDS server's RBAC on a real kube-apiserver (test/integration/k8s/
+// The PicoSegment CRD and the xDS server's RBAC on a real kube-apiserver (testkit/kube/
 // cluster.ts): the API server itself refuses what the schema forbids, documents every field in
 // its OpenAPI v3 document (what `kubectl explain` reads), prints the status columns for
 // `kubectl get`, and the server's ServiceAccount can do what the server needs and nothing more.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient, KubeCluster, XDS_NAMESPACE } from "./k8s/cluster.js";
+import { ApiClient, KubeCluster, XDS_NAMESPACE } from "../../testkit/kube/cluster.js";
 
 let cluster: KubeCluster;
 let sa: ApiClient;

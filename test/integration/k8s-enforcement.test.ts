@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../xds-server/src/policy/types.js";
-import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { probe, probeUntil } from "../xds/envoy-probe.js";
-import { KubeCluster } from "./k8s/cluster.js";
-import { ServeProcess } from "./k8s/serve.js";
+import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { KubeCluster } from "../../testkit/kube/cluster.js";
+import { ServeProcess } from "../../testkit/kube/serve.js";
 
 const SEGMENTS = "/apis/picoseg.io/v1alpha1/namespaces/shop/picosegments";
 

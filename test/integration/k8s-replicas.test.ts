@@ -5,11 +5,11 @@
 // written by the Lease holder only, counts the proxies of both replicas, and passes to the other
 // replica when the holder is killed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { probeUntil } from "../xds/envoy-probe.js";
-import { KubeCluster, XDS_NAMESPACE } from "./k8s/cluster.js";
-import { Relay, ServeProcess } from "./k8s/serve.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { probeUntil } from "../../testkit/envoy/round-trip.js";
+import { KubeCluster, XDS_NAMESPACE } from "../../testkit/kube/cluster.js";
+import { Relay, ServeProcess } from "../../testkit/kube/serve.js";
 
 const SEGMENTS = "/apis/picoseg.io/v1alpha1/namespaces/shop/picosegments";
 const LEASE = `/apis/coordination.k8s.io/v1/namespaces/${XDS_NAMESPACE}/leases/picoseg-xds-status`;

@@ -9,10 +9,10 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { learningSegment } from "../../xds-server/src/learn/segment.js";
 import type { WorkloadProposal } from "../../xds-server/src/learn/proposals.js";
-import type { StoredReport } from "../../xds-server/src/observe/store.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { startFixture, type Fixture } from "../xds/server-fixture.js";
-import { Stops, XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, tokenScratch, waitFor } from "./harness/index.js";
+import type { StoredReport } from "../../xds-server/src/telemetry/store.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
+import { Stops, XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, tokenScratch, waitFor } from "../../testkit/envoy/harness.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());

@@ -4,11 +4,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { learningSegment } from "../../xds-server/src/learn/segment.js";
-import { REPORT_PATH } from "../../xds-server/src/observe/service.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Stops, TcpClient, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { startFixture } from "../xds/server-fixture.js";
-import { generateMtls } from "../../xds-server/src/pki/index.js";
+import { REPORT_PATH } from "../../xds-server/src/telemetry/service.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { Stops, TcpClient, XdsSidecar, exchange, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { startFixture } from "../../testkit/xds/server-fixture.js";
+import { generateMtls } from "../../xds-server/src/demo/pki.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());

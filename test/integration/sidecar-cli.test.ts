@@ -4,8 +4,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../envoy/index.js";
-import { TcpClient, Upstream, freePorts, sleep, waitFor } from "./harness/index.js";
+import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../../testkit/envoy/harness.js";
 
 describe("picoseg sidecar (running Envoy)", () => {
   let cli: ChildProcess;

@@ -2,9 +2,9 @@
 // bootstrap has no default config for the ECDS-delivered picoseg filter, so once the initial fetch
 // times out Envoy activates the listener and closes every connection before tcp_proxy runs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sidecarBootstrap } from "../../envoy/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "./harness/index.js";
+import { sidecarBootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
 
 describe("a sidecar whose picoseg config has not arrived", () => {
   let envoy: Envoy;

@@ -5,19 +5,19 @@
 // live connection by proxy_set_effective_context(connection) + proxy_close_stream(downstream), on
 // every worker thread. It also pins down how Envoy names Wasm-defined counters.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Envoy, TcpClient, Upstream, freePorts, startProbeEnvoy, stopAllEnvoys, type ProbeEnvoy } from "./harness/index.js";
+import { Envoy, TcpClient, Upstream, freePorts, startFactFilterEnvoy, stopAllEnvoys, type FactFilterEnvoy } from "../../testkit/envoy/harness.js";
 const CONNECTIONS = 4; // over 2 workers
 
 describe("closing a live connection from the root context's tick (real Envoy, --concurrency 2)", () => {
   let envoy: Envoy;
   let echo: Upstream;
   let port: number;
-  let probe: ProbeEnvoy;
+  let probe: FactFilterEnvoy;
 
   beforeAll(async () => {
     echo = await Upstream.start();
     [port] = (await freePorts(1)) as [number];
-    probe = await startProbeEnvoy(
+    probe = await startFactFilterEnvoy(
       "tick-close",
       // exact_balance: the live connections are spread over both workers, so both workers' ticks close.
       { listen: { host: "127.0.0.1", port }, upstream: { host: "127.0.0.1", port: echo.port }, exactBalance: true },

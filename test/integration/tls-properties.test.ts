@@ -5,9 +5,9 @@
 // decides on the principal must wait for the first downstream data (or another later callback).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  Envoy, TcpClient, Upstream, freePorts, generateMtls, startProbeEnvoy, stopAllEnvoys, waitFor, type MtlsMaterial,
-  type ProbeEnvoy,
-} from "./harness/index.js";
+  Envoy, TcpClient, Upstream, freePorts, generateMtls, startFactFilterEnvoy, stopAllEnvoys, waitFor, type MtlsMaterial,
+  type FactFilterEnvoy,
+} from "../../testkit/envoy/harness.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
 
@@ -15,14 +15,14 @@ describe("the peer certificate's URI SAN as a network filter sees it (real Envoy
   let envoy: Envoy;
   let echo: Upstream;
   let certs: MtlsMaterial;
-  let probe: ProbeEnvoy;
+  let probe: FactFilterEnvoy;
   let port: number;
 
   beforeAll(async () => {
     certs = generateMtls([API]);
     echo = await Upstream.start();
     [port] = (await freePorts(1)) as [number];
-    probe = await startProbeEnvoy("props", {
+    probe = await startFactFilterEnvoy("props", {
       listen: { host: "127.0.0.1", port },
       upstream: { host: "127.0.0.1", port: echo.port },
       tls: certs.listenerTls,

@@ -1,11 +1,11 @@
 // The xDS server's life with real Envoys: per-workload configs, refused edits, NACKs, restarts.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { XdsApiType } from "../../envoy/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server.js";
-import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { probe, probeUntil } from "../xds/envoy-probe.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server/server.js";
+import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 let fx: Fixture | undefined;
 const sidecars: XdsSidecar[] = [];

@@ -3,12 +3,12 @@
 // service account, and it receives config only for those. A sidecar presenting another identity
 // for the same metadata is refused and never configured (its listener fails closed).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateMtls, type MtlsMaterial } from "../../xds-server/src/pki/index.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
-import { probe } from "../xds/envoy-probe.js";
-import { eventually } from "../xds/fake-envoy.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { generateMtls, type MtlsMaterial } from "../../xds-server/src/demo/pki.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
+import { probe } from "../../testkit/envoy/round-trip.js";
+import { eventually } from "../../testkit/xds/fake-envoy.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 const DB = "spiffe://cluster.local/ns/shop/sa/db";
 const STRANGER = "spiffe://cluster.local/ns/analytics/sa/etl";

@@ -4,12 +4,12 @@ import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { sidecarBootstrap, type Bootstrap } from "../../envoy/index.js";
-import { startAdmin, type AdminServer } from "../../xds-server/src/http/admin.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "./harness/index.js";
-import { probe } from "../xds/envoy-probe.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { sidecarBootstrap, type Bootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { startAdmin, type AdminServer } from "../../xds-server/src/admin/server.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { probe } from "../../testkit/envoy/round-trip.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 import { Registry } from "prom-client";
 
 let fx: Fixture | undefined;

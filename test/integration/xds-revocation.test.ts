@@ -1,10 +1,10 @@
 // Revocation through the whole chain: a policy file edit → xDS server → ECDS update → the filter
 // closes the live connections the new policy no longer admits, and leaves the others alone.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { XdsApiType } from "../../envoy/index.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { Envoy, Stops, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { Envoy, Stops, TcpClient, XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());

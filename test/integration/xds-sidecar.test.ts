@@ -2,12 +2,12 @@
 // world (GRPC) and delta (DELTA_GRPC), over ADS and over the standalone ECDS service. Each gets
 // its config, enforces it, and follows a policy file edit without restart or listener drain.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { XdsApiType } from "../../envoy/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { Stops, XdsSidecar, freePorts, stopAllEnvoys } from "./harness/index.js";
-import { probe, probeUntil } from "../xds/envoy-probe.js";
-import { segment, startFixture } from "../xds/server-fixture.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
+import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { Stops, XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
+import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { segment, startFixture } from "../../testkit/xds/server-fixture.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 
 const stops = new Stops();
 afterEach(() => stops.run());

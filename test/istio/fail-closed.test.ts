@@ -3,9 +3,9 @@
 // and the chains picoseg guards deny every connection; once the server is up, traffic follows its
 // policy without restarting Envoy.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../integration/harness/index.js";
-import { IstioMesh } from "./harness/mesh.js";
-import type { IstioSidecar } from "./harness/sidecar.js";
+import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../../testkit/envoy/harness.js";
+import { IstioMesh } from "../../testkit/istio/mesh.js";
+import type { IstioSidecar } from "../../testkit/istio/sidecar.js";
 
 const api = "spiffe://cluster.local/ns/inventory/sa/api";
 

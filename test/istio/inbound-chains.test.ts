@@ -7,12 +7,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../envoy/index.js";
-import { waitFor } from "../integration/harness/index.js";
-import { chainsWithoutPicoseg, inboundChains, TERMINAL_FILTERS } from "./harness/chains.js";
-import { localEnvoyFilter } from "./harness/istiod.js";
-import { IstioMesh } from "./harness/mesh.js";
-import type { IstioSidecar } from "./harness/sidecar.js";
+import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { waitFor } from "../../testkit/envoy/harness.js";
+import { chainsWithoutPicoseg, inboundChains, TERMINAL_FILTERS } from "../../testkit/istio/chains.js";
+import { localEnvoyFilter } from "../../testkit/istio/istiod.js";
+import { IstioMesh } from "../../testkit/istio/mesh.js";
+import type { IstioSidecar } from "../../testkit/istio/sidecar.js";
 
 const LEDGER = `
 apiVersion: networking.istio.io/v1

@@ -5,11 +5,11 @@
 // port and an HTTP port of the workload.
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../integration/harness/index.js";
-import type { Envoy } from "../../tools/envoy-harness/envoy.js";
-import { chainsWithoutPicoseg, inboundChains } from "./harness/chains.js";
-import { IstioMesh } from "./harness/mesh.js";
-import type { IstioSidecar } from "./harness/sidecar.js";
+import { TcpClient, Upstream, freePorts, sleep, waitFor } from "../../testkit/envoy/harness.js";
+import type { Envoy } from "../../testkit/envoy/envoy.js";
+import { chainsWithoutPicoseg, inboundChains } from "../../testkit/istio/chains.js";
+import { IstioMesh } from "../../testkit/istio/mesh.js";
+import type { IstioSidecar } from "../../testkit/istio/sidecar.js";
 
 const NS = "payments";
 const api = `spiffe://cluster.local/ns/${NS}/sa/api`;

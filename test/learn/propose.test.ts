@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { proposeSegment, quantity } from "../../xds-server/src/learn/propose.js";
 import { trafficOf } from "../../xds-server/src/learn/traffic.js";
 import { validatePolicyText } from "../../xds-server/src/policy/load.js";
-import type { StoredReport } from "../../xds-server/src/observe/store.js";
-import { conn, report } from "../observe/fixtures.js";
+import type { StoredReport } from "../../xds-server/src/telemetry/store.js";
+import { conn, report } from "../telemetry/fixtures.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
 

@@ -15,8 +15,8 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { buildProgram } from "../../xds-server/src/cli/main.js";
-import { picoSegmentCrdYaml } from "../../xds-server/src/kube/crd.js";
-import { parsePeerUrls } from "../../xds-server/src/observe/peers.js";
+import { picoSegmentCrdYaml } from "../../api/crd.js";
+import { parsePeerUrls } from "../../xds-server/src/telemetry/peers.js";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../xds-server/src/policy/types.js";
 
@@ -58,7 +58,7 @@ function objects(file: string): KubeObject[] {
 
 describe("istio-manifests", () => {
   it("crd.yaml is what the JSON Schema in policies/ generates (run `npm run gen:crd` after a schema change)", () => {
-    const schema = JSON.parse(readFileSync(path.join(root, "policies/picosegment.schema.json"), "utf8")) as Record<string, unknown>;
+    const schema = JSON.parse(readFileSync(path.join(root, "api/picosegment.schema.json"), "utf8")) as Record<string, unknown>;
     expect(readFileSync(path.join(manifestsDir, "crd.yaml"), "utf8")).toBe(picoSegmentCrdYaml(schema));
   });
 

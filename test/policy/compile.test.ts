@@ -31,7 +31,7 @@ function body(config: string): string[] {
 }
 
 describe("the contract's example", () => {
-  it("DESIGN.md's PicoSegment (windows on Mon and Tue; framing postgres, as issue 13 corrects its lengthPrefixed) compiles to exactly CONFIG.md's example string", () => {
+  it("docs/design.md's PicoSegment (windows on Mon and Tue; framing postgres, as issue 13 corrects its lengthPrefixed) compiles to exactly CONFIG.md's example string", () => {
     const example = /## Example\n\n```\n([\s\S]*?)```/.exec(readFileSync("filter/CONFIG.md", "utf8"))?.[1];
     expect(example).toBeDefined();
     const segment = loadOne(dedent(`

@@ -1,4 +1,4 @@
-// policies/picosegment.schema.json: a draft-07 schema that documents every field (it feeds the
+// api/picosegment.schema.json: a draft-07 schema that documents every field (it feeds the
 // Kubernetes CRD's OpenAPI schema) and refuses unknown fields everywhere.
 
 import { readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ function properties(node: SchemaNode, root: SchemaNode, at: string, out: Array<[
 }
 
 describe("the PicoSegment JSON Schema", () => {
-  const onDisk = JSON.parse(readFileSync("policies/picosegment.schema.json", "utf8")) as SchemaNode;
+  const onDisk = JSON.parse(readFileSync("api/picosegment.schema.json", "utf8")) as SchemaNode;
 
   it("is the one the validator uses, and declares draft-07", () => {
     expect(picoSegmentSchema).toEqual(onDisk);

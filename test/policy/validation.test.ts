@@ -426,7 +426,7 @@ describe("compliance (evidence metadata)", () => {
   it("the schema's regimes are the ones the report knows (COMPLIANCE_REGIMES)", async () => {
     const { readFileSync } = await import("node:fs");
     const { COMPLIANCE_REGIMES } = await import("../../xds-server/src/policy/types.js");
-    const schema = JSON.parse(readFileSync(new URL("../../policies/picosegment.schema.json", import.meta.url), "utf8")) as {
+    const schema = JSON.parse(readFileSync(new URL("../../api/picosegment.schema.json", import.meta.url), "utf8")) as {
       properties: { spec: { properties: { compliance: { items: { enum: string[] } } } } };
     };
     expect(schema.properties.spec.properties.compliance.items.enum).toEqual([...COMPLIANCE_REGIMES]);

@@ -4,7 +4,7 @@
 // against maxMessageBytes, a slow drip against maxDurationSeconds, and a half-close right after an
 // over-budget write against maxBytesIn.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, compileSegments, segment, sleep } from "../integration/harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, segment, sleep } from "../../testkit/envoy/harness.js";
 
 const STORM = 40;
 const SPRAY_PORTS = ["p1", "p2", "p3", "p4", "p5"];

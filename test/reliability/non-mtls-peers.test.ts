@@ -4,7 +4,7 @@
 // one (Envoy refuses the handshake before the filter sees data).
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilterEnv, TcpClient, compileSegments, generateMtls, segment, sleep, type MtlsMaterial } from "../integration/harness/index.js";
+import { FilterEnv, TcpClient, compileSegments, generateMtls, segment, sleep, type MtlsMaterial } from "../../testkit/envoy/harness.js";
 
 const API = "spiffe://cluster.local/ns/payments/sa/api";
 

@@ -3,12 +3,12 @@
 // The streams past the per-peer bound are refused, the hijack is refused, and the Envoy keeps its
 // config and still follows a policy edit.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { defaultWasmPath } from "../../xds-server/src/server.js";
-import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../integration/harness/index.js";
-import { probe, probeUntil } from "../xds/envoy-probe.js";
-import { SotwEnvoy } from "../xds/fake-envoy.js";
-import { segment, startFixture, type Fixture } from "../xds/server-fixture.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { defaultWasmPath } from "../../xds-server/src/server/server.js";
+import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { SotwEnvoy } from "../../testkit/xds/fake-envoy.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 const ABUSIVE_STREAMS = 300;
 const PER_PEER = 64;

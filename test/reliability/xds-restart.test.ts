@@ -5,10 +5,10 @@
 // last config while the server is down, and a restarted server with the same policies computes
 // the same versions, so nothing is pushed and nothing is revoked.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/xds/resources.js";
-import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server.js";
-import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../integration/harness/index.js";
-import { startFixture, type Fixture } from "../xds/server-fixture.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server/server.js";
+import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
+import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 const LIVE_PER_ENVOY = 100;
 const DENIED_TRIES = 20;

@@ -2,7 +2,7 @@
 // random splits. Invariants: never a trap; the outcome (and the MQTT client id) does not depend
 // on how the bytes were split; a signature's NO or MATCH never changes with more bytes.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Rng } from "../../tools/filter-fuzz/prng.js";
+import { Rng } from "../../testkit/fuzz/prng.js";
 import { KIND, SNIFF, WIRE, WireModule } from "./module.js";
 
 let wire: WireModule;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotCache, viewVersion } from "../../xds-server/src/xds/cache/snapshot-cache.js";
 import type { DeltaWatchResponse, Snapshot, SotwWatchResponse } from "../../xds-server/src/xds/cache/types.js";
-import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE as T, type MarshaledResource } from "../../xds-server/src/xds/resources.js";
+import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE as T, type MarshaledResource } from "../../xds-server/src/push/resources.js";
 
 const local = { kind: "local" as const, filename: "/x/picoseg.wasm" };
 const res = (name: string, config: string): MarshaledResource => buildFilterResource(name, `picoseg 1\n${config}\nend\n`, local);

@@ -2,9 +2,9 @@
 // grpc-js client plays Envoy against the real server. The rules both protocols keep run once per
 // transport (FakeProxy); what the protocols do differently has tests of its own below.
 import { describe, expect, it } from "vitest";
-import { DeltaEnvoy, SotwEnvoy, deltaConfigs, eventually, sotwConfigs } from "./fake-envoy.js";
-import { fakeProxy, type Answer, type FakeProxy, type Service, type Transport } from "./fake-proxy.js";
-import { perTestServer, segment } from "./server-fixture.js";
+import { DeltaEnvoy, SotwEnvoy, deltaConfigs, eventually, sotwConfigs } from "../../testkit/xds/fake-envoy.js";
+import { fakeProxy, type Answer, type FakeProxy, type Service, type Transport } from "../../testkit/xds/fake-proxy.js";
+import { perTestServer, segment } from "../../testkit/xds/server-fixture.js";
 
 const srv = perTestServer();
 const node = (id: string, labels: Record<string, string>) => ({ id, namespace: "shop", labels });
@@ -327,7 +327,7 @@ describe("server restart", () => {
     e.close();
     const dir = fx.dir;
     await fx.server.close();
-    const { startXdsServer } = await import("../../xds-server/src/server.js");
+    const { startXdsServer } = await import("../../xds-server/src/server/server.js");
     const again = await startXdsServer({ policies: dir, xdsPort: 0, httpPort: 0, log: () => {}, wasmPath: `${dir}/picoseg.wasm` });
     try {
       const c = srv.track(new DeltaEnvoy(again.xdsAddress, "ads", node("db-1", { app: "db" })));

@@ -6,10 +6,10 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generateMtls, type MtlsMaterial } from "../../xds-server/src/pki/index.js";
-import { plaintextWarning } from "../../xds-server/src/exposure.js";
-import { SotwEnvoy, sotwConfigs } from "./fake-envoy.js";
-import { segment, startFixture, type Fixture } from "./server-fixture.js";
+import { generateMtls, type MtlsMaterial } from "../../xds-server/src/demo/pki.js";
+import { plaintextWarning } from "../../xds-server/src/util/exposure.js";
+import { SotwEnvoy, sotwConfigs } from "../../testkit/xds/fake-envoy.js";
+import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 const DB = "spiffe://cluster.local/ns/shop/sa/db";
 const STRANGER = "spiffe://cluster.local/ns/analytics/sa/etl";

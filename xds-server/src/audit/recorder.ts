@@ -4,8 +4,8 @@
 // connection). The chain and the file are chain.ts's business.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import type { DecisionDelta } from "../decisions/counters.js";
-import { workloadName } from "../decisions/counters.js";
+import type { DecisionDelta } from "../telemetry/decision-counters.js";
+import { workloadName } from "../telemetry/decision-counters.js";
 import type { LoadedSegment } from "../policy/types.js";
 import type { PolicyState, Refusal } from "../source/types.js";
 import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";

@@ -6,7 +6,7 @@
 import { readAnnotations } from "../policy/annotations.js";
 import { selectSegments } from "../policy/select.js";
 import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type LoadedSegment, type Rule, type Workload } from "../policy/types.js";
-import { workloadName, type ProxyDecisions } from "../decisions/counters.js";
+import { workloadName, type ProxyDecisions } from "../telemetry/decision-counters.js";
 import type { ProxyStatus } from "../xds/status.js";
 
 export type Severity = "critical" | "high" | "medium" | "low";

@@ -2,8 +2,8 @@
 // time the status writer, and the status writer itself.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { hostname } from "node:os";
-import type { RunningXdsServer } from "../server.js";
-import type { KubernetesSource } from "../source/kubernetes.js";
+import type { RunningXdsServer } from "../server/server.js";
+import type { KubernetesSource } from "./source.js";
 import { LeaseElector } from "./lease.js";
 import { ReplicaReports } from "./replica-report.js";
 import { StatusWriter } from "./status-writer.js";

@@ -5,7 +5,7 @@
 // Lease writes; it compares with what each object carries, so a new leader rewrites nothing that
 // is already right.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
-import type { SegmentObjectState } from "../source/kubernetes.js";
+import type { SegmentObjectState } from "./source.js";
 import type { ProxyStatus } from "../xds/status.js";
 import { errorText, GROUP, PLURAL, VERSION } from "./client.js";
 import { localReach, mergeReach, type Reach, type ReplicaReports, type SegmentReach } from "./replica-report.js";

@@ -3,8 +3,8 @@
 // or lose by applying it. One function for both, so that the page and the command never disagree.
 import { validatePolicyText } from "../policy/load.js";
 import { formatPolicyError, type LoadedSegment } from "../policy/types.js";
-import type { MissingPeer } from "../observe/peers.js";
-import type { StoredReport } from "../observe/store.js";
+import type { MissingPeer } from "../telemetry/peers.js";
+import type { StoredReport } from "../telemetry/store.js";
 import { proposeSegment, type ProposeOptions } from "./propose.js";
 import { trafficOf, type Traffic } from "./traffic.js";
 import { whatIf, type WhatIfResult } from "./whatif.js";

@@ -19,7 +19,7 @@ import { windowIntervals, MINUTES_PER_WEEK } from "../policy/schedule.js";
 import { selectSegments } from "../policy/select.js";
 import { offsetFunction } from "../policy/timezone.js";
 import type { LoadedSegment, Rule, Workload } from "../policy/types.js";
-import { identityOf, type Reason } from "../observe/report.js";
+import { identityOf, type Reason } from "../telemetry/report.js";
 import { sourceHourKey, sourceHours, type ObservedConns, type SourceHour, type Traffic } from "./traffic.js";
 
 /** How many connections would hit a reason: exactly `lo` when lo == hi, else between them. */

@@ -1,5 +1,5 @@
 // App-team annotations on a workload: they may only tighten what the operator's segments allow
-// (DESIGN.md). This module reads them; compile.ts applies them.
+// (docs/design.md). This module reads them; compile.ts applies them.
 
 import { parsePositiveIntegerText, parseQuantity, type Parsed } from "./quantity.js";
 

@@ -72,7 +72,7 @@ export function compileForWorkload(segments: readonly LoadedSegment[], workload:
   return { config: `${lines.join("\n")}\n`, segments: selected.map((s) => segmentKey(s.segment)), warnings };
 }
 
-/** The proxy's own xDS cluster in picoseg sidecar bootstraps (envoy/bootstrap.ts XDS_CLUSTER). */
+/** The proxy's own xDS cluster in picoseg sidecar bootstraps (xds-server/src/bootstrap/bootstrap.ts XDS_CLUSTER). */
 export const DEFAULT_REPORT_CHANNEL: ReportChannel = { cluster: "xds", intervalMs: 5000, capacity: 1024 };
 
 /** A workload that says what data it holds, or that a segment with `compliance` selects (compliance/report.ts). */

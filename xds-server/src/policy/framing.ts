@@ -1,4 +1,4 @@
-// Message framing for `limits.maxMessageBytes` (DESIGN.md): which parameters each framing
+// Message framing for `limits.maxMessageBytes` (docs/design.md): which parameters each framing
 // type takes, and the delimiter as the hex the filter reads.
 import type { Framing } from "./types.js";
 

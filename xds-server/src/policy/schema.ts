@@ -1,9 +1,9 @@
-// Structural validation of a PicoSegment document against policies/picosegment.schema.json
+// Structural validation of a PicoSegment document against api/picosegment.schema.json
 // (the same schema feeds the Kubernetes CRD), with every Ajv error turned into an operator's
 // `file:line: field: message`.
 
 import { Ajv, type ErrorObject } from "ajv";
-import schemaDocument from "../../../policies/picosegment.schema.json" with { type: "json" };
+import schemaDocument from "../../../api/picosegment.schema.json" with { type: "json" };
 import { formatPath, pointerToPath, type PathStep } from "./path.js";
 import { errorAt, type LocatedError, type SourceDocument } from "./yaml-source.js";
 

@@ -1,5 +1,5 @@
 // The PicoSegment resource as the rest of the server sees it after loading and validation
-// (../shared/DESIGN.md is the contract for field names and meaning), and the workload a proxy
+// (docs/design.md is the contract for field names and meaning), and the workload a proxy
 // stands for. Quantities and durations are still as written; compile.ts turns them into numbers.
 
 export type Mode = "enforce" | "audit";

@@ -3,7 +3,7 @@
 // loosens a segment, or leaves no segment at all, is served but reported. Refusals and notices are
 // kept (bounded) for /status, counted in metrics and written to the audit trail.
 import type { AuditRecorder } from "../audit/recorder.js";
-import type { XdsMetrics } from "../http/metrics.js";
+import type { XdsMetrics } from "../admin/metrics.js";
 import type { PolicyNotice } from "../xds/status.js";
 import { loosenings } from "./loosened.js";
 import type { PolicyState, Refusal } from "./types.js";

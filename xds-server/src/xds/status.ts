@@ -3,7 +3,7 @@
 // The tracker learns all of it from the stream callbacks.
 import type { Workload } from "../policy/types.js";
 import type { Refusal } from "../source/types.js";
-import type { ProxyConfigs } from "./proxy-configs.js";
+import type { ProxyConfigs } from "../push/proxy-configs.js";
 import type { Callbacks, ResourceVersion, SentResponse, StreamInfo, XdsProtocol, XdsService } from "./server/callbacks.js";
 
 export interface ResourceStatus {

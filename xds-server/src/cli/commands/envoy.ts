@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runEnvoyForeground } from "../../../../envoy/index.js";
+import { runEnvoyForeground } from "../../bootstrap/index.js";
 
 // `picoseg envoy ARGS…`: the project's pinned Envoy, so no script needs the wheel's path. Every
 // argument after `envoy` goes to Envoy untouched — including --help and --version.

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig, type KubeAccess } from "../../kube/client.js";
 import { startKubeControl, type KubeControl } from "../../kube/controller.js";
-import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../observe/peers.js";
+import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../telemetry/peers.js";
 import { validatePolicyText } from "../../policy/index.js";
 import { parseDuration } from "../../policy/quantity.js";
-import { startXdsServer } from "../../server.js";
-import { KubernetesSource } from "../../source/kubernetes.js";
+import { startXdsServer } from "../../server/server.js";
+import { KubernetesSource } from "../../kube/source.js";
 
 interface ServeFlags {
   policies?: string;

@@ -12,7 +12,7 @@ import {
   toYaml,
   type Bootstrap,
   type XdsApiType,
-} from "../../../../envoy/index.js";
+} from "../../bootstrap/index.js";
 
 interface SidecarFlags {
   xds: string;

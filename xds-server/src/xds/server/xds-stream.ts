@@ -7,7 +7,7 @@ import type { CancelWatch, ConfigWatcher, Subscription } from "../cache/types.js
 import { nodeInfo } from "../node.js";
 import type { Callbacks, SentResponse, StreamAdmission, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
-import { TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource } from "../resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource } from "../../push/resources.js";
 import type { StreamRegistry } from "./registry.js";
 
 export interface StreamServerOptions {

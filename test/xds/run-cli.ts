@@ -1,8 +1,0 @@
-// Runs the picoseg CLI from its TypeScript sources (node --import tsx test/xds/run-cli.ts …), so
-// CLI tests do not depend on a fresh `npm run build`.
-import { main } from "../../xds-server/src/cli/main.js";
-
-main(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
