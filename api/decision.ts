@@ -3,14 +3,22 @@
 // audit would-deny (warning), or allowed connection (debug). The demo, the integration tests and
 // the host emulator read it through this one type and parser.
 
+/** What the filter decided: deny (closed), audit (would have been denied; left open), allow. */
 export type Verdict = "deny" | "audit" | "allow";
+
+/** The stable reason strings (logs, metrics, status, reports), in the filter's own order. */
+export const REASONS = [
+  "no-config", "no-rule", "source", "port", "protocol", "schedule", "bytes-in", "bytes-out", "message-size",
+  "duration", "source-bytes", "source-connections", "source-ports", "quarantined", "revoked",
+] as const;
+export type Reason = (typeof REASONS)[number];
 
 /** The line's fields under the filter's own names (testkit/filter-host's emulator uses the same). */
 export interface Decision {
   /** The verdict. */
   picoseg: Verdict;
   /** Why a connection was (or would have been) denied; "" for an allow. */
-  reason: string;
+  reason: Reason | "";
   segment: string;
   rule: string;
   /** The client's address, "IP:PORT". */
@@ -49,7 +57,7 @@ export function parseDecisionLine(line: string): Decision | undefined {
   const num = (k: string): number => (typeof o[k] === "number" ? (o[k] as number) : 0);
   return {
     picoseg: verdict,
-    reason: str("reason"),
+    reason: reasonOf(o["reason"]),
     segment: str("segment"),
     rule: str("rule"),
     source: str("source"),
@@ -62,6 +70,11 @@ export function parseDecisionLine(line: string): Decision | undefined {
     connection: num("connection"),
     ...(typeof o["field"] === "string" ? { field: o["field"] } : {}),
   };
+}
+
+/** A reason string as one of the reasons; anything else (an allow's "") as "". */
+export function reasonOf(v: unknown): Reason | "" {
+  return typeof v === "string" && (REASONS as readonly string[]).includes(v) ? (v as Reason) : "";
 }
 
 function isVerdict(v: unknown): v is Verdict {

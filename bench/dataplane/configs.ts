@@ -7,9 +7,9 @@ import { stringify } from "yaml";
 import {
   filterWasmPath, staticBootstrap, type Bootstrap, type DownstreamTls, type NetworkFilter,
 } from "../../xds-server/src/bootstrap/index.js";
-import {
-  compileForWorkload, formatPolicyError, validatePolicyText, type PicoSegment, type Rule,
-} from "../../xds-server/src/policy/index.js";
+import { compileForWorkload, validatePolicyText } from "../../xds-server/src/policy/index.js";
+import { formatPolicyError } from "../../api/status.js";
+import { type PicoSegment, type Rule } from "../../api/picosegment.js";
 
 export type ConfigName = "A" | "B" | "C" | "D" | "E" | "A-TLS" | "C-TLS";
 

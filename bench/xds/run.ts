@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { loadServices } from "../../xds-server/src/xds/protos.js";
-import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/push/resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../api/resources.js";
 import { jsonToStruct, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../xds-server/src/xds/server/messages.js";
 import { connectH2Client } from "../../testkit/xds/h2-client.js";
 import { appSegment as perApp, clientLabels, sharedSegment as shared } from "./policies.js";

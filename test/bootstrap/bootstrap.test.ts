@@ -15,7 +15,7 @@ import {
   toYaml,
   type SidecarBootstrapOptions,
 } from "../../xds-server/src/bootstrap/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { parseKeyValues, sidecarBootstrapFromFlags } from "../../xds-server/src/cli/commands/sidecar.js";
 
 const CONFIG = "picoseg 1\nsegment a/b enforce\nrule r\nport 5432 5432\nend\n";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { buildReport, ruleInWords } from "../../xds-server/src/compliance/report.js";
 import { reportHtml, reportText } from "../../xds-server/src/compliance/render.js";
-import type { ProxyStatus } from "../../xds-server/src/xds/status.js";
+import type { ProxyStatus } from "../../api/status.js";
 import { loadOne, segmentDoc } from "../policy/helpers.js";
 
 const seg = (name: string, ns: string, spec: string) => loadOne(segmentDoc(spec, name, ns));

@@ -1,7 +1,8 @@
 // Learning mode in the filter: bounded aggregates per source, port, protocol and hour, flushed
 // from the tick as one gRPC call to the configured cluster; it never changes a decision.
 import { describe, expect, it } from "vitest";
-import { parseReport, type ProxyReport } from "../../xds-server/src/telemetry/report.js";
+import { parseReport } from "../../xds-server/src/telemetry/report.js";
+import { type ProxyReport } from "../../api/report.js";
 import type { FilterHost } from "../../testkit/filter-host/index.js";
 import { bytes, config, hostWith, MONDAY_NOON_UTC, pgMessage } from "./helpers.js";
 

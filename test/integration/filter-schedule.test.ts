@@ -4,7 +4,7 @@
 // swapped for a crafted one (filter/CONFIG.md `tz`) whose offset jumps by +180 minutes at a chosen
 // Unix second, moving local time out of the window a few seconds from now instead of at a minute.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DAYS } from "../../xds-server/src/policy/index.js";
+import { DAYS } from "../../api/picosegment.js";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, type Window,
 } from "../../testkit/envoy/harness.js";

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
-import { formatPolicyError } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
 import { KubeCluster } from "../../testkit/kube/cluster.js";

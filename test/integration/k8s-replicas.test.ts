@@ -5,7 +5,7 @@
 // written by the Lease holder only, counts the proxies of both replicas, and passes to the other
 // replica when the holder is killed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { probeUntil } from "../../testkit/envoy/round-trip.js";
 import { KubeCluster, XDS_NAMESPACE } from "../../testkit/kube/cluster.js";

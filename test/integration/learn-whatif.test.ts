@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { learningSegment } from "../../xds-server/src/learn/segment.js";
 import type { WhatIfResult } from "../../xds-server/src/learn/whatif.js";
-import type { Framing } from "../../xds-server/src/policy/types.js";
+import type { Framing } from "../../api/picosegment.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { Stops, XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { startFixture } from "../../testkit/xds/server-fixture.js";

@@ -3,7 +3,7 @@
 // times out Envoy activates the listener and closes every connection before tcp_proxy runs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sidecarBootstrap } from "../../xds-server/src/bootstrap/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { Envoy, TcpClient, Upstream, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
 
 describe("a sidecar whose picoseg config has not arrived", () => {

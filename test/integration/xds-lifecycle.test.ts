@@ -1,7 +1,7 @@
 // The xDS server's life with real Envoys: per-workload configs, refused edits, NACKs, restarts.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server/server.js";
 import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";

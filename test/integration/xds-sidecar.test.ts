@@ -3,7 +3,7 @@
 // its config, enforces it, and follows a policy file edit without restart or listener drain.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { Stops, XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
 import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
 import { segment, startFixture } from "../../testkit/xds/server-fixture.js";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { localReach, mergeReach, reportLeaseName } from "../../xds-server/src/kube/replica-report.js";
 import { desiredStatus } from "../../xds-server/src/kube/status-writer.js";
 import { changedAtOf, type PicoSegmentObject, type SegmentObjectState } from "../../xds-server/src/kube/source.js";
-import type { ProxyStatus } from "../../xds-server/src/xds/status.js";
+import type { ProxyStatus } from "../../api/status.js";
 import { DeltaEnvoy, eventually } from "../../testkit/xds/fake-envoy.js";
 import { segment, startFixture } from "../../testkit/xds/server-fixture.js";
 

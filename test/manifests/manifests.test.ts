@@ -18,7 +18,7 @@ import { buildProgram } from "../../xds-server/src/cli/main.js";
 import { picoSegmentCrdYaml } from "../../api/crd.js";
 import { parsePeerUrls } from "../../xds-server/src/telemetry/peers.js";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
-import { formatPolicyError } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const manifestsDir = path.join(root, "istio-manifests");

@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileForWorkload } from "../../xds-server/src/policy/compile.js";
-import type { LoadedSegment, Workload } from "../../xds-server/src/policy/types.js";
+import type { LoadedSegment } from "../../xds-server/src/policy/types.js";
+import type { Workload } from "../../api/workload.js";
 import { readConfig } from "./config-reader.js";
 import { dedent, loadOne, segmentDoc } from "./helpers.js";
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileForWorkload } from "../../xds-server/src/policy/compile.js";
 import { loadPolicyDir, validatePolicyText } from "../../xds-server/src/policy/load.js";
-import { formatPolicyError } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 import { readConfig } from "./config-reader.js";
 
 const NOW = new Date("2026-06-15T12:00:00Z");

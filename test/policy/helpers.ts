@@ -1,7 +1,8 @@
 // Small builders for policy tests: whole PicoSegment documents from the part a test is about.
 
 import { validatePolicyText } from "../../xds-server/src/policy/load.js";
-import { formatPolicyError, type LoadedSegment } from "../../xds-server/src/policy/types.js";
+import { type LoadedSegment } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 
 /** Removes the common indentation of a template literal, so YAML can be written indented in tests. */
 export function dedent(text: string): string {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { duplicateSegmentErrors, loadPolicyDir, loadPolicyFiles, validatePolicyText } from "../../xds-server/src/policy/load.js";
-import { formatPolicyError } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 import { segmentDoc } from "./helpers.js";
 
 const FIXTURES = "test/policy/fixtures";

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { compileForWorkload } from "../../xds-server/src/policy/compile.js";
 import { validatePolicyText } from "../../xds-server/src/policy/load.js";
-import { formatPolicyError } from "../../xds-server/src/policy/types.js";
+import { formatPolicyError } from "../../api/status.js";
 import { dedent, errorsOf, loadOne, ruleDoc, segmentDoc } from "./helpers.js";
 
 function warningsOf(text: string): string[] {

@@ -425,7 +425,7 @@ describe("compliance (evidence metadata)", () => {
 
   it("the schema's regimes are the ones the report knows (COMPLIANCE_REGIMES)", async () => {
     const { readFileSync } = await import("node:fs");
-    const { COMPLIANCE_REGIMES } = await import("../../xds-server/src/policy/types.js");
+    const { COMPLIANCE_REGIMES } = await import("../../api/picosegment.js");
     const schema = JSON.parse(readFileSync(new URL("../../api/picosegment.schema.json", import.meta.url), "utf8")) as {
       properties: { spec: { properties: { compliance: { items: { enum: string[] } } } } };
     };

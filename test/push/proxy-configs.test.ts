@@ -1,10 +1,11 @@
 // ProxyConfigs on its own: what a policy change costs per workload.
 import { describe, expect, it } from "vitest";
 import { compileForWorkload, validatePolicyText } from "../../xds-server/src/policy/index.js";
-import type { CompileOptions, LoadedSegment, Workload } from "../../xds-server/src/policy/types.js";
+import type { CompileOptions, LoadedSegment } from "../../xds-server/src/policy/types.js";
+import type { Workload } from "../../api/workload.js";
 import { SnapshotCache } from "../../xds-server/src/xds/cache/snapshot-cache.js";
 import { ProxyConfigs } from "../../xds-server/src/push/proxy-configs.js";
-import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/push/resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../api/resources.js";
 import type { StreamInfo } from "../../xds-server/src/xds/server/callbacks.js";
 import { segment } from "../../testkit/xds/server-fixture.js";
 

@@ -3,7 +3,7 @@
 // The streams past the per-peer bound are refused, the hijack is refused, and the Envoy keeps its
 // config and still follows a policy edit.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";

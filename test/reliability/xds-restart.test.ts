@@ -5,7 +5,7 @@
 // last config while the server is down, and a restarted server with the same policies computes
 // the same versions, so nothing is pushed and nothing is revoked.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { PICOSEG_ECDS_RESOURCE } from "../../xds-server/src/push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server/server.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";

@@ -1,5 +1,5 @@
 // Report bodies as the filter writes them (filter/assembly/observe.ts), for the server-side tests.
-import type { ConnAggregate, ProxyReport } from "../../xds-server/src/telemetry/report.js";
+import type { ConnAggregate, ProxyReport } from "../../api/report.js";
 
 export function conn(over: Partial<ConnAggregate> = {}): ConnAggregate {
   return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MAX_REPORT_BYTES, parseReport } from "../../xds-server/src/telemetry/report.js";
+import { parseReport } from "../../xds-server/src/telemetry/report.js";
+import { MAX_REPORT_BYTES } from "../../api/report.js";
 import { conn, report } from "./fixtures.js";
 
 const body = (x: unknown): string => JSON.stringify(x);

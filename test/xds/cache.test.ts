@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotCache, viewVersion } from "../../xds-server/src/xds/cache/snapshot-cache.js";
 import type { DeltaWatchResponse, Snapshot, SotwWatchResponse } from "../../xds-server/src/xds/cache/types.js";
-import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE as T, type MarshaledResource } from "../../xds-server/src/push/resources.js";
+import { buildFilterResource } from "../../xds-server/src/push/resources.js";
+import { type MarshaledResource } from "../../xds-server/src/xds/cache/resource.js";
+import { TYPED_EXTENSION_CONFIG_TYPE as T } from "../../api/resources.js";
 
 const local = { kind: "local" as const, filename: "/x/picoseg.wasm" };
 const res = (name: string, config: string): MarshaledResource => buildFilterResource(name, `picoseg 1\n${config}\nend\n`, local);

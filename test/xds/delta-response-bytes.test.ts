@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { deltaResponseBytes, type DeltaResponseContent } from "../../xds-server/src/xds/server/delta-response-bytes.js";
 import { messageRoot } from "../../xds-server/src/xds/protos.js";
-import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE as T } from "../../xds-server/src/push/resources.js";
+import { buildFilterResource } from "../../xds-server/src/push/resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE as T } from "../../api/resources.js";
 
 const Response = messageRoot(["envoy/service/discovery/v3/discovery.proto"]).lookupType("envoy.service.discovery.v3.DeltaDiscoveryResponse");
 const local = { kind: "local" as const, filename: "/x/picoseg.wasm" };

@@ -2,9 +2,10 @@
 // written as YAML, loaded and validated by the policy loader, and compiled for the test workload by
 // compileForWorkload — exactly the string `picoseg compile` prints and the xDS server sends.
 import { stringify } from "yaml";
-import {
-  compileForWorkload, formatPolicyError, validatePolicyText, type PicoSegment, type Workload,
-} from "../../xds-server/src/policy/index.js";
+import { compileForWorkload, validatePolicyText } from "../../xds-server/src/policy/index.js";
+import { formatPolicyError } from "../../api/status.js";
+import { type Workload } from "../../api/workload.js";
+import { type PicoSegment } from "../../api/picosegment.js";
 
 /** The workload every test listener stands for unless a test says otherwise. */
 export const TEST_WORKLOAD: Workload = { namespace: "it", labels: { app: "it" }, annotations: {} };
@@ -27,4 +28,5 @@ export function compileSegments(segments: PicoSegment[], workload: Partial<Workl
   return compileForWorkload(loaded, { ...TEST_WORKLOAD, ...workload }).config;
 }
 
-export type { Day, Limits, PicoSegment, Window, Workload } from "../../xds-server/src/policy/index.js";
+export type { Workload } from "../../api/workload.js";
+export type { Day, Limits, PicoSegment, Window } from "../../api/picosegment.js";

@@ -12,7 +12,7 @@ import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
 import { issueCertificate, type CertificateAuthority } from "../../xds-server/src/demo/pki.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { waitFor } from "../../xds-server/src/util/wait.js";
-import type { ProxyStatus, StatusReport } from "../../xds-server/src/xds/status.js";
+import type { ProxyStatus, StatusReport } from "../../api/status.js";
 
 /** The name the EnvoyFilter's cluster checks the server's certificate for (its SNI and SAN). */
 export const SERVER_NAME = "picoseg-xds.picoseg-system.svc";

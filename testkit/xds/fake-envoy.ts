@@ -2,7 +2,8 @@
 // sotw or delta, over ADS or the standalone ECDS service. Tests drive it request by request.
 import * as grpc from "@grpc/grpc-js";
 import { loadServices } from "../../xds-server/src/xds/protos.js";
-import { decodeFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type DecodedFilterResource } from "../../xds-server/src/push/resources.js";
+import { decodeFilterResource, type DecodedFilterResource } from "../../xds-server/src/push/resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../api/resources.js";
 import {
   jsonToStruct,
   type DeltaDiscoveryRequest,

@@ -4,7 +4,7 @@
 // more about the server than about the load generator.
 import http2 from "node:http2";
 import { messageRoot } from "../../xds-server/src/xds/protos.js";
-import { TYPED_EXTENSION_CONFIG_TYPE } from "../../xds-server/src/push/resources.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../api/resources.js";
 import { jsonToStruct } from "../../xds-server/src/xds/server/messages.js";
 
 const root = messageRoot(["envoy/service/discovery/v3/discovery.proto"]);

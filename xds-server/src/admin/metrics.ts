@@ -3,7 +3,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Callbacks, SentResponse, StreamInfo, StreamRefusal } from "../xds/server/callbacks.js";
 import type { NodeInfo } from "../xds/node.js";
-import type { PolicyState, Refusal } from "../source/types.js";
+import type { PolicyState } from "../source/types.js";
+import type { Refusal } from "../../../api/status.js";
 
 export class XdsMetrics implements Callbacks {
   readonly registry = new Registry();

@@ -13,16 +13,16 @@ import { createServer as createTlsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import type { StatusReport } from "../xds/status.js";
+import type { StatusReport } from "../../../api/status.js";
 import { isRegime, type ComplianceReport } from "../compliance/report.js";
-import type { ComplianceRegime } from "../policy/types.js";
+import type { ComplianceRegime } from "../../../api/picosegment.js";
 import type { DecisionSample, ProxyDecisions } from "../telemetry/decision-counters.js";
 import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, parseWorkload } from "../learn/options.js";
 import type { ProposeOptions } from "../learn/propose.js";
 import type { ObservationQuery } from "../telemetry/peers.js";
 import { consoleAsset, CONSOLE_CSP, loginPage } from "./console.js";
+import { WASM_PATH } from "../../../api/resources.js";
 
-export const WASM_PATH = "/filter/picoseg.wasm";
 
 export interface AdminDeps {
   /** undefined when ready, else why not (the 503 body). */

@@ -5,9 +5,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { DecisionDelta } from "../telemetry/decision-counters.js";
-import { workloadName } from "../telemetry/decision-counters.js";
+import { workloadName } from "../../../api/workload.js";
 import type { LoadedSegment } from "../policy/types.js";
-import type { PolicyState, Refusal } from "../source/types.js";
+import type { PolicyState } from "../source/types.js";
+import type { Refusal } from "../../../api/status.js";
 import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";
 import { AuditWriter, type AuditWriterOptions } from "./chain.js";
 

@@ -5,7 +5,7 @@
 // The builders are pure: no file system, no clock, no randomness; the same options give the same object.
 import { isIP } from "node:net";
 import { stringify } from "yaml";
-import { PICOSEG_ECDS_RESOURCE } from "../push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 
 /** The root_id the filter registers its root context under (filter/assembly). */
 export const PICOSEG_ROOT_ID = "picoseg";

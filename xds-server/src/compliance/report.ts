@@ -5,9 +5,13 @@
 // the server could read from them. Evidence for an assessment, not a certification.
 import { readAnnotations } from "../policy/annotations.js";
 import { selectSegments } from "../policy/select.js";
-import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type LoadedSegment, type Rule, type Workload } from "../policy/types.js";
-import { workloadName, type ProxyDecisions } from "../telemetry/decision-counters.js";
-import type { ProxyStatus } from "../xds/status.js";
+import { type LoadedSegment } from "../policy/types.js";
+import { type Workload } from "../../../api/workload.js";
+import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type Rule } from "../../../api/picosegment.js";
+import { type ProxyDecisions } from "../telemetry/decision-counters.js";
+import { workloadName } from "../../../api/workload.js";
+import type { ProxyStatus } from "../../../api/status.js";
+import { type DeniedAttempt } from "../../../api/report.js";
 
 export type Severity = "critical" | "high" | "medium" | "low";
 
@@ -63,19 +67,6 @@ export interface ProxyEvidence {
   current?: string;
   inSync: boolean;
   nack?: { version: string; detail: string; at: number };
-}
-
-/** Denied attempts of one source for one reason, as the workload's filters reported them. */
-export interface DeniedAttempt {
-  reason: string;
-  /** The source identity: the mTLS principal, else the source IP. */
-  source: string;
-  /** enforce: closed; audit: would have been. */
-  mode: "enforce" | "audit";
-  count: number;
-  /** The first and last report that carried them (ms since epoch). */
-  from: number;
-  to: number;
 }
 
 export interface DecisionEvidence {

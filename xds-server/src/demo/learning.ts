@@ -12,7 +12,7 @@ import { whatIf, whatIfText } from "../learn/whatif.js";
 import { validatePolicyText } from "../policy/load.js";
 import type { RunningXdsServer } from "../server/server.js";
 import { waitFor } from "../util/wait.js";
-import { PICOSEG_ECDS_RESOURCE } from "../push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 import { runStep, type Row, type Step, type StepEnv } from "./scenario.js";
 import { renderTable } from "./table.js";
 import { ID } from "./topology.js";

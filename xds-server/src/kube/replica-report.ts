@@ -5,7 +5,7 @@
 // A report not renewed for `staleMs` is a replica that is gone, and no longer counts.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
-import type { ProxyStatus } from "../xds/status.js";
+import type { ProxyStatus } from "../../../api/status.js";
 import { httpCode } from "./client.js";
 
 export const REPORT_LABEL = "picoseg.io/replica-report";

@@ -10,7 +10,8 @@ import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesLis
 import { stringify } from "yaml";
 import { errorText, GROUP, PLURAL, serverOf, VERSION } from "./client.js";
 import { SegmentStore } from "../source/segment-store.js";
-import type { FileValidator, PolicySource, PolicyState, Refusal } from "../source/types.js";
+import type { FileValidator, PolicySource, PolicyState } from "../source/types.js";
+import type { Refusal } from "../../../api/status.js";
 
 export interface KubernetesSourceOptions {
   kubeConfig: KubeConfig;

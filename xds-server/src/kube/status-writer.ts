@@ -6,7 +6,7 @@
 // is already right.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import type { SegmentObjectState } from "./source.js";
-import type { ProxyStatus } from "../xds/status.js";
+import type { ProxyStatus } from "../../../api/status.js";
 import { errorText, GROUP, PLURAL, VERSION } from "./client.js";
 import { localReach, mergeReach, type Reach, type ReplicaReports, type SegmentReach } from "./replica-report.js";
 

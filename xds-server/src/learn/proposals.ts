@@ -2,7 +2,8 @@
 // proposal and of the segments in force over the same observations: what the operator would gain
 // or lose by applying it. One function for both, so that the page and the command never disagree.
 import { validatePolicyText } from "../policy/load.js";
-import { formatPolicyError, type LoadedSegment } from "../policy/types.js";
+import { type LoadedSegment } from "../policy/types.js";
+import { formatPolicyError } from "../../../api/status.js";
 import type { MissingPeer } from "../telemetry/peers.js";
 import type { StoredReport } from "../telemetry/store.js";
 import { proposeSegment, type ProposeOptions } from "./propose.js";

@@ -8,7 +8,7 @@
 import { parseCidr } from "../policy/cidr.js";
 import { parseFramingText } from "../policy/framing.js";
 import { offsetFunction } from "../policy/timezone.js";
-import { DAYS, type Protocol } from "../policy/types.js";
+import { DAYS, type Protocol } from "../../../api/picosegment.js";
 import { framingYaml } from "./segment.js";
 import { sourceHours, type ObservedConns, type Traffic } from "./traffic.js";
 

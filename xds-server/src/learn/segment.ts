@@ -2,7 +2,7 @@
 // nothing is closed; one rule that admits its traffic and lists every protocol, so that the
 // filter sniffs and a proposal can name protocols; optionally a framing, so that the filter
 // measures messages under it rather than reads.
-import { PROTOCOLS, type Framing } from "../policy/types.js";
+import { PROTOCOLS, type Framing } from "../../../api/picosegment.js";
 
 export interface LearningSegmentOptions {
   name: string;

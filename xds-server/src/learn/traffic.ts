@@ -1,7 +1,7 @@
 // The observed traffic of one workload, as learn and what-if read it: the stored reports flattened
 // into connection aggregates, each placed at the instant its hour of the week last occurred
 // before its report ended (so that a time zone's offset, DST included, applies to the right day).
-import { identityOf, type ConnAggregate, type DenialAggregate } from "../telemetry/report.js";
+import { identityOf, type ConnAggregate, type DenialAggregate } from "../../../api/report.js";
 import type { StoredReport } from "../telemetry/store.js";
 
 const HOUR_MS = 3600_000;

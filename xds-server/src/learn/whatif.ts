@@ -18,8 +18,11 @@ import { parseDuration, parseQuantity } from "../policy/quantity.js";
 import { windowIntervals, MINUTES_PER_WEEK } from "../policy/schedule.js";
 import { selectSegments } from "../policy/select.js";
 import { offsetFunction } from "../policy/timezone.js";
-import type { LoadedSegment, Rule, Workload } from "../policy/types.js";
-import { identityOf, type Reason } from "../telemetry/report.js";
+import type { LoadedSegment } from "../policy/types.js";
+import type { Workload } from "../../../api/workload.js";
+import type { Rule } from "../../../api/picosegment.js";
+import { identityOf } from "../../../api/report.js";
+import { type Reason } from "../../../api/decision.js";
 import { sourceHourKey, sourceHours, type ObservedConns, type SourceHour, type Traffic } from "./traffic.js";
 
 /** How many connections would hit a reason: exactly `lo` when lo == hi, else between them. */

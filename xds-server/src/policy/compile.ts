@@ -13,7 +13,9 @@ import { parseDuration, parseQuantity, type Parsed } from "./quantity.js";
 import { windowIntervals, type WeekInterval } from "./schedule.js";
 import { selectSegments } from "./select.js";
 import { offsetTable } from "./timezone.js";
-import { DATA_CLASS_LABEL, type CompileOptions, type CompiledConfig, type Framing, type LoadedSegment, type Mode, type ReportChannel, type Rule, type Workload } from "./types.js";
+import { type CompileOptions, type CompiledConfig, type LoadedSegment, type ReportChannel } from "./types.js";
+import { type Workload } from "../../../api/workload.js";
+import { DATA_CLASS_LABEL, type Framing, type Mode, type Rule } from "../../../api/picosegment.js";
 
 export const CONFIG_SCHEMA_VERSION = 1;
 const DEFAULT_TIMEZONE = "UTC";

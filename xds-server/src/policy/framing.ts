@@ -1,6 +1,6 @@
 // Message framing for `limits.maxMessageBytes` (docs/design.md): which parameters each framing
 // type takes, and the delimiter as the hex the filter reads.
-import type { Framing } from "./types.js";
+import type { Framing } from "../../../api/picosegment.js";
 
 export const FRAMING_FIELDS = {
   chunk: [],

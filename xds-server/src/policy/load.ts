@@ -6,7 +6,9 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { fileTooLarge, MAX_DOCUMENTS_PER_FILE, MAX_FILE_BYTES, MAX_RULES_PER_SEGMENT } from "./limits.js";
 import { schemaErrors } from "./schema.js";
 import { semanticErrors, semanticWarnings } from "./semantic.js";
-import type { LoadedSegment, PicoSegment, PolicyError, PolicyLoadResult } from "./types.js";
+import type { LoadedSegment, PolicyLoadResult } from "./types.js";
+import type { PolicyError } from "../../../api/status.js";
+import type { PicoSegment } from "../../../api/picosegment.js";
 import { parseYamlDocuments, type SourceDocument } from "./yaml-source.js";
 
 export const API_VERSION = "picoseg.io/v1alpha1";

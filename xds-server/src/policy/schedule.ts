@@ -1,7 +1,7 @@
 // Weekly windows ("Mon–Fri 08:00–18:00") as minutes of the local week, Monday 00:00 = 0,
 // the form CONFIG.md's `window START END` lines carry.
 
-import { DAYS, type Day, type Window } from "./types.js";
+import { DAYS, type Day, type Window } from "../../../api/picosegment.js";
 import type { Parsed } from "./quantity.js";
 
 export const MINUTES_PER_DAY = 1440;

@@ -1,7 +1,8 @@
 // Which segments protect a workload, and in which order their rules are tried.
 
 import { compareCodeUnits } from "./load.js";
-import type { LoadedSegment, Workload } from "./types.js";
+import type { LoadedSegment } from "./types.js";
+import type { Workload } from "../../../api/workload.js";
 
 /** True when the segment is in the workload's namespace and every matchLabels pair is on the workload. */
 export function selects(loaded: LoadedSegment, workload: Workload): boolean {

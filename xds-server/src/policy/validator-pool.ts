@@ -5,7 +5,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { validatePolicyText } from "./load.js";
-import type { LoadedSegment, PolicyError } from "./types.js";
+import type { LoadedSegment } from "./types.js";
+import type { PolicyError } from "../../../api/status.js";
 import type { ValidateRequest } from "./validate-worker.js";
 
 export interface Validated {

@@ -3,7 +3,7 @@
 
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
 import type { FieldPath } from "./path.js";
-import type { PolicyError } from "./types.js";
+import type { PolicyError } from "../../../api/status.js";
 
 /** One non-empty YAML document of a file. */
 export interface SourceDocument {

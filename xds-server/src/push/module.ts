@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { filterWasmPath } from "../util/repo.js";
-import { WASM_PATH } from "../admin/server.js";
+import { WASM_PATH } from "../../../api/resources.js";
 import type { WasmModuleSource } from "./resources.js";
 
 export interface ModuleBytes {

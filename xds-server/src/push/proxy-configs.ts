@@ -4,12 +4,16 @@
 // which proxies are connected and which resource names they want.
 import { MAX_CONFIG_BYTES, sizeText } from "../policy/limits.js";
 import { segmentKey } from "../policy/load.js";
-import type { CompiledConfig, LoadedSegment, Workload } from "../policy/types.js";
+import type { CompiledConfig, LoadedSegment } from "../policy/types.js";
+import type { Workload } from "../../../api/workload.js";
 import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
 import type { Snapshot, Subscription } from "../xds/cache/types.js";
 import type { NodeInfo } from "../xds/node.js";
-import { buildFilterResource, TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource, type WasmModuleSource } from "./resources.js";
+import { buildFilterResource, type WasmModuleSource } from "./resources.js";
+import { type MarshaledResource } from "../xds/cache/resource.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../api/resources.js";
 import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
+import { workloadKey } from "../../../api/workload.js";
 
 /** Proxies refreshed per turn of the event loop during a push. */
 const PUSH_BATCH = 200;
@@ -300,21 +304,4 @@ function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): bo
   if (!a || a.size !== b.size) return false;
   for (const x of a) if (!b.has(x)) return false;
   return true;
-}
-
-// A proxy's Workload object never changes (new metadata makes a new NodeInfo), and a push asks for
-// every connected proxy's key: compute each object's key once, not once per proxy per push.
-const workloadKeys = new WeakMap<Workload, string>();
-
-/** Everything of a workload that compilation may read, canonically ordered. */
-export function workloadKey(w: Workload): string {
-  let key = workloadKeys.get(w);
-  if (key === undefined) workloadKeys.set(w, (key = computeWorkloadKey(w)));
-  return key;
-}
-
-function computeWorkloadKey(w: Workload): string {
-  const sorted = (r: Record<string, string>): [string, string][] =>
-    Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([w.namespace, sorted(w.labels), sorted(w.annotations), w.serviceAccount ?? "", w.name ?? ""]);
 }

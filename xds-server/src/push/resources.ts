@@ -4,31 +4,10 @@
 // versions across proxies and across server restarts.
 import { createHash } from "node:crypto";
 import { messageType } from "../xds/protos.js";
+import { PICOSEG_ROOT_ID, TYPED_EXTENSION_CONFIG_TYPE, WASM_NETWORK_FILTER_TYPE, WASM_RUNTIME } from "../../../api/resources.js";
+import { contentVersion, type MarshaledResource } from "../xds/cache/resource.js";
 
-export const TYPED_EXTENSION_CONFIG_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
-export const WASM_NETWORK_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
 const STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue";
-
-/**
- * The ECDS resource name every sidecar subscribes to for its picoseg filter (xds-server/src/bootstrap/bootstrap.ts
- * asks for it), and what a wildcard subscriber gets. One name for all proxies: the server answers
- * per node (it selects segments from the node's metadata), so the name does not need to carry the
- * workload, and a proxy's bootstrap stays the same whichever segments select it.
- */
-export const PICOSEG_ECDS_RESOURCE = "picoseg";
-
-export const PICOSEG_ROOT_ID = "picoseg";
-export const WASM_RUNTIME = "envoy.wasm.runtime.v8";
-
-/** A resource as the cache holds it: already marshaled, with its content version. */
-export interface MarshaledResource {
-  name: string;
-  typeUrl: string;
-  /** Content hash of `value`; the per-resource version in delta xDS. */
-  version: string;
-  /** The serialized message, i.e. the `value` of the Any sent to Envoy. */
-  value: Uint8Array;
-}
 
 /** Where Envoy gets the filter's module from. */
 export type WasmModuleSource =
@@ -48,10 +27,6 @@ export type WasmModuleSource =
       cluster: string;
       sha256: string;
     };
-
-export function contentVersion(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-}
 
 /** Marshals one picoseg ECDS resource: `name` is the ECDS resource name Envoy asked for. */
 export function buildFilterResource(name: string, filterConfig: string, module: WasmModuleSource): MarshaledResource {

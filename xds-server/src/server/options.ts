@@ -10,7 +10,7 @@ import type { XdsMetrics } from "../admin/metrics.js";
 import type { FileValidator, PolicySource } from "../source/types.js";
 import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
 import type { CompileFn, ProxyConfigs } from "../push/proxy-configs.js";
-import type { StatusReport } from "../xds/status.js";
+import type { StatusReport } from "../../../api/status.js";
 
 export interface XdsServerOptions {
   /** A policy directory to watch, or any PolicySource. */

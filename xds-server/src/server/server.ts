@@ -20,12 +20,13 @@ import { SnapshotCache } from "../xds/cache/snapshot-cache.js";
 import { allOf, DEFAULT_MAX_STREAMS_PER_PEER, IdentityBinding, NodeClaims, PeerStreamLimit } from "../xds/claims.js";
 import { ProxyConfigs } from "../push/proxy-configs.js";
 import { RefusedStreamLog } from "../xds/refused-streams.js";
-import { PICOSEG_ECDS_RESOURCE } from "../push/resources.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 import { fanOut } from "../xds/server/callbacks.js";
 import { bindGrpc, createGrpcServer } from "../xds/server/grpc-listener.js";
 import { addXdsServices } from "../xds/server/grpc-services.js";
 import { StreamRegistry } from "../xds/server/registry.js";
-import { StreamTracker, type StatusReport } from "../xds/status.js";
+import { StreamTracker } from "../xds/tracker.js";
+import { type StatusReport } from "../../../api/status.js";
 import { ObservationStore } from "../telemetry/store.js";
 import { deniedAttempts } from "../telemetry/denials.js";
 import { DenialFeed } from "../telemetry/feed.js";
@@ -34,6 +35,7 @@ import { fleetReports } from "../telemetry/peers.js";
 import { workloadProposals } from "../learn/proposals.js";
 import { DEFAULT_REPORT_CHANNEL } from "../policy/compile.js";
 import type { ReportChannel } from "../policy/types.js";
+import { proxyStatuses } from "../push/status.js";
 
 export type { RunningXdsServer, XdsServerOptions } from "./options.js";
 export { defaultWasmPath } from "../push/module.js";
@@ -91,7 +93,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       policyNotices: gate?.policyNotices() ?? [],
       refusals: [...(st?.refusals ?? [])],
       recentRefusals: gate?.recentRefusals() ?? [],
-      proxies: configs ? tracker.proxies(configs) : [],
+      proxies: configs ? proxyStatuses(configs, tracker) : [],
       refusedStreams: refusedStreams.list(),
     };
   };
@@ -110,7 +112,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         controlPlane: controlPlaneId,
         policyRevision: source?.current()?.revision ?? 0,
         segments: gate?.inForce?.segments ?? [],
-        proxies: configs ? tracker.proxies(configs) : [],
+        proxies: configs ? proxyStatuses(configs, tracker) : [],
         decisions: decisions?.proxies() ?? [],
         deniedAttempts: (nodeIds) => deniedAttempts(observations.fromNodes(nodeIds, 0)),
         ...(regime ? { regime } : {}),

@@ -15,7 +15,8 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileTooLarge, MAX_FILE_BYTES } from "../policy/limits.js";
 import { SegmentStore } from "./segment-store.js";
-import type { FileValidator, PolicySource, PolicyState, Refusal, SourceHealth } from "./types.js";
+import type { FileValidator, PolicySource, PolicyState, SourceHealth } from "./types.js";
+import type { Refusal } from "../../../api/status.js";
 
 export interface DirectorySourceOptions {
   validateFile: FileValidator;

@@ -4,9 +4,10 @@
 // kept (bounded) for /status, counted in metrics and written to the audit trail.
 import type { AuditRecorder } from "../audit/recorder.js";
 import type { XdsMetrics } from "../admin/metrics.js";
-import type { PolicyNotice } from "../xds/status.js";
+import type { PolicyNotice } from "../../../api/status.js";
 import { loosenings } from "./loosened.js";
-import type { PolicyState, Refusal } from "./types.js";
+import type { PolicyState } from "./types.js";
+import type { Refusal } from "../../../api/status.js";
 
 /** How many refusals and notices /status keeps. */
 export const RECENT_REFUSALS = 50;

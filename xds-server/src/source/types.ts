@@ -1,14 +1,8 @@
-// Where segments come from. The xDS side only sees a PolicySource: today a watched directory
-// (./directory.ts), later Kubernetes PicoSegment custom resources behind the same interface.
-import type { LoadedSegment, PolicyError } from "../policy/types.js";
-
-/** A document (or file) the source would not take; the previous good state stays in force. */
-export interface Refusal extends PolicyError {
-  /** `file:line: field: message`. */
-  text: string;
-  /** When it was refused (ms since epoch). */
-  at: number;
-}
+// Where segments come from. The rest of the server only sees a PolicySource: a watched directory
+// (./directory.ts) or the Kubernetes PicoSegment custom resources (kube/source.ts).
+import type { LoadedSegment } from "../policy/types.js";
+import type { PolicyError } from "../../../api/status.js";
+import { type Refusal } from "../../../api/status.js";
 
 /** The current good state of a source, plus what it is refusing right now. */
 export interface PolicyState {

@@ -9,7 +9,8 @@
 // line is only in the filter's JSON log in Envoy's own log. In a mesh (admin on the pod's
 // loopback) Prometheus scrapes Envoy's counters instead (istio-manifests/dashboards/).
 import { Counter, type Registry } from "prom-client";
-import type { Workload } from "../policy/types.js";
+import type { Workload } from "../../../api/workload.js";
+import { workloadName } from "../../../api/workload.js";
 
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =
@@ -75,10 +76,6 @@ export function parseCounterName(name: string): { verdict: Verdict; reason: stri
   const verdict = m[1] as Verdict;
   if ((verdict === "allowed") !== (m[2] === undefined)) return undefined;
   return { verdict, reason: m[2] ?? "" };
-}
-
-export function workloadName(w: Workload, fallback: string): string {
-  return `${w.namespace}/${w.name ?? w.labels["app"] ?? fallback}`;
 }
 
 /** A proxy gone this long is forgotten; until then a reconnect continues its counts. */

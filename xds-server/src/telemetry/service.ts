@@ -5,11 +5,12 @@
 // node that holds an xDS stream here, and only over the identity that stream proved.
 import * as grpc from "@grpc/grpc-js";
 import { Counter, type Registry } from "prom-client";
-import { workloadName } from "./decision-counters.js";
+import { workloadName } from "../../../api/workload.js";
 import type { NodeInfo } from "../xds/node.js";
 import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
 import { peerSpiffeId } from "../xds/server/xds-stream.js";
-import { MAX_REPORT_BYTES, parseReport, ReportError, type ProxyReport } from "./report.js";
+import { parseReport, ReportError } from "./report.js";
+import { MAX_REPORT_BYTES, type ProxyReport } from "../../../api/report.js";
 import type { ObservationStore } from "./store.js";
 
 export const REPORT_SERVICE = "picoseg.observe.v1.Observations";

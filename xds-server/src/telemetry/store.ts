@@ -5,7 +5,8 @@
 // report, and the file is rewritten with what is kept once it holds twice as many lines. Nor past
 // `maxBytes` (the reports' JSON, all workloads together): the oldest report goes first.
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parseReport, ReportError, type ProxyReport } from "./report.js";
+import { parseReport, ReportError } from "./report.js";
+import { type ProxyReport } from "../../../api/report.js";
 
 /** One accepted report: when it arrived, from which proxy, for which workload (NS/NAME). */
 export interface StoredReport {

@@ -5,7 +5,7 @@
 // change what a live proxy receives. The claim ends with the id's last stream.
 import * as grpc from "@grpc/grpc-js";
 import type { NodeInfo } from "./node.js";
-import { workloadKey } from "../push/proxy-configs.js";
+import { workloadKey } from "../../../api/workload.js";
 import type { StreamAdmission, StreamInfo, StreamRefusal } from "./server/callbacks.js";
 
 interface Claim {

@@ -1,7 +1,7 @@
 // Who a proxy is: its xDS node id and the workload it stands for. An Istio sidecar sends the
 // workload in its node metadata (LABELS, NAMESPACE, SERVICE_ACCOUNT, WORKLOAD_NAME,
 // ANNOTATIONS), so the server selects segments without asking the Kubernetes API.
-import type { Workload } from "../policy/types.js";
+import type { Workload } from "../../../api/workload.js";
 import { structToJson, type ProtoNode } from "./server/messages.js";
 
 export interface NodeInfo {

@@ -3,7 +3,7 @@
 import { RECENT_REFUSALS } from "../source/policy-gate.js";
 import type { NodeInfo } from "./node.js";
 import type { Callbacks, StreamInfo, StreamRefusal } from "./server/callbacks.js";
-import type { RefusedStream } from "./status.js";
+import type { RefusedStream } from "../../../api/status.js";
 
 export class RefusedStreamLog implements Callbacks {
   private readonly recent: RefusedStream[] = [];

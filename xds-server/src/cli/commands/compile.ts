@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { compileForWorkload } from "../../policy/compile.js";
 import { loadPolicyFiles } from "../../policy/load.js";
-import { formatPolicyError } from "../../policy/types.js";
+import { formatPolicyError } from "../../../../api/status.js";
 
 /**
  * `picoseg compile DIR --namespace NS --labels k=v[,k=v] [--annotations k=v,…]`: stdout gets

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import type { ProxyStatus, StatusReport } from "../../xds/status.js";
+import type { ProxyStatus, StatusReport } from "../../../../api/status.js";
 
 const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
 

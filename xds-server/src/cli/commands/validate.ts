@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadPolicyFiles } from "../../policy/load.js";
-import { formatPolicyError } from "../../policy/types.js";
+import { formatPolicyError } from "../../../../api/status.js";
 
 /**
  * `picoseg validate PATH…`: files and directories (recursively, *.yaml / *.yml). Every error

@@ -4,7 +4,7 @@ import { LEARN_DEFAULTS } from "../../learn/options.js";
 import { partialDataLines } from "../../learn/proposals.js";
 import { whatIf, whatIfText } from "../../learn/whatif.js";
 import { loadPolicyDir } from "../../policy/load.js";
-import { formatPolicyError } from "../../policy/types.js";
+import { formatPolicyError } from "../../../../api/status.js";
 import { warnPartial } from "./learn.js";
 
 interface WhatIfFlags {

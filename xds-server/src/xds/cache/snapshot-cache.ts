@@ -2,7 +2,7 @@
 // Setting a snapshot answers only the watches whose view actually changed, so a proxy whose
 // resources are byte-identical to before receives nothing.
 import { createHash } from "node:crypto";
-import type { MarshaledResource } from "../../push/resources.js";
+import type { MarshaledResource } from "./resource.js";
 import type {
   CancelWatch,
   ConfigWatcher,

@@ -2,7 +2,7 @@
 // versioned set of marshaled resources per proxy; the stream handlers in ../server/ open
 // watches on it and turn what the watches deliver into DiscoveryResponses. Reading these
 // types should teach the parts of the xDS protocol the cache has to care about.
-import type { MarshaledResource } from "../../push/resources.js";
+import type { MarshaledResource } from "./resource.js";
 
 /**
  * What one stream asked for, for one resource type.

@@ -2,9 +2,8 @@
 // listen here instead of being woven into the protocol code. All hooks are synchronous.
 import type { Subscription } from "../cache/types.js";
 import type { NodeInfo } from "../node.js";
+import { type XdsProtocol, type XdsService } from "../../../../api/status.js";
 
-export type XdsService = "ads" | "ecds";
-export type XdsProtocol = "sotw" | "delta";
 
 export interface StreamInfo {
   readonly id: number;

@@ -5,7 +5,7 @@
 // nonce field is appended. Protobuf parsers accept fields in any order, so the bytes mean the
 // same as a response marshaled in one piece.
 import type protobuf from "protobufjs";
-import type { MarshaledResource } from "../../push/resources.js";
+import type { MarshaledResource } from "../cache/resource.js";
 import { messageRoot } from "../protos.js";
 
 /** A delta response without its nonce: what the proxies sent the same view share. */

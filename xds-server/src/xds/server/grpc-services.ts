@@ -4,7 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadServices } from "../protos.js";
 import type { ConfigWatcher } from "../cache/types.js";
-import type { XdsProtocol, XdsService } from "./callbacks.js";
+import type { XdsProtocol, XdsService } from "../../../../api/status.js";
 import { deltaRequests } from "./delta.js";
 import type { DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse } from "./messages.js";
 import { sotwRequests } from "./sotw.js";

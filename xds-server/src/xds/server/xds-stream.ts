@@ -5,9 +5,11 @@
 import * as grpc from "@grpc/grpc-js";
 import type { CancelWatch, ConfigWatcher, Subscription } from "../cache/types.js";
 import { nodeInfo } from "../node.js";
-import type { Callbacks, SentResponse, StreamAdmission, StreamInfo, XdsProtocol, XdsService } from "./callbacks.js";
+import type { Callbacks, SentResponse, StreamAdmission, StreamInfo } from "./callbacks.js";
+import type { XdsProtocol, XdsService } from "../../../../api/status.js";
 import type { ProtoNode, RpcStatus } from "./messages.js";
-import { TYPED_EXTENSION_CONFIG_TYPE, type MarshaledResource } from "../../push/resources.js";
+import { type MarshaledResource } from "../cache/resource.js";
+import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../../api/resources.js";
 import type { StreamRegistry } from "./registry.js";
 
 export interface StreamServerOptions {
