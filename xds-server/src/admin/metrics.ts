@@ -5,8 +5,10 @@ import type { Callbacks, SentResponse, StreamInfo, StreamRefusal } from "../xds/
 import type { NodeInfo } from "../xds/node.js";
 import type { PolicyState } from "../source/types.js";
 import type { Refusal } from "../../../api/status.js";
+import { type PolicyGateObserver } from "../source/policy-gate.js";
+import { type PolicyNotice } from "../../../api/status.js";
 
-export class XdsMetrics implements Callbacks {
+export class XdsMetrics implements Callbacks, PolicyGateObserver {
   readonly registry = new Registry();
   private readonly streams: Gauge<"service" | "protocol">;
   private readonly pushes: Counter<"protocol">;
@@ -100,7 +102,7 @@ export class XdsMetrics implements Callbacks {
     this.refusedStreams.inc({ reason: refusal.reason });
   }
 
-  onPolicy(state: PolicyState, fresh: readonly Refusal[]): void {
+  onOffered(state: PolicyState, fresh: readonly Refusal[]): void {
     // A document with eight errors is one refusal: count documents, and the errors apart.
     this.refused.inc(new Set(fresh.map((r) => `${r.file}\0${r.document ?? "file"}`)).size);
     this.refusalErrors.inc(fresh.length);
@@ -113,7 +115,7 @@ export class XdsMetrics implements Callbacks {
     this.noSegments.set(state.segments.length === 0 ? 1 : 0);
   }
 
-  onNotice(kind: "loosened" | "no-segments" | "below-min-segments"): void {
+  onNotice({ kind }: PolicyNotice): void {
     if (kind === "loosened") this.loosened.inc();
     else if (kind === "below-min-segments") this.heldStates.inc();
   }

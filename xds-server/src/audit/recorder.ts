@@ -11,6 +11,7 @@ import type { PolicyState } from "../source/types.js";
 import type { Refusal } from "../../../api/status.js";
 import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";
 import { AuditWriter, type AuditWriterOptions } from "./chain.js";
+import { type PolicyGateObserver } from "../source/policy-gate.js";
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -42,7 +43,7 @@ export interface AuditRecorderOptions extends AuditWriterOptions {
   onError?: (message: string) => void;
 }
 
-export class AuditRecorder implements Callbacks {
+export class AuditRecorder implements Callbacks, PolicyGateObserver {
   private readonly writer: AuditWriter;
   private hashes = new Map<string, { hash: string; source: string }>();
   private started = false;
@@ -66,7 +67,7 @@ export class AuditRecorder implements Callbacks {
   }
 
   /** A policy state the server serves from now on. */
-  policyAccepted(state: PolicyState, notices: readonly string[]): void {
+  onApplied(state: PolicyState, notices: readonly string[]): void {
     const next = segmentHashes(state.segments);
     const added: string[] = [];
     const changed: string[] = [];
@@ -93,7 +94,7 @@ export class AuditRecorder implements Callbacks {
   }
 
   /** Documents or files refused; their previous state stays in force. */
-  policyRefused(refusals: readonly Refusal[]): void {
+  onOffered(_state: PolicyState, refusals: readonly Refusal[]): void {
     for (const r of refusals) {
       const h = fileHash(r.file);
       this.append("policy.refused", { source: r.file, line: r.line, error: r.text, ...(h ? { contentHash: h } : {}) });
@@ -101,7 +102,7 @@ export class AuditRecorder implements Callbacks {
   }
 
   /** A valid state the server would not serve (e.g. --min-segments). */
-  policyHeld(state: PolicyState, why: string): void {
+  onHeld(state: PolicyState, why: string): void {
     this.append("policy.held", { revision: state.revision, segments: state.segments.length, reason: why });
   }
 

@@ -2,7 +2,7 @@
 // time the status writer, and the status writer itself.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { hostname } from "node:os";
-import type { RunningXdsServer } from "../server/server.js";
+import type { ProxyStatus } from "../../../api/status.js";
 import type { KubernetesSource } from "./source.js";
 import { LeaseElector } from "./lease.js";
 import { ReplicaReports } from "./replica-report.js";
@@ -11,7 +11,8 @@ import { StatusWriter } from "./status-writer.js";
 export interface KubeControlOptions {
   kubeConfig: KubeConfig;
   source: KubernetesSource;
-  server: RunningXdsServer;
+  /** The proxies this replica serves now (the server's /status), for the segments' status counts. */
+  proxies: () => ProxyStatus[];
   /** Where the Lease lives (the server's own namespace). */
   leaseNamespace: string;
   leaseName?: string;
@@ -55,7 +56,7 @@ export function startKubeControl(o: KubeControlOptions): KubeControl {
   const status = new StatusWriter({
     kubeConfig: o.kubeConfig,
     objects: () => o.source.objectStates(),
-    proxies: () => o.server.status().proxies,
+    proxies: o.proxies,
     reports,
     isLeader: () => lease.isLeader(),
     fieldManager: `picoseg-${identity}`.slice(0, 128),

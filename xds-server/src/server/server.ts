@@ -197,8 +197,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   source = policySource;
   const policyGate = new PolicyGate({
     ...(opts.minSegments !== undefined ? { minSegments: opts.minSegments } : {}),
-    metrics,
-    ...(audit ? { audit } : {}),
+    observers: [metrics, ...(audit ? [audit] : [])],
     log,
     serve: (state) => proxyConfigs.setPolicy(state),
   });

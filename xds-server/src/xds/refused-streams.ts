@@ -1,9 +1,11 @@
 // Streams refused for naming a node they may not speak for (claims.ts): logged as they happen and
 // the latest kept for /status, so an operator sees a hijack attempt or a misconfigured proxy.
-import { RECENT_REFUSALS } from "../source/policy-gate.js";
 import type { NodeInfo } from "./node.js";
 import type { Callbacks, StreamInfo, StreamRefusal } from "./server/callbacks.js";
 import type { RefusedStream } from "../../../api/status.js";
+
+/** How many refused streams /status keeps. */
+const RECENT_REFUSED_STREAMS = 50;
 
 export class RefusedStreamLog implements Callbacks {
   private readonly recent: RefusedStream[] = [];
@@ -21,7 +23,7 @@ export class RefusedStreamLog implements Callbacks {
       reason: refusal.reason,
       message: refusal.message,
     });
-    this.recent.splice(0, Math.max(0, this.recent.length - RECENT_REFUSALS));
+    this.recent.splice(0, Math.max(0, this.recent.length - RECENT_REFUSED_STREAMS));
   }
 
   /** The latest refused streams, newest last. */

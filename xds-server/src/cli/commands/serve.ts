@@ -190,7 +190,7 @@ export function registerServe(program: Command): void {
         control = startKubeControl({
           kubeConfig: kube.config,
           source: kube.source,
-          server,
+          proxies: () => server.status().proxies,
           leaseNamespace: flags.leaseNamespace ?? process.env["POD_NAMESPACE"] ?? "picoseg-system",
           leaseDurationMs,
           // client-go's proportions: retry at about a seventh of the duration.
