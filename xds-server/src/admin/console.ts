@@ -43,3 +43,6 @@ export function loginPage(error?: string): string {
 <p class="note">The token of <code>--admin-token-file</code>; with <code>--client-ca</code>, a client certificate signs you in instead.</p></main></body></html>
 `;
 }
+
+/** Headers of every console answer: its CSP, no sniffing, no caching. */
+export const CONSOLE_HEADERS = { "content-security-policy": CONSOLE_CSP, "x-content-type-options": "nosniff", "cache-control": "no-store" };

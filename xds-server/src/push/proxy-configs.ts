@@ -1,31 +1,22 @@
 // Content, not protocol: for every connected proxy, the segments that select its workload
-// compiled into the filter's configuration, wrapped as the ECDS resources it asks for, and set
-// as that proxy's snapshot in the cache. It listens to the stream callbacks only to learn
-// which proxies are connected and which resource names they want.
+// compiled into the filter's configuration (compiler.ts), wrapped as the ECDS resources it asks
+// for (snapshots.ts), and set as that proxy's snapshot in the cache, unless it is too large. It
+// listens to the stream callbacks only to learn which proxies are connected and which resource
+// names they want; a policy change refreshes them in batches.
 import { MAX_CONFIG_BYTES, sizeText } from "../policy/limits.js";
 import { segmentKey } from "../policy/load.js";
-import type { CompiledConfig, LoadedSegment } from "../policy/types.js";
-import type { Workload } from "../../../api/workload.js";
-import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
-import type { Snapshot, Subscription } from "../xds/cache/types.js";
-import type { NodeInfo } from "../xds/node.js";
-import { buildFilterResource, type WasmModuleSource } from "./resources.js";
-import { type MarshaledResource } from "../xds/cache/resource.js";
+import type { CompiledConfig } from "../policy/types.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../api/resources.js";
+import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
+import type { Subscription } from "../xds/cache/types.js";
+import type { NodeInfo } from "../xds/node.js";
 import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
-import { workloadKey } from "../../../api/workload.js";
+import { WorkloadCompiler, type CompileFn, type PolicyInput } from "./compiler.js";
+import type { WasmModuleSource } from "./resources.js";
+import { SharedSnapshots, type ResourcesByConfig } from "./snapshots.js";
 
 /** Proxies refreshed per turn of the event loop during a push. */
 const PUSH_BATCH = 200;
-
-export type CompileFn = (segments: LoadedSegment[], workload: Workload, opts?: { generation?: number }) => CompiledConfig;
-
-/** What ProxyConfigs compiles from: the segments and when each changed (source/types.ts PolicyState). */
-export interface PolicyInput {
-  segments: readonly LoadedSegment[];
-  changedAt: ReadonlyMap<string, number>;
-  changeFloor: number;
-}
 
 export interface ProxyConfigsOptions {
   cache: SnapshotCache;
@@ -69,47 +60,17 @@ interface ProxyEntry {
   error?: string;
 }
 
-type ResourcesByConfig = Map<string, Map<string, MarshaledResource>>;
-
-/** What a proxy's snapshot holds for one config and one set of served names. */
-interface Served {
-  snapshot: Snapshot;
-  /** Resource name → version (ProxyContent.currentVersions). */
-  current: Readonly<Record<string, string>>;
-}
-
 export class ProxyConfigs implements Callbacks {
-  private segments: LoadedSegment[] = [];
-  private changedAt: ReadonlyMap<string, number> = new Map();
-  private changeFloor = 0;
-  /**
-   * Per workload: its config without the generation line, the generation that body got, and
-   * the config compiled with it (reused while the body stays: one compile, not two, for a
-   * workload a policy change does not touch). The generation moves only when the body does, so
-   * an unaffected proxy's bytes (and version) stay the same; it is the newest change time among
-   * the segments that select the workload and the source's floor (deletions), and always above
-   * the previous one — strictly increasing, as the filter's revocation requires
-   * (filter/README.md "Revocation").
-   */
-  private readonly generations = new Map<string, { body: string; generation: number; compiled: CompiledConfig }>();
   /** Counts setPolicy calls: a refresh round in progress stops when a newer one starts. */
   private round = 0;
   private readonly proxies = new Map<string, ProxyEntry>();
-  // Many proxies share a workload, and most share a config string: compile and marshal once.
-  private compiledByWorkload = new Map<string, CompiledConfig>();
-  /**
-   * Marshaled resources by config string, then by resource name. The config is the outer key so
-   * that the proxies of a workload look up the one string they share (hashed once) rather than
-   * each building and hashing a name+config key as long as the config.
-   */
-  private resourcesByConfig: ResourcesByConfig = new Map();
-  /**
-   * Per config string, then per servedKey: the snapshot the proxies of a workload share (they
-   * ask for the same names). Built once per push, not once per proxy; the cache only reads it.
-   */
-  private servedByConfig = new Map<string, Map<string, Served>>();
+  private readonly compiler: WorkloadCompiler;
+  private readonly snapshots: SharedSnapshots;
 
-  constructor(private readonly opts: ProxyConfigsOptions) {}
+  constructor(private readonly opts: ProxyConfigsOptions) {
+    this.compiler = new WorkloadCompiler(opts.compile);
+    this.snapshots = new SharedSnapshots(opts.module);
+  }
 
   /**
    * New policy state: recompile for every connected proxy; unchanged ones get no push. Proxies
@@ -118,13 +79,8 @@ export class ProxyConfigs implements Callbacks {
    * thousands of proxies does not stall the server. A newer state abandons an older round.
    */
   setPolicy(policy: PolicyInput): void {
-    this.segments = [...policy.segments];
-    this.changedAt = policy.changedAt;
-    this.changeFloor = policy.changeFloor;
-    this.compiledByWorkload = new Map();
-    const previous = this.resourcesByConfig;
-    this.resourcesByConfig = new Map();
-    this.servedByConfig = new Map();
+    this.compiler.setPolicy(policy);
+    const previous = this.snapshots.newRound();
     const round = ++this.round;
     const ids = [...this.proxies.keys()];
     const step = (from: number): void => {
@@ -157,7 +113,7 @@ export class ProxyConfigs implements Callbacks {
       p.namesByStream.set(stream.id, subscription.names);
       dirty = this.recomputeNames(p) || dirty;
     }
-    if (dirty) this.refresh(node.id, p, this.resourcesByConfig);
+    if (dirty) this.refresh(node.id, p, this.snapshots.current);
   }
 
   onStreamClosed(stream: StreamInfo): void {
@@ -171,7 +127,7 @@ export class ProxyConfigs implements Callbacks {
       this.proxies.delete(id);
       this.opts.cache.clearSnapshot(id);
     } else if (this.recomputeNames(p)) {
-      this.refresh(id, p, this.resourcesByConfig);
+      this.refresh(id, p, this.snapshots.current);
     }
   }
 
@@ -223,7 +179,7 @@ export class ProxyConfigs implements Callbacks {
   private refresh(id: string, p: ProxyEntry, reuse: ResourcesByConfig): void {
     let compiled: CompiledConfig;
     try {
-      compiled = this.compileFor(p.node.workload);
+      compiled = this.compiler.compile(p.node.workload);
     } catch (err) {
       p.error = `compile failed: ${err instanceof Error ? err.message : String(err)}`;
       return; // keep the previous snapshot
@@ -233,7 +189,7 @@ export class ProxyConfigs implements Callbacks {
     if (bytes > max) {
       // The proxy keeps its previous config: one past the limit would be refused by it (gRPC) or
       // cost every Envoy worker that much memory.
-      const files = [...new Set(this.segments.filter((s) => compiled.segments.includes(segmentKey(s.segment))).map((s) => s.source.file))];
+      const files = [...new Set(this.compiler.policySegments.filter((s) => compiled.segments.includes(segmentKey(s.segment))).map((s) => s.source.file))];
       const error = `compiled config is ${sizeText(bytes)}, more than ${sizeText(max)}: segments ${compiled.segments.join(", ")} from ${files.join(", ")}; previous config kept`;
       if (p.error !== error) this.opts.onError?.(id, error);
       p.error = error;
@@ -241,53 +197,10 @@ export class ProxyConfigs implements Callbacks {
     }
     delete p.error;
     p.compiled = compiled;
-    const served = this.servedFor(compiled.config, p, reuse);
+    const names = this.namesOf(p);
+    const served = this.snapshots.served(compiled.config, names, (p.servedKey ??= JSON.stringify(names)), reuse);
     p.current = served.current;
     this.opts.cache.setSnapshot(id, served.snapshot);
-  }
-
-  /** The snapshot for `config` and p's names, built for the first proxy of a push that has both. */
-  private servedFor(config: string, p: ProxyEntry, reuse: ResourcesByConfig): Served {
-    const names = this.namesOf(p);
-    const key = (p.servedKey ??= JSON.stringify(names));
-    let byNames = this.servedByConfig.get(config);
-    if (!byNames) this.servedByConfig.set(config, (byNames = new Map()));
-    let served = byNames.get(key);
-    if (served) return served;
-    let byName = this.resourcesByConfig.get(config);
-    if (!byName) this.resourcesByConfig.set(config, (byName = new Map()));
-    const resources = new Map<string, MarshaledResource>();
-    for (const name of names) {
-      let r = byName.get(name) ?? reuse.get(config)?.get(name);
-      if (!r) r = buildFilterResource(name, config, this.opts.module);
-      byName.set(name, r);
-      resources.set(name, r);
-    }
-    served = {
-      snapshot: new Map([[TYPED_EXTENSION_CONFIG_TYPE, resources]]),
-      current: Object.fromEntries([...resources].map(([n, r]) => [n, r.version])),
-    };
-    byNames.set(key, served);
-    return served;
-  }
-
-  private compileFor(workload: Workload): CompiledConfig {
-    const key = workloadKey(workload);
-    let c = this.compiledByWorkload.get(key);
-    if (!c) {
-      const body = this.opts.compile(this.segments, workload);
-      const seen = this.generations.get(key);
-      if (seen && seen.body === body.config) {
-        c = seen.compiled;
-      } else {
-        let generation = Math.max(this.changeFloor, ...body.segments.map((k) => this.changedAt.get(k) ?? 0));
-        if (seen) generation = Math.max(generation, seen.generation + 1);
-        c = this.opts.compile(this.segments, workload, { generation });
-        this.generations.set(key, { body: body.config, generation, compiled: c });
-      }
-      this.compiledByWorkload.set(key, c);
-    }
-    return c;
   }
 }
 

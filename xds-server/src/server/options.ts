@@ -9,7 +9,8 @@ import type { TlsFiles } from "../util/exposure.js";
 import type { XdsMetrics } from "../admin/metrics.js";
 import type { FileValidator, PolicySource } from "../source/types.js";
 import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
-import type { CompileFn, ProxyConfigs } from "../push/proxy-configs.js";
+import type { ProxyConfigs } from "../push/proxy-configs.js";
+import type { CompileFn } from "../push/compiler.js";
 import type { StatusReport } from "../../../api/status.js";
 
 export interface XdsServerOptions {

@@ -1,41 +1,36 @@
-// The serve command's wiring: policy source → PolicyGate (which state is in force) → ProxyConfigs
-// (compile per proxy) → SnapshotCache → gRPC stream servers (ADS + ECDS, sotw + delta) → Envoy;
-// and the HTTP side (health, metrics, status, report, the module). Nothing here knows the protocol
-// or the policy format; each piece lives in the module named for it.
+// The serve command's wiring, and only that: policy source → PolicyGate (which state is in force)
+// → ProxyConfigs (compile per proxy) → SnapshotCache → gRPC stream servers (ADS + ECDS, sotw +
+// delta) → Envoy; back from the filters: reports → ObservationStore, decision counters; and the
+// HTTP side, which reads the running parts through admin/views.ts. Nothing here knows the protocol,
+// the policy format or what a page shows; each piece lives in the package named for it.
 import path from "node:path";
-import { AuditRecorder } from "../audit/recorder.js";
-import { buildReport } from "../compliance/report.js";
-import { DECISIONS_MISSING, DecisionCounters, type ProxyEndpoint } from "../telemetry/decision-counters.js";
-import { isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/exposure.js";
-import { startAdmin, type AdminServer } from "../admin/server.js";
+import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 import { XdsMetrics } from "../admin/metrics.js";
-import { compileForWorkload, segmentKey, validatePolicyText } from "../policy/index.js";
+import { startAdmin, type AdminServer } from "../admin/server.js";
+import { adminViews, statusReport, type Served } from "../admin/views.js";
+import { AuditRecorder } from "../audit/recorder.js";
+import { DEFAULT_REPORT_CHANNEL } from "../policy/compile.js";
+import { compileForWorkload, validatePolicyText } from "../policy/index.js";
+import type { ReportChannel } from "../policy/types.js";
 import { ValidatorPool } from "../policy/validator-pool.js";
+import { defaultWasmPath, describeModule, moduleSource, readModule } from "../push/module.js";
+import { ProxyConfigs } from "../push/proxy-configs.js";
 import { DirectorySource } from "../source/directory.js";
 import { PolicyGate } from "../source/policy-gate.js";
-import type { PolicySource } from "../source/types.js";
-import type { RunningXdsServer, XdsServerOptions } from "./options.js";
-import { defaultWasmPath, describeModule, moduleSource, readModule } from "../push/module.js";
+import { announcedAdmins, DecisionCounters } from "../telemetry/decision-counters.js";
+import { DenialFeed } from "../telemetry/feed.js";
+import { addObservationService, ReportingProxies } from "../telemetry/service.js";
+import { ObservationStore } from "../telemetry/store.js";
+import { isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/exposure.js";
 import { SnapshotCache } from "../xds/cache/snapshot-cache.js";
 import { allOf, DEFAULT_MAX_STREAMS_PER_PEER, IdentityBinding, NodeClaims, PeerStreamLimit } from "../xds/claims.js";
-import { ProxyConfigs } from "../push/proxy-configs.js";
 import { RefusedStreamLog } from "../xds/refused-streams.js";
-import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 import { fanOut } from "../xds/server/callbacks.js";
 import { bindGrpc, createGrpcServer } from "../xds/server/grpc-listener.js";
 import { addXdsServices } from "../xds/server/grpc-services.js";
 import { StreamRegistry } from "../xds/server/registry.js";
 import { StreamTracker } from "../xds/tracker.js";
-import { type StatusReport } from "../../../api/status.js";
-import { ObservationStore } from "../telemetry/store.js";
-import { deniedAttempts } from "../telemetry/denials.js";
-import { DenialFeed } from "../telemetry/feed.js";
-import { addObservationService, ReportingProxies } from "../telemetry/service.js";
-import { fleetReports } from "../telemetry/peers.js";
-import { workloadProposals } from "../learn/proposals.js";
-import { DEFAULT_REPORT_CHANNEL } from "../policy/compile.js";
-import type { ReportChannel } from "../policy/types.js";
-import { proxyStatuses } from "../push/status.js";
+import type { RunningXdsServer, XdsServerOptions } from "./options.js";
 
 export type { RunningXdsServer, XdsServerOptions } from "./options.js";
 export { defaultWasmPath } from "../push/module.js";
@@ -65,83 +60,29 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };
   const reporting = new ReportingProxies();
   const denialFeed = new DenialFeed();
-  // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const cache = new SnapshotCache();
   const tracker = new StreamTracker();
   const refusedStreams = new RefusedStreamLog(log);
-  let configs: ProxyConfigs | undefined;
-  let source: PolicySource | undefined;
-  const metrics = new XdsMetrics(() => configs?.proxyIds().length ?? 0, {
+  const metrics = new XdsMetrics(() => served.configs?.proxyIds().length ?? 0, {
     processMetrics: true,
-    sourceStale: () => source?.health?.().stale ?? false,
+    sourceStale: () => served.source?.health?.().stale ?? false,
   });
-  // Created once HTTP listens (the remote module's URL needs its port); until then the HTTP side sees none.
-  let gate: PolicyGate | undefined;
-  let decisions: DecisionCounters | undefined;
-  const status = (): StatusReport => {
-    const st = source?.current();
-    const applied = gate?.inForce;
-    return {
-      controlPlane: controlPlaneId,
-      startedAt,
-      ready: gate?.ready ?? false,
-      policySource: source?.description ?? "",
-      policyRevision: st?.revision ?? 0,
-      segments: (applied?.segments ?? []).map((s) => `${s.segment.metadata.namespace}/${s.segment.metadata.name}`),
-      noSegments: applied !== undefined && applied.segments.length === 0,
-      ...(source?.health?.().stale ? { policySourceStale: source.health().reason ?? "stale" } : {}),
-      policyNotices: gate?.policyNotices() ?? [],
-      refusals: [...(st?.refusals ?? [])],
-      recentRefusals: gate?.recentRefusals() ?? [],
-      proxies: configs ? proxyStatuses(configs, tracker) : [],
-      refusedStreams: refusedStreams.list(),
-    };
-  };
-  const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, {
-    notReady: () => {
-      if (streams.draining) return "draining: shutting down, proxies are moving to another replica";
-      if (!gate?.ready) return "policies not loaded yet";
-      const h = source?.health?.();
-      return h?.stale ? `policy source stale: ${h.reason ?? "unknown reason"}` : undefined;
-    },
-    status,
+  // What the HTTP side reads; the gate, the source, the configs and the counters join it below.
+  const served: Served = {
+    controlPlaneId,
+    startedAt,
     registry: metrics.registry,
-    module: () => moduleBytes,
-    report: (regime) =>
-      buildReport({
-        controlPlane: controlPlaneId,
-        policyRevision: source?.current()?.revision ?? 0,
-        segments: gate?.inForce?.segments ?? [],
-        proxies: configs ? proxyStatuses(configs, tracker) : [],
-        decisions: decisions?.proxies() ?? [],
-        deniedAttempts: (nodeIds) => deniedAttempts(observations.fromNodes(nodeIds, 0)),
-        ...(regime ? { regime } : {}),
-      }),
-    decisions: () => ({
-      intervalMs: decisionIntervalMs,
-      samples: decisions?.samples() ?? [],
-      proxies: decisions?.proxies() ?? [],
-      missing: DECISIONS_MISSING,
-    }),
-    observations: async (query, scope, authorization) => {
-      const { reports, peers } = await fleetReports(observations, opts.peers, query, scope, authorization);
-      return { ...(query.workload !== undefined ? { workload: query.workload } : {}), since: query.sinceMs, scope, reports, ...(peers ? { peers } : {}) };
-    },
-    proposals: async (query, authorization) => {
-      const { reports, peers } = await fleetReports(observations, opts.peers, query, "fleet", authorization);
-      const inForce = gate?.inForce?.segments ?? [];
-      return {
-        since: query.since,
-        from: query.sinceMs,
-        margin: query.margin,
-        timezone: query.timezone,
-        segmentsInForce: inForce.map((s) => segmentKey(s.segment)),
-        ...(peers ? { peers } : {}),
-        workloads: workloadProposals(reports, { margin: query.margin, timezone: query.timezone }, inForce, peers?.missing ?? []),
-      };
-    },
-    denialFeed: (res) => denialFeed.attach(res),
-  }, {
+    streams,
+    tracker,
+    refusedStreams,
+    observations,
+    denialFeed,
+    decisionIntervalMs,
+    ...(opts.peers ? { peers: opts.peers } : {}),
+    ...(moduleBytes ? { module: moduleBytes } : {}),
+  };
+  // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
+  const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, adminViews(served), {
     ...(tls ? { tls } : {}),
     ...(adminToken !== undefined ? { token: adminToken } : {}),
     requireAuth: adminToken !== undefined || tls?.ca !== undefined || !isLoopback(host),
@@ -165,7 +106,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     ...(opts.maxConfigBytes !== undefined ? { maxConfigBytes: opts.maxConfigBytes } : {}),
     onError: (nodeId, message) => log(`picoseg: proxy ${nodeId}: ${message}`),
   });
-  configs = proxyConfigs;
+  served.configs = proxyConfigs;
   const audit = opts.audit
     ? new AuditRecorder(
         opts.audit.file,
@@ -178,12 +119,12 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
       )
     : undefined;
   const counters = new DecisionCounters({
-    proxies: () => announcedAdmins(proxyConfigs),
+    proxies: () => announcedAdmins(proxyConfigs.nodes()),
     intervalMs: decisionIntervalMs,
     registry: metrics.registry,
     onDeltas: (d) => audit?.decisions(d),
   });
-  decisions = counters;
+  served.decisions = counters;
 
   const policySource =
     typeof opts.policies === "string"
@@ -194,14 +135,14 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
           ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
         })
       : opts.policies;
-  source = policySource;
+  served.source = policySource;
   const policyGate = new PolicyGate({
     ...(opts.minSegments !== undefined ? { minSegments: opts.minSegments } : {}),
     observers: [metrics, ...(audit ? [audit] : [])],
     log,
     serve: (state) => proxyConfigs.setPolicy(state),
   });
-  gate = policyGate;
+  served.gate = policyGate;
   policySource.onChange((state, fresh) => policyGate.offer(state, fresh));
 
   const grpcServer = createGrpcServer();
@@ -257,7 +198,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     decisions: counters,
     observations,
     ...(audit ? { audit } : {}),
-    status,
+    status: () => statusReport(served),
     drain: async (ms: number) => {
       log(`picoseg: draining ${streams.size} xDS streams over ${Math.round(ms / 1000)} s`);
       const drained = streams.drain(ms);
@@ -279,12 +220,4 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         audit?.close();
       })()),
   };
-}
-
-/** The connected proxies that announce a loopback admin address (PICOSEG_ADMIN): their counters can be read. */
-function announcedAdmins(configs: ProxyConfigs): ProxyEndpoint[] {
-  return configs.nodes().map(({ id, node, streams }) => {
-    const admin = node.metadata["PICOSEG_ADMIN"];
-    return { nodeId: id, workload: node.workload, streams, ...(typeof admin === "string" ? { admin } : {}) };
-  });
 }

@@ -11,6 +11,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { Workload } from "../../../api/workload.js";
 import { workloadName } from "../../../api/workload.js";
+import { type NodeInfo } from "../xds/node.js";
 
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =
@@ -237,4 +238,12 @@ export class DecisionCounters {
     }
     return out;
   }
+}
+
+/** The connected proxies that announce a loopback admin address (PICOSEG_ADMIN): their counters can be read. */
+export function announcedAdmins(nodes: ReadonlyArray<{ id: string; node: NodeInfo; streams: number[] }>): ProxyEndpoint[] {
+  return nodes.map(({ id, node, streams }) => {
+    const admin = node.metadata["PICOSEG_ADMIN"];
+    return { nodeId: id, workload: node.workload, streams, ...(typeof admin === "string" ? { admin } : {}) };
+  });
 }
