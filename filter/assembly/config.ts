@@ -53,7 +53,7 @@ export class Rule {
   notIpBlocks: Array<Cidr> = new Array<Cidr>();
   ports: Array<u32> = new Array<u32>(); // lo, hi pairs
   protocols: u32 = 0; // bit per protocol; 0 = any
-  /** How long after accept an undecided protocol may hold the first bytes (heldbytes.ts sniffExpired). */
+  /** How long after accept an undecided protocol may hold the first bytes (datapath.ts sniffExpired). */
   sniffTimeoutMs: u64 = DEFAULT_SNIFF_TIMEOUT_MS;
   tz: i32 = -1; // -1: no schedule
   windows: Array<i32> = new Array<i32>(); // start, end pairs in minutes of the local week
