@@ -7,10 +7,9 @@
 import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_POSTGRES, Rule } from "./config";
 import { Conn, F_WIRE } from "./connection";
-import {
-  WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, newWireState, noteMessage, resetLargest, wireFeed, wirePair, wireSkip, wireWant,
-} from "./wire/cursor";
+import { WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, noteMessage, resetLargest, wirePair, wireSkip, wireWant } from "./wire/cursor";
 import { KIND_POSTGRES } from "./wire/postgres";
+import { newWireState, wireFeed } from "./wire/protocols";
 
 /** Per-direction framing state, kept outside the managed heap (no refcounting). */
 @unmanaged

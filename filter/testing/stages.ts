@@ -9,9 +9,10 @@ import {
   admitRecord, leaseGranted, leaseWindowStart, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, strikeRecord,
 } from "../assembly/persource";
 import { sniff, sniffView } from "../assembly/sniff";
-import { WireState, newWireState, wirePair } from "../assembly/wire/cursor";
+import { WireState, wirePair } from "../assembly/wire/cursor";
 import { sniffKafka } from "../assembly/wire/kafka";
 import { mqttClientId, sniffMqtt } from "../assembly/wire/mqtt";
+import { newWireState } from "../assembly/wire/protocols";
 import { sniffAmqp, sniffNats } from "../assembly/wire/signatures";
 import { serverNameMatches, sniOffset, tlsServerName } from "../assembly/wire/tls";
 
