@@ -13,7 +13,7 @@ import { Conn, F_CLOSED, F_ENDED, connFind, connInsert, connNew, connRemove } fr
 import { onData } from "./datapath";
 import { readFacts } from "./facts";
 import { STOP, closeDownstream, nowMs } from "./hostcalls";
-import { learnCallDone, learnEnd, learnRootGone } from "./learning";
+import { learnCallDone, learnDrop, learnEnd, learnRootGone } from "./learning";
 import { NO_ROOT, PicosegRoot, createRoot, dropRootIfDone, rootAt, rootById } from "./root";
 import { tick } from "./tick";
 
@@ -95,6 +95,7 @@ export function proxy_on_delete(id: u32): void {
       root.unlink(c);
       dropRootIfDone(root as PicosegRoot);
     }
+    learnDrop(c.obs); // a stash learnEnd did not take (no close reported)
     connRemove(c);
     return;
   }
