@@ -2,8 +2,8 @@
 // Pure: the bytes come through a ByteView, and only those framing needs are asked for:
 // a lengthPrefixed length field's bytes, or (delimited) every byte, since a delimiter
 // can only be found by a scan. chunk framing reads none.
-// A new framing type: its FRAMING_* constant (config.ts) and line (ruleparse.ts), a branch in
-// frameAdvance below, and tests in test/filter/stages/framing.test.ts.
+// A new framing type: its FRAMING_* constant (config.ts) and line (configparse.ts parseRuleLine),
+// a branch in frameAdvance below, and tests in test/filter/stages/framing.test.ts.
 import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_POSTGRES, Rule } from "./config";
 import { Conn, F_WIRE } from "./connection";

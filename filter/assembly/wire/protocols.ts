@@ -2,7 +2,8 @@
 // kind, and the step of its kind once a header piece is whole. The one place that knows every
 // protocol, so that the cursor they share (cursor.ts) imports none of them. A new protocol
 // framing: its file beside these (a KIND_*, a start and a step over cursor.ts), a branch in
-// newWireState and wireFeed, its FRAMING_* (config.ts, KIND_* + 2) and `framing` line (ruleparse.ts).
+// newWireState and wireFeed, its FRAMING_* (config.ts, KIND_* + 2) and its `framing` line
+// (configparse.ts parseRuleLine).
 import { WireState, WIRE_HEADER_MAX, WIRE_MALFORMED, WIRE_OK, headerOf } from "./cursor";
 import { KIND_KAFKA, kafkaStart, kafkaStep } from "./kafka";
 import { KIND_MQTT, MQTT_EXTRA, mqttStart, mqttStep } from "./mqtt";
