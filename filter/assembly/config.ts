@@ -84,11 +84,11 @@ export class Rule {
   psMaxConnections: u64 = NONE;
   psMaxPorts: u64 = NONE;
   /**
-   * Per-source records live in a table of slots (sourcestore.ts): 4 × maxSources rounded up to
+   * Per-source records live in a table of slots (sharedrecords.ts): 4 × maxSources rounded up to
    * a power of two, at most 2^24. psSlotMask is its size - 1.
    */
   psSlotMask: u32 = DEFAULT_SOURCE_SLOTS - 1;
-  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sourcestore.ts fills it on first use). */
+  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sharedrecords.ts fills it on first use). */
   psKeyPrefix: ArrayBuffer = new ArrayBuffer(0);
   /** Schedule verdict cached by the root context on each tick. */
   inWindow: bool = true;

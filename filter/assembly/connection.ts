@@ -37,7 +37,7 @@ export class Conn {
   startMs: i64;
   frameIn: usize;   // FrameState, or WireState under F_WIRE, or 0
   frameOut: usize;
-  psKey: usize;     // the source's per-source place (sourcestore.ts keepSourcePlace; only with perSource maxBytes) or 0
+  psKey: usize;     // the source's per-source place (sharedrecords.ts keepSourcePlace; only with perSource maxBytes) or 0
   psKeyLen: u32;
   sni: usize;       // the ClientHello's server name: u32 length then bytes (heap), or 0; fills psKeyLen's padding
   lease: u64;       // per-source bytes reserved for this connection and not yet spent

@@ -39,7 +39,7 @@ import { ID_NONE, ID_READ, mqttClientId } from "./wire/mqtt";
 import { SNI_MALFORMED, SNI_MORE, SNI_RECORD_MAX, sniOffset, tlsServerName } from "./wire/tls";
 import { PicosegRoot, ruleIn } from "./root";
 import { P_UNDECIDED, SNIFF_LIMIT, sniffView } from "./sniff";
-import { perSourceReserve } from "./sourcestore";
+import { perSourceReserve } from "./sharedrecords";
 import { violated, violatedField } from "./verdict";
 
 /** The two directions' buffers, read from the host only as far as a step asks. */
