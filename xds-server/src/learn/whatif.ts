@@ -171,7 +171,7 @@ function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule 
   const cidr = (s: string): Cidr => {
     const p = parseCidr(s);
     if (!p.ok) throw new Error(`${segment} rule ${rule.name}: ${p.message}`);
-    return p.value;
+    return ipv4Mapped(p.value);
   };
   const bytes = (q: number | string | undefined): number | undefined => {
     if (q === undefined) return undefined;
@@ -231,15 +231,23 @@ export function principalMatches(pattern: string, principal: string): boolean {
   return principal === pattern;
 }
 
+/**
+ * An IPv4-mapped IPv6 address or block (`::ffff:a.b.c.d`, prefix ≥ 96) is the IPv4 address or
+ * block it maps, as the filter reads both (filter/CONFIG.md): `::ffff:10.0.0.0/104` is 10.0.0.0/8.
+ */
+function ipv4Mapped(c: Cidr): Cidr {
+  if (c.family === 6 && c.prefix >= 96 && c.bytes.slice(0, 10).every((b) => b === 0) && c.bytes[10] === 0xff && c.bytes[11] === 0xff) {
+    return { ...c, family: 4, bytes: c.bytes.slice(12), prefix: c.prefix - 96 };
+  }
+  return c;
+}
+
+/** `block` has gone through ipv4Mapped (compileRule). */
 function contains(block: Cidr, ip: string): boolean {
   if (ip === "") return false;
   const parsed = parseCidr(ip);
   if (!parsed.ok) return false;
-  let a = parsed.value;
-  // An IPv4-mapped IPv6 source is the IPv4 address it maps (as the filter reads it).
-  if (a.family === 6 && a.bytes.slice(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff) {
-    a = { ...a, family: 4, bytes: a.bytes.slice(12), prefix: 32 };
-  }
+  const a = ipv4Mapped(parsed.value);
   if (a.family !== block.family) return false;
   for (let bit = 0; bit < block.prefix; bit++) {
     const i = bit >> 3;
