@@ -217,9 +217,12 @@ function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule 
 
 function fromMatches(r: CompiledRule, c: ObservedConns): boolean {
   if (r.principals.length > 0 && !r.principals.some((p) => principalMatches(p, c.principal))) return false;
-  if (r.ipBlocks.length > 0 && !r.ipBlocks.some((b) => contains(b, c.ip))) return false;
-  if (r.notIpBlocks.length > 0 && (c.ip === "" || r.notIpBlocks.some((b) => contains(b, c.ip)))) return false;
-  return true;
+  if (r.ipBlocks.length === 0 && r.notIpBlocks.length === 0) return true;
+  // A source that is unknown or does not parse matches no rule that names blocks (the filter fails closed).
+  const source = sourceAddress(c.ip);
+  if (source === null) return false;
+  if (r.ipBlocks.length > 0 && !r.ipBlocks.some((b) => contains(b, source))) return false;
+  return !r.notIpBlocks.some((b) => contains(b, source));
 }
 
 /** As the filter: exact, `prefix*`, `*suffix`, or `*` (any peer that has a principal). */
@@ -242,12 +245,15 @@ function ipv4Mapped(c: Cidr): Cidr {
   return c;
 }
 
-/** `block` has gone through ipv4Mapped (compileRule). */
-function contains(block: Cidr, ip: string): boolean {
-  if (ip === "") return false;
+/** The observed source IP ("" when unknown) as an address, IPv4-mapped ones as IPv4; null when unknown or malformed. */
+function sourceAddress(ip: string): Cidr | null {
+  if (ip === "") return null;
   const parsed = parseCidr(ip);
-  if (!parsed.ok) return false;
-  const a = ipv4Mapped(parsed.value);
+  return parsed.ok ? ipv4Mapped(parsed.value) : null;
+}
+
+/** Both have gone through ipv4Mapped (`block` in compileRule). */
+function contains(block: Cidr, a: Cidr): boolean {
   if (a.family !== block.family) return false;
   for (let bit = 0; bit < block.prefix; bit++) {
     const i = bit >> 3;
