@@ -12,8 +12,9 @@ import { R_NO_CONFIG, R_PROTOCOL, R_QUARANTINED, R_SCHEDULE, R_SOURCE } from "./
 import { PicosegRoot } from "./root";
 import { select, selectedRule, selectOptimistic } from "./rules";
 import { ruleInWindow } from "./schedule";
-import { isQuarantined } from "./quarantine";
-import { SOURCE_PLACE_BYTES, chosenSlot, evicted, keepSourcePlace, perSourceAdmit, sourceSlots } from "./sourcestore";
+import {
+  SOURCE_PLACE_BYTES, chosenSlot, evicted, isQuarantined, keepSourcePlace, perSourceAdmit, sourceSlots,
+} from "./sharedrecords";
 import { logAdmitted, refused, violated } from "./verdict";
 
 /**

@@ -53,7 +53,7 @@ export class Rule {
   notIpBlocks: Array<Cidr> = new Array<Cidr>();
   ports: Array<u32> = new Array<u32>(); // lo, hi pairs
   protocols: u32 = 0; // bit per protocol; 0 = any
-  /** How long after accept an undecided protocol may hold the first bytes (heldbytes.ts sniffExpired). */
+  /** How long after accept an undecided protocol may hold the first bytes (datapath.ts sniffExpired). */
   sniffTimeoutMs: u64 = DEFAULT_SNIFF_TIMEOUT_MS;
   tz: i32 = -1; // -1: no schedule
   windows: Array<i32> = new Array<i32>(); // start, end pairs in minutes of the local week
@@ -84,11 +84,11 @@ export class Rule {
   psMaxConnections: u64 = NONE;
   psMaxPorts: u64 = NONE;
   /**
-   * Per-source records live in a table of slots (sourcestore.ts): 4 × maxSources rounded up to
+   * Per-source records live in a table of slots (sharedrecords.ts): 4 × maxSources rounded up to
    * a power of two, at most 2^24. psSlotMask is its size - 1.
    */
   psSlotMask: u32 = DEFAULT_SOURCE_SLOTS - 1;
-  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sourcestore.ts fills it on first use). */
+  /** UTF-8 of "picoseg/ps/SEGMENT/RULE/#", the keys' common start (sharedrecords.ts fills it on first use). */
   psKeyPrefix: ArrayBuffer = new ArrayBuffer(0);
   /** Schedule verdict cached by the root context on each tick. */
   inWindow: bool = true;

@@ -1,9 +1,16 @@
 // Parser of the configuration string (filter/CONFIG.md, schema version 1) into a Config.
-// Works on the raw bytes line by line; any error rejects the whole string. Segment, tz
-// and rule lines are read here; a rule's attribute lines in ruleparse.ts.
-import { Config, FRAMING_MQTT, NONE, Rule, Segment, Tz } from "./config";
-import { clearNumberError, markNumberError, numbersOk, tokCount, tokenize, tokI64, tokIs, tokSource, tokStr, tokU64 } from "./configtokens";
-import { parseRuleLine } from "./ruleparse";
+// Works on the raw bytes line by line; any error rejects the whole string. In reading order:
+// the top-level lines (parseConfig: header, generation, observe, tz, segment, quarantine,
+// rule, end), a rule's attribute lines (parseRuleLine: principal, ip, port, protocol,
+// schedule, limits, framing, perSource), then the tokenizer both read their tokens with.
+// A new rule attribute or framing type: its Rule field (or FRAMING_* constant) in config.ts,
+// its line in parseRuleLine, filter/CONFIG.md.
+import { Cidr, hexVal, parseCidr } from "./cidr";
+import {
+  Config, FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_MQTT, FRAMING_POSTGRES, NONE, Rule,
+  Segment, Tz, sourceSlots,
+} from "./config";
+import { protocolByName } from "./sniff";
 
 var nextConfigId: u32 = 1;
 
@@ -137,4 +144,224 @@ export function parseConfig(ptr: usize, len: usize): Config {
   }
   cfg.valid = true;
   return cfg;
+}
+
+// ---- a rule's attribute lines ----
+
+/** One rule attribute line; returns an error message or "". */
+function parseRuleLine(r: Rule): string {
+  if (tokIs(0, "principal")) {
+    if (tokCount() != 2) return "principal: PATTERN";
+    r.principals.push(tokStr(1));
+  } else if (tokIs(0, "ip") || tokIs(0, "notip")) {
+    if (tokCount() != 2) return "ip: ADDR/LEN";
+    let c = parseCidr(tokPtr(1), tokLen(1));
+    if (c === null) return "ip: malformed block";
+    if (tokIs(0, "ip")) r.ipBlocks.push(c as Cidr);
+    else r.notIpBlocks.push(c as Cidr);
+  } else if (tokIs(0, "serverName")) {
+    if (tokCount() != 2) return "serverName: PATTERN";
+    r.serverNames.push(tokStr(1));
+  } else if (tokIs(0, "mqttClientId")) {
+    if (tokCount() != 2) return "mqttClientId: PATTERN";
+    r.mqttClientIds.push(tokStr(1));
+    r.frames = true;
+  } else if (tokIs(0, "port")) {
+    if (tokCount() != 3) return "port: LO HI";
+    let lo = tokU64(1);
+    let hi = tokU64(2);
+    if (!numbersOk() || lo > 65535 || hi > 65535 || lo > hi) return "port: bad range";
+    r.ports.push(<u32>lo);
+    r.ports.push(<u32>hi);
+  } else if (tokIs(0, "protocol")) {
+    if (tokCount() != 2) return "protocol: NAME";
+    let p = protocolByName(tokStr(1));
+    if (p < 0) return "protocol: unknown name";
+    r.protocols |= (<u32>1) << <u32>p;
+  } else if (tokIs(0, "sniffTimeoutMs")) {
+    if (tokCount() != 2) return "sniffTimeoutMs: N";
+    let ms = tokU64(1);
+    if (!numbersOk()) return "sniffTimeoutMs: bad number";
+    r.sniffTimeoutMs = ms;
+  } else if (tokIs(0, "schedule")) {
+    if (tokCount() != 2) return "schedule: TZID";
+    let id = tokU64(1);
+    if (!numbersOk() || id > 1023) return "schedule: bad tz id";
+    r.tz = <i32>id;
+  } else if (tokIs(0, "window")) {
+    if (tokCount() != 3) return "window: START END";
+    let s = tokU64(1);
+    let e = tokU64(2);
+    if (!numbersOk() || s >= 10080 || e <= s || e > s + 10080) return "window: out of range";
+    r.windows.push(<i32>s);
+    r.windows.push(<i32>e);
+  } else if (tokIs(0, "maxBytesIn") || tokIs(0, "maxBytesOut") || tokIs(0, "maxMessageBytes") || tokIs(0, "maxDurationSeconds") ||
+    tokIs(0, "maxPublishBytes")) {
+    if (tokCount() != 2) return tokStr(0) + ": N";
+    let limit = tokU64(1);
+    if (tokIs(0, "maxBytesIn")) r.maxBytesIn = limit;
+    else if (tokIs(0, "maxBytesOut")) r.maxBytesOut = limit;
+    else if (tokIs(0, "maxDurationSeconds")) r.maxDurationS = limit;
+    else {
+      // Both are read under the rule's framing: a connection under this rule is framed.
+      if (tokIs(0, "maxMessageBytes")) r.maxMessageBytes = limit;
+      else r.maxPublishBytes = limit;
+      r.frames = true;
+    }
+  } else if (tokIs(0, "framing")) {
+    if (tokCount() < 2) return "framing: TYPE ...";
+    if (tokIs(1, "chunk")) {
+      if (tokCount() != 2) return "framing chunk: no arguments";
+      r.framing = FRAMING_CHUNK;
+    } else if (tokIs(1, "lengthPrefixed")) {
+      if (tokCount() != 6) return "framing lengthPrefixed: OFFSET WIDTH ENDIAN ADJUSTMENT";
+      r.lpOffset = tokU64(2);
+      let w = tokU64(3);
+      if (w != 1 && w != 2 && w != 4 && w != 8) return "framing: width must be 1, 2, 4 or 8";
+      r.lpWidth = <u32>w;
+      if (tokIs(4, "big")) r.lpBig = true;
+      else if (tokIs(4, "little")) r.lpBig = false;
+      else return "framing: endian must be big or little";
+      r.lpAdjustment = tokI64(5);
+      r.framing = FRAMING_LENGTH_PREFIXED;
+    } else if (tokIs(1, "delimited")) {
+      if (tokCount() != 3) return "framing delimited: HEX";
+      let n = <i32>tokLen(2);
+      if (n < 2 || n > 8 || n % 2 != 0) return "framing: delimiter must be 1-4 bytes in hex";
+      let v: u32 = 0;
+      for (let k = 0; k < n; k++) {
+        let h = hexVal(<u32>load<u8>(tokPtr(2) + k));
+        if (h < 0) return "framing: delimiter must be hex";
+        v = (v << 4) | <u32>h;
+      }
+      r.delimiter = v;
+      r.delimiterLen = <u32>(n / 2);
+      r.framing = FRAMING_DELIMITED;
+    } else if (tokIs(1, "postgres") || tokIs(1, "mqtt") || tokIs(1, "kafka")) {
+      if (tokCount() != 2) return "framing: postgres, mqtt and kafka take no arguments";
+      r.framing = tokIs(1, "postgres") ? FRAMING_POSTGRES : tokIs(1, "mqtt") ? FRAMING_MQTT : FRAMING_KAFKA;
+    } else return "framing: unknown type";
+  } else if (tokIs(0, "perSource")) {
+    if (tokCount() != 5 && tokCount() != 6) return "perSource: WINDOW_S MAXBYTES MAXCONNS MAXPORTS [MAXSOURCES]";
+    if (tokCount() == 6) {
+      let sources = tokU64(5);
+      if (sources == 0) return "perSource: MAXSOURCES must be positive";
+      r.psSlotMask = sourceSlots(sources) - 1;
+    }
+    r.psWindowS = tokU64(1);
+    if (r.psWindowS == 0) return "perSource: window must be positive";
+    r.psMaxBytes = tokLimit(2);
+    r.psMaxConnections = tokLimit(3);
+    r.psMaxPorts = tokLimit(4);
+    r.hasPerSource = true;
+  } else {
+    return "unknown keyword";
+  }
+  return "";
+}
+
+// ---- the tokenizer: one line at a time, tokens separated by spaces, numbers checked as they
+// are read (numbersOk() reports the first bad one of a line) ----
+
+const MAX_NUMBER: u64 = 9007199254740992; // 2^53
+
+var tokStart = new Array<i32>(16);
+var tokEnd = new Array<i32>(16);
+var ntok: i32 = 0;
+var base: usize = 0;
+
+function tokenize(lineStart: i32, lineEnd: i32): void {
+  ntok = 0;
+  let i = lineStart;
+  while (i < lineEnd) {
+    while (i < lineEnd && load<u8>(base + i) == 32) i++;
+    if (i >= lineEnd) break;
+    let s = i;
+    while (i < lineEnd && load<u8>(base + i) != 32) i++;
+    if (ntok >= tokStart.length) {
+      tokStart.push(0);
+      tokEnd.push(0);
+    }
+    tokStart[ntok] = s;
+    tokEnd[ntok] = i;
+    ntok++;
+  }
+}
+
+function tokLen(i: i32): usize {
+  return <usize>(tokEnd[i] - tokStart[i]);
+}
+
+function tokIs(i: i32, s: string): bool {
+  let n = tokEnd[i] - tokStart[i];
+  if (n != s.length) return false;
+  for (let k = 0; k < n; k++) if (<i32>load<u8>(base + tokStart[i] + k) != s.charCodeAt(k)) return false;
+  return true;
+}
+
+function tokStr(i: i32): string {
+  return String.UTF8.decodeUnsafe(base + tokStart[i], tokLen(i));
+}
+
+var numOk: bool = true;
+
+/** Unsigned decimal, at most 2^53; sets numOk=false on error. */
+function tokU64(i: i32): u64 {
+  let n = tokLen(i);
+  if (n == 0 || n > 16) { numOk = false; return 0; }
+  let v: u64 = 0;
+  for (let k: usize = 0; k < n; k++) {
+    let c = <u64>load<u8>(base + tokStart[i] + k);
+    if (c < 48 || c > 57) { numOk = false; return 0; }
+    v = v * 10 + (c - 48);
+  }
+  if (v > MAX_NUMBER) { numOk = false; return 0; }
+  return v;
+}
+
+/** Optionally negative decimal. */
+function tokI64(i: i32): i64 {
+  let n = tokLen(i);
+  if (n >= 2 && load<u8>(base + tokStart[i]) == 45) {
+    tokStart[i]++;
+    let v = tokU64(i);
+    tokStart[i]--;
+    return -<i64>v;
+  }
+  return <i64>tokU64(i);
+}
+
+/** A limit or `-`. */
+function tokLimit(i: i32): u64 {
+  if (tokIs(i, "-")) return NONE;
+  return tokU64(i);
+}
+
+/** Starts reading the configuration at `ptr`. */
+function tokSource(ptr: usize): void {
+  base = ptr;
+}
+
+/** Tokens on the line last tokenized. */
+function tokCount(): i32 {
+  return ntok;
+}
+
+/** Address of token i's bytes. */
+function tokPtr(i: i32): usize {
+  return base + tokStart[i];
+}
+
+/** Starts a line with no number error. */
+function clearNumberError(): void {
+  numOk = true;
+}
+
+function numbersOk(): bool {
+  return numOk;
+}
+
+/** A number the caller found out of its range. */
+function markNumberError(): void {
+  numOk = false;
 }

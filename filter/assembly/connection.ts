@@ -1,5 +1,5 @@
-// Per-connection state and the registry of live connections.
-import { learnDrop } from "./learning";
+// Per-connection state and the registry of live connections. Imports nothing: every stage
+// reads a Conn, and what other modules hang on one (learning mode's stash) is theirs to free.
 // Connections live outside the managed heap: no refcounting on the hot path,
 // no cycle buffer to grow, a fixed ~170 bytes each. The registry is an
 // intrusive hash table (the chain link is in the connection), so adding a
@@ -37,7 +37,7 @@ export class Conn {
   startMs: i64;
   frameIn: usize;   // FrameState, or WireState under F_WIRE, or 0
   frameOut: usize;
-  psKey: usize;     // the source's per-source place (sourcestore.ts keepSourcePlace; only with perSource maxBytes) or 0
+  psKey: usize;     // the source's per-source place (sharedrecords.ts keepSourcePlace; only with perSource maxBytes) or 0
   psKeyLen: u32;
   sni: usize;       // the ClientHello's server name: u32 length then bytes (heap), or 0; fills psKeyLen's padding
   lease: u64;       // per-source bytes reserved for this connection and not yet spent
@@ -92,7 +92,10 @@ export function connInsert(c: Conn): void {
   count++;
 }
 
-/** Unlinks from the registry (the root list is the caller's) and frees the connection. */
+/**
+ * Unlinks from the registry (the root list is the caller's) and frees the connection with its
+ * framing states, server name and per-source place; learning mode's stash (c.obs) is the caller's.
+ */
 export function connRemove(c: Conn): void {
   let b = hash(c.id);
   let p = unchecked(buckets[b]);
@@ -112,7 +115,6 @@ export function connRemove(c: Conn): void {
   if (c.frameOut != 0) heap.free(c.frameOut);
   if (c.sni != 0) heap.free(c.sni);
   if (c.psKey != 0) heap.free(c.psKey);
-  learnDrop(c.obs);
   heap.free(self);
 }
 

@@ -1,18 +1,33 @@
-// The data path: one read of one direction, judged as named steps in this order:
-//   admission (if still undecided) → sniff → budget → framing → per-source.
+// The data path: one read of one direction (proxy_on_downstream_data / proxy_on_upstream_data),
+// and the bytes it holds back while undecided. onData() judges a read in these steps, in order:
+//   1. admission  only while undecided (admission.ts): data that comes before
+//                 proxy_on_new_connection runs it first; a pending connection is decided at the
+//                 client's first bytes, after its ClientHello's server name (readServerName, for
+//                 rules with serverNames); server bytes before then are held uncounted (pendingUpstream)
+//   2. sniff      the protocol of the first direction to speak (sniffStep); HOLD until decided
+//   3. budget     maxBytesIn / maxBytesOut over the read's new bytes (budgetStep)
+//   4. framing    message sizes under the rule's framing (framingStep; wireStep for postgres, mqtt, kafka)
+//   5. per-source the source's bytes across connections and workers (perSourceStep)
 // Each step answers PASS, HOLD or a violation's reason, which onData() turns into a verdict
 // (verdict.ts: closed, or in audit mode logged and the read goes on); a read is forwarded
 // (CONTINUE) only when every step let it through. The steps read the buffer only through a
 // ByteView (the few bytes sniffing and framing need); budgets use sizes.
+// Held bytes are let go at the end of this file, in the connection's context (from the data
+// path or the tick): the server bytes held while admission waited (releaseHeldOut), and a
+// protocol still undecided at the sniff deadline (sniffExpired).
 // A new per-read check: a step function here, called from onData() in its place.
 import { ByteView, newByteView } from "./byteview";
-import { Rule } from "./config";
+import { Config, Rule } from "./config";
 import {
-  Conn, F_CLOSED, F_DECIDED, F_MQTT_ID_SEEN, F_PENDING, F_PENDING_SNI, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP, F_WIRE,
+  Conn, F_CLOSED, F_DECIDED, F_ENDED, F_MQTT_ID_SEEN, F_PENDING, F_PENDING_SNI, F_SNIFF_LATE, F_SNIFF_SET, F_SNIFF_UP, F_WIRE,
 } from "./connection";
+import { wouldLog } from "./decisionlog";
 import { principal, readFacts } from "./facts";
 import { FrameState, frameAdvance, resetFrame, stopWireFraming, wireFrame } from "./framing";
-import { BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, STOP, fillFromHost, forgetFetched, nowMs, releaseToHost } from "./hostcalls";
+import {
+  BUF_DOWNSTREAM, BUF_UPSTREAM, CONTINUE, LOG_ERROR, NUDGE_BROKEN, STOP, closeDownstream, continueDownstream, fillFromHost,
+  forgetFetched, hostLog, nowMs, nudgeUpstream, releaseToHost,
+} from "./hostcalls";
 import { learnMessages, learnRead } from "./learning";
 import { Metrics } from "./metrics";
 import { decide, newConnection } from "./admission";
@@ -23,10 +38,9 @@ import { WireState, WIRE_MALFORMED, WIRE_OK, WIRE_PUBLISH_TOO_BIG, largestMessag
 import { ID_NONE, ID_READ, mqttClientId } from "./wire/mqtt";
 import { SNI_MALFORMED, SNI_MORE, SNI_RECORD_MAX, sniOffset, tlsServerName } from "./wire/tls";
 import { PicosegRoot, ruleIn } from "./root";
-import { P_UNDECIDED, sniffView } from "./sniff";
-import { perSourceReserve } from "./sourcestore";
+import { P_UNDECIDED, SNIFF_LIMIT, sniffView } from "./sniff";
+import { perSourceReserve } from "./sharedrecords";
 import { violated, violatedField } from "./verdict";
-import { releaseHeldOut } from "./heldbytes";
 
 /** The two directions' buffers, read from the host only as far as a step asks. */
 const clientBytes: ByteView = newByteView(fillFromHost, releaseToHost, <usize>BUF_DOWNSTREAM);
@@ -63,7 +77,7 @@ function metricsOf(rootRef: usize): Metrics {
   return changetype<PicosegRoot>(rootRef).metrics;
 }
 
-export function bytesOf(upstream: bool): ByteView {
+function bytesOf(upstream: bool): ByteView {
   return upstream ? serverBytes : clientBytes;
 }
 
@@ -233,4 +247,69 @@ function pendingUpstream(c: Conn, size: u32, end: bool): u32 {
     if (proto != P_UNDECIDED) c.protocol = proto;
   }
   return STOP;
+}
+
+// ---- held bytes, let go ----
+
+/**
+ * Held server bytes are released by pushing Envoy's upstream read buffer past its high watermark
+ * (the cluster's per_connection_buffer_limit_bytes, 1 MiB by default) and draining it again
+ * (hostcalls.ts nudgeUpstream). A first nudge just past 1 MiB; while the bytes have not come back,
+ * each tick tries again four times larger, up to NUDGE_TRIES attempts (past 16 MiB). After that the
+ * bytes stay held until the server sends more or closes: never forwarded undecided or uncounted.
+ */
+const NUDGE_FIRST: u32 = 1048577;
+const NUDGE_TRIES: u32 = 3;
+
+/**
+ * After admission, in the connection's context: asks Envoy to deliver the server bytes held while
+ * admission waited (see NUDGE_FIRST). A host that refuses leaves them held (they come with the
+ * server's next bytes, judged then); one that took the filler but would not drain it again has a
+ * corrupted stream, which is closed (logged at error: no policy decision, audit mode included).
+ */
+export function releaseHeldOut(c: Conn): void {
+  if (c.waitingOut == 0 || (c.flags & (F_CLOSED | F_ENDED | F_PENDING)) != 0) return;
+  if (c.nudges >= NUDGE_TRIES) return;
+  let fill: u32 = NUDGE_FIRST;
+  for (let i: u32 = 0; i < c.nudges; i++) fill = (fill - 1) * 4 + 1;
+  c.nudges++;
+  if (nudgeUpstream(fill) == NUDGE_BROKEN) {
+    c.flags |= F_CLOSED;
+    closeDownstream();
+    if (wouldLog(LOG_ERROR)) {
+      hostLog(LOG_ERROR, "picoseg: the host refused to restore a held server buffer; closing connection " + c.id.toString());
+    }
+  }
+}
+
+/**
+ * The sniff deadline passed with the first direction's protocol still undecided (say a client
+ * that sent one byte and waits for an answer). In c's context, from the tick: the protocol is
+ * decided on the bytes held now, as at end of stream. Admitted client bytes are judged by
+ * onData() (budget, framing, perSource) and handed to the next filter (proxy_continue_stream);
+ * admitted server bytes are released the way bytes held while pending are (releaseHeldOut),
+ * and onData() judges them when Envoy delivers them again.
+ */
+export function sniffExpired(root: PicosegRoot, c: Conn, cfg: Config, rule: Rule): void {
+  c.flags |= F_SNIFF_LATE;
+  forgetFetched();
+  let upstream = (c.flags & F_SNIFF_UP) != 0;
+  let view = bytesOf(upstream);
+  let size: u32 = 0;
+  if (view.fill(view, 0, SNIFF_LIMIT)) {
+    size = <u32>view.len; // < SNIFF_LIMIT: a full prefix would have been decided
+    view.release(view);
+  }
+  if (!upstream) {
+    if (onData(changetype<usize>(root), c, size, false, false) == CONTINUE) continueDownstream();
+    return;
+  }
+  c.protocol = sniffView(view, size, true, true);
+  if ((rule.protocols & ((<u32>1) << <u32>c.protocol)) == 0) {
+    if (violated(root.metrics, c, R_PROTOCOL, cfg)) return;
+  }
+  if (size > 0) {
+    c.waitingOut = size;
+    releaseHeldOut(c);
+  }
 }

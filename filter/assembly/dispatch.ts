@@ -3,8 +3,8 @@
 // maps context ids to picoseg's root contexts and connections; the stages never see an id
 // they have to look up. picoseg dispatches every callback itself (root contexts included):
 // the SDK's dispatch logs every live context id on each new connection and aborts the VM
-// on an absent property; the SDK still provides the root context base class, the host-call
-// declarations and the allocator.
+// on an absent property; the SDK still provides the root context base class and the
+// host-call declarations (the allocator Envoy calls is picoseg's, hostcalls.ts).
 // A new callback: export it here, find its root (rootById) or connection (connFind), and call a
 // stage; an export the host may call but picoseg does not need stays a no-op here. Learning
 // mode's report call ends in proxy_on_grpc_receive (success) or proxy_on_grpc_close (failure).
@@ -13,7 +13,7 @@ import { Conn, F_CLOSED, F_ENDED, connFind, connInsert, connNew, connRemove } fr
 import { onData } from "./datapath";
 import { readFacts } from "./facts";
 import { STOP, closeDownstream, nowMs } from "./hostcalls";
-import { learnCallDone, learnEnd, learnRootGone } from "./learning";
+import { learnCallDone, learnDrop, learnEnd, learnRootGone } from "./learning";
 import { NO_ROOT, PicosegRoot, createRoot, dropRootIfDone, rootAt, rootById } from "./root";
 import { tick } from "./tick";
 
@@ -95,6 +95,7 @@ export function proxy_on_delete(id: u32): void {
       root.unlink(c);
       dropRootIfDone(root as PicosegRoot);
     }
+    learnDrop(c.obs); // a stash learnEnd did not take (no close reported)
     connRemove(c);
     return;
   }

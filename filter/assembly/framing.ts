@@ -2,15 +2,14 @@
 // Pure: the bytes come through a ByteView, and only those framing needs are asked for:
 // a lengthPrefixed length field's bytes, or (delimited) every byte, since a delimiter
 // can only be found by a scan. chunk framing reads none.
-// A new framing type: its FRAMING_* constant (config.ts) and line (ruleparse.ts), a branch in
-// frameAdvance below, and tests in test/filter/stages/framing.test.ts.
+// A new framing type: its FRAMING_* constant (config.ts) and line (configparse.ts parseRuleLine),
+// a branch in frameAdvance below, and tests in test/filter/stages/framing.test.ts.
 import { ByteView } from "./byteview";
 import { FRAMING_CHUNK, FRAMING_DELIMITED, FRAMING_KAFKA, FRAMING_LENGTH_PREFIXED, FRAMING_POSTGRES, Rule } from "./config";
 import { Conn, F_WIRE } from "./connection";
-import {
-  WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, newWireState, noteMessage, resetLargest, wireFeed, wirePair, wireSkip, wireWant,
-} from "./wire/cursor";
+import { WireState, WIRE_MALFORMED, WIRE_OK, freeWireState, noteMessage, resetLargest, wirePair, wireSkip, wireWant } from "./wire/cursor";
 import { KIND_POSTGRES } from "./wire/postgres";
+import { newWireState, wireFeed } from "./wire/protocols";
 
 /** Per-direction framing state, kept outside the managed heap (no refcounting). */
 @unmanaged

@@ -1,13 +1,15 @@
-// Thin, non-throwing wrappers over the proxy-wasm host calls.
-// The SDK's wrappers throw (and so abort the VM) on any non-Ok result, and its
-// get_property fails on an absent property; picoseg must never trap, so every
-// call here reports failure as a value.
+// The host boundary, both ways: the allocator Envoy calls to hand us every value it returns,
+// and thin, non-throwing wrappers over the proxy-wasm host calls that receive those values.
+// One module because they keep one rule together: a value the host allocated is released
+// (releaseHost) before the next host call, which is what lets the allocator serve it from
+// one scratch block. The SDK's wrappers throw (and so abort the VM) on any non-Ok result, and
+// its get_property fails on an absent property; picoseg must never trap, so every call here
+// reports failure as a value.
 import {
   proxy_log, proxy_get_property, proxy_get_buffer_bytes, proxy_get_current_time_nanoseconds,
   proxy_get_shared_data, proxy_set_shared_data, proxy_close_stream, proxy_set_effective_context,
   proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric, proxy_continue_stream,
 } from "@solo-io/proxy-runtime/imports";
-import { free } from "./alloc";
 import { ByteView } from "./byteview";
 
 // ABI 0.2.1; not declared by the SDK.
@@ -19,6 +21,35 @@ declare function proxy_get_log_level(levelPtr: usize): u32;
 // @ts-ignore: decorator
 @external("env", "proxy_set_buffer_bytes")
 declare function proxy_set_buffer_bytes(bufferType: u32, start: u32, length: u32, dataPtr: usize, dataSize: usize): u32;
+
+// ---- the allocator Envoy calls (`malloc`, exported by index.ts) for every value it returns:
+// properties, buffer bytes, shared data. Small requests reuse one scratch block, so the data
+// path allocates nothing ----
+
+const SCRATCH_SIZE: usize = 4096;
+const MAX_ALLOC: usize = 1 << 29; // larger requests fail (0) rather than abort the VM
+
+const scratch: usize = heap.alloc(SCRATCH_SIZE);
+var scratchBusy: bool = false;
+
+export function malloc(size: i32): usize {
+  if (size < 0 || <usize>size > MAX_ALLOC) return 0;
+  if (<usize>size <= SCRATCH_SIZE && !scratchBusy) {
+    scratchBusy = true;
+    return scratch;
+  }
+  return heap.alloc(<usize>size);
+}
+
+export function free(ptr: usize): void {
+  if (ptr == scratch) {
+    scratchBusy = false;
+    return;
+  }
+  if (ptr != 0) heap.free(ptr);
+}
+
+// ---- the host calls ----
 
 export const OK: u32 = 0;
 export const CAS_MISMATCH: u32 = 8;

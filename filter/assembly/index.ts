@@ -1,3 +1,3 @@
-// The module's entry: the allocator Envoy calls and the proxy-wasm callbacks (dispatch.ts).
-export { malloc, free } from "./alloc";
+// The module's entry: the allocator Envoy calls (hostcalls.ts) and the proxy-wasm callbacks (dispatch.ts).
+export { malloc, free } from "./hostcalls";
 export * from "./dispatch";

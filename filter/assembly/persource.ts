@@ -1,10 +1,11 @@
 // Per-source budgets and quarantine: the records kept in the host's shared data, and how
 // each event changes them. Pure: every function reads the current record (ptr, len; empty
-// when absent) and writes the next one into `record`/`recordLen`; sourcestore.ts does the
+// when absent) and writes the next one into `record`/`recordLen`; sharedrecords.ts does the
 // shared-data CAS around them. Windows are fixed: they start at a source's first use and
 // reset once `window` has passed.
-// A new per-source limit: its Rule field (config.ts) and line (ruleparse.ts), a check in admitRecord or
-// reserveRecord, a reason in reasons.ts, tests in test/filter/stages/persource.test.ts.
+// A new per-source limit: its Rule field (config.ts) and line (configparse.ts parseRuleLine), a
+// check in admitRecord or reserveRecord, a reason in reasons.ts, tests in
+// test/filter/stages/persource.test.ts.
 import { NONE, Rule, Segment } from "./config";
 import { R_SOURCE_BYTES, R_SOURCE_CONNECTIONS, R_SOURCE_PORTS } from "./reasons";
 

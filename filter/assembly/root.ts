@@ -10,7 +10,7 @@ import { readPluginName } from "./facts";
 import { BUF_PLUGIN_CONFIG, LOG_ERROR, hostGetBuffer, hostLen, hostLog, hostPtr, lastClockMs, releaseHost, setTickPeriod } from "./hostcalls";
 import { learnConfigure } from "./learning";
 import { Metrics } from "./metrics";
-import { perSourceRelease } from "./sourcestore";
+import { perSourceRelease } from "./sharedrecords";
 
 const TICK_MS: u32 = 500;
 /** Conn.root of a connection created under no known root context: it fails closed. */

@@ -12,7 +12,7 @@ import { CONTINUE, nowMs, setEffectiveContext } from "./hostcalls";
 import { learnTick } from "./learning";
 import { decide } from "./admission";
 import { refreshLogLevel } from "./decisionlog";
-import { releaseHeldOut, sniffExpired } from "./heldbytes";
+import { releaseHeldOut, sniffExpired } from "./datapath";
 import { secondsToMs } from "./persource";
 import { R_DURATION, R_REVOKED, R_SCHEDULE } from "./reasons";
 import { PicosegRoot, newestByPlugin, ruleIn } from "./root";

@@ -12,7 +12,7 @@ import { Metrics } from "./metrics";
 import { isStrike } from "./reasons";
 import { firstFromRule } from "./rules";
 import { protocolName } from "./sniff";
-import { addStrike } from "./quarantine";
+import { addStrike } from "./sharedrecords";
 
 /**
  * A violation (or, in audit mode, a would-be violation) by connection c, whose context is

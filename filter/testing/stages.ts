@@ -1,17 +1,25 @@
 // Test-only AssemblyScript entry: the filter's pure stages (framing, sniffing, per-source
-// records, and the protocol framings of assembly/wire/) exported over plain memory, without the host. Built by
-// test/filter/stages/stages-wasm.ts into .tmp/filter-stages/; never part of the filter.
+// records, and the protocol framings of assembly/wire/) exported over plain memory, without the
+// host; and what the server decides too (CIDR matching, schedules, rule selection, reason
+// strings), for the shared vectors of test/vectors/. Built by test/filter/stages/stages-wasm.ts
+// into .tmp/filter-stages/; never part of the filter.
 import { ByteView, newByteView } from "../assembly/byteview";
+import { Cidr, addrHi, addrLo, addrV4, parseCidr, parseSocketAddress } from "../assembly/cidr";
 import { Config } from "../assembly/config";
 import { parseConfig } from "../assembly/configparse";
+import { destPort, principal, sniLen, sniPtr, sourceHi, sourceLo, sourceOk, sourceV4 } from "../assembly/facts";
 import { FrameState, frameAdvance, newFrameState, wireFrame } from "../assembly/framing";
 import {
   admitRecord, leaseGranted, leaseWindowStart, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, strikeRecord,
 } from "../assembly/persource";
+import { REASONS, REASON_COUNT } from "../assembly/reasons";
+import { select, selectedRule } from "../assembly/rules";
+import { ruleInWindow } from "../assembly/schedule";
 import { sniff, sniffView } from "../assembly/sniff";
-import { WireState, newWireState, wirePair } from "../assembly/wire/cursor";
+import { WireState, wirePair } from "../assembly/wire/cursor";
 import { sniffKafka } from "../assembly/wire/kafka";
 import { mqttClientId, sniffMqtt } from "../assembly/wire/mqtt";
+import { newWireState } from "../assembly/wire/protocols";
 import { sniffAmqp, sniffNats } from "../assembly/wire/signatures";
 import { serverNameMatches, sniOffset, tlsServerName } from "../assembly/wire/tls";
 
@@ -152,4 +160,57 @@ export function sniAt(): usize { return sniOffset; }
 
 export function nameMatches(pat: usize, patLen: usize, name: usize, nameLen: usize): bool {
   return serverNameMatches(String.UTF8.decodeUnsafe(pat, patLen), name, nameLen);
+}
+
+// ---- what the server decides too (test/vectors/twins.json) ----
+
+/**
+ * Envoy's `source.address` at [addr, addr+addrLen) against the `ip` block at [block, block+blockLen):
+ * 1 inside, 0 outside; -1 when the block does not parse, -2 when the address does not.
+ */
+export function cidrContains(block: usize, blockLen: usize, addr: usize, addrLen: usize): i32 {
+  let c = parseCidr(block, blockLen);
+  if (c === null) return -1;
+  if (!parseSocketAddress(addr, addrLen)) return -2;
+  return (c as Cidr).contains(addrV4, addrHi, addrLo) ? 1 : 0;
+}
+
+/** Whether the schedule of rule `rule` of the loaded configuration admits Unix millisecond `ms`. */
+export function scheduleAdmits(rule: i32, ms: i64): bool {
+  let cfg = config as Config;
+  return ruleInWindow(cfg, cfg.rules[rule], ms);
+}
+
+/**
+ * Rule selection (rules.ts select) over the loaded configuration for a connection whose facts are
+ * set here as readFacts() sets them from Envoy's properties: `source.address` (empty: absent), the
+ * mTLS peer principal (empty: none), `destination.port` (-1: unknown); no TLS server name. The
+ * governing rule's index, or -1 - the reason (REASONS) when none governs.
+ */
+export function selectRule(source: usize, sourceLen: usize, peer: usize, peerLen: usize, port: i32): i32 {
+  sourceOk = sourceLen > 0 && parseSocketAddress(source, sourceLen);
+  sourceV4 = addrV4;
+  sourceHi = addrHi;
+  sourceLo = addrLo;
+  principal = String.UTF8.decodeUnsafe(peer, peerLen);
+  destPort = port;
+  sniPtr = 0;
+  sniLen = 0;
+  let reason = select(config as Config);
+  return reason < 0 ? selectedRule : -1 - reason;
+}
+
+/** The number of reasons, -1 when REASONS and REASON_COUNT disagree. */
+export function reasonCount(): i32 {
+  return REASONS.length == REASON_COUNT ? REASON_COUNT : -1;
+}
+
+/** REASONS[i] in fresh memory: its UTF-8 length (u32), then its bytes. */
+export function reasonText(i: i32): usize {
+  let s = REASONS[i];
+  let n = <usize>String.UTF8.byteLength(s);
+  let p = heap.alloc(4 + n);
+  store<u32>(p, <u32>n);
+  String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, p + 4);
+  return p;
 }

@@ -1,12 +1,13 @@
 // A framing cursor over one direction of a stream: header bytes are gathered (they may be
 // split across reads in any way) and judged by the protocol's step function; payload bytes
-// are only counted, never read. Pure functions over this state and the header bytes given:
-// framing.ts wireFrame feeds them from a read's ByteView, asking for header bytes only.
-import { KIND_KAFKA, kafkaStart, kafkaStep } from "./kafka";
-import { KIND_MQTT, MQTT_EXTRA, mqttStart, mqttStep } from "./mqtt";
-import { KIND_POSTGRES, postgresStart, postgresStep } from "./postgres";
+// are only counted, never read. The shared base of the protocol framings: the state, the
+// moves every protocol's step makes on it, and the largest message length learnt. Imports
+// no protocol: postgres.ts, mqtt.ts and kafka.ts build on it, and protocols.ts (which knows
+// them all) creates a state and runs the step of its kind. Pure functions over this state and
+// the header bytes given: framing.ts wireFrame feeds them from a read's ByteView, asking for
+// header bytes only.
 
-/** Outcomes of wireFeed (and framing.ts wireFrame). */
+/** Outcomes of a protocol step, protocols.ts wireFeed and framing.ts wireFrame. */
 export const WIRE_OK: i32 = 0;
 /** A message is longer than maxMessageBytes (decided as soon as its length is known). */
 export const WIRE_TOO_BIG: i32 = 1;
@@ -43,31 +44,9 @@ export class WireState {
   idState: u32;   // MQTT: ID_* (client side only)
 }
 
-/** Size of a state of `kind`: the struct, its header area and (MQTT) room for the client id. */
-function stateSize(kind: u32): usize {
-  let size = offsetof<WireState>() + <usize>WIRE_HEADER_MAX;
-  return kind == KIND_MQTT ? size + MQTT_EXTRA : size;
-}
-
 /** The gathered header bytes of st. */
 export function headerOf(st: WireState): usize {
   return changetype<usize>(st) + offsetof<WireState>();
-}
-
-/** A fresh state for one direction (`fromServer`) of a stream framed as `kind` (KIND_*). */
-export function newWireState(kind: u32, fromServer: bool, maxMessage: u64, maxPublish: u64): WireState {
-  let size = stateSize(kind);
-  let p = heap.alloc(size);
-  memory.fill(p, 0, size);
-  let st = changetype<WireState>(p);
-  st.kind = kind;
-  st.max = maxMessage;
-  st.maxPublish = maxPublish;
-  if (kind == KIND_POSTGRES) postgresStart(st, fromServer);
-  else if (kind == KIND_MQTT) mqttStart(st, fromServer);
-  else if (kind == KIND_KAFKA) kafkaStart(st);
-  else st.phase = 0xffffffff; // an unknown kind frames nothing: every byte is malformed
-  return st;
 }
 
 /** Links the two directions of one connection (client first). */
@@ -149,19 +128,6 @@ export function wireSkip(st: WireState, avail: u64): u64 {
 /** Header bytes the cursor still needs before its next step (0 while skipping). */
 export function wireWant(st: WireState): u32 {
   return st.skip > 0 ? 0 : st.want - st.have;
-}
-
-/** Takes n ≤ wireWant() header bytes at p; runs the protocol's step once the piece is whole. */
-export function wireFeed(st: WireState, p: usize, n: u32): i32 {
-  memory.copy(headerOf(st) + <usize>st.have, p, <usize>n);
-  st.have += n;
-  if (st.have < st.want) return WIRE_OK;
-  st.have = 0;
-  let h = headerOf(st);
-  if (st.kind == KIND_POSTGRES) return postgresStep(st, h);
-  if (st.kind == KIND_MQTT) return mqttStep(st, h);
-  if (st.kind == KIND_KAFKA) return kafkaStep(st, h);
-  return WIRE_MALFORMED;
 }
 
 export function be16(p: usize): u32 {

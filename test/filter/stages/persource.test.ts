@@ -1,5 +1,5 @@
 // persource.ts on its own: how each event changes a source's shared record, over plain
-// memory. The CAS around it (sourcestore.ts) is the host's part, tested through the emulator.
+// memory. The CAS around it (sharedrecords.ts) is the host's part, tested through the emulator.
 import { beforeAll, describe, expect, it } from "vitest";
 import { Stages } from "./stages-wasm.js";
 

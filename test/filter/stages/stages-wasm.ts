@@ -34,6 +34,11 @@ interface StageExports {
   recordSize(): number;
   lease(): bigint;
   leaseWindow(): bigint;
+  cidrContains(block: number, blockLen: number, addr: number, addrLen: number): number;
+  scheduleAdmits(rule: number, ms: bigint): number;
+  selectRule(source: number, sourceLen: number, peer: number, peerLen: number, port: number): number;
+  reasonCount(): number;
+  reasonText(i: number): number;
 }
 
 /** Path of the compiled entry; compiles it when a source (or the compiler) changed. */
@@ -90,6 +95,12 @@ export class Stages {
     if (this.x.loadConfig(this.put(text), new TextEncoder().encode(text).length) !== 1) {
       throw new Error(`invalid configuration:\n${text}`);
     }
+  }
+
+  /** The UTF-8 text at p, after its u32 length (as reasonText returns it). */
+  text(p: number): string {
+    const n = new DataView(this.x.memory.buffer).getUint32(p, true);
+    return new TextDecoder().decode(new Uint8Array(this.x.memory.buffer, p + 4, n));
   }
 
   /** The record the last per-source update built. */

@@ -174,7 +174,7 @@ function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule 
   const cidr = (s: string): Cidr => {
     const p = parseCidr(s);
     if (!p.ok) throw new Error(`${segment} rule ${rule.name}: ${p.message}`);
-    return p.value;
+    return ipv4Mapped(p.value);
   };
   const bytes = (q: number | string | undefined): number | undefined => {
     if (q === undefined) return undefined;
@@ -220,9 +220,12 @@ function compileRule(segment: string, audit: boolean, rule: Rule): CompiledRule 
 
 function fromMatches(r: CompiledRule, c: ObservedConns): boolean {
   if (r.principals.length > 0 && !r.principals.some((p) => principalMatches(p, c.principal))) return false;
-  if (r.ipBlocks.length > 0 && !r.ipBlocks.some((b) => contains(b, c.ip))) return false;
-  if (r.notIpBlocks.length > 0 && (c.ip === "" || r.notIpBlocks.some((b) => contains(b, c.ip)))) return false;
-  return true;
+  if (r.ipBlocks.length === 0 && r.notIpBlocks.length === 0) return true;
+  // A source that is unknown or does not parse matches no rule that names blocks (the filter fails closed).
+  const source = sourceAddress(c.ip);
+  if (source === null) return false;
+  if (r.ipBlocks.length > 0 && !r.ipBlocks.some((b) => contains(b, source))) return false;
+  return !r.notIpBlocks.some((b) => contains(b, source));
 }
 
 /** As the filter: exact, `prefix*`, `*suffix`, or `*` (any peer that has a principal). */
@@ -234,15 +237,26 @@ export function principalMatches(pattern: string, principal: string): boolean {
   return principal === pattern;
 }
 
-function contains(block: Cidr, ip: string): boolean {
-  if (ip === "") return false;
-  const parsed = parseCidr(ip);
-  if (!parsed.ok) return false;
-  let a = parsed.value;
-  // An IPv4-mapped IPv6 source is the IPv4 address it maps (as the filter reads it).
-  if (a.family === 6 && a.bytes.slice(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff) {
-    a = { ...a, family: 4, bytes: a.bytes.slice(12), prefix: 32 };
+/**
+ * An IPv4-mapped IPv6 address or block (`::ffff:a.b.c.d`, prefix ≥ 96) is the IPv4 address or
+ * block it maps, as the filter reads both (filter/CONFIG.md): `::ffff:10.0.0.0/104` is 10.0.0.0/8.
+ */
+function ipv4Mapped(c: Cidr): Cidr {
+  if (c.family === 6 && c.prefix >= 96 && c.bytes.slice(0, 10).every((b) => b === 0) && c.bytes[10] === 0xff && c.bytes[11] === 0xff) {
+    return { ...c, family: 4, bytes: c.bytes.slice(12), prefix: c.prefix - 96 };
   }
+  return c;
+}
+
+/** The observed source IP ("" when unknown) as an address, IPv4-mapped ones as IPv4; null when unknown or malformed. */
+function sourceAddress(ip: string): Cidr | null {
+  if (ip === "") return null;
+  const parsed = parseCidr(ip);
+  return parsed.ok ? ipv4Mapped(parsed.value) : null;
+}
+
+/** Both have gone through ipv4Mapped (`block` in compileRule). */
+function contains(block: Cidr, a: Cidr): boolean {
   if (a.family !== block.family) return false;
   for (let bit = 0; bit < block.prefix; bit++) {
     const i = bit >> 3;

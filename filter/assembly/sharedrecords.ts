@@ -1,14 +1,61 @@
-// Per-source records in the host's shared data, so that every Envoy worker thread (each with
-// its own VM) sees the same counts: a bounded table of slots per rule (below), each change a
-// CAS-retried update (sharedupdate.ts) around one of persource.ts's pure updates.
+// The per-source and quarantine records in the host's shared data, so that every Envoy worker
+// thread (each with its own VM) sees the same counts and strikes: their keys, the bounded table
+// of per-source slots of each rule, and the read-modify-write with CAS that every change goes
+// through, around one of persource.ts's pure updates, retried on conflict; when retries run out
+// (or the host errs) the caller fails closed. In order: that update, the per-source table
+// (admission, byte reservations, lease release), quarantine (strikes, the check at admission).
 import { Rule, Segment } from "./config";
 import { identityLen, identityUtf8 } from "./facts";
 import { CAS_MISMATCH, hostCas, hostGetShared, hostLen, hostPtr, hostSetShared, OK, releaseHost } from "./hostcalls";
-import { record, recordLen, secondsToMs, WRITE } from "./persource";
-import { R_SOURCE_CONNECTIONS } from "./reasons";
 import {
-  applyUpdate, args, FAILED, RETRIES, UPDATE_ADMIT, UPDATE_RELEASE, UPDATE_RESERVE, WRITTEN,
-} from "./sharedupdate";
+  admitRecord, quarantinedUntil, record, recordLen, releaseRecord, reserveRecord, secondsToMs, strikeRecord, WRITE,
+} from "./persource";
+import { R_SOURCE_CONNECTIONS } from "./reasons";
+
+// ---- one change of a record: read, update (persource.ts), write with CAS ----
+
+const RETRIES: i32 = 8;
+/** updateShared's answers besides the update's own verdict. */
+const WRITTEN: i32 = -3;
+const FAILED: i32 = -4;
+
+/** Which update updateShared applies, and its arguments (AssemblyScript 0.17 has no closures). */
+const UPDATE_ADMIT: i32 = 0;
+const UPDATE_RESERVE: i32 = 1;
+const UPDATE_RELEASE: i32 = 2;
+const UPDATE_STRIKE: i32 = 3;
+
+@unmanaged
+class UpdateArgs {
+  port: i32;
+  amount: u64;      // reserve: bytes needed; release: the lease
+  amountIfVoid: u64;
+  window: i64;      // the caller's lease window
+  nowMs: i64;
+}
+const args = changetype<UpdateArgs>(heap.alloc(offsetof<UpdateArgs>()));
+
+function applyUpdate(kind: i32, cur: usize, curLen: usize, r: Rule | null, seg: Segment | null): i32 {
+  if (kind == UPDATE_ADMIT) return admitRecord(cur, curLen, r as Rule, args.port, args.nowMs);
+  if (kind == UPDATE_RESERVE) return reserveRecord(cur, curLen, r as Rule, args.amount, args.amountIfVoid, args.window, args.nowMs);
+  if (kind == UPDATE_RELEASE) return releaseRecord(cur, curLen, r as Rule, args.amount, args.window, args.nowMs);
+  return strikeRecord(cur, curLen, seg as Segment, args.nowMs);
+}
+
+/** WRITTEN, the update's verdict when it wrote nothing, or FAILED. */
+function updateShared(keyPtr: usize, keyLen: usize, kind: i32, r: Rule | null, seg: Segment | null): i32 {
+  for (let attempt = 0; attempt < RETRIES; attempt++) {
+    if (!hostGetShared(keyPtr, keyLen)) return FAILED;
+    let cas = hostCas;
+    let verdict = applyUpdate(kind, hostPtr, hostLen, r, seg);
+    releaseHost();
+    if (verdict != WRITE) return verdict;
+    let rc = hostSetShared(keyPtr, keyLen, record, recordLen, cas);
+    if (rc == OK) return WRITTEN;
+    if (rc != CAS_MISMATCH) return FAILED;
+  }
+  return FAILED;
+}
 
 // ---- per-source records in a bounded table ----
 // Envoy's shared data cannot delete a key (proxy-wasm ABI 0.2.1), so one key per source would
@@ -252,3 +299,53 @@ export function perSourceRelease(place: usize, r: Rule, lease: u64, window: i64,
   args.nowMs = nowMs;
   updateSlot(slotKey(r, load<u32>(place + 8)), keyLen, load<u64>(place), UPDATE_RELEASE, r, false, -1);
 }
+
+// ---- quarantine: a source's strikes per segment; past `strikes` within the window the source
+// is denied until the quarantine ends ----
+
+/** The current connection's identity is in seg's quarantine at nowMs. */
+export function isQuarantined(seg: Segment, nowMs: i64): bool {
+  if (!hostGetShared(quarantineKey(seg), qKeyLen)) return false;
+  let until = quarantinedUntil(hostPtr, hostLen);
+  releaseHost();
+  return nowMs < until;
+}
+
+/** One strike against the current connection's identity in seg. */
+export function addStrike(seg: Segment, nowMs: i64): void {
+  args.nowMs = nowMs;
+  updateShared(quarantineKey(seg), qKeyLen, UPDATE_STRIKE, null, seg);
+}
+
+// `picoseg/q/<segment>/<identity>`, built on every new connection of a quarantining segment: the
+// constant part is encoded once per segment and the identity appended, into one buffer reused
+// by every key (string concatenation and allocation were the largest items of the filter's own
+// Wasm time per connection).
+/** The length of the key quarantineKey built last. */
+var qKeyLen: usize = 0;
+var qKey: usize = heap.alloc(64);
+var qKeyCap: usize = 64;
+
+/** The key of the current connection's identity in seg, at the returned address (qKeyLen bytes) until the next call. */
+function quarantineKey(seg: Segment): usize {
+  if (changetype<usize>(qSegName) != changetype<usize>(seg.name)) {
+    // Holding the name keeps it alive, so an equal address is the same name, never a reused one.
+    qSegName = seg.name;
+    qPrefix = String.UTF8.encode("picoseg/q/" + seg.name + "/");
+  }
+  let id = identityUtf8();
+  let n = <usize>qPrefix.byteLength;
+  let len = n + identityLen;
+  if (len > qKeyCap) {
+    qKeyCap = len;
+    qKey = heap.realloc(qKey, len);
+  }
+  memory.copy(qKey, changetype<usize>(qPrefix), n);
+  memory.copy(qKey + n, id, identityLen);
+  qKeyLen = len;
+  return qKey;
+}
+
+/** null until the first key: a segment whose name is the empty string still gets its prefix. */
+var qSegName: string | null = null;
+var qPrefix: ArrayBuffer = new ArrayBuffer(0);
