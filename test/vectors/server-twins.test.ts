@@ -5,15 +5,16 @@
 import { describe, expect, it } from "vitest";
 import { trafficOf, hourOfWeek } from "../../xds-server/src/learn/traffic.js";
 import { whatIf, type WhatIfResult } from "../../xds-server/src/learn/whatif.js";
-import { REASONS } from "../../xds-server/src/observe/report.js";
-import type { StoredReport } from "../../xds-server/src/observe/store.js";
+import { REASONS } from "../../api/decision.js";
+import type { StoredReport } from "../../xds-server/src/telemetry/store.js";
 import { parseCidr } from "../../xds-server/src/policy/cidr.js";
 import { compileForWorkload } from "../../xds-server/src/policy/compile.js";
 import { validatePolicyText } from "../../xds-server/src/policy/load.js";
 import { windowIntervals } from "../../xds-server/src/policy/schedule.js";
 import { offsetTable } from "../../xds-server/src/policy/timezone.js";
-import type { LoadedSegment, Window } from "../../xds-server/src/policy/types.js";
-import { conn, report } from "../observe/fixtures.js";
+import type { LoadedSegment } from "../../xds-server/src/policy/types.js";
+import type { Window } from "../../api/picosegment.js";
+import { conn, report } from "../telemetry/fixtures.js";
 import {
   WORKLOAD, cidrName, compiledBlock, connectionName, instantName, invalidBlockName, twins, windowsText, type Connection, type PolicyRule,
 } from "./twins.js";
