@@ -4,9 +4,8 @@
 // compile` prints); the plain and native variants take the same listener and swap only the filter
 // in front of tcp_proxy, so every configuration differs from (A) by its filters alone.
 import { stringify } from "yaml";
-import {
-  filterWasmPath, staticBootstrap, type Bootstrap, type DownstreamTls, type NetworkFilter,
-} from "../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap, type Bootstrap, type DownstreamTls, type NetworkFilter } from "../../xds-server/src/bootstrap/index.js";
+import { filterWasmPath } from "../../xds-server/src/util/index.js";
 import { compileForWorkload, validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../api/status.js";
 import { type PicoSegment, type Rule } from "../../api/picosegment.js";

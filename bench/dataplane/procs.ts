@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { envoyBinaryPath, readAdminAddress, repoRoot, toYaml, waitEnvoyReady, type Bootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { envoyBinaryPath, readAdminAddress, toYaml, waitEnvoyReady, type Bootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { StopWaiting, waitFor } from "../../xds-server/src/util/wait.js";
 

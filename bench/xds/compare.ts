@@ -22,7 +22,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { filterWasmPath, repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { filterWasmPath, repoRoot } from "../../xds-server/src/util/index.js";
 import { compileForWorkload, validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../api/status.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";

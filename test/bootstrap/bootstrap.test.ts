@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   EnvoyNotInstalledError,
-  WASM_FILTER_TYPE_URL,
   envoyBinaryPath,
   exitCodeOf,
   parseHostPort,
@@ -17,6 +16,7 @@ import {
 } from "../../xds-server/src/bootstrap/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { parseKeyValues, sidecarBootstrapFromFlags } from "../../xds-server/src/cli/commands/sidecar.js";
+import { WASM_NETWORK_FILTER_TYPE } from "../../api/resources.js";
 
 const CONFIG = "picoseg 1\nsegment a/b enforce\nrule r\nport 5432 5432\nend\n";
 
@@ -62,7 +62,7 @@ describe("staticBootstrap", () => {
 
   it("loads picoseg.wasm in V8 under root_id picoseg with the configuration string verbatim", () => {
     const wasm = b.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config!;
-    expect(wasm["@type"]).toBe(WASM_FILTER_TYPE_URL);
+    expect(wasm["@type"]).toBe(WASM_NETWORK_FILTER_TYPE);
     expect(wasm["config"]).toEqual({
       name: "picoseg",
       root_id: "picoseg",

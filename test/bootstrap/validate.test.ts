@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterWasmPath, repoRoot, staticBootstrap, toYaml } from "../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap, toYaml } from "../../xds-server/src/bootstrap/index.js";
+import { filterWasmPath, repoRoot } from "../../xds-server/src/util/index.js";
 import { generateMtls, type MtlsMaterial } from "../../testkit/envoy/certs.js";
 
 const ROOT = repoRoot();

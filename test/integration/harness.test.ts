@@ -1,7 +1,8 @@
 // The harness itself against the real Envoy: traffic through tcp_proxy with an allow-all picoseg
 // configuration, the echo upstream's per-connection record, and mTLS with generated certificates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterWasmPath, staticBootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap } from "../../xds-server/src/bootstrap/index.js";
+import { filterWasmPath } from "../../xds-server/src/util/index.js";
 import {
   Envoy, TcpClient, Upstream, freePorts, generateMtls, startFactFilterEnvoy, stopAllEnvoys, type MtlsMaterial,
   waitFor,

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { waitFor } from "../../testkit/envoy/harness.js";
 import { chainsWithoutPicoseg, inboundChains, TERMINAL_FILTERS } from "../../testkit/istio/chains.js";
 import { localEnvoyFilter } from "../../testkit/istio/istiod.js";

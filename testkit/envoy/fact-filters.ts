@@ -7,7 +7,8 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot, staticBootstrap, type ListenerSpec } from "../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap, type ListenerSpec } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { Envoy, type StartEnvoyOptions } from "./envoy.js";
 
 const FACT_FILTERS = join(dirname(fileURLToPath(import.meta.url)), "fact-filters");

@@ -1,7 +1,8 @@
 // One real Envoy running the real picoseg filter (filter/build/picoseg.wasm) on several listeners,
 // each with its own upstream and, if it wants, its own configuration string and VM. A test names its
 // listeners; configurations are built once the ports are known (rules match destination ports).
-import { filterWasmPath, staticBootstrap, type DownstreamTls } from "../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap, type DownstreamTls } from "../../xds-server/src/bootstrap/index.js";
+import { filterWasmPath } from "../../xds-server/src/util/index.js";
 import { Envoy, stopAllEnvoys } from "./envoy.js";
 import { freePorts } from "./ports.js";
 import { Upstream, type UpstreamOptions } from "./upstream.js";

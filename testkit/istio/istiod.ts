@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { waitFor } from "../../xds-server/src/util/wait.js";
 import { freePorts } from "../envoy/ports.js";

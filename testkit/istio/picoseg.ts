@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { issueCertificate, type CertificateAuthority } from "../../xds-server/src/demo/pki.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { waitFor } from "../../xds-server/src/util/wait.js";

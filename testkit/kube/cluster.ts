@@ -10,7 +10,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import { createCa, issueCertificate } from "../../xds-server/src/demo/pki.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { waitFor } from "../../xds-server/src/util/wait.js";

@@ -3,7 +3,7 @@
 // first build takes minutes; a cached run, well under a second.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 
 export default function setup(): void {
   const out = execFileSync("bash", [join(repoRoot(), "scripts", "install-kube.sh")], {

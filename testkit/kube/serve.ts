@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
-import { repoRoot } from "../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../xds-server/src/util/index.js";
 import type { StatusReport } from "../../api/status.js";
 import { stopProcess } from "../../xds-server/src/util/process.js";
 import { waitFor } from "../../xds-server/src/util/wait.js";

@@ -6,7 +6,8 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot, staticBootstrap } from "../../../xds-server/src/bootstrap/index.js";
+import { staticBootstrap } from "../../../xds-server/src/bootstrap/index.js";
+import { repoRoot } from "../../../xds-server/src/util/index.js";
 import { Envoy, TcpClient, Upstream, freePorts, generateMtls, mysqlGreeting, sleep, stopAllEnvoys } from "../harness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

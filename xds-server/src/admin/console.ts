@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { repoRoot } from "../util/repo.js";
+import { repoRoot } from "../util/index.js";
 
 /** Scripts, styles and data from this server only; no inline script; never framed. */
 export const CONSOLE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -1,12 +1,9 @@
 // Prometheus metrics of the xDS server, fed by the stream callbacks and the policy source.
 // Each server owns its registry, so several servers in one process (tests) do not collide.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Callbacks, SentResponse, StreamInfo, StreamRefusal } from "../xds/server/callbacks.js";
-import type { NodeInfo } from "../xds/node.js";
-import type { PolicyState } from "../source/types.js";
-import type { Refusal } from "../../../api/status.js";
-import { type PolicyGateObserver } from "../source/policy-gate.js";
-import { type PolicyNotice } from "../../../api/status.js";
+import type { Callbacks, SentResponse, StreamInfo, StreamRefusal, NodeInfo } from "../xds/index.js";
+import type { PolicyState, PolicyGateObserver } from "../source/index.js";
+import type { Refusal, PolicyNotice } from "../../../api/status.js";
 
 export class XdsMetrics implements Callbacks, PolicyGateObserver {
   readonly registry = new Registry();

@@ -5,11 +5,9 @@ import type { Registry } from "prom-client";
 import type { ComplianceRegime } from "../../../api/picosegment.js";
 import { WASM_PATH } from "../../../api/resources.js";
 import type { StatusReport } from "../../../api/status.js";
-import { isRegime, type ComplianceReport } from "../compliance/report.js";
-import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, parseWorkload } from "../learn/options.js";
-import type { ProposeOptions } from "../learn/propose.js";
-import type { DecisionSample, ProxyDecisions } from "../telemetry/decision-counters.js";
-import type { ObservationQuery } from "../telemetry/peers.js";
+import { isRegime, type ComplianceReport } from "../compliance/index.js";
+import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, parseWorkload, type ProposeOptions } from "../learn/index.js";
+import type { DecisionSample, ProxyDecisions, ObservationQuery } from "../telemetry/index.js";
 import { authorized, forwardedCredential, tokenCookie, tokenMatches, type AdminSecurity } from "./auth.js";
 import { CONSOLE_HEADERS, consoleAsset, loginPage } from "./console.js";
 

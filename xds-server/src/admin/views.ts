@@ -4,21 +4,13 @@
 // whose part is not there yet answers as not ready.
 import type { Registry, } from "prom-client";
 import type { StatusReport } from "../../../api/status.js";
-import { buildReport } from "../compliance/report.js";
-import { workloadProposals } from "../learn/proposals.js";
-import { segmentKey } from "../policy/load.js";
-import { proxyStatuses } from "../push/status.js";
-import type { ProxyConfigs } from "../push/proxy-configs.js";
-import type { PolicyGate } from "../source/policy-gate.js";
-import type { PolicySource } from "../source/types.js";
-import { DECISIONS_MISSING, type DecisionCounters } from "../telemetry/decision-counters.js";
-import { deniedAttempts } from "../telemetry/denials.js";
-import type { DenialFeed } from "../telemetry/feed.js";
-import { fleetReports, type PeerOptions } from "../telemetry/peers.js";
-import type { ObservationStore } from "../telemetry/store.js";
-import type { RefusedStreamLog } from "../xds/refused-streams.js";
-import type { StreamRegistry } from "../xds/server/registry.js";
-import type { StreamTracker } from "../xds/tracker.js";
+import { buildReport } from "../compliance/index.js";
+import { workloadProposals } from "../learn/index.js";
+import { segmentKey } from "../policy/index.js";
+import { proxyStatuses, type ProxyConfigs } from "../push/index.js";
+import type { PolicyGate, PolicySource } from "../source/index.js";
+import { DECISIONS_MISSING, type DecisionCounters, deniedAttempts, type DenialFeed, fleetReports, type PeerOptions, type ObservationStore } from "../telemetry/index.js";
+import type { RefusedStreamLog, StreamRegistry, StreamTracker } from "../xds/index.js";
 import type { AdminDeps } from "./routes.js";
 
 /** The running server's parts the HTTP side reads; the optional ones arrive once built. */

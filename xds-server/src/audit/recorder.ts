@@ -4,14 +4,13 @@
 // connection). The chain and the file are chain.ts's business.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import type { DecisionDelta } from "../telemetry/decision-counters.js";
+import type { DecisionDelta } from "../telemetry/index.js";
 import { workloadName } from "../../../api/workload.js";
-import type { LoadedSegment } from "../policy/types.js";
-import type { PolicyState } from "../source/types.js";
+import type { LoadedSegment } from "../policy/index.js";
+import type { PolicyState, PolicyGateObserver } from "../source/index.js";
 import type { Refusal } from "../../../api/status.js";
-import type { Callbacks, SentResponse, StreamInfo } from "../xds/server/callbacks.js";
+import type { Callbacks, SentResponse, StreamInfo } from "../xds/index.js";
 import { AuditWriter, type AuditWriterOptions } from "./chain.js";
-import { type PolicyGateObserver } from "../source/policy-gate.js";
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 

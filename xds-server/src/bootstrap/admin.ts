@@ -2,7 +2,7 @@
 // whether it is LIVE with its listeners up, and its stats. The demo's sidecars, the sidecar command
 // and the integration harness all read Envoy this way.
 import { existsSync, readFileSync } from "node:fs";
-import { waitFor } from "../util/wait.js";
+import { waitFor } from "../util/index.js";
 
 /** The admin address ("IP:PORT") Envoy wrote to its --admin-address-path; undefined until it has. */
 export function readAdminAddress(path: string): string | undefined {

@@ -5,12 +5,8 @@
 // The builders are pure: no file system, no clock, no randomness; the same options give the same object.
 import { isIP } from "node:net";
 import { stringify } from "yaml";
-import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
+import { PICOSEG_ECDS_RESOURCE, PICOSEG_ROOT_ID, WASM_NETWORK_FILTER_TYPE, WASM_RUNTIME } from "../../../api/resources.js";
 
-/** The root_id the filter registers its root context under (filter/assembly). */
-export const PICOSEG_ROOT_ID = "picoseg";
-
-export const WASM_FILTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
 const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const DOWNSTREAM_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 const UPSTREAM_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
@@ -230,13 +226,13 @@ function cluster(name: string, target: HostPort, extra?: Partial<Cluster>): Clus
 /** The `envoy.extensions.filters.network.wasm.v3.Wasm` message for the picoseg filter (also ECDS's payload). */
 export function picosegWasmFilterConfig(wasm: WasmModule, configuration: string): TypedConfig {
   return {
-    "@type": WASM_FILTER_TYPE_URL,
+    "@type": WASM_NETWORK_FILTER_TYPE,
     config: {
       name: PICOSEG_ROOT_ID,
       root_id: PICOSEG_ROOT_ID,
       vm_config: {
         vm_id: wasm.vmId ?? "picoseg",
-        runtime: "envoy.wasm.runtime.v8",
+        runtime: WASM_RUNTIME,
         code: { local: { filename: wasm.filename } },
       },
       configuration: { "@type": STRING_VALUE_TYPE_URL, value: configuration },
@@ -370,7 +366,7 @@ export function sidecarBootstrap(opts: SidecarBootstrapOptions): Bootstrap {
   // A fresh object per listener: the YAML writer would turn a shared one into anchors and aliases.
   const filter = (): NetworkFilter => ({
     name: PICOSEG_ECDS_RESOURCE,
-    config_discovery: { config_source: structuredClone(configSource), type_urls: [WASM_FILTER_TYPE_URL] },
+    config_discovery: { config_source: structuredClone(configSource), type_urls: [WASM_NETWORK_FILTER_TYPE] },
   });
   const upstream = upstreamClusterName(opts.listener);
   const extra = (opts.extraPorts ?? []).map((port) =>

@@ -3,7 +3,7 @@
 // .venv/picoseg-envoy-path, so nothing else needs to know the wheel's layout.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../util/repo.js";
+import { repoRoot } from "../util/index.js";
 
 /** Thrown when .venv (or the Envoy it should hold) is missing: the fix is always `npm ci`. */
 export class EnvoyNotInstalledError extends Error {

@@ -3,13 +3,10 @@
 // rules in plain words, the findings an assessor would raise (each with a severity and the
 // requirement it relates to), what config its proxies ACKed and since when, and the decisions
 // the server could read from them. Evidence for an assessment, not a certification.
-import { readAnnotations } from "../policy/annotations.js";
-import { selectSegments } from "../policy/select.js";
-import { type LoadedSegment } from "../policy/types.js";
-import { type Workload } from "../../../api/workload.js";
+import { readAnnotations, selectSegments, type LoadedSegment } from "../policy/index.js";
+import { type Workload, workloadName } from "../../../api/workload.js";
 import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type Rule } from "../../../api/picosegment.js";
-import { type ProxyDecisions } from "../telemetry/decision-counters.js";
-import { workloadName } from "../../../api/workload.js";
+import { type ProxyDecisions } from "../telemetry/index.js";
 import type { ProxyStatus } from "../../../api/status.js";
 import { type DeniedAttempt } from "../../../api/report.js";
 

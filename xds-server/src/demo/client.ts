@@ -4,7 +4,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
 import type { HostPort } from "../bootstrap/index.js";
-import { sleep } from "../util/wait.js";
+import { sleep } from "../util/index.js";
 
 export interface ClientIdentity {
   certPem: string;

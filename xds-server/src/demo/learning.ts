@@ -5,13 +5,10 @@
 // intruder is closed, the normal clients still pass.
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { proposeSegment } from "../learn/propose.js";
-import { learningSegment } from "../learn/segment.js";
-import { trafficOf } from "../learn/traffic.js";
-import { whatIf, whatIfText } from "../learn/whatif.js";
-import { validatePolicyText } from "../policy/load.js";
-import type { RunningXdsServer } from "../server/server.js";
-import { waitFor } from "../util/wait.js";
+import { proposeSegment, learningSegment, trafficOf, whatIf, whatIfText } from "../learn/index.js";
+import { validatePolicyText } from "../policy/index.js";
+import type { RunningXdsServer } from "../server/index.js";
+import { waitFor } from "../util/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
 import { runStep, type Row, type Step, type StepEnv } from "./scenario.js";
 import { renderTable } from "./table.js";

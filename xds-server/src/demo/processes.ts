@@ -1,7 +1,7 @@
 // Every child process the demo starts is registered here and killed on every path out:
 // normal stop, an error, Ctrl-C / SIGTERM, and (synchronously, as a last resort) process exit.
 import { spawn, type ChildProcess } from "node:child_process";
-import { stopProcess } from "../util/process.js";
+import { stopProcess } from "../util/index.js";
 
 export class ProcessGroup {
   private readonly live = new Set<ChildProcess>();

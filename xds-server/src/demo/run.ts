@@ -6,12 +6,12 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { envoyBinaryPath, filterWasmPath, repoRoot, type HostPort } from "../bootstrap/index.js";
+import { envoyBinaryPath, type HostPort } from "../bootstrap/index.js";
+import { filterWasmPath, repoRoot } from "../util/index.js";
 import { generateMtls, type MtlsMaterial } from "./pki.js";
-import { startXdsServer, type RunningXdsServer } from "../server/server.js";
+import { startXdsServer, type RunningXdsServer } from "../server/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
-import type { ComplianceReport } from "../compliance/report.js";
-import { reportSummary } from "../compliance/render.js";
+import { type ComplianceReport, reportSummary } from "../compliance/index.js";
 import type { ResourceStatus } from "../../../api/status.js";
 import type { DemoConnection } from "./client.js";
 import { ProcessGroup } from "./processes.js";
@@ -22,7 +22,7 @@ import { Sidecar } from "./sidecars.js";
 import { renderTable } from "./table.js";
 import { LEARNING_WORKLOAD, runLearning } from "./learning.js";
 import { DEMO_IPS, ID, WORKLOADS, type WorkloadSpec } from "./topology.js";
-import { sleep, waitFor } from "../util/wait.js";
+import { sleep, waitFor } from "../util/index.js";
 
 export interface DemoOptions {
   /** Run the scenario and return (exit code 0 only if every decision was the expected one). */

@@ -9,7 +9,7 @@ import { PAYMENTS_API_WINDOW, insideWindows, localTime } from "./schedule.js";
 import type { Sidecar } from "./sidecars.js";
 import type { Decision } from "../../../api/decision.js";
 import { ID, shortIdentity } from "./topology.js";
-import { sleep } from "../util/wait.js";
+import { sleep } from "../util/index.js";
 
 export type Outcome = "allowed" | "closed";
 

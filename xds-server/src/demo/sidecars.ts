@@ -4,7 +4,7 @@
 // filter's JSON decision lines are also parsed as they arrive.
 import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { freeLoopbackPort } from "../util/ports.js";
+import { freeLoopbackPort, stopProcess, sleep, StopWaiting, waitFor } from "../util/index.js";
 import type { ChildProcess } from "node:child_process";
 import {
   fetchStats,
@@ -18,8 +18,6 @@ import {
 } from "../bootstrap/index.js";
 import { parseDecisionLine, type Decision } from "../../../api/decision.js";
 import type { ProcessGroup } from "./processes.js";
-import { stopProcess } from "../util/process.js";
-import { sleep, StopWaiting, waitFor } from "../util/wait.js";
 
 export interface SidecarSpec {
   /** Short name used for files and in the table, e.g. "cart-cache". */

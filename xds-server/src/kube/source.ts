@@ -9,8 +9,7 @@
 import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { errorText, GROUP, PLURAL, serverOf, VERSION } from "./client.js";
-import { SegmentStore } from "../source/segment-store.js";
-import type { FileValidator, PolicySource, PolicyState } from "../source/types.js";
+import { SegmentStore, type FileValidator, type PolicySource, type PolicyState } from "../source/index.js";
 import type { Refusal } from "../../../api/status.js";
 
 export interface KubernetesSourceOptions {

@@ -2,8 +2,7 @@
 // With `serve --peers`, the server gathers them from every replica and names those that did not
 // answer: the caller warns, since a proposal from part of the fleet misses sources.
 import { readFileSync } from "node:fs";
-import { observationsPath, type MissingPeer } from "../telemetry/peers.js";
-import type { StoredReport } from "../telemetry/store.js";
+import { observationsPath, type MissingPeer, type StoredReport } from "../telemetry/index.js";
 import { parseSince, parseWorkload } from "./options.js";
 import { trafficOf, type Traffic } from "./traffic.js";
 

@@ -1,8 +1,7 @@
 // What learn, what-if and the server's /proposals read from their caller (flags or a query): one
 // parser, so that `picoseg learn` and the console propose from the same options the same way.
 // `field` names an option as the caller wrote it ("picoseg learn: --margin", or "margin").
-import { parseDuration } from "../policy/quantity.js";
-import { checkTimeZone } from "../policy/timezone.js";
+import { parseDuration, checkTimeZone } from "../policy/index.js";
 import type { ProposeOptions } from "./propose.js";
 
 export const LEARN_DEFAULTS = { since: "24h", margin: "1.5", timezone: "UTC" } as const;

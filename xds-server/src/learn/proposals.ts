@@ -1,11 +1,9 @@
 // A workload's proposal as `picoseg learn` prints it and the console shows it, with what-if of that
 // proposal and of the segments in force over the same observations: what the operator would gain
 // or lose by applying it. One function for both, so that the page and the command never disagree.
-import { validatePolicyText } from "../policy/load.js";
-import { type LoadedSegment } from "../policy/types.js";
+import { validatePolicyText, type LoadedSegment } from "../policy/index.js";
 import { formatPolicyError } from "../../../api/status.js";
-import type { MissingPeer } from "../telemetry/peers.js";
-import type { StoredReport } from "../telemetry/store.js";
+import type { MissingPeer, StoredReport } from "../telemetry/index.js";
 import { proposeSegment, type ProposeOptions } from "./propose.js";
 import { trafficOf, type Traffic } from "./traffic.js";
 import { whatIf, type WhatIfResult } from "./whatif.js";

@@ -5,9 +5,7 @@
 // the whole hours seen, limits from the observed maxima times a margin, rounded up to readable
 // quantities (maxMessageBytes under the framing the filter measured messages under), and
 // per-source limits from the busiest source-hour.
-import { parseCidr } from "../policy/cidr.js";
-import { parseFramingText } from "../policy/framing.js";
-import { offsetFunction } from "../policy/timezone.js";
+import { parseCidr, parseFramingText, offsetFunction } from "../policy/index.js";
 import { DAYS, type Protocol } from "../../../api/picosegment.js";
 import { framingYaml } from "./segment.js";
 import { sourceHours, type ObservedConns, type Traffic } from "./traffic.js";

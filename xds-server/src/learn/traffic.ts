@@ -2,7 +2,7 @@
 // into connection aggregates, each placed at the instant its hour of the week last occurred
 // before its report ended (so that a time zone's offset, DST included, applies to the right day).
 import { identityOf, type ConnAggregate, type DenialAggregate } from "../../../api/report.js";
-import type { StoredReport } from "../telemetry/store.js";
+import type { StoredReport } from "../telemetry/index.js";
 
 const HOUR_MS = 3600_000;
 const WEEK_H = 168;

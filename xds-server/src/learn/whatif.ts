@@ -10,15 +10,7 @@
 // Aggregates carry each measure's min and max, so a limit between them cannot say how many of the
 // group's connections pass it: such a count is a range. Per-source limits are estimated per
 // source-hour (the filter's windows start at each source's first connection).
-import { parseCidr, type Cidr } from "../policy/cidr.js";
-import { framingText } from "../policy/framing.js";
-import { segmentKey } from "../policy/load.js";
-import { parsePort } from "../policy/ports.js";
-import { parseDuration, parseQuantity } from "../policy/quantity.js";
-import { windowIntervals, MINUTES_PER_WEEK } from "../policy/schedule.js";
-import { selectSegments } from "../policy/select.js";
-import { offsetFunction } from "../policy/timezone.js";
-import type { LoadedSegment } from "../policy/types.js";
+import { parseCidr, type Cidr, framingText, segmentKey, parsePort, parseDuration, parseQuantity, windowIntervals, MINUTES_PER_WEEK, selectSegments, offsetFunction, type LoadedSegment } from "../policy/index.js";
 import type { Workload } from "../../../api/workload.js";
 import type { Rule } from "../../../api/picosegment.js";
 import { identityOf } from "../../../api/report.js";

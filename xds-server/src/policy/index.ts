@@ -1,9 +1,18 @@
-// The policy module's public surface: load and validate PicoSegment documents, compile them
-// for one workload. The xDS server and the CLI import from here.
-
-export { compileForWorkload, CONFIG_SCHEMA_VERSION, TIMEZONE_HORIZON_YEARS } from "./compile.js";
-export { duplicateSegmentErrors, loadPolicyDir, loadPolicyFiles, segmentKey, validatePolicyText } from "./load.js";
-export { picoSegmentSchema } from "./schema.js";
-export { selectSegments, selects } from "./select.js";
+// PicoSegment documents: load them from YAML with their lines, validate them (schema and meaning),
+// and compile the segments that select one workload into the filter's configuration. This index is
+// the package's public surface: other packages import it and nothing else of it (.dependency-
+// cruiser.cjs).
 export { readAnnotations } from "./annotations.js";
-export * from "./types.js";
+export { type Cidr, parseCidr } from "./cidr.js";
+export { compileForWorkload, CONFIG_SCHEMA_VERSION, DEFAULT_REPORT_CHANNEL, TIMEZONE_HORIZON_YEARS } from "./compile.js";
+export { framingText, parseFramingText } from "./framing.js";
+export { fileTooLarge, MAX_CONFIG_BYTES, MAX_FILE_BYTES, sizeText } from "./limits.js";
+export { duplicateSegmentErrors, loadPolicyDir, loadPolicyFiles, segmentKey, validatePolicyText } from "./load.js";
+export { parsePort } from "./ports.js";
+export { parseDuration, parseQuantity } from "./quantity.js";
+export { MINUTES_PER_WEEK, windowIntervals } from "./schedule.js";
+export { picoSegmentSchema } from "./schema.js";
+export { selects, selectSegments } from "./select.js";
+export { checkTimeZone, offsetFunction } from "./timezone.js";
+export { type CompiledConfig, type CompileOptions, type LoadedSegment, type PolicyLoadResult, type ReportChannel, type SourceRef } from "./types.js";
+export { ValidatorPool } from "./validator-pool.js";

@@ -3,9 +3,8 @@
 // "Revocation"): strictly increasing across changes of that workload's config, unchanged while
 // the config is, and derived from when the segments changed, so that a restarted server or another
 // replica computes the same bytes.
-import type { Workload } from "../../../api/workload.js";
-import { workloadKey } from "../../../api/workload.js";
-import type { CompiledConfig, LoadedSegment } from "../policy/types.js";
+import { type Workload, workloadKey } from "../../../api/workload.js";
+import type { CompiledConfig, LoadedSegment } from "../policy/index.js";
 
 export type CompileFn = (segments: LoadedSegment[], workload: Workload, opts?: { generation?: number }) => CompiledConfig;
 

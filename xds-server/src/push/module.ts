@@ -3,7 +3,7 @@
 // xds/README.md "The module: local, inline or remote".
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { filterWasmPath } from "../util/repo.js";
+import { filterWasmPath } from "../util/index.js";
 import { WASM_PATH } from "../../../api/resources.js";
 import type { WasmModuleSource } from "./resources.js";
 

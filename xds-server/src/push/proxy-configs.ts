@@ -3,14 +3,9 @@
 // for (snapshots.ts), and set as that proxy's snapshot in the cache, unless it is too large. It
 // listens to the stream callbacks only to learn which proxies are connected and which resource
 // names they want; a policy change refreshes them in batches.
-import { MAX_CONFIG_BYTES, sizeText } from "../policy/limits.js";
-import { segmentKey } from "../policy/load.js";
-import type { CompiledConfig } from "../policy/types.js";
+import { MAX_CONFIG_BYTES, sizeText, segmentKey, type CompiledConfig } from "../policy/index.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../api/resources.js";
-import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
-import type { Subscription } from "../xds/cache/types.js";
-import type { NodeInfo } from "../xds/node.js";
-import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
+import type { SnapshotCache, Subscription, NodeInfo, Callbacks, StreamInfo } from "../xds/index.js";
 import { WorkloadCompiler, type CompileFn, type PolicyInput } from "./compiler.js";
 import type { WasmModuleSource } from "./resources.js";
 import { SharedSnapshots, type ResourcesByConfig } from "./snapshots.js";

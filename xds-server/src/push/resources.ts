@@ -3,9 +3,8 @@
 // distinct content; its version is a hash of those bytes, so identical inputs give identical
 // versions across proxies and across server restarts.
 import { createHash } from "node:crypto";
-import { messageType } from "../xds/protos.js";
+import { messageType, contentVersion, type MarshaledResource } from "../xds/index.js";
 import { PICOSEG_ROOT_ID, TYPED_EXTENSION_CONFIG_TYPE, WASM_NETWORK_FILTER_TYPE, WASM_RUNTIME } from "../../../api/resources.js";
-import { contentVersion, type MarshaledResource } from "../xds/cache/resource.js";
 
 const STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue";
 

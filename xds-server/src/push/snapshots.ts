@@ -3,8 +3,7 @@
 // policy state and each (config, set of names) snapshot is built once per push; the cache only
 // reads them.
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../api/resources.js";
-import type { MarshaledResource } from "../xds/cache/resource.js";
-import type { Snapshot } from "../xds/cache/types.js";
+import type { MarshaledResource, Snapshot } from "../xds/index.js";
 import { buildFilterResource, type WasmModuleSource } from "./resources.js";
 
 /** Marshaled resources by config string, then by resource name. */

@@ -1,7 +1,7 @@
 // /status per proxy: its content (the segments that select it, the config and versions in its
 // snapshot, compile errors) joined with its streams' protocol state (what was sent, ACKed, NACKed).
 import type { ProxyStatus, ResourceStatus } from "../../../api/status.js";
-import type { StreamTracker } from "../xds/tracker.js";
+import type { StreamTracker } from "../xds/index.js";
 import type { ProxyConfigs } from "./proxy-configs.js";
 
 /** Every connected proxy, by node id. */

@@ -1,16 +1,13 @@
 // What startXdsServer (server.ts) takes and what it returns: the serve command's options, and the
 // running server's handles (tests and the demo reach the cache, the source and status through them).
-import type { AuditRecorder } from "../audit/recorder.js";
-import type { DecisionCounters } from "../telemetry/decision-counters.js";
-import type { PeerOptions } from "../telemetry/peers.js";
-import type { ObservationStore } from "../telemetry/store.js";
-import type { ReportChannel } from "../policy/types.js";
-import type { TlsFiles } from "../util/exposure.js";
-import type { XdsMetrics } from "../admin/metrics.js";
-import type { FileValidator, PolicySource } from "../source/types.js";
-import type { SnapshotCache } from "../xds/cache/snapshot-cache.js";
-import type { ProxyConfigs } from "../push/proxy-configs.js";
-import type { CompileFn } from "../push/compiler.js";
+import type { AuditRecorder } from "../audit/index.js";
+import type { DecisionCounters, PeerOptions, ObservationStore } from "../telemetry/index.js";
+import type { ReportChannel } from "../policy/index.js";
+import type { TlsFiles } from "../util/index.js";
+import type { XdsMetrics } from "../admin/index.js";
+import type { FileValidator, PolicySource } from "../source/index.js";
+import type { SnapshotCache } from "../xds/index.js";
+import type { ProxyConfigs, CompileFn } from "../push/index.js";
 import type { StatusReport } from "../../../api/status.js";
 
 export interface XdsServerOptions {

@@ -5,35 +5,18 @@
 // the policy format or what a page shows; each piece lives in the package named for it.
 import path from "node:path";
 import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
-import { XdsMetrics } from "../admin/metrics.js";
-import { startAdmin, type AdminServer } from "../admin/server.js";
-import { adminViews, statusReport, type Served } from "../admin/views.js";
-import { AuditRecorder } from "../audit/recorder.js";
-import { DEFAULT_REPORT_CHANNEL } from "../policy/compile.js";
-import { compileForWorkload, validatePolicyText } from "../policy/index.js";
-import type { ReportChannel } from "../policy/types.js";
-import { ValidatorPool } from "../policy/validator-pool.js";
-import { defaultWasmPath, describeModule, moduleSource, readModule } from "../push/module.js";
-import { ProxyConfigs } from "../push/proxy-configs.js";
-import { DirectorySource } from "../source/directory.js";
-import { PolicyGate } from "../source/policy-gate.js";
-import { announcedAdmins, DecisionCounters } from "../telemetry/decision-counters.js";
-import { DenialFeed } from "../telemetry/feed.js";
-import { addObservationService, ReportingProxies } from "../telemetry/service.js";
-import { ObservationStore } from "../telemetry/store.js";
-import { isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/exposure.js";
-import { SnapshotCache } from "../xds/cache/snapshot-cache.js";
-import { allOf, DEFAULT_MAX_STREAMS_PER_PEER, IdentityBinding, NodeClaims, PeerStreamLimit } from "../xds/claims.js";
-import { RefusedStreamLog } from "../xds/refused-streams.js";
-import { fanOut } from "../xds/server/callbacks.js";
-import { bindGrpc, createGrpcServer } from "../xds/server/grpc-listener.js";
-import { addXdsServices } from "../xds/server/grpc-services.js";
-import { StreamRegistry } from "../xds/server/registry.js";
-import { StreamTracker } from "../xds/tracker.js";
+import { XdsMetrics, startAdmin, type AdminServer, adminViews, statusReport, type Served } from "../admin/index.js";
+import { AuditRecorder } from "../audit/index.js";
+import { DEFAULT_REPORT_CHANNEL, compileForWorkload, validatePolicyText, type ReportChannel, ValidatorPool } from "../policy/index.js";
+import { defaultWasmPath, describeModule, moduleSource, readModule, ProxyConfigs } from "../push/index.js";
+import { DirectorySource, PolicyGate } from "../source/index.js";
+import { announcedAdmins, DecisionCounters, DenialFeed, addObservationService, ReportingProxies, ObservationStore } from "../telemetry/index.js";
+import { isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/index.js";
+import { SnapshotCache, allOf, DEFAULT_MAX_STREAMS_PER_PEER, IdentityBinding, NodeClaims, PeerStreamLimit, RefusedStreamLog, fanOut, bindGrpc, createGrpcServer, addXdsServices, StreamRegistry, StreamTracker } from "../xds/index.js";
 import type { RunningXdsServer, XdsServerOptions } from "./options.js";
 
 export type { RunningXdsServer, XdsServerOptions } from "./options.js";
-export { defaultWasmPath } from "../push/module.js";
+export { defaultWasmPath } from "../push/index.js";
 
 export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXdsServer> {
   const host = opts.host ?? "127.0.0.1";

@@ -13,7 +13,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileTooLarge, MAX_FILE_BYTES } from "../policy/limits.js";
+import { fileTooLarge, MAX_FILE_BYTES } from "../policy/index.js";
 import { SegmentStore } from "./segment-store.js";
 import type { FileValidator, PolicySource, PolicyState, SourceHealth } from "./types.js";
 import type { Refusal } from "../../../api/status.js";

@@ -2,7 +2,7 @@
 // schedule, a limit or a restriction it had. A file cut at a line boundary (an interrupted copy,
 // `head -n`) still parses and would be served silently; it is accepted (the operator may mean it)
 // and reported, so nobody learns of it from an incident.
-import type { LoadedSegment } from "../policy/types.js";
+import type { LoadedSegment } from "../policy/index.js";
 import type { Rule } from "../../../api/picosegment.js";
 
 const RULE_FIELDS: ReadonlyArray<[string, (r: Rule) => unknown]> = [

@@ -3,10 +3,9 @@
 // loosens a segment, or leaves no segment at all, is served but reported. Refusals and notices are
 // kept (bounded) for /status and told to the gate's observers (the server's metrics, the audit
 // trail), which live above this package and so are handed in.
-import type { PolicyNotice } from "../../../api/status.js";
+import type { PolicyNotice, Refusal } from "../../../api/status.js";
 import { loosenings } from "./loosened.js";
 import type { PolicyState } from "./types.js";
-import type { Refusal } from "../../../api/status.js";
 
 /** How many refusals and notices /status keeps. */
 export const RECENT_REFUSALS = 50;

@@ -2,11 +2,9 @@
 // (files, or custom resources), each validated on its own. A refused entry keeps its last good
 // segments: a bad edit never replaces a good policy. Every change is published to the listeners
 // as a new PolicyState.
-import type { LoadedSegment } from "../policy/types.js";
-import type { PolicyError } from "../../../api/status.js";
-import { formatPolicyError } from "../../../api/status.js";
+import type { LoadedSegment } from "../policy/index.js";
+import { type PolicyError, formatPolicyError, type Refusal } from "../../../api/status.js";
 import type { FileValidator, PolicyState } from "./types.js";
-import type { Refusal } from "../../../api/status.js";
 
 type Listener = (state: PolicyState, newRefusals: readonly Refusal[]) => void;
 

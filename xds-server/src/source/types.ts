@@ -1,8 +1,7 @@
 // Where segments come from. The rest of the server only sees a PolicySource: a watched directory
 // (./directory.ts) or the Kubernetes PicoSegment custom resources (kube/source.ts).
-import type { LoadedSegment } from "../policy/types.js";
-import type { PolicyError } from "../../../api/status.js";
-import { type Refusal } from "../../../api/status.js";
+import type { LoadedSegment } from "../policy/index.js";
+import type { PolicyError, Refusal } from "../../../api/status.js";
 
 /** The current good state of a source, plus what it is refusing right now. */
 export interface PolicyState {

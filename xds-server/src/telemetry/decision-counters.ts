@@ -9,9 +9,8 @@
 // line is only in the filter's JSON log in Envoy's own log. In a mesh (admin on the pod's
 // loopback) Prometheus scrapes Envoy's counters instead (istio-manifests/dashboards/).
 import { Counter, type Registry } from "prom-client";
-import type { Workload } from "../../../api/workload.js";
-import { workloadName } from "../../../api/workload.js";
-import { type NodeInfo } from "../xds/node.js";
+import { type Workload, workloadName } from "../../../api/workload.js";
+import { type NodeInfo } from "../xds/index.js";
 
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =

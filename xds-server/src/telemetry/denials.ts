@@ -1,7 +1,6 @@
 // Denied attempts by reason and source, summed over stored reports: what `picoseg report` and the
 // console show as "who was denied" (the Envoy counters carry counts only, no source).
-import type { DeniedAttempt } from "../../../api/report.js";
-import { identityOf } from "../../../api/report.js";
+import { type DeniedAttempt, identityOf } from "../../../api/report.js";
 import type { StoredReport } from "./store.js";
 
 export function deniedAttempts(reports: readonly StoredReport[]): DeniedAttempt[] {

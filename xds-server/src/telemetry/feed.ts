@@ -4,9 +4,8 @@
 // subscriber that stops reading is cut off once MAX_BUFFERED bytes wait for it: the server's
 // memory does not follow a stalled browser tab.
 import type { ServerResponse } from "node:http";
-import type { DeniedAttempt } from "../../../api/report.js";
+import type { DeniedAttempt, ProxyReport } from "../../../api/report.js";
 import { deniedAttempts } from "./denials.js";
-import type { ProxyReport } from "../../../api/report.js";
 
 export interface DenialEvent {
   workload: string;

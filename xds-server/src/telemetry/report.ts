@@ -1,6 +1,6 @@
 // Reads the body a filter sends on its report channel (api/report.ts says what it holds). Every
 // field is checked here, so that nothing downstream (store, learn, what-if) meets a surprise.
-import { parseFramingText } from "../policy/framing.js";
+import { parseFramingText } from "../policy/index.js";
 import { PROTOCOLS, type Protocol } from "../../../api/picosegment.js";
 import { MAX_REPORT_BYTES, type ConnAggregate, type DenialAggregate, type MinMax, type ProxyReport, type SumMinMax } from "../../../api/report.js";
 import { REASONS, type Reason } from "../../../api/decision.js";

@@ -6,9 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Counter, type Registry } from "prom-client";
 import { workloadName } from "../../../api/workload.js";
-import type { NodeInfo } from "../xds/node.js";
-import type { Callbacks, StreamInfo } from "../xds/server/callbacks.js";
-import { peerSpiffeId } from "../xds/server/xds-stream.js";
+import { type NodeInfo, type Callbacks, type StreamInfo, peerSpiffeId } from "../xds/index.js";
 import { parseReport, ReportError } from "./report.js";
 import { MAX_REPORT_BYTES, type ProxyReport } from "../../../api/report.js";
 import type { ObservationStore } from "./store.js";

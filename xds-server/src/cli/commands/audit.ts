@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { verifyTrail } from "../../audit/chain.js";
+import { verifyTrail } from "../../audit/index.js";
 
 /** `picoseg audit verify FILE`: exit 0 when the whole chain holds, else name the first broken entry. */
 export function registerAudit(program: Command): void {

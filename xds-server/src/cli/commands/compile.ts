@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { compileForWorkload } from "../../policy/compile.js";
-import { loadPolicyFiles } from "../../policy/load.js";
+import { compileForWorkload, loadPolicyFiles } from "../../policy/index.js";
 import { formatPolicyError } from "../../../../api/status.js";
 
 /**

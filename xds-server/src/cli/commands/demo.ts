@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runDemo } from "../../demo/run.js";
+import { runDemo } from "../../demo/index.js";
 
 // `picoseg demo` (npm start): the xDS server, demo services and real Envoy sidecars on loopback, a
 // scripted traffic scenario with its table of decisions, a hot policy change, then a running mesh.

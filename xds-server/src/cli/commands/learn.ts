@@ -1,8 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { fetchTraffic } from "../../learn/fetch.js";
-import { LEARN_DEFAULTS, parseProposeOptions } from "../../learn/options.js";
-import { partialDataLines, proposalYaml } from "../../learn/proposals.js";
+import { fetchTraffic, LEARN_DEFAULTS, parseProposeOptions, partialDataLines, proposalYaml } from "../../learn/index.js";
 
 interface LearnFlags {
   server: string;

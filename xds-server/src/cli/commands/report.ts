@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import type { ComplianceReport } from "../../compliance/report.js";
-import { isRegime } from "../../compliance/report.js";
-import { reportHtml, reportText } from "../../compliance/render.js";
+import { type ComplianceReport, isRegime, reportHtml, reportText } from "../../compliance/index.js";
 
 interface ReportFlags {
   server: string;

@@ -1,13 +1,10 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfig, type KubeAccess } from "../../kube/client.js";
-import { startKubeControl, type KubeControl } from "../../kube/controller.js";
-import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../telemetry/peers.js";
-import { validatePolicyText } from "../../policy/index.js";
-import { parseDuration } from "../../policy/quantity.js";
-import { startXdsServer } from "../../server/server.js";
-import { KubernetesSource } from "../../kube/source.js";
+import { loadKubeConfig, type KubeAccess, startKubeControl, type KubeControl, KubernetesSource } from "../../kube/index.js";
+import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../telemetry/index.js";
+import { validatePolicyText, parseDuration } from "../../policy/index.js";
+import { startXdsServer } from "../../server/index.js";
 
 interface ServeFlags {
   policies?: string;

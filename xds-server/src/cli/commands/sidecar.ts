@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { freeLoopbackPort } from "../../util/ports.js";
+import { freeLoopbackPort } from "../../util/index.js";
 import {
   envoyBinaryPath,
   parseHostPort,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { loadPolicyFiles } from "../../policy/load.js";
+import { loadPolicyFiles } from "../../policy/index.js";
 import { formatPolicyError } from "../../../../api/status.js";
 
 /**

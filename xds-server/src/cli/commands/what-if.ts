@@ -1,9 +1,6 @@
 import type { Command } from "commander";
-import { fetchTraffic } from "../../learn/fetch.js";
-import { LEARN_DEFAULTS } from "../../learn/options.js";
-import { partialDataLines } from "../../learn/proposals.js";
-import { whatIf, whatIfText } from "../../learn/whatif.js";
-import { loadPolicyDir } from "../../policy/load.js";
+import { fetchTraffic, LEARN_DEFAULTS, partialDataLines, whatIf, whatIfText } from "../../learn/index.js";
+import { loadPolicyDir } from "../../policy/index.js";
 import { formatPolicyError } from "../../../../api/status.js";
 import { warnPartial } from "./learn.js";
 

@@ -1,7 +1,7 @@
 // The gRPC server Envoy connects to: keepalive tuned for streams that live for hours, and TLS (or
 // mTLS, requiring a client certificate) when the server has a certificate.
 import * as grpc from "@grpc/grpc-js";
-import type { TlsMaterial } from "../../util/exposure.js";
+import type { TlsMaterial } from "../../util/index.js";
 
 export function createGrpcServer(): grpc.Server {
   return new grpc.Server({
