@@ -47,7 +47,7 @@ describe("compliance report", () => {
       proxy("web-1", "pay", { app: "web" }, []),
       proxy("crm-1", "crm", { app: "crm", "picoseg.io/data-class": "pii" }, []),
     ],
-    decisions: [{ nodeId: "db-1", workload: "pay/db", counts: { "denied:source": 2, allowed: 5 }, since: 1000, lastReadAt: 2000 }],
+    decisions: [{ nodeId: "db-1", workload: "pay/db", counts: { "deny:source": 2, allow: 5 }, since: 1000, lastReadAt: 2000 }],
     now: 0,
   };
 
@@ -62,7 +62,7 @@ describe("compliance report", () => {
     expect(w.coverage).toBe("enforce");
     expect(w.findings).toEqual([]);
     expect(w.rules[0]!.text).toBe("from identities spiffe://cluster.local/ns/pay/sa/api; to port 5432; speaking postgres; at any time");
-    expect(w.decisions).toMatchObject({ since: 1000, counts: { "denied:source": 2, allowed: 5 }, sources: "not reported", unreadable: [] });
+    expect(w.decisions).toMatchObject({ since: 1000, counts: { "deny:source": 2, allow: 5 }, sources: "not reported", unreadable: [] });
     expect(w.proxies[0]).toMatchObject({ nodeId: "db-1", acked: "v1", ackedAt: 1_700_000_000_000, inSync: true });
   });
 

@@ -66,7 +66,7 @@ describe("picoseg report against a real server and sidecar", () => {
     expect(await probe(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     const seen = Date.now();
-    await waitFor("the server to read the denial", () => (fx!.server.decisions.proxies()[0]?.counts["denied:source"] === 1 ? true : undefined), 2000, 50);
+    await waitFor("the server to read the denial", () => (fx!.server.decisions.proxies()[0]?.counts["deny:source"] === 1 ? true : undefined), 2000, 50);
     expect(Date.now() - seen).toBeLessThan(2000);
     await waitFor("the filter's report of the denial", () => fx!.server.observations.query("shop/card-db", 0).find((r) => r.report.denials.length > 0), 5000);
 
@@ -82,7 +82,7 @@ describe("picoseg report against a real server and sidecar", () => {
       segments: [{ name: "shop/card-db", mode: "enforce", compliance: ["pci-dss"] }],
       rules: [{ segment: "shop/card-db", rule: "from-payments-subnet", text: `from addresses 10.20.0.0/16; to port ${listenPort}; any protocol; at any time` }],
       proxies: [{ nodeId: "card-db-1", resource: "picoseg", acked: status.current, ackedAt: status.ackedAt, inSync: true }],
-      decisions: { counts: { "denied:source": 1 }, sources: [{ reason: "source", source: "127.0.0.1", mode: "enforce", count: 1 }], unreadable: [] },
+      decisions: { counts: { "deny:source": 1 }, sources: [{ reason: "source", source: "127.0.0.1", mode: "enforce", count: 1 }], unreadable: [] },
     });
     expect(w.findings.map((f) => f.check)).toEqual(["address-only", "any-protocol"]);
     expect(w.findings[1]!.requirements).toEqual([{ regime: "pci-dss", id: "1.2.5", title: expect.stringContaining("ports allowed") }]);
@@ -91,7 +91,7 @@ describe("picoseg report against a real server and sidecar", () => {
     expect(text).toContain("shop/card-db · data class pci · pci-dss · coverage: ENFORCE");
     expect(text).toMatch(new RegExp(`card-db-1 picoseg: ACKed ${status.current!.slice(0, 8)} since \\d{4}-.*\\(in sync\\)`));
     expect(text).toContain("decisions since ");
-    expect(text).toContain("denied:source 1");
+    expect(text).toContain("deny:source 1");
     expect(text).toMatch(/denied attempts by source \(reported by the filters\):\n +source +127\.0\.0\.1 ×1, /);
     const html = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "html"])).stdout;
     expect(html).toMatch(/^<!doctype html>/);
@@ -108,7 +108,7 @@ describe("picoseg report against a real server and sidecar", () => {
     await waitFor("a decisions entry in the audit trail", async () => ((await readFile(audit, "utf8")).includes('"kind":"decisions"') ? true : undefined), 3000, 100);
     const entries = (await readFile(audit, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
     const d = entries.find((e) => e.kind === "decisions")!;
-    expect(d.data["counts"]).toEqual([{ workload: "shop/card-db", verdict: "denied", reason: "source", count: 1 }]);
+    expect(d.data["counts"]).toEqual([{ workload: "shop/card-db", verdict: "deny", reason: "source", count: 1 }]);
     expect(entries.filter((e) => e.kind === "xds.ack").at(-1)!.data).toMatchObject({ node: "card-db-1", workload: "shop/card-db", resources: [{ name: "picoseg", version: status.current }] });
     expect(verifyTrail(audit)).toMatchObject({ ok: true });
   });
@@ -117,7 +117,7 @@ describe("picoseg report against a real server and sidecar", () => {
     const [listenPort, adminPort] = (await freePorts(2)) as [number, number];
     fx = await startFixture({ "card-db.yaml": CARD_DB(listenPort) }, { wasmPath: defaultWasmPath(), decisionIntervalMs: 200 });
     const node = { id: "card-db-1", cluster: "card-db.shop", namespace: "shop", labels: { app: "card-db", "picoseg.io/data-class": "pci" }, workloadName: "card-db" };
-    const counted = (): number | undefined => fx!.server.decisions.proxies()[0]?.counts["denied:source"];
+    const counted = (): number | undefined => fx!.server.decisions.proxies()[0]?.counts["deny:source"];
     sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node });
     // The filter's config is in place: a denial is the filter's, not a listener still warming.
     await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);

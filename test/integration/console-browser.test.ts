@@ -108,9 +108,9 @@ describe("the console in Chromium", () => {
     expect(await probe(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     t0 = Date.now();
-    await page.locator('#decisions tr[data-node="card-db-1"] td.counts', { hasText: "denied:source 1" }).waitFor({ timeout: 2000 });
+    await page.locator('#decisions tr[data-node="card-db-1"] td.counts', { hasText: "deny:source 1" }).waitFor({ timeout: 2000 });
     expect(Date.now() - t0).toBeLessThan(2000);
-    await page.locator("#chart .u-legend", { hasText: "denied:source" }).waitFor({ timeout: 2000 });
+    await page.locator("#chart .u-legend", { hasText: "deny:source" }).waitFor({ timeout: 2000 });
     expect(await page.locator("#chart canvas").count()).toBe(1);
     expect(await page.locator("#decisions-missing").textContent()).toMatch(/source, principal and port/);
 

@@ -42,7 +42,7 @@ describe("the Grafana dashboard", () => {
     const sidecar = stops.add(await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } }));
     // One real allowed connection, read by the server: picoseg_proxy_decisions_total gets a sample.
     expect(await probe(listenPort)).toBe("allowed");
-    await waitFor("the server to read the decision", () => (fx.server.decisions.proxies()[0]?.counts["allowed"] === 1 ? true : undefined), 3000, 50);
+    await waitFor("the server to read the decision", () => (fx.server.decisions.proxies()[0]?.counts["allow"] === 1 ? true : undefined), 3000, 50);
     const server = families(await (await fetch(`${fx.server.httpUrl}/metrics`)).text());
     const envoy = families(await sidecar.envoy.adminText("/stats/prometheus"));
     for (const r of REASONS) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FilterEnv, TcpClient, compileSegments, expectAllowedEcho, expectDenied, segment, sleep, STAYS_OPEN_MS, type Limits, type UpstreamConnection,
 } from "../../testkit/envoy/harness.js";
+import { type Reason } from "../../api/decision.js";
 
 const withLimits = (name: string, limits: Limits): string => compileSegments([segment(name, { rules: [{ name, limits }] })]);
 
@@ -26,7 +27,7 @@ function frame(payloadLength: number, fill = 0x61): Buffer {
  */
 const AT_THE_LIMIT: {
   suite: string; listener: string; allows: string; exact: Buffer | string;
-  closes: string; first: Buffer | string; violating: Buffer | string; reason: string;
+  closes: string; first: Buffer | string; violating: Buffer | string; reason: Reason;
 }[] = [
   {
     suite: "maxMessageBytes under delimited framing (\\n, limit 10)", listener: "lines",
@@ -93,7 +94,7 @@ describe("picoseg filter in Envoy: budgets, message sizes, duration", () => {
     listener: string,
     allowed: Buffer | string,
     violating: Buffer | string,
-    reason: string,
+    reason: Reason,
   ): Promise<{ upstream: Buffer; client: Buffer }> {
     const before = await env.snapshot();
     const up = env.upstream(listener);

@@ -8,9 +8,9 @@ const workload = { namespace: "shop", labels: { app: "db" }, annotations: {} };
 
 describe("decision counters", () => {
   it("knows the filter's counter names, with or without Envoy's wasmcustom prefix, and nothing else", () => {
-    expect(parseCounterName("wasmcustom.picoseg.denied.source-ports")).toEqual({ verdict: "denied", reason: "source-ports" });
+    expect(parseCounterName("wasmcustom.picoseg.denied.source-ports")).toEqual({ verdict: "deny", reason: "source-ports" });
     expect(parseCounterName("picoseg.audit.bytes-in")).toEqual({ verdict: "audit", reason: "bytes-in" });
-    expect(parseCounterName("wasmcustom.picoseg.allowed")).toEqual({ verdict: "allowed", reason: "" });
+    expect(parseCounterName("wasmcustom.picoseg.allowed")).toEqual({ verdict: "allow", reason: "" });
     expect(parseCounterName("picoseg.allowed.port")).toBeUndefined();
     expect(parseCounterName("picoseg.denied")).toBeUndefined();
     expect(parseCounterName("cluster.picoseg.denied.port")).toBeUndefined();

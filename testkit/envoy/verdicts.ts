@@ -2,7 +2,7 @@
 // the upstream (which bytes arrived) and Envoy (the picoseg counter for the reason, the JSON line).
 import { expect } from "vitest";
 import { TcpClient, type ClientTls } from "./client.js";
-import type { Decision } from "../../api/decision.js";
+import type { Decision, Reason } from "../../api/decision.js";
 import type { FilterEnv, Snapshot } from "./filter-env.js";
 import type { UpstreamConnection } from "./upstream.js";
 import { sleep } from "../../xds-server/src/util/wait.js";
@@ -43,7 +43,7 @@ export async function expectAllowedEcho(
 export async function expectDenied(
   env: FilterEnv,
   client: TcpClient,
-  reason: string,
+  reason: Reason,
   before: Snapshot,
   match: (d: Decision) => boolean = () => true,
 ): Promise<Decision> {

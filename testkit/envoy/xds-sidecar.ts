@@ -3,6 +3,7 @@
 import { sidecarBootstrap, type NodeIdentity, type XdsApiType, type XdsTls } from "../../xds-server/src/bootstrap/index.js";
 import { Envoy } from "./envoy.js";
 import { Upstream } from "./upstream.js";
+import { defined } from "../../xds-server/src/util/index.js";
 
 export interface XdsSidecarOptions {
   xdsPort: number;
@@ -37,7 +38,7 @@ export class XdsSidecar {
           api: o.api,
           ads: o.ads,
           ...(o.xdsTls ? { xdsTls: o.xdsTls } : {}),
-          ...(o.initialFetchTimeoutSeconds !== undefined ? { initialFetchTimeoutSeconds: o.initialFetchTimeoutSeconds } : {}),
+          ...defined({ initialFetchTimeoutSeconds: o.initialFetchTimeoutSeconds }),
           listener: { listen: { host: "127.0.0.1", port: o.listenPort }, upstream: { host: "127.0.0.1", port: echo.port } },
           node: o.adminPort !== undefined ? { ...o.node, adminAddress: `127.0.0.1:${o.adminPort}` } : o.node,
         }),

@@ -10,6 +10,7 @@ import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, pars
 import type { DecisionSample, ProxyDecisions, ObservationQuery } from "../telemetry/index.js";
 import { authorized, forwardedCredential, tokenCookie, tokenMatches, type AdminSecurity } from "./auth.js";
 import { CONSOLE_HEADERS, consoleAsset, loginPage } from "./console.js";
+import { defined, errorMessage } from "../util/index.js";
 
 export interface AdminDeps {
   /** undefined when ready, else why not (the 503 body). */
@@ -115,7 +116,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, deps: Adm
       if (!Number.isFinite(since) || since < 0) return send(res, 400, "text/plain", "since: expected ms since the Unix epoch\n");
       const scope = url.searchParams.get("scope") ?? "fleet";
       if (scope !== "local" && scope !== "fleet") return send(res, 400, "text/plain", "scope: expected local or fleet\n");
-      const body = await deps.observations({ ...(workload !== undefined ? { workload } : {}), sinceMs: since }, scope, forwardedCredential(req));
+      const body = await deps.observations({ ...defined({ workload }), sinceMs: since }, scope, forwardedCredential(req));
       return send(res, 200, "application/json", `${JSON.stringify(body)}\n`);
     }
     case "/proposals": {
@@ -129,7 +130,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, deps: Adm
       try {
         return sendJson(res, 200, await deps.proposals(query, forwardedCredential(req)));
       } catch (err) {
-        return sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+        return sendJson(res, 500, { error: errorMessage(err) });
       }
     }
     case "/healthz":

@@ -5,6 +5,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { AdminSecurity } from "./auth.js";
 import { route, send, type AdminDeps } from "./routes.js";
+import { errorMessage } from "../util/index.js";
 
 export interface AdminServer {
   server: Server;
@@ -20,7 +21,7 @@ export async function startAdmin(
 ): Promise<AdminServer> {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res, deps, security).catch((err: unknown) => {
-      send(res, 500, "text/plain", `${err instanceof Error ? err.message : String(err)}\n`);
+      send(res, 500, "text/plain", `${errorMessage(err)}\n`);
     });
   };
   const t = security.tls;

@@ -12,6 +12,7 @@ import type { PolicyGate, PolicySource } from "../source/index.js";
 import { DECISIONS_MISSING, type DecisionCounters, deniedAttempts, type DenialFeed, fleetReports, type PeerOptions, type ObservationStore } from "../telemetry/index.js";
 import type { RefusedStreamLog, StreamRegistry, StreamTracker } from "../xds/index.js";
 import type { AdminDeps } from "./routes.js";
+import { defined } from "../util/index.js";
 
 /** The running server's parts the HTTP side reads; the optional ones arrive once built. */
 export interface Served {
@@ -86,7 +87,7 @@ export function adminViews(s: Served): AdminDeps {
     }),
     observations: async (query, scope, authorization) => {
       const { reports, peers } = await fleetReports(s.observations, s.peers, query, scope, authorization);
-      return { ...(query.workload !== undefined ? { workload: query.workload } : {}), since: query.sinceMs, scope, reports, ...(peers ? { peers } : {}) };
+      return { ...defined({ workload: query.workload }), since: query.sinceMs, scope, reports, ...(peers ? { peers } : {}) };
     },
     proposals: async (query, authorization) => {
       const { reports, peers } = await fleetReports(s.observations, s.peers, query, "fleet", authorization);

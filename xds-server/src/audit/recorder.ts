@@ -11,6 +11,7 @@ import type { PolicyState, PolicyGateObserver } from "../source/index.js";
 import type { Refusal } from "../../../api/status.js";
 import type { Callbacks, SentResponse, StreamInfo } from "../xds/index.js";
 import { AuditWriter, type AuditWriterOptions } from "./chain.js";
+import { defined, errorMessage } from "../util/index.js";
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -165,7 +166,7 @@ export class AuditRecorder implements Callbacks, PolicyGateObserver {
       this.writer.append(kind, data);
     } catch (err) {
       this.lost += 1;
-      this.onError(`picoseg: audit log ${this.writer.file}: ${kind} not written: ${err instanceof Error ? err.message : String(err)}`);
+      this.onError(`picoseg: audit log ${this.writer.file}: ${kind} not written: ${errorMessage(err)}`);
     }
   }
 
@@ -175,7 +176,7 @@ export class AuditRecorder implements Callbacks, PolicyGateObserver {
       node: node?.id ?? "",
       ...(node ? { workload: workloadName(node.workload, node.id) } : {}),
       stream: stream.id,
-      ...(stream.identity !== undefined ? { identity: stream.identity } : {}),
+      ...defined({ identity: stream.identity }),
     };
   }
 }

@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { PICOSEG_ECDS_RESOURCE, PICOSEG_ROOT_ID, WASM_NETWORK_FILTER_TYPE, WASM_RUNTIME } from "../../../api/resources.js";
+import { defined } from "../util/index.js";
 
 const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const DOWNSTREAM_TLS_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
@@ -277,7 +278,7 @@ function upstreamTls(tls: XdsTls): { name: string; typed_config: TypedConfig } {
     name: "envoy.transport_sockets.tls",
     typed_config: {
       "@type": UPSTREAM_TLS_TYPE_URL,
-      ...(tls.serverName !== undefined ? { sni: tls.serverName } : {}),
+      ...defined({ sni: tls.serverName }),
       common_tls_context: {
         // gRPC servers negotiate HTTP/2 by ALPN.
         alpn_protocols: ["h2"],

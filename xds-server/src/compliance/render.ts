@@ -105,7 +105,7 @@ export function reportSummary(r: ComplianceReport): string[] {
     const extra = Object.entries(w.labels).filter(([k]) => k !== "app" && k !== "picoseg.io/data-class").map(([k, v]) => `${k}=${v}`);
     const name = `${w.workload}${extra.length ? ` {${extra.join(",")}}` : ""}`;
     const top = w.findings.filter((x) => x.severity === "critical" || x.severity === "high").map((x) => x.check);
-    const denied = Object.entries(w.decisions.counts).filter(([k]) => !k.startsWith("allowed")).map(([k, v]) => `${k} ${v}`);
+    const denied = Object.entries(w.decisions.counts).filter(([k]) => !k.startsWith("allow")).map(([k, v]) => `${k} ${v}`);
     lines.push(
       `${name.padEnd(40)} ${(w.dataClass ?? "-").padEnd(4)} ${(w.regimes.join(",") || "-").padEnd(8)} ${w.coverage.toUpperCase().padEnd(10)} ${w.findings.length} finding(s)${top.length ? ` (${top.join(", ")})` : ""}${denied.length ? `; ${denied.join(", ")}` : ""}`,
     );

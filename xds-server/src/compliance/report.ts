@@ -9,6 +9,7 @@ import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type Rule 
 import { type ProxyDecisions } from "../telemetry/index.js";
 import type { ProxyStatus } from "../../../api/status.js";
 import { type DeniedAttempt } from "../../../api/report.js";
+import { defined } from "../util/index.js";
 
 export type Severity = "critical" | "high" | "medium" | "low";
 
@@ -67,7 +68,7 @@ export interface ProxyEvidence {
 }
 
 export interface DecisionEvidence {
-  /** Counts since this time (ms since epoch), by `allowed`, `denied:<reason>`, `audit:<reason>`. */
+  /** Counts since this time (ms since epoch), by `allow`, `deny:<reason>`, `audit:<reason>` (telemetry countKey). */
   since?: number;
   counts: Record<string, number>;
   /**
@@ -207,9 +208,7 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
       evidence.push({
         nodeId: p.nodeId,
         resource: r.name,
-        ...(r.acked !== undefined ? { acked: r.acked } : {}),
-        ...(r.ackedAt !== undefined ? { ackedAt: r.ackedAt } : {}),
-        ...(r.current !== undefined ? { current: r.current } : {}),
+        ...defined({ acked: r.acked, ackedAt: r.ackedAt, current: r.current }),
         inSync,
         ...(r.nack ? { nack: r.nack } : {}),
       });
@@ -242,7 +241,7 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
     workload: name,
     namespace: workload.namespace,
     labels: { ...workload.labels },
-    ...(dataClass !== undefined ? { dataClass } : {}),
+    ...defined({ dataClass }),
     regimes: regimeList,
     coverage,
     segments,

@@ -4,6 +4,7 @@
 import type { Duplex } from "node:stream";
 import pg from "pg";
 import type { DemoConnection } from "./client.js";
+import { errorMessage } from "../util/index.js";
 
 /**
  * pg connects the stream it is given: the demo's socket is already connected (mTLS done), so
@@ -34,6 +35,6 @@ export async function pgQuery(conn: DemoConnection, user: string, sql: string, p
     const result = await client.query(sql, params);
     return { row: (result.rows[0] ?? {}) as Record<string, unknown> };
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: errorMessage(err) };
   }
 }

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, type HostPort } from "../bootstrap/index.js";
-import { filterWasmPath, repoRoot } from "../util/index.js";
+import { errorMessage, filterWasmPath, repoRoot } from "../util/index.js";
 import { generateMtls, type MtlsMaterial } from "./pki.js";
 import { startXdsServer, type RunningXdsServer } from "../server/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
@@ -256,7 +256,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       const res = await fetch(`${server.httpUrl}/report`, { signal: AbortSignal.timeout(5000) });
       for (const line of reportSummary((await res.json()) as ComplianceReport)) out(`   ${line}`);
     } catch (err) {
-      problems.push(`compliance report: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(`compliance report: ${errorMessage(err)}`);
     }
 
     // 5. Learning mode: observe → propose → what-if → enforce, on a workload with no segment yet.
@@ -267,7 +267,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       rows.push(...learned.rows);
       problems.push(...learned.problems);
     } catch (err) {
-      problems.push(`learning mode: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(`learning mode: ${errorMessage(err)}`);
       out(`   ${problems[problems.length - 1]}`);
     }
 

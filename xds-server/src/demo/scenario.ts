@@ -10,13 +10,14 @@ import type { Sidecar } from "./sidecars.js";
 import type { Decision } from "../../../api/decision.js";
 import { ID, shortIdentity } from "./topology.js";
 import { sleep } from "../util/index.js";
+import { type Reason } from "../../../api/decision.js";
 
 export type Outcome = "allowed" | "closed";
 
 export interface Expectation {
   outcome: Outcome;
   /** closed: the deny reason; allowed: the reason an audit segment would deny for (if any). */
-  reason?: string;
+  reason?: Reason;
   /** Why this is expected now (schedule-dependent rows). */
   note?: string;
 }
@@ -82,8 +83,8 @@ const httpPost = (host: string, path: string, size: number): Buffer =>
 
 // ---- expectations ----
 
-const allowed = (reason?: string): Expectation => ({ outcome: "allowed", ...(reason ? { reason } : {}) });
-const closed = (reason: string): Expectation => ({ outcome: "closed", reason });
+const allowed = (reason?: Reason): Expectation => ({ outcome: "allowed", ...(reason ? { reason } : {}) });
+const closed = (reason: Reason): Expectation => ({ outcome: "closed", reason });
 
 /** payments-db api-to-db admits only inside Berlin office hours; outside, the connection gets `schedule`. */
 function inOfficeHours(now: Date, inside: Expectation): Expectation {

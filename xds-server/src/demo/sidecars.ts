@@ -4,7 +4,7 @@
 // filter's JSON decision lines are also parsed as they arrive.
 import { createWriteStream, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { freeLoopbackPort, stopProcess, sleep, StopWaiting, waitFor } from "../util/index.js";
+import { defined, freeLoopbackPort, sleep, stopProcess, StopWaiting, waitFor } from "../util/index.js";
 import type { ChildProcess } from "node:child_process";
 import {
   fetchStats,
@@ -64,7 +64,7 @@ export function demoBootstrap(
       labels: spec.labels,
       annotations: spec.annotations ?? {},
       workloadName: workload,
-      ...(spec.serviceAccount !== undefined ? { serviceAccount: spec.serviceAccount } : {}),
+      ...defined({ serviceAccount: spec.serviceAccount }),
       // The server reads this sidecar's decision counters there (console, report, audit trail).
       ...(adminPort !== 0 ? { adminAddress: `127.0.0.1:${adminPort}` } : {}),
     },

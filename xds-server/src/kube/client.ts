@@ -1,6 +1,7 @@
 // How the server reaches the Kubernetes API: @kubernetes/client-node's KubeConfig, from a pod's
 // service account (in-cluster), a kubeconfig file, or an explicit server + token (tests).
 import { KubeConfig } from "@kubernetes/client-node";
+import { defined, errorMessage } from "../util/index.js";
 
 export const GROUP = "picoseg.io";
 export const VERSION = "v1alpha1";
@@ -27,7 +28,7 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
       try {
         kc.loadFromFile(access.file);
       } catch (err) {
-        throw new Error(`kubeconfig ${access.file}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`kubeconfig ${access.file}: ${errorMessage(err)}`);
       }
       if (!kc.getCurrentCluster()) throw new Error(`${access.file}: no current cluster (set current-context)`);
       break;
@@ -43,7 +44,7 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
             ...(access.caPem !== undefined ? { caData: Buffer.from(access.caPem).toString("base64") } : {}),
           },
         ],
-        users: [{ name: "user", ...(access.token !== undefined ? { token: access.token } : {}) }],
+        users: [{ name: "user", ...defined({ token: access.token }) }],
         contexts: [{ name: "ctx", cluster: "api", user: "user" }],
         currentContext: "ctx",
       });

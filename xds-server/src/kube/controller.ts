@@ -7,6 +7,7 @@ import type { KubernetesSource } from "./source.js";
 import { LeaseElector } from "./lease.js";
 import { ReplicaReports } from "./replica-report.js";
 import { StatusWriter } from "./status-writer.js";
+import { defined } from "../util/index.js";
 
 export interface KubeControlOptions {
   kubeConfig: KubeConfig;
@@ -41,8 +42,7 @@ export function startKubeControl(o: KubeControlOptions): KubeControl {
     namespace: o.leaseNamespace,
     name: o.leaseName ?? "picoseg-xds-status",
     identity,
-    ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
-    ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    ...defined({ leaseDurationMs: o.leaseDurationMs, retryMs: o.retryMs }),
     ...(o.log ? { log: o.log } : {}),
   });
   const durationMs = o.leaseDurationMs ?? 15_000;
@@ -60,7 +60,7 @@ export function startKubeControl(o: KubeControlOptions): KubeControl {
     reports,
     isLeader: () => lease.isLeader(),
     fieldManager: `picoseg-${identity}`.slice(0, 128),
-    ...(o.statusIntervalMs !== undefined ? { intervalMs: o.statusIntervalMs } : {}),
+    ...defined({ intervalMs: o.statusIntervalMs }),
     ...(o.log ? { log: o.log } : {}),
   });
   lease.start();

@@ -9,6 +9,7 @@ import type { SegmentObjectState } from "./source.js";
 import type { ProxyStatus } from "../../../api/status.js";
 import { errorText, GROUP, PLURAL, VERSION } from "./client.js";
 import { localReach, mergeReach, type Reach, type ReplicaReports, type SegmentReach } from "./replica-report.js";
+import { defined } from "../util/index.js";
 
 export interface AcceptedCondition {
   type: "Accepted";
@@ -40,7 +41,7 @@ export function desiredStatus(obj: SegmentObjectState, reach: SegmentReach | und
   const status: "True" | "False" = accepted ? "True" : "False";
   return {
     observedGeneration: obj.generation,
-    ...(obj.appliedGeneration !== undefined ? { appliedGeneration: obj.appliedGeneration } : {}),
+    ...defined({ appliedGeneration: obj.appliedGeneration }),
     workloads: reach?.workloads.size ?? 0,
     proxies: reach?.proxies ?? 0,
     proxiesAcked: reach?.acked ?? 0,

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { observationsPath, type MissingPeer, type StoredReport } from "../telemetry/index.js";
 import { parseSince, parseWorkload } from "./options.js";
 import { trafficOf, type Traffic } from "./traffic.js";
+import { errorMessage } from "../util/index.js";
 
 export interface FetchOptions {
   server: string;
@@ -30,7 +31,7 @@ export async function fetchTraffic(command: string, opts: FetchOptions): Promise
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(10_000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
   } catch (err) {
-    throw new Error(`${command}: cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`${command}: cannot reach ${url}: ${errorMessage(err)}`);
   }
   if (!res.ok) throw new Error(`${command}: ${url}: HTTP ${res.status}: ${(await res.text()).trim()}`);
   const body = (await res.json()) as { reports: StoredReport[]; peers?: { missing: MissingPeer[] } };

@@ -7,6 +7,7 @@ import type { MissingPeer, StoredReport } from "../telemetry/index.js";
 import { proposeSegment, type ProposeOptions } from "./propose.js";
 import { trafficOf, type Traffic } from "./traffic.js";
 import { whatIf, type WhatIfResult } from "./whatif.js";
+import { errorMessage } from "../util/index.js";
 
 /** The warning that data is partial: one line per replica that did not answer. */
 export function partialDataLines(missing: readonly MissingPeer[]): string[] {
@@ -65,7 +66,7 @@ export function workloadProposals(
     try {
       proposal = proposalYaml(traffic, { ...opts, workload }, missing);
     } catch (err) {
-      return { ...base, error: err instanceof Error ? err.message : String(err), whatIf: { inForce: now } };
+      return { ...base, error: errorMessage(err), whatIf: { inForce: now } };
     }
     const parsed = validatePolicyText(proposal, `proposal of ${workload}`);
     // proposeSegment promises a valid document; if it ever is not, say so rather than replay half of it.

@@ -10,6 +10,7 @@ import type { LoadedSegment, PolicyLoadResult } from "./types.js";
 import type { PolicyError } from "../../../api/status.js";
 import type { PicoSegment } from "../../../api/picosegment.js";
 import { parseYamlDocuments, type SourceDocument } from "./yaml-source.js";
+import { errorMessage } from "../util/index.js";
 
 export const API_VERSION = "picoseg.io/v1alpha1";
 export const KIND = "PicoSegment";
@@ -192,5 +193,5 @@ function describeIoError(err: unknown): string {
     if (code === "EACCES") return "permission denied";
     if (code === "EISDIR") return "is a directory";
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -2,6 +2,7 @@
 // file takes hundreds of milliseconds, during which /healthz and the xDS streams must still answer.
 import { parentPort } from "node:worker_threads";
 import { validatePolicyText } from "./load.js";
+import { errorMessage } from "../util/index.js";
 
 export interface ValidateRequest {
   id: number;
@@ -15,6 +16,6 @@ parentPort?.on("message", (req: ValidateRequest) => {
     // thousands of cloned objects, and that time is spent on the loop this worker exists to spare.
     parentPort!.postMessage({ id: req.id, json: JSON.stringify(validatePolicyText(req.text, req.file)) });
   } catch (err) {
-    parentPort!.postMessage({ id: req.id, failure: err instanceof Error ? err.message : String(err) });
+    parentPort!.postMessage({ id: req.id, failure: errorMessage(err) });
   }
 });

@@ -4,6 +4,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
 import type { FieldPath } from "./path.js";
 import type { PolicyError } from "../../../api/status.js";
+import { errorMessage } from "../util/index.js";
 
 /** One non-empty YAML document of a file. */
 export interface SourceDocument {
@@ -84,7 +85,7 @@ export function parseYamlDocuments(text: string, file: string): ParsedSource {
       // A bounded alias expansion: a few aliases must not expand into gigabytes ("billion laughs").
       value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     } catch (err) {
-      const message = err instanceof RangeError ? TOO_DEEP : `YAML: ${err instanceof Error ? err.message : String(err)}`;
+      const message = err instanceof RangeError ? TOO_DEEP : `YAML: ${errorMessage(err)}`;
       errors.push({ file, line: lineAt(rootOffset), field: "", message });
       continue;
     }

@@ -9,6 +9,7 @@ import type { SnapshotCache, Subscription, NodeInfo, Callbacks, StreamInfo } fro
 import { WorkloadCompiler, type CompileFn, type PolicyInput } from "./compiler.js";
 import type { WasmModuleSource } from "./resources.js";
 import { SharedSnapshots, type ResourcesByConfig } from "./snapshots.js";
+import { defined, errorMessage } from "../util/index.js";
 
 /** Proxies refreshed per turn of the event loop during a push. */
 const PUSH_BATCH = 200;
@@ -163,7 +164,7 @@ export class ProxyConfigs implements Callbacks {
       warnings: p.compiled?.warnings ?? [],
       ...(p.compiled ? { config: p.compiled.config } : {}),
       currentVersions: { ...p.current },
-      ...(p.error !== undefined ? { error: p.error } : {}),
+      ...defined({ error: p.error }),
     };
   }
 
@@ -176,7 +177,7 @@ export class ProxyConfigs implements Callbacks {
     try {
       compiled = this.compiler.compile(p.node.workload);
     } catch (err) {
-      p.error = `compile failed: ${err instanceof Error ? err.message : String(err)}`;
+      p.error = `compile failed: ${errorMessage(err)}`;
       return; // keep the previous snapshot
     }
     const bytes = configBytes(compiled);

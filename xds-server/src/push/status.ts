@@ -3,6 +3,7 @@
 import type { ProxyStatus, ResourceStatus } from "../../../api/status.js";
 import type { StreamTracker } from "../xds/index.js";
 import type { ProxyConfigs } from "./proxy-configs.js";
+import { defined } from "../util/index.js";
 
 /** Every connected proxy, by node id. */
 export function proxyStatuses(configs: ProxyConfigs, tracker: StreamTracker): ProxyStatus[] {
@@ -24,7 +25,7 @@ export function proxyStatuses(configs: ProxyConfigs, tracker: StreamTracker): Pr
       segments: c.segments,
       ...(generation !== undefined ? { generation: Number(generation) } : {}),
       warnings: c.warnings,
-      ...(c.error !== undefined ? { error: c.error } : {}),
+      ...defined({ error: c.error }),
       streams,
       resources: [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
     });

@@ -11,7 +11,7 @@ import { DEFAULT_REPORT_CHANNEL, compileForWorkload, validatePolicyText, type Re
 import { defaultWasmPath, describeModule, moduleSource, readModule, ProxyConfigs } from "../push/index.js";
 import { DirectorySource, PolicyGate } from "../source/index.js";
 import { announcedAdmins, DecisionCounters, DenialFeed, addObservationService, ReportingProxies, ObservationStore } from "../telemetry/index.js";
-import { isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/index.js";
+import { defined, isLoopback, plaintextWarning, readAdminToken, readTls } from "../util/index.js";
 import { SnapshotCache, allOf, DEFAULT_MAX_STREAMS_PER_PEER, IdentityBinding, NodeClaims, PeerStreamLimit, RefusedStreamLog, fanOut, bindGrpc, createGrpcServer, addXdsServices, StreamRegistry, StreamTracker } from "../xds/index.js";
 import type { RunningXdsServer, XdsServerOptions } from "./options.js";
 
@@ -35,9 +35,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   const validators = new ValidatorPool();
   const streams = new StreamRegistry();
   const observations = new ObservationStore({
-    ...(opts.observations?.file !== undefined ? { file: opts.observations.file } : {}),
-    ...(opts.observations?.windowMs !== undefined ? { windowMs: opts.observations.windowMs } : {}),
-    ...(opts.observations?.maxBytes !== undefined ? { maxBytes: opts.observations.maxBytes } : {}),
+    ...defined({ file: opts.observations?.file, windowMs: opts.observations?.windowMs, maxBytes: opts.observations?.maxBytes }),
     log,
   });
   const reportChannel: ReportChannel = { ...DEFAULT_REPORT_CHANNEL, ...opts.observations?.report };
@@ -67,7 +65,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
   // HTTP goes first: the remote module's URL needs its port. Then content, then gRPC.
   const admin: AdminServer = await startAdmin(host, opts.httpPort ?? 18080, adminViews(served), {
     ...(tls ? { tls } : {}),
-    ...(adminToken !== undefined ? { token: adminToken } : {}),
+    ...defined({ token: adminToken }),
     requireAuth: adminToken !== undefined || tls?.ca !== undefined || !isLoopback(host),
   });
   const httpUrl = `${tls ? "https" : "http"}://${host}:${admin.port}`;
@@ -86,7 +84,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
     compile: opts.compile ?? ((segments, workload, o) => compileForWorkload(segments, workload, { ...o, report: reportChannel })),
     module,
     defaultResourceNames: opts.defaultResourceNames ?? [PICOSEG_ECDS_RESOURCE],
-    ...(opts.maxConfigBytes !== undefined ? { maxConfigBytes: opts.maxConfigBytes } : {}),
+    ...defined({ maxConfigBytes: opts.maxConfigBytes }),
     onError: (nodeId, message) => log(`picoseg: proxy ${nodeId}: ${message}`),
   });
   served.configs = proxyConfigs;
@@ -95,8 +93,7 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
         opts.audit.file,
         { controlPlane: controlPlaneId, pid: process.pid, policies: typeof opts.policies === "string" ? `dir:${path.resolve(opts.policies)}` : opts.policies.description },
         {
-          ...(opts.audit.maxBytes !== undefined ? { maxBytes: opts.audit.maxBytes } : {}),
-          ...(opts.audit.summaryIntervalMs !== undefined ? { summaryIntervalMs: opts.audit.summaryIntervalMs } : {}),
+          ...defined({ maxBytes: opts.audit.maxBytes, summaryIntervalMs: opts.audit.summaryIntervalMs }),
           onError: log,
         },
       )
@@ -115,12 +112,12 @@ export async function startXdsServer(opts: XdsServerOptions): Promise<RunningXds
           validateFile: opts.validateFile ?? ((file, text) => validatePolicyText(text, file)),
           // Parsing a large file takes hundreds of ms: off the loop that answers probes and proxies.
           ...(opts.validateFile === undefined ? { validateFileAsync: (file: string, text: string) => validators.validate(file, text) } : {}),
-          ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+          ...defined({ debounceMs: opts.debounceMs }),
         })
       : opts.policies;
   served.source = policySource;
   const policyGate = new PolicyGate({
-    ...(opts.minSegments !== undefined ? { minSegments: opts.minSegments } : {}),
+    ...defined({ minSegments: opts.minSegments }),
     observers: [metrics, ...(audit ? [audit] : [])],
     log,
     serve: (state) => proxyConfigs.setPolicy(state),

@@ -11,6 +11,8 @@
 import { Counter, type Registry } from "prom-client";
 import { type Workload, workloadName } from "../../../api/workload.js";
 import { type NodeInfo } from "../xds/index.js";
+import { errorMessage } from "../util/index.js";
+import { reasonOf, type Reason, type Verdict } from "../../../api/decision.js";
 
 /** What the console and report say about what the server cannot see of the filters' decisions. */
 export const DECISIONS_MISSING =
@@ -18,10 +20,15 @@ export const DECISIONS_MISSING =
   "Who was denied: the filters of regulated workloads (and of learning ones) report their denied attempts by reason and source every few seconds (below, live; and in picoseg report). " +
   "Not shown: single connections; each one's own line (its source, principal and port, and the reason) is only in the filter's JSON log in Envoy's log.";
 
-export type Verdict = "allowed" | "denied" | "audit";
-
-/** `allowed`, `denied:<reason>` or `audit:<reason>`. */
+/** `allow`, `deny:<reason>` or `audit:<reason>` (countKey). */
 export type CountKey = string;
+
+export function countKey(verdict: Verdict, reason: Reason | ""): CountKey {
+  return verdict === "allow" ? "allow" : `${verdict}:${reason}`;
+}
+
+/** The filter's counter names say `allowed` and `denied`; the verdicts are api/decision.ts's. */
+const COUNTER_VERDICTS: Readonly<Record<string, Verdict>> = { allowed: "allow", denied: "deny", audit: "audit" };
 
 export interface ProxyEndpoint {
   nodeId: string;
@@ -53,7 +60,7 @@ export interface DecisionDelta {
   nodeId: string;
   workload: string;
   verdict: Verdict;
-  reason: string;
+  reason: Reason | "";
   count: number;
 }
 
@@ -69,13 +76,15 @@ export interface DecisionCountersOptions {
 /** Loopback only: a proxy's metadata must not turn the server into a client of any address. */
 const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):(\d{1,5})$/;
 
-/** `wasmcustom.picoseg.denied.port: 3` → ["denied", "port"]. */
-export function parseCounterName(name: string): { verdict: Verdict; reason: string } | undefined {
+/** `wasmcustom.picoseg.denied.port` → deny, port; `picoseg.allowed` → allow. */
+export function parseCounterName(name: string): { verdict: Verdict; reason: Reason | "" } | undefined {
   const m = /^(?:wasmcustom\.)?picoseg\.(allowed|denied|audit)(?:\.([a-z-]+))?$/.exec(name);
   if (!m) return undefined;
-  const verdict = m[1] as Verdict;
-  if ((verdict === "allowed") !== (m[2] === undefined)) return undefined;
-  return { verdict, reason: m[2] ?? "" };
+  const verdict = COUNTER_VERDICTS[m[1]!]!;
+  if ((verdict === "allow") !== (m[2] === undefined)) return undefined;
+  const reason = reasonOf(m[2]);
+  if (verdict !== "allow" && reason === "") return undefined;
+  return { verdict, reason };
 }
 
 /** A proxy gone this long is forgotten; until then a reconnect continues its counts. */
@@ -155,7 +164,7 @@ export class DecisionCounters {
       if (now - st.goneAt > FORGET_AFTER_MS) this.state.delete(id);
     }
     for (const d of deltas) {
-      const key = d.verdict === "allowed" ? "allowed" : `${d.verdict}:${d.reason}`;
+      const key = countKey(d.verdict, d.reason);
       this.totals.set(key, (this.totals.get(key) ?? 0) + d.count);
     }
     this.history.push({ at: Date.now(), totals: Object.fromEntries(this.totals) });
@@ -183,7 +192,7 @@ export class DecisionCounters {
       view.error = `admin address ${JSON.stringify(p.admin)} refused: only loopback addresses are read`;
       return [];
     }
-    let stats: Map<CountKey, number>;
+    let stats: Map<CountKey, { verdict: Verdict; reason: Reason | ""; value: number }>;
     let envoyStart: number;
     try {
       // When this Envoy process started: /server_info computes its uptime when asked (the
@@ -201,10 +210,10 @@ export class DecisionCounters {
       for (const line of (await r.text()).split("\n")) {
         const m = /^(\S+): (\d+)$/.exec(line);
         const c = m ? parseCounterName(m[1]!) : undefined;
-        if (c) stats.set(c.verdict === "allowed" ? "allowed" : `${c.verdict}:${c.reason}`, Number(m![2]));
+        if (c) stats.set(countKey(c.verdict, c.reason), { ...c, value: Number(m![2]) });
       }
     } catch (err) {
-      view.error = `reading http://${p.admin}: ${err instanceof Error ? err.message : String(err)}`;
+      view.error = `reading http://${p.admin}: ${errorMessage(err)}`;
       return [];
     }
     delete view.error;
@@ -224,14 +233,13 @@ export class DecisionCounters {
     const countAll = first && envoyStart >= this.startedAt - 1000;
     view.lastReadAt = Date.now();
     const out: DecisionDelta[] = [];
-    for (const [key, value] of stats) {
+    for (const [key, { verdict, reason, value }] of stats) {
       // A counter that went down also means a restart: its new value is all new.
       const prev = s.last.get(key) ?? (first && !countAll ? value : 0);
       const delta = value >= prev ? value - prev : value;
       s.last.set(key, value);
       if (delta === 0) continue;
       view.counts[key] = (view.counts[key] ?? 0) + delta;
-      const [verdict, reason] = key === "allowed" ? ["allowed" as Verdict, ""] : (key.split(":") as [Verdict, string]);
       out.push({ nodeId: p.nodeId, workload, verdict, reason, count: delta });
       this.metric?.inc({ namespace: p.workload.namespace, workload, verdict, reason }, delta);
     }

@@ -7,6 +7,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { parseStoredReport, reportKey, type ObservationStore, type StoredReport } from "./store.js";
+import { errorMessage } from "../util/index.js";
 
 export interface PeerOptions {
   /** Admin HTTP(S) base URLs of the replicas (this one included is fine: its reports merge away). */
@@ -79,7 +80,7 @@ export async function gatherReports(
       try {
         return { peer, reports: await askPeer(peer, observationsPath(query, "local"), authorization, opts) };
       } catch (err) {
-        return { peer, reason: err instanceof Error ? err.message : String(err) };
+        return { peer, reason: errorMessage(err) };
       }
     }),
   );
@@ -115,7 +116,7 @@ async function askPeer(base: string, pathAndQuery: string, authorization: string
     try {
       return parseStoredReport(r);
     } catch (err) {
-      throw new Error(`reports[${i}]: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`reports[${i}]: ${errorMessage(err)}`);
     }
   });
 }

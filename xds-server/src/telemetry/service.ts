@@ -10,6 +10,7 @@ import { type NodeInfo, type Callbacks, type StreamInfo, peerSpiffeId } from "..
 import { parseReport, ReportError } from "./report.js";
 import { MAX_REPORT_BYTES, type ProxyReport } from "../../../api/report.js";
 import type { ObservationStore } from "./store.js";
+import { defined } from "../util/index.js";
 
 export const REPORT_SERVICE = "picoseg.observe.v1.Observations";
 export const REPORT_PATH = `/${REPORT_SERVICE}/Report`;
@@ -23,7 +24,7 @@ export class ReportingProxies implements Callbacks {
     if (!node) return;
     const held = this.nodes.get(node.id);
     if (held) held.streams.add(stream.id);
-    else this.nodes.set(node.id, { node, ...(stream.identity !== undefined ? { identity: stream.identity } : {}), streams: new Set([stream.id]) });
+    else this.nodes.set(node.id, { node, ...defined({ identity: stream.identity }), streams: new Set([stream.id]) });
   }
 
   onStreamClosed(stream: StreamInfo): void {

@@ -7,6 +7,7 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { parseReport, ReportError } from "./report.js";
 import { type ProxyReport } from "../../../api/report.js";
+import { errorMessage } from "../util/index.js";
 
 /** One accepted report: when it arrived, from which proxy, for which workload (NS/NAME). */
 export interface StoredReport {
@@ -179,7 +180,7 @@ export class ObservationStore {
       this.retryAtLines = 0;
     } catch (err) {
       this.retryAtLines = 2 * this.fileLines;
-      this.opts.log?.(`picoseg: could not rewrite ${file} without its expired reports: ${err instanceof Error ? err.message : String(err)}`);
+      this.opts.log?.(`picoseg: could not rewrite ${file} without its expired reports: ${errorMessage(err)}`);
     }
   }
 
@@ -203,7 +204,7 @@ export class ObservationStore {
         if (last === undefined || entry.report.seq > last.seq) this.lastSeq.set(stream, { seq: entry.report.seq, at: entry.at });
         this.keep(entry, Buffer.byteLength(line) + 1);
       } catch (err) {
-        const msg = `${file}:${i + 1}: ${err instanceof Error ? err.message : String(err)}`;
+        const msg = `${file}:${i + 1}: ${errorMessage(err)}`;
         if (!lines.slice(i + 1).every((l) => l.trim() === "")) throw new Error(msg);
         this.opts.log?.(`picoseg: ${msg} (a torn last line, ignored)`);
         torn = true;

@@ -6,3 +6,4 @@ export { freeLoopbackPort } from "./ports.js";
 export { stopProcess } from "./process.js";
 export { filterWasmPath, repoRoot } from "./repo.js";
 export { sleep, StopWaiting, waitFor } from "./wait.js";
+export { defined, errorMessage } from "./values.js";

@@ -3,6 +3,7 @@
 import type { NodeInfo } from "./node.js";
 import type { Callbacks, StreamInfo, StreamRefusal } from "./server/callbacks.js";
 import type { RefusedStream } from "../../../api/status.js";
+import { defined } from "../util/index.js";
 
 /** How many refused streams /status keeps. */
 const RECENT_REFUSED_STREAMS = 50;
@@ -18,7 +19,7 @@ export class RefusedStreamLog implements Callbacks {
       at: Date.now(),
       nodeId: claimed.id,
       peer: stream.peer,
-      ...(stream.identity !== undefined ? { identity: stream.identity } : {}),
+      ...defined({ identity: stream.identity }),
       claimed: claimed.workload,
       reason: refusal.reason,
       message: refusal.message,

@@ -3,6 +3,7 @@
 // (push/status.ts).
 import type { ResourceStatus, StreamStatus } from "../../../api/status.js";
 import type { Callbacks, ResourceVersion, SentResponse, StreamInfo } from "./server/callbacks.js";
+import { defined } from "../util/index.js";
 
 interface TrackedStream {
   info: StreamInfo;
@@ -66,10 +67,9 @@ export class StreamTracker implements Callbacks {
       service: t.info.service,
       protocol: t.info.protocol,
       peer: t.info.peer,
-      ...(t.info.identity !== undefined ? { identity: t.info.identity } : {}),
+      ...defined({ identity: t.info.identity }),
       connectedAt: t.info.openedAt,
-      ...(t.versionSent !== undefined ? { versionSent: t.versionSent } : {}),
-      ...(t.versionAcked !== undefined ? { versionAcked: t.versionAcked } : {}),
+      ...defined({ versionSent: t.versionSent, versionAcked: t.versionAcked }),
     }));
     return { streams, resources };
   }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { runDemo } from "../../demo/index.js";
+import { defined } from "../../util/index.js";
 
 // `picoseg demo` (npm start): the xDS server, demo services and real Envoy sidecars on loopback, a
 // scripted traffic scenario with its table of decisions, a hot policy change, then a running mesh.
@@ -14,7 +15,7 @@ export function registerDemo(program: Command): void {
       const code = await runDemo({
         once: flags.once === true,
         keepDir: flags.keep === true,
-        ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
+        ...defined({ wasmPath: flags.wasm }),
       });
       process.exitCode = code;
       // gRPC and fetch keep-alive handles must not hold the process open after the cleanup.

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { type ComplianceReport, isRegime, reportHtml, reportText } from "../../compliance/index.js";
+import { errorMessage } from "../../util/index.js";
 
 interface ReportFlags {
   server: string;
@@ -27,7 +28,7 @@ export function registerReport(program: Command): void {
       try {
         res = await fetch(url, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       } catch (err) {
-        throw new Error(`picoseg report: cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`picoseg report: cannot reach ${url}: ${errorMessage(err)}`);
       }
       if (!res.ok) throw new Error(`picoseg report: ${url}: HTTP ${res.status}: ${(await res.text()).trim()}`);
       const text = await res.text();

@@ -5,6 +5,7 @@ import { loadKubeConfig, type KubeAccess, startKubeControl, type KubeControl, Ku
 import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../telemetry/index.js";
 import { validatePolicyText, parseDuration } from "../../policy/index.js";
 import { startXdsServer } from "../../server/index.js";
+import { defined } from "../../util/index.js";
 
 interface ServeFlags {
   policies?: string;
@@ -152,7 +153,7 @@ export function registerServe(program: Command): void {
           config,
           source: new KubernetesSource({
             kubeConfig: config,
-            ...(flags.kubeNamespace !== undefined ? { namespace: flags.kubeNamespace } : {}),
+            ...defined({ namespace: flags.kubeNamespace }),
             validateFile: (file, text) => validatePolicyText(text, file),
           }),
         };
@@ -164,7 +165,7 @@ export function registerServe(program: Command): void {
           report: { cluster: flags.reportCluster },
           windowMs: window.value * 1000,
           maxBytes: observationsMaxMib * 1024 * 1024,
-          ...(flags.observationsFile !== undefined ? { file: flags.observationsFile } : {}),
+          ...defined({ file: flags.observationsFile }),
         },
         ...(peers ? { peers } : {}),
         host: flags.listen,
@@ -173,10 +174,9 @@ export function registerServe(program: Command): void {
         minSegments,
         maxStreamsPerPeer,
         ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
-          ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...(flags.clientCa !== undefined ? { clientCaFile: flags.clientCa } : {}) } }
+          ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...defined({ clientCaFile: flags.clientCa }) } }
           : {}),
-        ...(flags.adminTokenFile !== undefined ? { adminTokenFile: flags.adminTokenFile } : {}),
-        ...(flags.wasm !== undefined ? { wasmPath: flags.wasm } : {}),
+        ...defined({ adminTokenFile: flags.adminTokenFile, wasmPath: flags.wasm }),
         ...(flags.inlineWasm ? { inlineWasm: true } : {}),
         ...(flags.remoteWasm
           ? { remoteWasm: { cluster: flags.wasmCluster, ...(flags.wasmUrl ? { baseUrl: flags.wasmUrl.replace(/\/+$/, "") } : {}) } }
@@ -192,7 +192,7 @@ export function registerServe(program: Command): void {
           leaseDurationMs,
           // client-go's proportions: retry at about a seventh of the duration.
           retryMs: Math.max(250, Math.round(leaseDurationMs / 7.5)),
-          ...(flags.replicaId !== undefined ? { identity: flags.replicaId } : {}),
+          ...defined({ identity: flags.replicaId }),
         });
       }
       // SIGTERM (Kubernetes, a rolling update): drain first. SIGINT (Ctrl-C): stop now.

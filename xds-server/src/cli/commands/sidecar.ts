@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { freeLoopbackPort } from "../../util/index.js";
+import { defined, freeLoopbackPort } from "../../util/index.js";
 import {
   envoyBinaryPath,
   parseHostPort,
@@ -73,13 +73,13 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
     xds: parseHostPort(f.xds),
     api: api as XdsApiType,
     ads: f.ads === true,
-    ...(timeout !== undefined ? { initialFetchTimeoutSeconds: timeout } : {}),
+    ...defined({ initialFetchTimeoutSeconds: timeout }),
     ...(f.xdsCa !== undefined
       ? {
           xdsTls: {
             caFile: f.xdsCa,
             ...(f.xdsCert !== undefined && f.xdsKey !== undefined ? { certFile: f.xdsCert, keyFile: f.xdsKey } : {}),
-            ...(f.xdsServerName !== undefined ? { serverName: f.xdsServerName } : {}),
+            ...defined({ serverName: f.xdsServerName }),
           },
         }
       : {}),
@@ -96,7 +96,7 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
       labels,
       annotations,
       workloadName: workload,
-      ...(f.serviceAccount !== undefined ? { serviceAccount: f.serviceAccount } : {}),
+      ...defined({ serviceAccount: f.serviceAccount }),
       // A known loopback admin port is announced, so that the server can read the decision counters.
       ...(admin.port !== 0 && /^(127\.|localhost$)/.test(admin.host) ? { adminAddress: `${admin.host}:${admin.port}` } : {}),
     },

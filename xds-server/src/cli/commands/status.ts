@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { ProxyStatus, StatusReport } from "../../../../api/status.js";
+import { errorMessage } from "../../util/index.js";
 
 const short = (v: string | undefined): string => (v ? v.slice(0, 8) : "-");
 
@@ -63,7 +64,7 @@ export function registerStatus(program: Command): void {
       try {
         res = await fetch(url, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       } catch (err) {
-        throw new Error(`picoseg status: cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`picoseg status: cannot reach ${url}: ${errorMessage(err)}`);
       }
       if (!res.ok) throw new Error(`picoseg status: ${url}: HTTP ${res.status}`);
       const text = await res.text();

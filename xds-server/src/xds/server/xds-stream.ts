@@ -11,6 +11,7 @@ import type { ProtoNode, RpcStatus } from "./messages.js";
 import { type MarshaledResource } from "../cache/resource.js";
 import { TYPED_EXTENSION_CONFIG_TYPE } from "../../../../api/resources.js";
 import type { StreamRegistry } from "./registry.js";
+import { defined, errorMessage } from "../../util/index.js";
 
 export interface StreamServerOptions {
   watcher: ConfigWatcher;
@@ -64,7 +65,7 @@ export class XdsStream<Req extends StreamRequest, Res> {
       protocol,
       peer: call.getPeer(),
       openedAt: Date.now(),
-      ...(identity !== undefined ? { identity } : {}),
+      ...defined({ identity }),
     };
   }
 
@@ -104,7 +105,7 @@ export class XdsStream<Req extends StreamRequest, Res> {
         onRequest(req, typeUrl);
       } catch (err) {
         this.close();
-        failStream(call, grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
+        failStream(call, grpc.status.INTERNAL, errorMessage(err));
       }
     });
     call.on("end", () => {
