@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { verifyTrail } from "../../xds-server/src/audit/chain.js";
 import type { ComplianceReport } from "../../xds-server/src/compliance/report.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
-import { probe } from "../../testkit/envoy/round-trip.js";
+import { roundTrip } from "../../testkit/envoy/round-trip.js";
 import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 import { PICOSEG_CLI } from "../../testkit/cli/index.js";
@@ -63,7 +63,7 @@ describe("picoseg report against a real server and sidecar", () => {
 
     // 127.0.0.1 is not in the payments subnet: denied for its source, by the filter in Envoy.
     await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await roundTrip(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     const seen = Date.now();
     await waitFor("the server to read the denial", () => (fx!.server.decisions.proxies()[0]?.counts["deny:source"] === 1 ? true : undefined), 2000, 50);
@@ -121,7 +121,7 @@ describe("picoseg report against a real server and sidecar", () => {
     sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node });
     // The filter's config is in place: a denial is the filter's, not a listener still warming.
     await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await roundTrip(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     await waitFor("the first denial read", () => (counted() === 1 ? true : undefined), 2000, 50);
     await sidecar.stop();
@@ -136,7 +136,7 @@ describe("picoseg report against a real server and sidecar", () => {
     sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort: listenAgain, adminPort: adminAgain, node });
     await sidecar.envoy.waitForCounter(CONFIG_RELOAD, 1);
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(0);
-    expect(await probe(listenAgain)).toBe("denied");
+    expect(await roundTrip(listenAgain)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     await waitFor("both denials counted", () => (counted() === 2 ? true : undefined), 2000, 50);
     // Read a few more times: still two.

@@ -12,7 +12,7 @@ import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
-import { probe } from "../../testkit/envoy/round-trip.js";
+import { roundTrip } from "../../testkit/envoy/round-trip.js";
 import { startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 import { XdsSidecar, exchange, freePorts, picoseg, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 
@@ -105,7 +105,7 @@ describe("the console in Chromium", () => {
     expect(Date.now() - t0).toBeLessThan(2000);
 
     // A real connection denied by the filter in the real Envoy: counted on the page within 2 s.
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await roundTrip(listenPort)).toBe("denied");
     expect(await sidecar.envoy.counter("picoseg.denied.source")).toBe(1);
     t0 = Date.now();
     await page.locator('#decisions tr[data-node="card-db-1"] td.counts', { hasText: "deny:source 1" }).waitFor({ timeout: 2000 });

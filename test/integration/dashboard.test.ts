@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { segment, startFixture } from "../../testkit/xds/server-fixture.js";
-import { probe } from "../../testkit/envoy/round-trip.js";
+import { roundTrip } from "../../testkit/envoy/round-trip.js";
 import { Stops, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -41,7 +41,7 @@ describe("the Grafana dashboard", () => {
     const fx = stops.add(await startFixture({ "db.yaml": segment("db", "db", listenPort) }, { wasmPath: defaultWasmPath(), decisionIntervalMs: 200 }));
     const sidecar = stops.add(await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort, adminPort, node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } }));
     // One real allowed connection, read by the server: picoseg_proxy_decisions_total gets a sample.
-    expect(await probe(listenPort)).toBe("allowed");
+    expect(await roundTrip(listenPort)).toBe("allowed");
     await waitFor("the server to read the decision", () => (fx.server.decisions.proxies()[0]?.counts["allow"] === 1 ? true : undefined), 3000, 50);
     const server = families(await (await fetch(`${fx.server.httpUrl}/metrics`)).text());
     const envoy = families(await sidecar.envoy.adminText("/stats/prometheus"));

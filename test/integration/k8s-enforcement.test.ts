@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import { validatePolicyText } from "../../xds-server/src/policy/index.js";
 import { formatPolicyError } from "../../api/status.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
-import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { roundTrip, roundTripUntil } from "../../testkit/envoy/round-trip.js";
 import { KubeCluster } from "../../testkit/kube/cluster.js";
 import { ServeProcess } from "../../testkit/kube/serve.js";
 
@@ -81,10 +81,10 @@ afterAll(async () => {
 
 describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
   it("create, update and delete of the resource reach enforcement within 2 s; status says Accepted and counts the proxy", async () => {
-    expect(await probe(listenPort)).toBe("denied"); // no segment selects the workload yet
+    expect(await roundTrip(listenPort)).toBe("denied"); // no segment selects the workload yet
 
     await cluster.admin.ok("POST", SEGMENTS, db([listenPort]));
-    expect(await probeUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
+    expect(await roundTripUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
     const accepted = await statusWhere("Accepted=True with the proxy ACKed", (s, g) => s.observedGeneration === g && s.proxiesAcked === 1);
     expect(accepted).toMatchObject({ appliedGeneration: 1, workloads: 1, proxies: 1, proxiesAcked: 1 });
     expect(accepted.conditions).toEqual([
@@ -92,19 +92,19 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
     ]);
 
     await replace(db([otherPort]));
-    expect(await probeUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
+    expect(await roundTripUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
     await replace(db([listenPort]));
-    expect(await probeUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
+    expect(await roundTripUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
 
     await cluster.admin.ok("DELETE", `${SEGMENTS}/db`);
-    expect(await probeUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
+    expect(await roundTripUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
     const d = await sidecar.envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "no-rule");
     expect(d.reason).toBe("no-rule");
   });
 
   it("a refused update shows Accepted=False naming the field as `picoseg validate` does, and the previous version stays enforced", async () => {
     await cluster.admin.ok("POST", SEGMENTS, db([listenPort]));
-    await probeUntil(listenPort, "allowed", 2000);
+    await roundTripUntil(listenPort, "allowed", 2000);
     const good = await statusWhere("generation 1 accepted", (s, g) => s.observedGeneration === g && s.appliedGeneration === g);
     expect(good.conditions?.[0]?.status).toBe("True");
 
@@ -125,7 +125,7 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
     expect(cond.message).toContain(`(generation ${generation - 1} stays in force)`);
 
     // Still enforced: the old version admits, and nothing was pushed.
-    expect(await probe(listenPort)).toBe("allowed");
+    expect(await roundTrip(listenPort)).toBe("allowed");
     const st = await serve.status();
     expect(st.refusals.map((r) => r.text)).toEqual([expect.stringContaining("spec.rules[0].from.ipBlocks[0]")]);
 
@@ -140,7 +140,7 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
 
   it("the API server restarted under traffic: the last good state keeps serving, the watch resumes, no admitted connection is cut", async () => {
     await replace(db([listenPort]));
-    await probeUntil(listenPort, "allowed", 5000);
+    await roundTripUntil(listenPort, "allowed", 5000);
     const live = await TcpClient.connect(listenPort);
     try {
       await live.write("a\n");
@@ -150,7 +150,7 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
       // While the API is away: the server stays ready and keeps serving its last good state.
       await waitFor("the server to notice the API is gone", () => (/kubernetes list\/watch failed/.test(serve.log()) ? true : undefined), 10_000, 100);
       expect((await fetch(`${serve.httpUrl}/readyz`)).status).toBe(200);
-      expect(await probe(listenPort)).toBe("allowed");
+      expect(await roundTrip(listenPort)).toBe("allowed");
       expect(await live.staysOpenFor(1000)).toBe(true);
 
       await cluster.startApiserver();
@@ -164,7 +164,7 @@ describe("PicoSegments on a real API server, enforced by a real Envoy", () => {
 
       // And enforcement goes on as before: a change that no longer admits revokes within 2 s.
       await replace(db([otherPort]));
-      expect(await probeUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
+      expect(await roundTripUntil(listenPort, "denied", 2000)).toBeLessThanOrEqual(2000);
       await live.waitForClose(2000);
       await statusWhere("status written after the restart", (st, g) => st.observedGeneration === g && st.proxiesAcked === 1);
     } finally {

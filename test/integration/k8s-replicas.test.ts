@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { TcpClient, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
-import { probeUntil } from "../../testkit/envoy/round-trip.js";
+import { roundTripUntil } from "../../testkit/envoy/round-trip.js";
 import { KubeCluster, XDS_NAMESPACE } from "../../testkit/kube/cluster.js";
 import { Relay, ServeProcess } from "../../testkit/kube/serve.js";
 
@@ -109,8 +109,8 @@ afterAll(async () => {
 describe("two replicas of the xDS server on one API server", () => {
   it("Envoys switched from one replica to the other (delta and sotw) see no version change, and no connection is revoked", async () => {
     const [a, b] = replicas as [ServeProcess, ServeProcess];
-    await probeUntil(listenPort, "allowed", 5000);
-    await probeUntil(sotwPort, "allowed", 5000);
+    await roundTripUntil(listenPort, "allowed", 5000);
+    await roundTripUntil(sotwPort, "allowed", 5000);
     // An update while both run: each sees it live.
     await replace(db([listenPort, otherPort]));
     await waitFor("the update in the sidecar", async () => ((await sidecar.envoy.adminText("/config_dump?resource=ecds_filters")).includes(`port ${otherPort} ${otherPort}`) ? true : undefined), 5000, 100);
@@ -180,6 +180,6 @@ describe("two replicas of the xDS server on one API server", () => {
     const h = await holder();
     expect(h.id).toBe(survivor.id);
     expect(h.transitions).toBe(first.transitions + 1);
-    expect(await probeUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
+    expect(await roundTripUntil(listenPort, "allowed", 2000)).toBeLessThanOrEqual(2000);
   });
 });

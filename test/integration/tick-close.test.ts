@@ -1,7 +1,7 @@
 // The claim the picoseg filter's live enforcement (schedule end, maxDurationSeconds, revocation)
-// rests on, checked in the real Envoy with a minimal probe filter (probe/tick-close.as) rather than
-// the filter itself (probe/tick-close.as, built by harness/probe.ts), so it holds independently of
-// the filter's state: a root context's tick closes a
+// rests on, checked in the real Envoy with a minimal fact filter (testkit/envoy/fact-filters/
+// tick-close.as) rather than the filter itself, so it holds independently of the filter's state:
+// a root context's tick closes a
 // live connection by proxy_set_effective_context(connection) + proxy_close_stream(downstream), on
 // every worker thread. It also pins down how Envoy names Wasm-defined counters.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

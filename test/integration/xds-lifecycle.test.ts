@@ -4,7 +4,7 @@ import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { defaultWasmPath, startXdsServer, type RunningXdsServer } from "../../xds-server/src/server/server.js";
 import { Envoy, XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
-import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { roundTrip, roundTripUntil } from "../../testkit/envoy/round-trip.js";
 import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
 let fx: Fixture | undefined;
@@ -38,8 +38,8 @@ describe("the xDS server with real Envoys", () => {
     fx = await startFixture({ "db.yaml": segment("db", "db", dbPort) }, { wasmPath: wasm });
     const db = await sidecar(fx.server.xdsPort, dbPort, "db-1", { app: "db" });
     const api = await sidecar(fx.server.xdsPort, apiPort, "api-1", { app: "api" }, "GRPC");
-    expect(await probe(dbPort)).toBe("allowed");
-    expect(await probe(apiPort)).toBe("denied");
+    expect(await roundTrip(dbPort)).toBe("allowed");
+    expect(await roundTrip(apiPort)).toBe("denied");
     expect((await api.waitForDecision((d) => d.picoseg === "deny")).reason).toBe("no-rule");
     expect(db.decisions().filter((d) => d.picoseg === "deny")).toEqual([]);
     const segments = Object.fromEntries(fx.server.status().proxies.map((p) => [p.nodeId, p.segments]));
@@ -50,11 +50,11 @@ describe("the xDS server with real Envoys", () => {
     const [port] = (await freePorts(1)) as [number];
     fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: wasm });
     const e = await sidecar(fx.server.xdsPort, port, "db-1", { app: "db" });
-    expect(await probe(port)).toBe("allowed");
+    expect(await roundTrip(port)).toBe("allowed");
     await fx.write("db.yaml", segment("db", "db", port).replace("ports:", "portz:"));
     await waitFor("the refusal", () => (fx!.server.status().refusals.length > 0 ? true : undefined), 3000);
     expect(fx.server.status().refusals[0]!.text).toMatch(/db\.yaml:\d+: /);
-    expect(await probe(port)).toBe("allowed");
+    expect(await roundTrip(port)).toBe("allowed");
     expect(await e.counter(`extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOURCE}.config_reload`)).toBe(1);
   });
 
@@ -62,7 +62,7 @@ describe("the xDS server with real Envoys", () => {
     const [port, xdsPort] = (await freePorts(2)) as [number, number];
     fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: wasm, xdsPort });
     const e = await sidecar(xdsPort, port, "db-1", { app: "db" }, api);
-    expect(await probe(port)).toBe("allowed");
+    expect(await roundTrip(port)).toBe("allowed");
     const acked = fx.server.status().proxies[0]!.resources[0]!.acked;
 
     // A server whose module path does not exist: Envoy rejects that config.
@@ -74,18 +74,18 @@ describe("the xDS server with real Envoys", () => {
     // What it runs: a delta client says on reconnecting which version it holds (the one ACKed
     // before); a sotw client names no per-resource version, so nothing counts as ACKed there.
     expect(broken.status().proxies[0]!.resources[0]!.acked).toBe(api === "DELTA_GRPC" ? acked : undefined);
-    expect(await probe(port)).toBe("allowed"); // still the config it ACKed before
+    expect(await roundTrip(port)).toBe("allowed"); // still the config it ACKed before
     expect(await e.counter(`extension_config_discovery.network_filter.${PICOSEG_ECDS_RESOURCE}.config_fail`)).toBeGreaterThanOrEqual(1);
 
     // Down: the sidecar keeps enforcing; the policy changes meanwhile.
     await broken.close();
     await fx.write("db.yaml", segment("db", "db", port + 1));
-    for (let i = 0; i < 5; i++) expect(await probe(port)).toBe("allowed");
+    for (let i = 0; i < 5; i++) expect(await roundTrip(port)).toBe("allowed");
 
     // Back up on the same port: the sidecar reconnects and gets the new policy.
     const back = await startXdsServer({ policies: fx.dir, xdsPort, httpPort: 0, wasmPath: wasm, log: () => {} });
     servers.push(back);
-    await probeUntil(port, "denied", 20_000);
+    await roundTripUntil(port, "denied", 20_000);
     const res = await waitFor("the ACK after the resync", () => {
       const r = back.status().proxies[0]?.resources[0];
       return r?.acked !== undefined && r.acked === r.current ? r : undefined;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateMtls, type MtlsMaterial } from "../../xds-server/src/demo/pki.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
-import { probe } from "../../testkit/envoy/round-trip.js";
+import { roundTrip } from "../../testkit/envoy/round-trip.js";
 import { eventually } from "../../testkit/xds/fake-envoy.js";
 import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
@@ -54,7 +54,7 @@ async function serverAndSidecar(principal: string, extra: { initialFetchTimeoutS
 describe("Envoy over mTLS xDS, bound to its SPIFFE ID", () => {
   it("configures the sidecar whose certificate matches its namespace and service account", async () => {
     const { listenPort } = await serverAndSidecar(DB);
-    expect(await probe(listenPort)).toBe("allowed");
+    expect(await roundTrip(listenPort)).toBe("allowed");
     const p = fx!.server.status().proxies[0]!;
     expect(p.streams[0]!.identity).toBe(DB);
     expect(p.resources[0]!.acked).toBe(p.resources[0]!.current);
@@ -66,6 +66,6 @@ describe("Envoy over mTLS xDS, bound to its SPIFFE ID", () => {
     const r = fx!.server.status().refusedStreams[0]!;
     expect(r).toMatchObject({ reason: "identity-mismatch", identity: STRANGER, nodeId: "db-1" });
     expect(fx!.server.status().proxies).toEqual([]);
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await roundTrip(listenPort)).toBe("denied");
   });
 });

@@ -8,7 +8,7 @@ import { sidecarBootstrap, type Bootstrap } from "../../xds-server/src/bootstrap
 import { startAdmin, type AdminServer } from "../../xds-server/src/admin/server.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { Envoy, Upstream, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
-import { probe } from "../../testkit/envoy/round-trip.js";
+import { roundTrip } from "../../testkit/envoy/round-trip.js";
 import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 import { Registry } from "prom-client";
 
@@ -68,7 +68,7 @@ describe("the filter module served by the xDS server", () => {
       { wasmPath: defaultWasmPath(), httpPort, remoteWasm: { cluster: HTTP_CLUSTER } },
     );
     envoy = await sidecarFor(fx, listenPort, httpPort);
-    expect(await probe(listenPort)).toBe("allowed");
+    expect(await roundTrip(listenPort)).toBe("allowed");
     const r = fx.server.status().proxies[0]!.resources[0]!;
     expect(r.acked).toBe(r.current);
   });
@@ -100,7 +100,7 @@ describe("the filter module served by the xDS server", () => {
     // module is NOT a NACK; the proof is in Envoy's log and in the traffic.
     await waitFor("the plugin load failure", () => (/Plugin picoseg failed to load/.test(envoy!.log()) ? true : undefined), 15_000);
     expect(envoy.log()).toMatch(/Retry limit exceeded for fetching data from remote data source/);
-    expect(await probe(listenPort)).toBe("denied");
+    expect(await roundTrip(listenPort)).toBe("denied");
     const r = fx.server.status().proxies[0]!.resources[0]!;
     expect(r.acked).toBe(r.current);
     expect(r.nack).toBeUndefined();

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { XdsApiType } from "../../xds-server/src/bootstrap/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { Stops, XdsSidecar, freePorts, stopAllEnvoys } from "../../testkit/envoy/harness.js";
-import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { roundTrip, roundTripUntil } from "../../testkit/envoy/round-trip.js";
 import { segment, startFixture } from "../../testkit/xds/server-fixture.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 
@@ -32,13 +32,13 @@ describe.each(combos)("an Envoy sidecar over $api (ads: $ads)", ({ api, ads }) =
       node: { id: `db-${api}-${ads}`, cluster: "db.shop", namespace: "shop", labels: { app: "db" } },
     }));
     const envoy = sidecar.envoy;
-    expect(await probe(listenPort)).toBe("allowed");
+    expect(await roundTrip(listenPort)).toBe("allowed");
     const st = fx.server.status().proxies[0]!;
     expect(st.streams[0]).toMatchObject({ service: ads ? "ads" : "ecds", protocol: api === "GRPC" ? "sotw" : "delta" });
     expect(st.resources[0]).toMatchObject({ name: PICOSEG_ECDS_RESOURCE, acked: st.resources[0]!.current });
 
     await fx.write("db.yaml", segment("db", "db", otherPort));
-    await probeUntil(listenPort, "denied", 2000);
+    await roundTripUntil(listenPort, "denied", 2000);
     const d = await envoy.waitForDecision((x) => x.picoseg === "deny" && x.reason === "port");
     expect(d.segment).toBe("shop/db");
 

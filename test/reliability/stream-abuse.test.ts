@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { PICOSEG_ECDS_RESOURCE } from "../../api/resources.js";
 import { defaultWasmPath } from "../../xds-server/src/server/server.js";
 import { XdsSidecar, freePorts, stopAllEnvoys, waitFor } from "../../testkit/envoy/harness.js";
-import { probe, probeUntil } from "../../testkit/envoy/round-trip.js";
+import { roundTrip, roundTripUntil } from "../../testkit/envoy/round-trip.js";
 import { SotwEnvoy } from "../../testkit/xds/fake-envoy.js";
 import { segment, startFixture, type Fixture } from "../../testkit/xds/server-fixture.js";
 
@@ -29,7 +29,7 @@ describe("stream abuse", () => {
     const [port, other] = (await freePorts(2)) as [number, number];
     fx = await startFixture({ "db.yaml": segment("db", "db", port) }, { wasmPath: defaultWasmPath(), maxStreamsPerPeer: PER_PEER });
     sidecar = await XdsSidecar.start({ xdsPort: fx.server.xdsPort, listenPort: port, node: { id: "db-1", cluster: "db.shop", namespace: "shop", labels: { app: "db" } } });
-    expect(await probe(port)).toBe("allowed");
+    expect(await roundTrip(port)).toBe("allowed");
 
     // The hijack: the Envoy's node id, an audit workload's metadata.
     const hijack = new SotwEnvoy(fx.server.xdsAddress, "ecds", { id: "db-1", namespace: "analytics", labels: { app: "api" } });
@@ -51,9 +51,9 @@ describe("stream abuse", () => {
     expect(fx.server.status().proxies.length).toBe(PER_PEER);
 
     // The Envoy still has its own config and follows an edit.
-    expect(await probe(port)).toBe("allowed");
+    expect(await roundTrip(port)).toBe("allowed");
     await fx.write("db.yaml", segment("db", "db", other));
-    await probeUntil(port, "denied", 5000);
+    await roundTripUntil(port, "denied", 5000);
     const st = await waitFor("the Envoy's ACK of the edit", () => {
       const p = fx!.server.status().proxies.find((x) => x.nodeId === "db-1");
       const r = p?.resources[0];

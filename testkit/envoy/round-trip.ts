@@ -2,7 +2,7 @@
 import { TcpClient } from "./index.js";
 
 /** "allowed" when the echo comes back through the sidecar, "denied" when the sidecar closes first. */
-export async function probe(port: number, payload = "ping\n"): Promise<"allowed" | "denied"> {
+export async function roundTrip(port: number, payload = "ping\n"): Promise<"allowed" | "denied"> {
   const c = await TcpClient.connect(port);
   try {
     await c.write(payload);
@@ -18,11 +18,11 @@ export async function probe(port: number, payload = "ping\n"): Promise<"allowed"
   }
 }
 
-/** Polls probe() until it gives `want` (a hot update takes effect), within `ms`. */
-export async function probeUntil(port: number, want: "allowed" | "denied", ms = 2000): Promise<number> {
+/** Polls roundTrip() until it gives `want` (a hot update takes effect), within `ms`. */
+export async function roundTripUntil(port: number, want: "allowed" | "denied", ms = 2000): Promise<number> {
   const start = Date.now();
   for (;;) {
-    const got = await probe(port);
+    const got = await roundTrip(port);
     if (got === want) return Date.now() - start;
     if (Date.now() - start > ms) throw new Error(`still ${got} after ${ms} ms (wanted ${want})`);
     await new Promise((r) => setTimeout(r, 50));
