@@ -1,6 +1,5 @@
 // `picoseg serve --audit-log` as an operator runs it, twice over one trail, then
 // `picoseg audit verify` on the trail as written and after an edit.
-import { spawn, type ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,39 +8,24 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeltaEnvoy, eventually } from "../../testkit/xds/fake-envoy.js";
 import { segment } from "../../testkit/xds/server-fixture.js";
-import { PICOSEG_CLI } from "../../testkit/cli/index.js";
+import { PICOSEG_CLI, ServeCommand } from "../../testkit/cli/index.js";
 
 const run = promisify(execFile);
 const cli = PICOSEG_CLI;
 
-let serve: ChildProcess | undefined;
+let serve: ServeCommand | undefined;
 let dir = "";
 const clients: DeltaEnvoy[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  if (serve && serve.exitCode === null) serve.kill("SIGKILL");
+  await serve?.stop("SIGKILL");
   serve = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function startServe(policies: string, log: string): Promise<{ xds: string; out: () => string; stop: () => Promise<number | null> }> {
-  serve = spawn(process.execPath, [...cli, "serve", "--policies", policies, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "0", "--audit-log", log], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  await eventually(() => /xDS on (127\.0\.0\.1:\d+)/.test(out), 20_000, "serve to start");
-  const child = serve;
-  return {
-    xds: /xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!,
-    out: () => out,
-    stop: () => {
-      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-      child.kill("SIGTERM");
-      return exited;
-    },
-  };
+async function startServe(policies: string, log: string): Promise<ServeCommand> {
+  serve = await ServeCommand.start(["--policies", policies, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "0", "--audit-log", log]);
+  return serve;
 }
 
 interface Entry { seq: number; kind: string; data: Record<string, unknown> }

@@ -1,5 +1,4 @@
 // `picoseg serve` and `picoseg status` as an operator runs them.
-import { spawn, type ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,17 +7,17 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { DeltaEnvoy, deltaConfigs, eventually } from "../../testkit/xds/fake-envoy.js";
 import { segment } from "../../testkit/xds/server-fixture.js";
-import { PICOSEG_CLI } from "../../testkit/cli/index.js";
+import { PICOSEG_CLI, ServeCommand } from "../../testkit/cli/index.js";
 
 const run = promisify(execFile);
 const cli = PICOSEG_CLI;
 
-let serve: ChildProcess | undefined;
+let serve: ServeCommand | undefined;
 let dir = "";
 const clients: DeltaEnvoy[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  if (serve && serve.exitCode === null) serve.kill("SIGKILL");
+  await serve?.stop("SIGKILL");
   serve = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -28,16 +27,9 @@ describe("picoseg serve and picoseg status", () => {
     dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
     await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
     await writeFile(path.join(dir, "bad.yaml"), segment("bad", "bad", 1).replace("ports:", "portz:"));
-    serve = spawn(process.execPath, [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await eventually(() => /HTTP on http:\/\/127\.0\.0\.1:\d+/.test(out), 20_000, "serve to start");
-    const xds = /xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!;
-    const http = /HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
-    expect(out).toMatch(/refused .*bad\.yaml:\d+: /);
+    serve = await ServeCommand.start(["--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "0"]);
+    const { xds, http } = serve;
+    expect(serve.output()).toMatch(/refused .*bad\.yaml:\d+: /);
 
     const e = new DeltaEnvoy(xds, "ecds", { id: "db-1", namespace: "shop", labels: { app: "db" } });
     clients.push(e);
@@ -55,26 +47,16 @@ describe("picoseg serve and picoseg status", () => {
     const json = JSON.parse((await run(process.execPath, [...cli, "status", "--server", http, "--json"])).stdout) as { proxies: unknown[] };
     expect(json.proxies).toHaveLength(1);
 
-    const exited = new Promise<number | null>((r) => serve!.once("exit", (code) => r(code)));
-    serve.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    expect(await serve.stop("SIGTERM")).toBe(0);
   }, 40_000);
 
   it("serve --remote-wasm points proxies at the module by the advertised URL and the named cluster", async () => {
     dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
     await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
     await writeFile(path.join(dir, "m.wasm"), "\0asm-bytes");
-    serve = spawn(
-      process.execPath,
-      [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--listen", "127.0.0.1",
-        "--wasm", path.join(dir, "m.wasm"), "--remote-wasm", "--wasm-url", "http://picoseg-xds.example:18080/"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await eventually(() => /xDS on (127\.0\.0\.1:\d+)/.test(out), 20_000, "serve to start");
-    const e = new DeltaEnvoy(/xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
+    serve = await ServeCommand.start(["--policies", dir, "--xds-port", "0", "--http-port", "0", "--listen", "127.0.0.1",
+      "--wasm", path.join(dir, "m.wasm"), "--remote-wasm", "--wasm-url", "http://picoseg-xds.example:18080/"]);
+    const e = new DeltaEnvoy(serve.xds, "ads", { id: "db-1", namespace: "shop", labels: { app: "db" } });
     clients.push(e);
     e.subscribe(["picoseg"]);
     const [cfg] = deltaConfigs(await e.inbox.next());
@@ -85,15 +67,8 @@ describe("picoseg serve and picoseg status", () => {
   it("SIGTERM drains: not ready at once, no new streams, live streams ended one by one over --drain-seconds, then exit 0", async () => {
     dir = await mkdtemp(path.join(tmpdir(), "picoseg-cli-"));
     await writeFile(path.join(dir, "db.yaml"), segment("db", "db", 5432));
-    serve = spawn(process.execPath, [...cli, "serve", "--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "2"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    serve.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    serve.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    await eventually(() => /HTTP on http:\/\/127\.0\.0\.1:\d+/.test(out), 20_000, "serve to start");
-    const xds = /xDS on (127\.0\.0\.1:\d+)/.exec(out)![1]!;
-    const http = /HTTP on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    serve = await ServeCommand.start(["--policies", dir, "--xds-port", "0", "--http-port", "0", "--drain-seconds", "2"]);
+    const { xds, http } = serve;
     const live = [1, 2, 3, 4].map((i) => new DeltaEnvoy(xds, "ecds", { id: `db-${i}`, namespace: "shop", labels: { app: "db" } }));
     clients.push(...live);
     for (const e of live) {
@@ -109,8 +84,7 @@ describe("picoseg serve and picoseg status", () => {
         codes.push(err.code);
       });
     }
-    const exited = new Promise<number | null>((r) => serve!.once("exit", (code) => r(code)));
-    serve.kill("SIGTERM");
+    const exited = serve.stop("SIGTERM");
     await eventually(async () => (await fetch(`${http}/readyz`).catch(() => undefined))?.status === 503, 1000, "readyz to say draining");
     expect(await (await fetch(`${http}/readyz`)).text()).toMatch(/draining/);
     const late = new DeltaEnvoy(xds, "ecds", { id: "db-late", namespace: "shop", labels: { app: "db" } });
@@ -123,7 +97,7 @@ describe("picoseg serve and picoseg status", () => {
     expect(endedAt[0]!).toBeGreaterThanOrEqual(300); // not dropped at once
     expect(endedAt[3]! - endedAt[0]!).toBeGreaterThanOrEqual(800); // spread, not a stampede
     expect(endedAt[3]!).toBeLessThan(4000);
-    expect(out).toMatch(/draining 4 xDS streams over 2 s/);
+    expect(serve.output()).toMatch(/draining 4 xDS streams over 2 s/);
   }, 40_000);
 
   it("status says which server it could not reach", async () => {
