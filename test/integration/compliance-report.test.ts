@@ -102,7 +102,7 @@ describe("picoseg report against a real server and sidecar", () => {
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--compliance: pci-dss or hipaa, got "sox"') });
 
     const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
-    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="denied",reason="source"} 1');
+    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="deny",reason="source"} 1');
 
     // The interval's sum reaches the trail, and the trail verifies.
     await waitFor("a decisions entry in the audit trail", async () => ((await readFile(audit, "utf8")).includes('"kind":"decisions"') ? true : undefined), 3000, 100);
@@ -143,6 +143,6 @@ describe("picoseg report against a real server and sidecar", () => {
     for (let i = 0; i < 3; i++) await fx.server.decisions.readAll();
     expect(counted()).toBe(2);
     const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
-    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="denied",reason="source"} 2');
+    expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="deny",reason="source"} 2');
   });
 });

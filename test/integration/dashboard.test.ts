@@ -50,7 +50,7 @@ describe("the Grafana dashboard", () => {
     }
     expect(envoy.has("picoseg_allowed")).toBe(true);
 
-    const dash = JSON.parse(readFileSync(path.join(ROOT, "dashboards", "picoseg.json"), "utf8")) as Dashboard;
+    const dash = JSON.parse(readFileSync(path.join(ROOT, "istio-manifests", "dashboards", "picoseg.json"), "utf8")) as Dashboard;
     const exprs = dash.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
     expect(exprs.length).toBeGreaterThan(10);
     const names = new Set([...server.keys(), ...envoy.keys()]);
