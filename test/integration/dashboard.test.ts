@@ -1,4 +1,4 @@
-// istio-manifests/dashboards/picoseg.json queries only metrics the code really exports: the xDS server's /metrics
+// dashboards/picoseg.json queries only metrics the code really exports: the xDS server's /metrics
 // (names and labels) and a real Envoy's /stats/prometheus with the picoseg filter loaded (the
 // filter's counters, one per reason of the contract).
 import { readFileSync } from "node:fs";
@@ -50,7 +50,7 @@ describe("the Grafana dashboard", () => {
     }
     expect(envoy.has("picoseg_allowed")).toBe(true);
 
-    const dash = JSON.parse(readFileSync(path.join(ROOT, "istio-manifests", "dashboards", "picoseg.json"), "utf8")) as Dashboard;
+    const dash = JSON.parse(readFileSync(path.join(ROOT, "dashboards", "picoseg.json"), "utf8")) as Dashboard;
     const exprs = dash.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
     expect(exprs.length).toBeGreaterThan(10);
     const names = new Set([...server.keys(), ...envoy.keys()]);

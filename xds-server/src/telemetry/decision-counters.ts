@@ -7,7 +7,7 @@
 // What it cannot see: who was denied. The report channel (observe/) brings that, aggregated per
 // interval by reason and source, for regulated and learning workloads; a single connection's
 // line is only in the filter's JSON log in Envoy's own log. In a mesh (admin on the pod's
-// loopback) Prometheus scrapes Envoy's counters instead (istio-manifests/dashboards/).
+// loopback) Prometheus scrapes Envoy's counters instead (dashboards/).
 import { Counter, type Registry } from "prom-client";
 import { type Workload, workloadName } from "../../../api/workload.js";
 import { type NodeInfo } from "../xds/index.js";
