@@ -1,4 +1,4 @@
-// The stable reason strings of DESIGN.md, by number.
+// The stable reason strings of docs/design.md, by number.
 export const R_NO_CONFIG: i32 = 0;
 export const R_NO_RULE: i32 = 1;
 export const R_SOURCE: i32 = 2;

@@ -33,7 +33,7 @@ function select(source: string, principal: string, port: number): number | strin
 }
 
 describe("reason strings", () => {
-  it("the filter has DESIGN.md's reason strings, in the order of its R_* numbers", () => {
+  it("the filter has docs/design.md's reason strings, in the order of its R_* numbers", () => {
     expect(s.x.reasonCount()).toBe(twins.reasons.list.length);
     expect(filterReasons()).toEqual(twins.reasons.list);
   });

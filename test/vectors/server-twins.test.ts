@@ -56,7 +56,7 @@ function judge(segments: LoadedSegment[], c: { principal: string; ip: string; po
 }
 
 describe("reason strings", () => {
-  it("the server has DESIGN.md's reason strings, in the filter's order", () => {
+  it("the server has docs/design.md's reason strings, in the filter's order", () => {
     expect([...REASONS]).toEqual(twins.reasons.list);
   });
 });
@@ -126,7 +126,7 @@ describe("schedules: an instant against a rule's windows", () => {
 /**
  * What-if names the rule it judged a connection by only in a note: with `protocols` listed on the
  * rule and the connection's protocol never sniffed, it says it could not judge the protocol under
- * that rule. So every rule here lists one (selection never reads `protocols`: DESIGN.md).
+ * that rule. So every rule here lists one (selection never reads `protocols`: docs/design.md).
  */
 const PROTOCOL_NOTE = /^protocol: rule (\S+) lists protocols, but the observing rule sniffed none: not judged$/;
 
