@@ -8,7 +8,7 @@ import { config, hostWith } from "./helpers.js";
 const rule = (ps: string, ...more: string[]) => config("segment ns/db enforce", ...more, "rule api", "ip 10.0.0.0/8", `perSource ${ps}`);
 const reads = (host: FilterHost): number => host.hostCalls.get("proxy_get_shared_data") ?? 0;
 
-/** FNV-1a 64 of s's UTF-8 bytes from `basis`, as sourcestore.ts hashes an identity. */
+/** FNV-1a 64 of s's UTF-8 bytes from `basis`, as sharedrecords.ts hashes an identity. */
 function fnv1a64(s: string, basis: bigint): bigint {
   let h = basis;
   for (const b of new TextEncoder().encode(s)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
