@@ -275,8 +275,8 @@ describe("annotations tighten, never loosen", () => {
     );
     expect(warnings).toEqual([
       "annotation picoseg.io/max-bytes: unknown picoseg annotation; ignored",
-      'annotation picoseg.io/max-bytes-in: "10MB" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi); ignored',
-      'annotation picoseg.io/max-bytes-out: "-5" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi); ignored',
+      'annotation picoseg.io/max-bytes-in: "10MB" is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi); ignored',
+      'annotation picoseg.io/max-bytes-out: "-5" is negative; a number of bytes is at least 0; ignored',
       'annotation picoseg.io/max-duration-seconds: "1.5" is not a positive integer; ignored',
       'annotation picoseg.io/mode: "strict" is not enforce or audit; ignored',
     ]);
