@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { cut, formatTable, serialized, TABLE_WIDTH, wrap } from "../../xds-server/src/cli/output.js";
+import { colorsFor, cut, formatTable, serialized, TABLE_WIDTH, wrap } from "../../xds-server/src/cli/output.js";
+import { withProgress, wrapCommand } from "../../xds-server/src/util/index.js";
 import { PICOSEG_CLI } from "../../testkit/cli/index.js";
 import { filterWasmPath } from "../../xds-server/src/util/index.js";
 
@@ -37,6 +38,53 @@ describe("tables", () => {
     const wrapped = wrap(text);
     expect(longest(wrapped)).toBeLessThanOrEqual(TABLE_WIDTH);
     expect(wrapped.replace(/\n\s*/g, "").replace(/\s/g, "")).toBe(text.replace(/\s/g, ""));
+  });
+
+  it("the highest-ranked column gives first, down to its floor; colour takes no width", () => {
+    const cols = [{ head: "a", shrink: 1, min: 10 }, { head: "b", shrink: 2, min: 10 }, { head: "c", style: (s: string) => `\x1b[31m${s}\x1b[39m` }];
+    const out = formatTable(cols, [["a".repeat(90), "b".repeat(60), "ok"]], { rule: true });
+    const [head, rule, row] = out.trimEnd().split("\n");
+    expect(row!.replace(/\x1b\[\d+m/g, "").length).toBeLessThanOrEqual(TABLE_WIDTH);
+    expect(row).toMatch(/^a{42}…a{41}  b{5}…b{4}  \x1b\[31mok\x1b\[39m$/); // b cut to its floor first, then a as needed
+    expect(rule).toBe(`${"-".repeat(84)}  ${"-".repeat(10)}  --`);
+    expect(head).toMatch(/^a\s+b\s+c$/);
+  });
+
+  it("a shell command wraps with continuation backslashes and keeps every word", () => {
+    const command = `curl -s --cacert ${"/tmp/picoseg-demo-x/certs/".repeat(3)}ca.pem --cert /tmp/c.pem --key /tmp/k.pem https://127.0.0.4:8080/reports`;
+    const lines = wrapCommand(command).split("\n");
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(TABLE_WIDTH);
+    for (const l of lines.slice(0, -1)) expect(l).toMatch(/ \\$/);
+    expect(lines.map((l) => l.replace(/ \\$/, "").trim()).join(" ")).toBe(command);
+  });
+
+  it("colours only on a terminal, and never with NO_COLOR", () => {
+    const saved = { NO_COLOR: process.env["NO_COLOR"], TERM: process.env["TERM"] };
+    try {
+      delete process.env["NO_COLOR"];
+      process.env["TERM"] = "xterm";
+      expect(colorsFor({ isTTY: false }).red("x")).toBe("x");
+      expect(colorsFor({ isTTY: true }).red("x")).toBe("\x1b[31mx\x1b[39m");
+      process.env["NO_COLOR"] = "1";
+      expect(colorsFor({ isTTY: true }).red("x")).toBe("x");
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it("progress shows on a terminal while the work runs, and is erased; nothing when not a terminal", async () => {
+    const slow = <T,>(v: T): Promise<T> => new Promise((r) => setTimeout(() => r(v), 450));
+    const tty = { isTTY: true, text: "", write(t: string) { this.text += t; } };
+    expect(await withProgress("learning", slow(7), tty, 100)).toBe(7);
+    expect(tty.text).toMatch(/^\r\S learning 0s\x1b\[K/);
+    expect(tty.text.endsWith("\r\x1b[K")).toBe(true);
+    const pipe = { isTTY: false, text: "", write(t: string) { this.text += t; } };
+    expect(await withProgress("learning", slow(8), pipe, 100)).toBe(8);
+    expect(pipe.text).toBe("");
   });
 
   it("json and yaml carry the same data", () => {

@@ -1,5 +1,6 @@
 import tab from "@bomb.sh/tab/commander";
 import { Command } from "commander";
+import { TABLE_WIDTH } from "./output.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerReport } from "./commands/report.js";
 import { registerCompile } from "./commands/compile.js";
@@ -17,7 +18,9 @@ import { registerVersion } from "./commands/version.js";
 export function buildProgram(): Command {
   const program = new Command("picoseg")
     .description("pico-segmentation for Envoy and Istio: policy tools, xDS server, local sidecars")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Help fits 100 columns even on a wider terminal (inherited by every command added below).
+    .configureHelp({ helpWidth: Math.min(process.stdout.columns || 80, TABLE_WIDTH) });
   registerServe(program);
   registerValidate(program);
   registerCompile(program);

@@ -3,7 +3,7 @@
 // finds the server the same way and names it the same way in its errors.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { errorMessage } from "../util/index.js";
+import { errorMessage, withProgress } from "../util/index.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:18080";
 
@@ -38,12 +38,16 @@ export async function connect(command: string, flags: ServerFlags): Promise<Serv
     async get(path, timeoutMs = 10_000) {
       const url = `${base}${path}`;
       let res: Response;
+      let text: string;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+        // A proposal over a large store takes the server a while: say so on a terminal.
+        [res, text] = await withProgress(`${command}: waiting for ${url}`, (async () => {
+          const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+          return [r, await r.text()] as const;
+        })());
       } catch (err) {
         throw new Error(`${command}: cannot reach ${url}: ${errorMessage(err)}`);
       }
-      const text = await res.text();
       if (!res.ok) throw new Error(`${command}: ${url}: HTTP ${res.status}: ${text.trim()}`);
       return text;
     },

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { ProxyStatus, StatusReport } from "../../../../api/status.js";
-import { addOutputOption, aliasFlag, type Column, formatTable, printData, wrap } from "../output.js";
+import { addOutputOption, aliasFlag, colorsFor, type Column, formatTable, printData, wrap } from "../output.js";
 import { addServerOptions, getJson, type ServerFlags } from "../server.js";
 
 /** Versions are content hashes: 8 hex digits tell them apart in a table; -o wide shows them whole. */
@@ -21,6 +21,12 @@ export function stateOf(r: ProxyStatus["resources"][number]): string {
   return r.sent === undefined ? "not sent" : "stale";
 }
 
+/** Green when in sync, red when NACKed, yellow in between: only on a terminal (output.ts). */
+function stateStyle(state: string): string {
+  const c = colorsFor(process.stdout);
+  return state === "in sync" ? c.green(state) : state === "NACKED" ? c.red(state) : state === "-" ? state : c.yellow(state);
+}
+
 const COLUMNS: readonly Column[] = [
   { head: "NODE", shrink: true },
   { head: "WORKLOAD", shrink: true },
@@ -30,7 +36,7 @@ const COLUMNS: readonly Column[] = [
   { head: "CURRENT" },
   { head: "SENT" },
   { head: "ACKED" },
-  { head: "STATE" },
+  { head: "STATE", style: stateStyle },
 ];
 
 /** The status table, then what needs an operator's eye (NACKs, warnings, notices, refusals). */
