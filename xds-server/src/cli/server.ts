@@ -1,22 +1,62 @@
 // How the commands that read a running server (status, report, learn, what-if, describe,
 // proxy-config) reach its HTTP side: one set of flags and one GET, so that every such command
-// finds the server the same way and names it the same way in its errors.
-import { readFileSync } from "node:fs";
+// finds the server the same way and names it the same way in its errors. Either a URL
+// (--server), or the cluster of the kube context, as istioctl finds istiod: the server's pods by
+// the chart's labels, its HTTP side through the API server, its admin token from the chart's
+// Secret when the caller may read it.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
-import { errorMessage, withProgress } from "../util/index.js";
+import { CHART_NAMESPACE } from "../../../api/chart.js";
+import { defined, errorMessage, withProgress } from "../util/index.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:18080";
 
 export interface ServerFlags {
   server?: string;
   tokenFile?: string;
+  kubeconfig?: string;
+  context?: string;
+  serverNamespace?: string;
 }
 
-/** `--server URL` and `--token-file F`, the same on every command that reads the server. */
+/** The flags every command that reads the server takes, the same everywhere. */
 export function addServerOptions(command: Command): Command {
   return command
-    .option("--server <url>", `the server's HTTP side (default ${DEFAULT_SERVER})`)
-    .option("--token-file <file>", "bearer token for a server started with --admin-token-file (https with a private CA: set NODE_EXTRA_CA_CERTS)");
+    .option("--server <url>", `the server's HTTP side, directly (default: the kube context's server, else ${DEFAULT_SERVER})`)
+    .option("--token-file <file>", "bearer token for a server started with --admin-token-file (https with a private CA: set NODE_EXTRA_CA_CERTS)")
+    .option("--kubeconfig <file>", "reach the server in this kubeconfig's cluster (default: KUBECONFIG, ~/.kube/config)")
+    .option("--context <name>", "the kubeconfig context (default: the current context)")
+    .option("--server-namespace <ns>", "the namespace the server is installed in", CHART_NAMESPACE);
+}
+
+/** Whether the flags (or a kubeconfig kubectl would use) point at a cluster rather than a URL. */
+function viaCluster(flags: ServerFlags): boolean {
+  if (flags.server !== undefined) return false;
+  if (flags.kubeconfig !== undefined || flags.context !== undefined) return true;
+  return Boolean(process.env["KUBECONFIG"]) || existsSync(join(homedir(), ".kube", "config"));
+}
+
+/** The server of the kube context, through the API server; the admin token from its Secret unless --token-file. */
+async function connectThroughCluster(command: string, flags: ServerFlags, token: string | undefined): Promise<ServerConnection> {
+  // Loaded only here: the Kubernetes client costs most of a command's start-up.
+  const { findClusterServer, loadKubeConfig } = await import("../kube/index.js");
+  const kc = loadKubeConfig(
+    flags.kubeconfig !== undefined ? { kind: "kubeconfig", file: flags.kubeconfig, ...defined({ context: flags.context }) } : { kind: "default", ...defined({ context: flags.context }) },
+  );
+  const server = await findClusterServer(kc, flags.serverNamespace ?? CHART_NAMESPACE, command);
+  if (token === undefined) {
+    const secret = await server.adminToken();
+    if (secret.token !== undefined) token = secret.token;
+    else process.stderr.write(`${command}: ${secret.refused}; going on without the admin token (--token-file gives one)\n`);
+  }
+  if (token !== undefined) server.useToken(token);
+  return {
+    target: server.target,
+    get: (path, timeoutMs) => withProgress(`${command}: waiting for ${server.target}`, server.get(path, timeoutMs)),
+    close() {},
+  };
 }
 
 /** A way to GET paths of one server's HTTP side; errors name the command and the URL. */
@@ -31,8 +71,9 @@ export interface ServerConnection {
 
 /** The connection `flags` name. */
 export async function connect(command: string, flags: ServerFlags): Promise<ServerConnection> {
-  const base = (flags.server ?? DEFAULT_SERVER).replace(/\/+$/, "");
   const token = flags.tokenFile !== undefined ? readFileSync(flags.tokenFile, "utf8").trim() : undefined;
+  if (viaCluster(flags)) return connectThroughCluster(command, flags, token);
+  const base = (flags.server ?? DEFAULT_SERVER).replace(/\/+$/, "");
   return {
     target: base,
     async get(path, timeoutMs = 10_000) {
