@@ -13,6 +13,8 @@ import { registerValidate } from "./commands/validate.js";
 import { registerLearn } from "./commands/learn.js";
 import { registerWhatIf } from "./commands/what-if.js";
 import { registerVersion } from "./commands/version.js";
+import { registerDescribe } from "./commands/describe.js";
+import { registerProxyConfig } from "./commands/proxy-config.js";
 
 /** Builds the `picoseg` command line; each command lives in commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
   registerReport(program);
   registerLearn(program);
   registerWhatIf(program);
+  registerDescribe(program);
+  registerProxyConfig(program);
   registerVersion(program);
   // `picoseg completion bash|zsh|fish|powershell` prints the script; the script asks the command
   // itself (`picoseg complete -- ARGS`, hidden) for the words, so completion follows this tree.

@@ -300,11 +300,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out("The demo keeps running (Ctrl-C stops everything). Try:");
     tryLine("console", `${server.httpUrl}/ui`);
     tryLine("status", `${cli} status --server ${server.httpUrl}`);
-    tryLine("report", `${cli} report --server ${server.httpUrl} --compliance pci-dss   (-o json|yaml|html)`);
+    tryLine("describe", `${cli} describe pod cart-cache -n shop --server ${server.httpUrl}`);
+    tryLine("config", `${cli} proxy-config ${env.sidecar("cart-cache").nodeId} --server ${server.httpUrl}`);
+    tryLine("report", `${cli} report --server ${server.httpUrl} --compliance pci-dss`);
     tryLine("audit", `${cli} audit verify ${rel(join(dir, "audit.jsonl"))}`);
     tryLine("learn", `${cli} learn --server ${server.httpUrl} --workload ${LEARNING_WORKLOAD} --since 1h`);
     tryLine("what-if", `${cli} what-if --policies DIR --workload ${LEARNING_WORKLOAD} --server ${server.httpUrl}`);
-    tryLine("policies", `edit ${rel(policies)}/*.yaml — sidecars enforce the change within a second or two`);
+    out(`  policies   edit ${rel(policies)}/*.yaml — sidecars enforce the change within a second or two`);
     tryLine("decisions", `tail -f ${rel(join(dir, "envoy"))}/*.envoy.log | grep '"picoseg"'`);
     for (const s of sidecars) tryLine("counters", `curl -s '${s.adminUrl}/stats?filter=picoseg'   (${s.spec.name})`);
     if (cart) {

@@ -112,12 +112,13 @@ export function wrap(text: string, width = TABLE_WIDTH): string {
  * in " \\", so that it still pastes into a shell as one command.
  */
 export function wrapCommand(command: string, width = TABLE_WIDTH, indent = "    "): string {
-  const words = command.split(" ");
+  const lead = /^ */.exec(command)![0]; // the line's own indentation stays
   const lines: string[] = [];
-  let line = "";
-  for (const word of words) {
-    const candidate = line === "" ? word : `${line} ${word}`;
-    if (line !== "" && candidate.length + 2 > width) {
+  let line = lead;
+  for (const word of command.slice(lead.length).split(" ")) {
+    const fresh = line.trim() === "";
+    const candidate = fresh ? line + word : `${line} ${word}`;
+    if (!fresh && candidate.length + 2 > width) {
       lines.push(`${line} \\`);
       line = `${indent}${word}`;
     } else line = candidate;
