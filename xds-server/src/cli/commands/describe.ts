@@ -1,14 +1,9 @@
 import type { Command } from "commander";
+import type { DescribeView } from "../../admin/index.js";
 import type { WorkloadReport } from "../../compliance/index.js";
 import { stateOf } from "./status.js";
 import { addOutputOption, type Column, formatTable, printData, wrap } from "../output.js";
 import { addServerOptions, getJson, type ServerFlags } from "../server.js";
-
-interface DescribeView {
-  controlPlane: string;
-  policyRevision: number;
-  workloads: WorkloadReport[];
-}
 
 /**
  * Where `picoseg precheck` (what a change would start denying) will be shown. It is issue 19's

@@ -1,19 +1,8 @@
 import type { Command } from "commander";
-import type { ProxyStatus } from "../../../../api/status.js";
-import type { DecodedConfig } from "../../policy/index.js";
+import type { ProxyConfigView } from "../../admin/index.js";
 import { addOutputOption, printData, wrap } from "../output.js";
 import { addServerOptions, getJson, type ServerFlags } from "../server.js";
 import { stateOf } from "./status.js";
-
-interface ProxyConfigView {
-  nodeId: string;
-  workload: ProxyStatus["workload"];
-  segments: string[];
-  resources: ProxyStatus["resources"];
-  config?: string;
-  decoded?: DecodedConfig;
-  error?: string;
-}
 
 const list = (v: string | string[]): string => (Array.isArray(v) ? v.join(", ") : v);
 
