@@ -309,8 +309,9 @@ export function ruleInWords(rule: Rule, annotated: Partial<Record<LimitName, num
   /** The rule's limit as written, unless an annotation makes it tighter. */
   const limit = (name: LimitName, written: number | string | undefined, unit = ""): string | undefined => {
     const a = annotated[name];
-    const bytes = written === undefined ? undefined : name === "maxDurationSeconds" ? Number(written) : parseQuantity(written).ok ? (parseQuantity(written) as { value: number }).value : undefined;
-    if (a !== undefined && (bytes === undefined || a < bytes)) return `${a}${unit} (annotation ${ANNOTATION_OF[name]}; the rule says ${written ?? "none"})`;
+    const parsed = written === undefined ? undefined : name === "maxDurationSeconds" ? { ok: true as const, value: Number(written) } : parseQuantity(written);
+    const value = parsed?.ok ? parsed.value : undefined;
+    if (a !== undefined && (value === undefined || a < value)) return `${a}${unit} (annotation ${ANNOTATION_OF[name]}; the rule says ${written ?? "none"})`;
     return written === undefined ? undefined : `${written}${unit}`;
   };
   const limits: string[] = [];
