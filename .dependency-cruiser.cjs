@@ -22,7 +22,7 @@ const PACKAGES = {
   admin: ["util", "policy", "source", "xds", "push", "telemetry", "learn", "compliance"],
   server: ["util", "policy", "source", "xds", "push", "telemetry", "audit", "learn", "compliance", "admin"],
   demo: ["util", "policy", "source", "xds", "push", "telemetry", "learn", "compliance", "bootstrap", "server"],
-  cli: ["util", "policy", "source", "xds", "push", "telemetry", "audit", "learn", "compliance", "kube", "bootstrap", "server", "demo"],
+  cli: ["util", "policy", "source", "xds", "push", "telemetry", "audit", "learn", "compliance", "kube", "bootstrap", "admin", "server", "demo"],
 };
 const names = Object.keys(PACKAGES);
 const src = "^xds-server/src/";

@@ -30,13 +30,18 @@ export function toStructural(node: Schema, root: Schema): Schema {
   if (node["x-kubernetes-int-or-string"] === true) {
     // The one shape Kubernetes accepts for int-or-string. The integer branch's bounds move up
     // beside it (they only apply to numbers), so the API server itself refuses port 70000;
-    // string forms ("8000-8100", "64Ki") are checked by the server.
+    // string forms ("8000-8100", "64Ki") are checked by the server too.
     const out: Schema = { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] };
     if (typeof node.description === "string") out.description = node.description;
-    const int = Array.isArray(node.anyOf) ? node.anyOf.find((b: unknown) => isSchema(b) && b.type === "integer") : undefined;
-    if (isSchema(int)) {
+    const branch = (type: string): Schema | undefined => (Array.isArray(node.anyOf) ? node.anyOf.find((b: unknown): b is Schema => isSchema(b) && b.type === type) : undefined);
+    const int = branch("integer");
+    if (int) {
       for (const bound of ["minimum", "maximum"]) if (typeof int[bound] === "number") out[bound] = int[bound];
     }
+    // Likewise the string branch's pattern (it applies to strings only): a quantity the grammar
+    // refuses never reaches the server.
+    const str = branch("string");
+    for (const key of ["pattern", "minLength"]) if (str?.[key] !== undefined) out[key] = str[key];
     return out;
   }
   const out: Schema = {};

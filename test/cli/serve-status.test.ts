@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { DeltaEnvoy, deltaConfigs, eventually } from "../../testkit/xds/fake-envoy.js";
 import { segment } from "../../testkit/xds/server-fixture.js";
 import { PICOSEG_CLI, ServeCommand } from "../../testkit/cli/index.js";
@@ -46,6 +47,10 @@ describe("picoseg serve and picoseg status", () => {
 
     const json = JSON.parse((await run(process.execPath, [...cli, "status", "--server", http, "--json"])).stdout) as { proxies: unknown[] };
     expect(json.proxies).toHaveLength(1);
+    const yaml = parse((await run(process.execPath, [...cli, "status", "--server", http, "-o", "yaml"])).stdout) as unknown;
+    expect(yaml).toEqual(json);
+    const wide = (await run(process.execPath, [...cli, "status", "--server", http, "-o", "wide"])).stdout;
+    expect(wide).toMatch(/^db-1\s+.*\s+([0-9a-f]{16})\s+\1\s+\1\s+in sync$/m); // whole versions
 
     expect(await serve.stop("SIGTERM")).toBe(0);
   }, 40_000);

@@ -69,12 +69,40 @@ describe("picoseg validate", () => {
     const lines = run.stderr.trimEnd().split("\n");
     expect(lines).toEqual([
       'test/policy/fixtures/multi-doc.yaml:21: spec.rules[0].ports[1]: "9000-8000": range start 9000 is above its end 8000',
-      'test/policy/fixtures/multi-doc.yaml:23: spec.rules[0].limits.maxBytesIn: "10MB" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi)',
-      'test/policy/fixtures/multi-doc.yaml:26: kind: expected PicoSegment, found "ConfigMap"',
+      'test/policy/fixtures/multi-doc.yaml:23: spec.rules[0].limits.maxBytesIn: "10MB" is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi)',
       "./test/policy/fixtures/unknown-fields.yaml:8: spec.selector.labels: unknown field",
       "./test/policy/fixtures/unknown-fields.yaml:11: spec.rules[0].form: unknown field",
       "./test/policy/fixtures/unknown-fields.yaml:14: spec.rules[0].limits.maxBytes: unknown field",
+      "test/policy/fixtures/multi-doc.yaml:25: note: skipped ConfigMap not-a-segment: not a PicoSegment",
     ]);
+  });
+
+  it("-o json: one object per error with file, line, field and message, on stdout; the same exit code", async () => {
+    const run = await picoseg("validate", "-o", "json", "test/policy/fixtures/multi-doc.yaml");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("");
+    const out = JSON.parse(run.stdout) as { valid: boolean; errors: unknown[]; notes: unknown[] };
+    expect(out.valid).toBe(false);
+    expect(out.errors).toEqual([
+      { file: "test/policy/fixtures/multi-doc.yaml", line: 21, field: "spec.rules[0].ports[1]", message: '"9000-8000": range start 9000 is above its end 8000' },
+      { file: "test/policy/fixtures/multi-doc.yaml", line: 23, field: "spec.rules[0].limits.maxBytesIn", message: '"10MB" is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi)' },
+    ]);
+    expect(out.notes).toEqual([{ file: "test/policy/fixtures/multi-doc.yaml", line: 25, field: "", message: "skipped ConfigMap not-a-segment: not a PicoSegment" }]);
+  });
+
+  it("- reads standard input: a segment with Kubernetes quantities beside a ConfigMap is valid, the ConfigMap noted", async () => {
+    const text = [
+      "apiVersion: v1", "kind: ConfigMap", "metadata: { name: settings, namespace: shop }", "data: { a: b }", "---",
+      "apiVersion: picoseg.io/v1alpha1", "kind: PicoSegment", "metadata: { name: db, namespace: shop }", "spec:", "  rules:",
+      "    - name: api", "      limits: { maxBytesIn: 10M, maxBytesOut: 1G, maxMessageBytes: 500k }", "      perSource: { window: 1h, maxBytes: 1.5Gi }", "",
+    ].join("\n");
+    const run = await new Promise<Run>((resolve) => {
+      const child = execFile("node", ["bin/picoseg.js", "validate", "-"], { timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+      });
+      child.stdin!.end(text);
+    });
+    expect(run).toEqual({ code: 0, stdout: "", stderr: "<stdin>:1: note: skipped ConfigMap settings: not a PicoSegment\n1 segment valid in 1 file\n" });
   });
 
   it("validates whole directories: every error of every file, one per line", async () => {
@@ -156,7 +184,7 @@ describe("picoseg compile", () => {
     expect(run.stdout).toContain("maxBytesIn 65536\n");
     expect(run.stdout.endsWith("end\n")).toBe(true);
     expect(run.stderr).toBe(
-      'warning: annotation picoseg.io/max-bytes-out: "lots" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi); ignored\n',
+      'warning: annotation picoseg.io/max-bytes-out: "lots" is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi); ignored\n',
     );
   });
 

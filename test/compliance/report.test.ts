@@ -1,6 +1,6 @@
 // The compliance report's checks, each on the smallest mesh that shows it.
 import { describe, expect, it } from "vitest";
-import { buildReport, ruleInWords } from "../../xds-server/src/compliance/report.js";
+import { buildReport, describeWorkloads, ruleInWords } from "../../xds-server/src/compliance/report.js";
 import { reportHtml, reportText } from "../../xds-server/src/compliance/render.js";
 import type { ProxyStatus } from "../../api/status.js";
 import { loadOne, segmentDoc } from "../policy/helpers.js";
@@ -119,5 +119,30 @@ describe("compliance report", () => {
     const evil = buildReport({ ...input, proxies: [proxy("<script>x</script>", "crm", { app: "crm", "picoseg.io/data-class": "pii" }, [])] });
     expect(reportHtml(evil)).not.toContain("<script>x");
     expect(reportHtml(evil)).toContain("&#60;script&#62;x");
+  });
+});
+
+describe("describe: any workload, rules as its proxies enforce them", () => {
+  const cache = seg("cache", "shop", `
+selector: { matchLabels: { app: cache } }
+rules:
+  - name: cart
+    ports: [6379]
+    limits: { maxBytesIn: 10Mi, maxDurationSeconds: 60 }
+`);
+  const annotated: ProxyStatus = {
+    ...proxy("sidecar~10.0.0.7~cache-7d9f.shop~shop.svc.cluster.local", "shop", { app: "cache" }, ["shop/cache"]),
+    workload: { namespace: "shop", name: "cache", labels: { app: "cache" }, annotations: { "picoseg.io/max-bytes-in": "1M", "picoseg.io/max-duration-seconds": "600" } },
+  };
+  const input = { controlPlane: "cp", policyRevision: 1, segments: [cache], proxies: [annotated, proxy("web-1", "shop", { app: "web" }, [])], decisions: [] };
+
+  it("a workload no regime covers is described too; a tighter annotation replaces the rule's limit, a looser one does not", () => {
+    const [w] = describeWorkloads(input, (p) => p.nodeId.includes("~cache-7d9f.shop~"));
+    expect(w).toMatchObject({ workload: "shop/cache", regimes: [], coverage: "enforce", segments: [{ name: "shop/cache", selects: { app: "cache" } }] });
+    expect(w!.rules[0]!.text).toBe(
+      "from any source; to port 6379; any protocol; at any time; at most 1000000 (annotation picoseg.io/max-bytes-in; the rule says 10Mi) in, 60 s long per connection",
+    );
+    expect(describeWorkloads(input, (p) => p.nodeId === "web-1")[0]).toMatchObject({ workload: "shop/web", coverage: "none", rules: [] });
+    expect(describeWorkloads(input, () => false)).toEqual([]);
   });
 });

@@ -96,10 +96,37 @@ describe("picoseg report against a real server and sidecar", () => {
     const html = (await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--format", "html"])).stdout;
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain("<h2>shop/card-db <span class=\"cov enforce\">enforce</span></h2>");
-    const hipaa = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "hipaa", "--format", "json"])).stdout) as ComplianceReport;
+    const hipaa = JSON.parse((await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "hipaa", "-o", "json"])).stdout) as ComplianceReport;
     expect(hipaa.workloads).toEqual([]);
     const bad = await run(process.execPath, [...cli, "report", "--server", fx.server.httpUrl, "--compliance", "sox"]).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--compliance: pci-dss or hipaa, got "sox"') });
+
+    // picoseg describe: the same workload, why it is selected, its sidecar's versions, its denials.
+    const described = JSON.parse((await run(process.execPath, [...cli, "describe", "workload", "shop/card-db", "--server", fx.server.httpUrl, "-o", "json"])).stdout) as { workloads: unknown[] };
+    expect(described.workloads).toEqual([expect.objectContaining({
+      workload: "shop/card-db",
+      segments: [{ name: "shop/card-db", mode: "enforce", compliance: ["pci-dss"], selects: { app: "card-db" } }],
+      proxies: [expect.objectContaining({ nodeId: "card-db-1", sent: status.sent, acked: status.current, inSync: true })],
+      decisions: expect.objectContaining({ counts: { "deny:source": 1 }, sources: [expect.objectContaining({ reason: "source", source: "127.0.0.1", count: 1 })] }),
+    })]);
+    const page = (await run(process.execPath, [...cli, "describe", "workload", "shop/card-db", "--server", fx.server.httpUrl])).stdout;
+    expect(page).toContain("  shop/card-db (enforce): selects app=card-db; compliance pci-dss\n");
+    // (the rule's line wraps at 100 columns)
+    expect(page.replace(/\n +/g, " ")).toContain(`shop/card-db/from-payments-subnet (enforce): from addresses 10.20.0.0/16; to port ${listenPort}; any protocol; at any time\n`);
+    expect(page).toMatch(new RegExp(`^  card-db-1 +picoseg +${status.sent!.slice(0, 8)} +${status.current!.slice(0, 8)} +in sync$`, "m"));
+    expect(page).toMatch(/^Denials since .*: deny:source 1$/m);
+    expect(page).toMatch(/^  source from 127\.0\.0\.1: 1, last /m);
+    expect(page).toMatch(/^Precheck: +not available/m);
+    expect(Math.max(...page.split("\n").map((l) => l.length))).toBeLessThanOrEqual(100);
+    await expect(run(process.execPath, [...cli, "describe", "workload", "shop/nothing", "--server", fx.server.httpUrl])).rejects.toMatchObject({ stderr: expect.stringMatching(/shop\/nothing: no proxy of it is connected/) });
+
+    // picoseg proxy-config: the configuration that proxy holds, decoded, and exactly as sent.
+    const pc = JSON.parse((await run(process.execPath, [...cli, "proxy-config", "card-db-1", "--server", fx.server.httpUrl, "-o", "json"])).stdout) as { config: string; decoded: { segments: unknown[] } };
+    expect(pc.decoded.segments).toEqual([{ segment: "shop/card-db", mode: "enforce", settings: {}, rules: [{ rule: "from-payments-subnet", ip: "10.20.0.0/16", port: `${listenPort} ${listenPort}` }] }]);
+    expect(pc.config).toMatch(/^picoseg 1\n[\s\S]*\nrule from-payments-subnet\nip 10\.20\.0\.0\/16\n[\s\S]*end\n$/);
+    const pcText = (await run(process.execPath, [...cli, "proxy-config", "card-db-1", "--server", fx.server.httpUrl])).stdout;
+    expect(pcText).toContain(`segment shop/card-db (enforce)\n  rule from-payments-subnet\n    ip: 10.20.0.0/16\n    port: ${listenPort} ${listenPort}\n`);
+    await expect(run(process.execPath, [...cli, "proxy-config", "nope", "--server", fx.server.httpUrl])).rejects.toMatchObject({ stderr: expect.stringMatching(/HTTP 404: no proxy "nope"/) });
 
     const metrics = await (await fetch(`${fx.server.httpUrl}/metrics`)).text();
     expect(metrics).toContain('picoseg_proxy_decisions_total{namespace="shop",workload="shop/card-db",verdict="deny",reason="source"} 1');

@@ -1,4 +1,4 @@
-// `picoseg demo --once` is the project's main job: the real xDS server, four real Envoy sidecars,
+// `picoseg demo --once` is the project's main job: the real xDS server, five real Envoy sidecars,
 // real mTLS traffic, a hot policy change. It exits 0 only if every decision was the expected one.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -42,9 +42,9 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** The scenario tables' data rows: "#  client  target …  decision  reason  expected  ok". */
+/** The scenario tables' data rows: "#  client  target:port  sent  decision  reason  ok". */
 function tableRows(output: string): string[] {
-  return output.split("\n").filter((l) => /^L?\d+[a-z]?\s{2,}\S+\/\S+\s{2,}/.test(l));
+  return output.split("\n").filter((l) => /^L?\d+[a-z]?\**\s{2,}\S+\s{2,}\S+:\d+\s{2,}/.test(l));
 }
 
 describe("picoseg demo --once", () => {
@@ -64,8 +64,12 @@ describe("picoseg demo --once", () => {
       // framed as Postgres: a 2 MiB parameter is one message over the rule's 1 MiB (in office hours).
       const pgRows = rows.filter((r) => /\spg: /.test(r));
       expect(pgRows.length, run.output).toBe(3);
-      expect(pgRows.find((r) => /2 MiB parameter/.test(r)), run.output).toMatch(/\sclosed\s+(message-size|schedule)\s/);
+      expect(pgRows.find((r) => /^6b\b/.test(r)), run.output).toMatch(/\sclosed\s+(message-size|schedule)\s/); // the 2 MiB parameter
       expect(run.output, run.output).toContain("every decision was the expected one");
+      // It fits a terminal of 100 columns, and names the commands as the README does (run in the checkout).
+      const long = run.output.split("\n").filter((l) => [...l].length > 100);
+      expect(long, run.output).toEqual([]);
+      expect(run.output, run.output).toMatch(/^4\. compliance \(npx picoseg report --server http:\/\/127\.0\.0\.1:\d+;/m);
       expect(run.output, run.output).toMatch(/^console {5}http:\/\/127\.0\.0\.1:\d+\/ui /m);
       // The compliance summary: the PCI database enforced, the PHI API audit-only (a finding), its
       // canary enforced by the app team's annotation.
@@ -78,7 +82,7 @@ describe("picoseg demo --once", () => {
       expect(run.output, run.output).toMatch(/^ +- "spiffe:\/\/cluster\.local\/ns\/shop\/sa\/cart" +# 3 connections/m);
       expect(run.output, run.output).toMatch(/^ +would pass: 5$/m);
       expect(run.output, run.output).toMatch(/^ +spiffe:\/\/cluster\.local\/ns\/shop\/sa\/intruder: source 1$/m);
-      expect(rows.some((r) => /^L8 .*intruder.*closed +source +closed: source +yes$/.test(r)), run.output).toBe(true);
+      expect(rows.some((r) => /^L8 .*intruder.*closed +source +yes$/.test(r)), run.output).toBe(true);
       expect({ code: run.code, signal: run.signal }, run.output).toEqual({ code: 0, signal: null });
       // Every sidecar was stopped: the demo's addresses are free again.
       for (const [host, port] of [["127.0.0.2", 6379], ["127.0.0.2", 16379], ["127.0.0.3", 5432], ["127.0.0.4", 8080], ["127.0.0.5", 8080], ["127.0.0.6", 8080]] as const) {

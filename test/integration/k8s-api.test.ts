@@ -4,6 +4,7 @@
 // `kubectl get`, and the server's ServiceAccount can do what the server needs and nothing more.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, KubeCluster, XDS_NAMESPACE } from "../../testkit/kube/cluster.js";
+import { parseQuantity } from "../../xds-server/src/policy/index.js";
 
 let cluster: KubeCluster;
 let sa: ApiClient;
@@ -123,5 +124,58 @@ describe("the xDS server's ServiceAccount (RBAC of istio-manifests/xds-server.ya
     // The refusal is RBAC's, for this ServiceAccount, not a missing object.
     const r = await sa.request("DELETE", `${SEGMENTS}/highest`);
     expect(r.body["message"]).toContain('User "system:serviceaccount:picoseg-system:picoseg-xds" cannot delete resource "picosegments"');
+  });
+});
+
+// Kubernetes' own Quantity parser (apimachinery, inside kube-apiserver) is the judge of what a
+// quantity means: a ResourceQuota's `hard` values come back in their canonical form ("1.5Gi" as
+// "1536Mi"), and a string it cannot parse is refused. picoseg must agree on both.
+describe("quantities: picoseg reads them as Kubernetes does", () => {
+  const quota = (name: string, q: string): Record<string, unknown> => ({
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: { name, namespace: "shop" },
+    spec: { hard: { "requests.memory": q } },
+  });
+  const ACCEPTED = ["65536", "64Ki", "10Mi", "1Gi", "2Ti", "1Pi", "10M", "1G", "500k", "2T", "1P", "1e3", "1E3", "2e+2", "12e-1",
+    "1.5Gi", "0.3k", "1.1Ki", "0.1Ki", "500m", "1e-3", ".5", "5.", "+7", "007", "0", "123456789012345",
+    "Mi", ".", "-"]; // no digits: zero, as apimachinery reads them
+  // (Quantity's JSON decoding trims surrounding spaces before parsing; picoseg, like the grammar
+  // and the CRD's pattern, refuses " 1" outright, so it is in neither list.)
+  const REFUSED = ["", "1K", "1KB", "10MB", "1 Mi", "1e3Ki", "1e1.5", "0x10", "Infinity", "1mi", "1.5.5", "--1", "1e"];
+
+  it("every quantity Kubernetes accepts has the same number of bytes for picoseg (fractions rounded up, as Value())", async () => {
+    for (const [i, q] of ACCEPTED.entries()) {
+      const created = await cluster.admin.ok("POST", "/api/v1/namespaces/shop/resourcequotas", quota(`q-${i}`, q));
+      const canonical = (created["spec"] as { hard: Record<string, string> }).hard["requests.memory"]!;
+      const ours = parseQuantity(q);
+      expect(ours, `${q} (Kubernetes: ${canonical})`).toEqual(parseQuantity(canonical));
+      expect(ours.ok, q).toBe(true);
+    }
+    // Spot checks of the canonical forms, so that the comparison above is not vacuous.
+    const hard = async (i: number): Promise<string> =>
+      ((await cluster.admin.ok("GET", `/api/v1/namespaces/shop/resourcequotas/q-${i}`))["spec"] as { hard: Record<string, string> }).hard["requests.memory"]!;
+    expect(await hard(ACCEPTED.indexOf("1.5Gi"))).toBe("1536Mi");
+    expect(await hard(ACCEPTED.indexOf("1e3"))).toBe("1e3");
+    expect(parseQuantity("1.1Ki")).toEqual({ ok: true, value: 1127 });
+  });
+
+  it("every string Kubernetes refuses, picoseg refuses too", async () => {
+    for (const [i, q] of REFUSED.entries()) {
+      const r = await cluster.admin.request("POST", "/api/v1/namespaces/shop/resourcequotas", quota(`bad-${i}`, q));
+      expect(r.status, `Kubernetes on ${JSON.stringify(q)}`).toBeGreaterThanOrEqual(400);
+      expect(parseQuantity(q).ok, JSON.stringify(q)).toBe(false);
+    }
+  });
+
+  it("the CRD carries the grammar: the API server takes 10M and 1.5Gi in a PicoSegment and refuses 10MB, naming the field", async () => {
+    const limited = (name: string, q: string): Record<string, unknown> => ({
+      ...segment(name, 80),
+      spec: { selector: { matchLabels: { app: name } }, rules: [{ name: "r", limits: { maxBytesIn: q, maxBytesOut: "1.5Gi" } }] },
+    });
+    expect((await cluster.admin.request("POST", SEGMENTS, limited("decimal-si", "10M"))).status).toBe(201);
+    const refused = await cluster.admin.request("POST", SEGMENTS, limited("typo", "10MB"));
+    expect(refused.status).toBe(422);
+    expect(refused.body["message"]).toMatch(/spec\.rules\[0\]\.limits\.maxBytesIn: Invalid value: "10MB": spec\.rules\[0\]\.limits\.maxBytesIn in body should match/);
   });
 });

@@ -73,7 +73,7 @@ async function observeProposeAudit(s: Scenario): Promise<void> {
   const candidateDir = path.join(scratch, "candidate");
   await mkdir(candidateDir);
   await writeFile(path.join(candidateDir, "db.yaml"), s.candidate(port));
-  const out = await picoseg("what-if", "--policies", candidateDir, "--workload", "shop/db", "--server", fx.server.httpUrl, "--json");
+  const out = await picoseg("what-if", "--policies", candidateDir, "--workload", "shop/db", "--server", fx.server.httpUrl, "-o", "json");
   const predicted = JSON.parse(out.stdout) as WhatIfResult;
   expect(predicted.byReason).toEqual(s.predicted);
   expect(predicted.notes).toEqual([]);

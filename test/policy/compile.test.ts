@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { decodeConfig } from "../../xds-server/src/policy/config-text.js";
 import { compileForWorkload } from "../../xds-server/src/policy/compile.js";
 import type { LoadedSegment } from "../../xds-server/src/policy/types.js";
 import type { Workload } from "../../api/workload.js";
@@ -275,8 +276,8 @@ describe("annotations tighten, never loosen", () => {
     );
     expect(warnings).toEqual([
       "annotation picoseg.io/max-bytes: unknown picoseg annotation; ignored",
-      'annotation picoseg.io/max-bytes-in: "10MB" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi); ignored',
-      'annotation picoseg.io/max-bytes-out: "-5" is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi); ignored',
+      'annotation picoseg.io/max-bytes-in: "10MB" is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi); ignored',
+      'annotation picoseg.io/max-bytes-out: "-5" is negative; a number of bytes is at least 0; ignored',
       'annotation picoseg.io/max-duration-seconds: "1.5" is not a positive integer; ignored',
       'annotation picoseg.io/mode: "strict" is not enforce or audit; ignored',
     ]);
@@ -350,5 +351,21 @@ describe("learning mode", () => {
     const out = compile([plain], workload({ app: "web" }, { "picoseg.io/learn": "yes" }));
     expect(out.warnings).toEqual(['annotation picoseg.io/learn: "yes" is not "true" or "false"; ignored']);
     expect(body(out.config).some((l) => l.startsWith("observe"))).toBe(false);
+  });
+});
+
+describe("the configuration read back (picoseg proxy-config)", () => {
+  it("groups lines under segment and rule, writes windows as local days and times, keeps numbers as the filter reads them", () => {
+    const decoded = decodeConfig(
+      ["picoseg 1", "generation 4", "tz 0 60 1774746000 120", "segment pay/db enforce", "quarantine 3 600 900", "rule api", "principal a", "principal b",
+        "port 5432 5432", "schedule 0", "window 420 1200", "window 10020 10140", "maxBytesIn 1048576", "end", ""].join("\n"),
+    );
+    expect(decoded).toEqual({
+      header: { picoseg: "1", generation: "4", tz: "zone 0: 1 offset changes" },
+      segments: [{
+        segment: "pay/db", mode: "enforce", settings: { quarantine: "3 600 900" },
+        rules: [{ rule: "api", principal: ["a", "b"], port: "5432 5432", schedule: "0", window: ["Mon 07:00–Mon 20:00", "Sun 23:00–Mon 01:00"], maxBytesIn: "1048576" }],
+      }],
+    });
   });
 });

@@ -10,7 +10,7 @@ import { formatPolicyError } from "../../api/status.js";
 import { segmentDoc } from "./helpers.js";
 
 const FIXTURES = "test/policy/fixtures";
-const QUANTITY_HINT = "is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi)";
+const QUANTITY_HINT = "is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi)";
 
 describe("multi-document files", () => {
   it("report each error at its line in the file, keep the valid documents, and skip empty ones", async () => {
@@ -18,8 +18,8 @@ describe("multi-document files", () => {
     expect(result.errors.map(formatPolicyError)).toEqual([
       `${FIXTURES}/multi-doc.yaml:21: spec.rules[0].ports[1]: "9000-8000": range start 9000 is above its end 8000`,
       `${FIXTURES}/multi-doc.yaml:23: spec.rules[0].limits.maxBytesIn: "10MB" ${QUANTITY_HINT}`,
-      `${FIXTURES}/multi-doc.yaml:26: kind: expected PicoSegment, found "ConfigMap"`,
     ]);
+    expect(result.notes.map(formatPolicyError)).toEqual([`${FIXTURES}/multi-doc.yaml:25: skipped ConfigMap not-a-segment: not a PicoSegment`]);
     expect(result.segments.map((s) => [s.segment.metadata.name, s.source])).toEqual([["good", { file: `${FIXTURES}/multi-doc.yaml`, line: 2 }]]);
   });
 
@@ -29,8 +29,8 @@ describe("multi-document files", () => {
   });
 
   it("an empty file or a file of comments holds no segment and no error", () => {
-    expect(validatePolicyText("", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [] });
-    expect(validatePolicyText("# nothing yet\n---\n---\n", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [] });
+    expect(validatePolicyText("", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [], notes: [] });
+    expect(validatePolicyText("# nothing yet\n---\n---\n", "e.yaml")).toEqual({ segments: [], errors: [], warnings: [], notes: [] });
   });
 });
 

@@ -44,13 +44,16 @@ describe("CIDR canonical form (RFC 5952 for IPv6)", () => {
 });
 
 describe("quantities, durations, ports", () => {
-  it("quantities are binary multiples", () => {
-    expect(parseQuantity("64Ki")).toEqual({ ok: true, value: 65536 });
-    expect(parseQuantity("10Mi")).toEqual({ ok: true, value: 10485760 });
-    expect(parseQuantity("1Gi")).toEqual({ ok: true, value: 1073741824 });
-    expect(parseQuantity("2Ti")).toEqual({ ok: true, value: 2 * 2 ** 40 });
-    expect(parseQuantity(0)).toEqual({ ok: true, value: 0 });
-    for (const bad of ["1.5Mi", "-1", "1K", "1KB", "1 Mi", "Mi", "", "1e3", 1.5, -1, null]) expect(parseQuantity(bad).ok, String(bad)).toBe(false);
+  it("quantities mean what a Kubernetes Quantity means: binary and decimal suffixes, exponents, fractions rounded up", () => {
+    const bytes: Array<[string | number, number]> = [
+      ["64Ki", 65536], ["10Mi", 10485760], ["1Gi", 1073741824], ["2Ti", 2 * 2 ** 40], ["1Pi", 2 ** 50], [0, 0],
+      ["10M", 10_000_000], ["1G", 1e9], ["500k", 500_000], ["2T", 2e12], ["1P", 1e15], ["1e3", 1000], ["1E3", 1000], ["2e+2", 200],
+      ["1.5Gi", 1610612736], ["0.3k", 300], ["1.1Ki", 1127], ["500m", 1], ["1e-3", 1], [".5", 1], ["5.", 5], ["+7", 7], ["007", 7], ["-0", 0], ["Mi", 0], [".", 0],
+    ];
+    for (const [text, value] of bytes) expect(parseQuantity(text), String(text)).toEqual({ ok: true, value });
+    for (const bad of ["-1", "1K", "1KB", "1 Mi", " 1", "", "1e", "1e+", "1e3Ki", "1e1.5", "0x10", "Infinity", "1Ei", "1E", 1.5, -1, null]) {
+      expect(parseQuantity(bad).ok, String(bad)).toBe(false);
+    }
   });
 
   it("durations are positive, in seconds", () => {

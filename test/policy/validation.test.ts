@@ -3,6 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { errorsOf, ruleDoc, segmentDoc } from "./helpers.js";
+import { validatePolicyText } from "../../xds-server/src/policy/load.js";
+import { formatPolicyError } from "../../api/status.js";
 
 // In ruleDoc documents the rule `- name: r` is on line 8; its first attribute on line 9.
 
@@ -11,9 +13,12 @@ describe("document kind", () => {
     expect(errorsOf(segmentDoc("{}"))).toEqual([]);
   });
 
-  it("refuses another kind, naming what it found", () => {
-    expect(errorsOf("apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\n")).toEqual([
-      't.yaml:2: kind: expected PicoSegment, found "Deployment"',
+  it("skips an object of another API with a note; refuses another kind of its own group", () => {
+    const other = validatePolicyText("apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\n", "t.yaml");
+    expect(other.errors).toEqual([]);
+    expect(other.notes.map(formatPolicyError)).toEqual(["t.yaml:1: skipped Deployment x: not a PicoSegment"]);
+    expect(errorsOf("apiVersion: picoseg.io/v1alpha1\nkind: PicoSegmnt\nmetadata: { name: x }\n")).toEqual([
+      't.yaml:2: kind: expected PicoSegment, found "PicoSegmnt"',
     ]);
   });
 
@@ -264,17 +269,25 @@ describe("quantities", () => {
     expect(errorsOf(ruleDoc("limits: { maxBytesIn: 10Mi, maxBytesOut: 2Gi, maxMessageBytes: 1Ti }"))).toEqual([]);
   });
 
-  it("refuse decimals, negatives, SI or unknown suffixes, and numbers past 2^53", () => {
-    const hint = "is not a non-negative integer number of bytes, optionally with suffix Ki, Mi, Gi or Ti (e.g. 65536, 64Ki, 10Mi)";
-    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 1.5Mi, maxBytesOut: -1, maxMessageBytes: 10MB }"))).toEqual([
-      `t.yaml:9: spec.rules[0].limits.maxBytesIn: "1.5Mi" ${hint}`,
+  it("accept what a Kubernetes quantity accepts: decimal and binary suffixes, exponents, fractions", () => {
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 1.5Mi, maxBytesOut: 10M, maxMessageBytes: 500k }"))).toEqual([]);
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 1e3, maxBytesOut: 1G, maxMessageBytes: \"+.5Ki\" }"))).toEqual([]);
+  });
+
+  it("refuse what Kubernetes refuses, negatives, non-integer numbers, and numbers past 2^53", () => {
+    const hint = "is not a number of bytes as Kubernetes writes quantities (e.g. 65536, 64Ki, 10Mi, 10M, 1G, 500k, 1e3, 1.5Gi)";
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 1K, maxBytesOut: -1, maxMessageBytes: 10MB }"))).toEqual([
+      `t.yaml:9: spec.rules[0].limits.maxBytesIn: "1K" ${hint}`,
       "t.yaml:9: spec.rules[0].limits.maxBytesOut: must be at least 0 (got -1)",
       `t.yaml:9: spec.rules[0].limits.maxMessageBytes: "10MB" ${hint}`,
     ]);
-    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 2.5, maxBytesOut: 10k, maxMessageBytes: 9007199254740993 }"))).toEqual([
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: 2.5, maxBytesOut: 1e3Ki, maxMessageBytes: 9007199254740993 }"))).toEqual([
       "t.yaml:9: spec.rules[0].limits.maxBytesIn: must be an integer or a string (got 2.5)",
-      `t.yaml:9: spec.rules[0].limits.maxBytesOut: "10k" ${hint}`,
+      `t.yaml:9: spec.rules[0].limits.maxBytesOut: "1e3Ki" ${hint}`,
       "t.yaml:9: spec.rules[0].limits.maxMessageBytes: 9007199254740992 is too large (at most 2^53 - 1)",
+    ]);
+    expect(errorsOf(ruleDoc("limits: { maxBytesIn: \"-1Ki\" }"))).toEqual([
+      't.yaml:9: spec.rules[0].limits.maxBytesIn: "-1Ki" is negative; a number of bytes is at least 0',
     ]);
     expect(errorsOf(ruleDoc("limits: { maxBytesIn: 9000000Gi }"))).toEqual([
       't.yaml:9: spec.rules[0].limits.maxBytesIn: "9000000Gi" is too large (at most 2^53 - 1)',

@@ -6,8 +6,9 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { ADMIN_TOKEN_COOKIE } from "../../../api/chart.js";
 
-export const TOKEN_COOKIE = "picoseg_token";
+export const TOKEN_COOKIE = ADMIN_TOKEN_COOKIE;
 
 export interface AdminSecurity {
   /** PEM material: serve HTTPS; with `ca`, ask clients for certificates verified against it. */

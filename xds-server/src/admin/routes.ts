@@ -4,8 +4,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { ComplianceRegime } from "../../../api/picosegment.js";
 import { WASM_PATH } from "../../../api/resources.js";
-import type { StatusReport } from "../../../api/status.js";
-import { isRegime, type ComplianceReport } from "../compliance/index.js";
+import type { ProxyStatus, StatusReport } from "../../../api/status.js";
+import { isRegime, type ComplianceReport, type WorkloadReport } from "../compliance/index.js";
+import type { DecodedConfig } from "../policy/index.js";
 import { LEARN_DEFAULTS, LearnOptionError, parseProposeOptions, parseSince, parseWorkload, type ProposeOptions } from "../learn/index.js";
 import type { DecisionSample, ProxyDecisions, ObservationQuery } from "../telemetry/index.js";
 import { authorized, forwardedCredential, tokenCookie, tokenMatches, type AdminSecurity } from "./auth.js";
@@ -32,6 +33,29 @@ export interface AdminDeps {
   proposals?(query: ProposalsQuery, authorization: string | undefined): Promise<unknown>;
   /** Turns the response into the server-sent events of denied attempts (observe/feed.ts); absent: 404. */
   denialFeed?(res: ServerResponse): void;
+  /** `picoseg describe`: the workloads of a pod (its proxies' node ids) or of a name NS/NAME; absent: 404. */
+  describe?(target: DescribeTarget): DescribeView;
+  /** `picoseg proxy-config`: the configuration one proxy holds, decoded; undefined: no such proxy. */
+  proxyConfig?(nodeId: string): ProxyConfigView | undefined;
+}
+
+export type DescribeTarget = { pod: string; namespace: string } | { workload: string };
+
+export interface DescribeView {
+  controlPlane: string;
+  policyRevision: number;
+  workloads: WorkloadReport[];
+}
+
+export interface ProxyConfigView {
+  nodeId: string;
+  workload: ProxyStatus["workload"];
+  segments: string[];
+  resources: ProxyStatus["resources"];
+  /** Exactly the string the filter receives (its current one), and the same decoded. */
+  config?: string;
+  decoded?: DecodedConfig;
+  error?: string;
 }
 
 export interface ProposalsQuery extends ObservationQuery, Omit<ProposeOptions, "workload"> {
@@ -50,7 +74,7 @@ export interface DecisionsView {
 /** The sign-in form and its style: nothing about the mesh in them. */
 const CONSOLE_PUBLIC = new Set(["/ui/login", "/ui/console.css"]);
 /** Paths that show proxies, workloads or policies: behind authentication. */
-const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions", "/decisions/live", "/observations", "/proposals"]);
+const PROTECTED = new Set(["/status", "/metrics", "/report", "/decisions", "/decisions/live", "/observations", "/proposals", "/describe", "/proxy-config"]);
 
 /** The form body of POST /ui/login, bounded (a token is short). */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
@@ -97,6 +121,22 @@ export async function route(req: IncomingMessage, res: ServerResponse, deps: Adm
       if (regime !== undefined && !isRegime(regime)) return send(res, 400, "text/plain", `compliance: ${JSON.stringify(regime)} is not one of pci-dss, hipaa\n`);
       if (!deps.report) return send(res, 404, "text/plain", "no report here\n");
       return send(res, 200, "application/json", `${JSON.stringify(deps.report(regime), null, 2)}\n`);
+    }
+    case "/describe": {
+      if (!deps.describe) return send(res, 404, "text/plain", "no describe here\n");
+      const workload = url.searchParams.get("workload");
+      const pod = url.searchParams.get("pod");
+      const namespace = url.searchParams.get("namespace");
+      const target = workload !== null ? { workload } : pod !== null && namespace !== null ? { pod, namespace } : undefined;
+      if (!target) return send(res, 400, "text/plain", "describe: ?workload=NS/NAME or ?pod=NAME&namespace=NS\n");
+      return send(res, 200, "application/json", `${JSON.stringify(deps.describe(target), null, 2)}\n`);
+    }
+    case "/proxy-config": {
+      const node = url.searchParams.get("node");
+      if (!deps.proxyConfig || node === null) return send(res, 400, "text/plain", "proxy-config: ?node=NODE_ID\n");
+      const view = deps.proxyConfig(node);
+      if (!view) return send(res, 404, "text/plain", `no proxy ${JSON.stringify(node)} is connected to this server\n`);
+      return send(res, 200, "application/json", `${JSON.stringify(view, null, 2)}\n`);
     }
     case "/decisions":
       if (!deps.decisions) return send(res, 404, "text/plain", "no decisions here\n");

@@ -4,9 +4,10 @@
 // whose part is not there yet answers as not ready.
 import type { Registry, } from "prom-client";
 import type { StatusReport } from "../../../api/status.js";
-import { buildReport } from "../compliance/index.js";
+import { buildReport, describeWorkloads } from "../compliance/index.js";
+import { workloadName } from "../../../api/workload.js";
 import { workloadProposals } from "../learn/index.js";
-import { segmentKey } from "../policy/index.js";
+import { decodeConfig, segmentKey } from "../policy/index.js";
 import { proxyStatuses, type ProxyConfigs } from "../push/index.js";
 import type { PolicyGate, PolicySource } from "../source/index.js";
 import { DECISIONS_MISSING, type DecisionCounters, deniedAttempts, type DenialFeed, fleetReports, type PeerOptions, type ObservationStore } from "../telemetry/index.js";
@@ -62,6 +63,18 @@ export function statusReport(s: Served): StatusReport {
   };
 }
 
+/** What the compliance report and describe read. */
+function reportInput(s: Served): Parameters<typeof describeWorkloads>[0] {
+  return {
+    controlPlane: s.controlPlaneId,
+    policyRevision: s.source?.current()?.revision ?? 0,
+    segments: s.gate?.inForce?.segments ?? [],
+    proxies: s.configs ? proxyStatuses(s.configs, s.tracker) : [],
+    decisions: s.decisions?.proxies() ?? [],
+    deniedAttempts: (nodeIds) => deniedAttempts(s.observations.fromNodes(nodeIds, 0)),
+  };
+}
+
 /** Everything the routes read, from the running parts. */
 export function adminViews(s: Served): AdminDeps {
   return {
@@ -69,16 +82,28 @@ export function adminViews(s: Served): AdminDeps {
     status: () => statusReport(s),
     registry: s.registry,
     module: () => s.module,
-    report: (regime) =>
-      buildReport({
-        controlPlane: s.controlPlaneId,
-        policyRevision: s.source?.current()?.revision ?? 0,
-        segments: s.gate?.inForce?.segments ?? [],
-        proxies: s.configs ? proxyStatuses(s.configs, s.tracker) : [],
-        decisions: s.decisions?.proxies() ?? [],
-        deniedAttempts: (nodeIds) => deniedAttempts(s.observations.fromNodes(nodeIds, 0)),
-        ...(regime ? { regime } : {}),
-      }),
+    report: (regime) => buildReport({ ...reportInput(s), ...(regime ? { regime } : {}) }),
+    describe: (target) => ({
+      controlPlane: s.controlPlaneId,
+      policyRevision: s.source?.current()?.revision ?? 0,
+      // A pod's sidecars carry its name in their node id (Istio: sidecar~IP~POD.NS~NS.svc.cluster.local).
+      workloads: describeWorkloads(reportInput(s), (p) =>
+        "workload" in target ? workloadName(p.workload, p.nodeId) === target.workload : p.workload.namespace === target.namespace && p.nodeId.includes(`~${target.pod}.${target.namespace}~`),
+      ),
+    }),
+    proxyConfig: (nodeId) => {
+      const p = (s.configs ? proxyStatuses(s.configs, s.tracker) : []).find((x) => x.nodeId === nodeId);
+      const content = s.configs?.describe(nodeId);
+      if (!p || !content) return undefined;
+      return {
+        nodeId,
+        workload: p.workload,
+        segments: p.segments,
+        resources: p.resources,
+        ...(content.config !== undefined ? { config: content.config, decoded: decodeConfig(content.config) } : {}),
+        ...defined({ error: content.error }),
+      };
+    },
     decisions: () => ({
       intervalMs: s.decisionIntervalMs,
       samples: s.decisions?.samples() ?? [],

@@ -3,7 +3,7 @@
 // rules in plain words, the findings an assessor would raise (each with a severity and the
 // requirement it relates to), what config its proxies ACKed and since when, and the decisions
 // the server could read from them. Evidence for an assessment, not a certification.
-import { readAnnotations, selectSegments, type LoadedSegment } from "../policy/index.js";
+import { LIMIT_ANNOTATIONS, type LimitName, parseQuantity, readAnnotations, selectSegments, type LoadedSegment } from "../policy/index.js";
 import { type Workload, workloadName } from "../../../api/workload.js";
 import { COMPLIANCE_REGIMES, DATA_CLASS_LABEL, type ComplianceRegime, type Rule } from "../../../api/picosegment.js";
 import { type ProxyDecisions } from "../telemetry/index.js";
@@ -59,6 +59,8 @@ export interface RuleInWords {
 export interface ProxyEvidence {
   nodeId: string;
   resource: string;
+  /** The version last sent to the proxy. */
+  sent?: string;
   /** The version the proxy ACKed, and since when (ms since epoch). */
   acked?: string;
   ackedAt?: number;
@@ -88,7 +90,8 @@ export interface WorkloadReport {
   regimes: ComplianceRegime[];
   /** enforce: an enforcing segment selects it; audit-only: only audit ones; none: no segment. */
   coverage: "enforce" | "audit-only" | "none";
-  segments: Array<{ name: string; mode: "enforce" | "audit"; compliance: ComplianceRegime[] }>;
+  /** Why each selects the workload: its selector's labels (none: every workload of its namespace). */
+  segments: Array<{ name: string; mode: "enforce" | "audit"; compliance: ComplianceRegime[]; selects: Record<string, string> }>;
   rules: RuleInWords[];
   findings: Finding[];
   proxies: ProxyEvidence[];
@@ -125,17 +128,31 @@ export function isRegime(v: string): v is ComplianceRegime {
   return (COMPLIANCE_REGIMES as readonly string[]).includes(v);
 }
 
-export function buildReport(input: ReportInput): ComplianceReport {
-  const byWorkload = new Map<string, { workload: Workload; proxies: ProxyStatus[] }>();
-  for (const p of input.proxies) {
-    // Proxies of one workload share namespace, name and labels (the replicas of a Deployment).
+/** Proxies of one workload share namespace, name and labels (the replicas of a Deployment). */
+function byWorkload(proxies: readonly ProxyStatus[]): Array<{ workload: Workload; proxies: ProxyStatus[] }> {
+  const groups = new Map<string, { workload: Workload; proxies: ProxyStatus[] }>();
+  for (const p of proxies) {
     const key = `${workloadName(p.workload, p.nodeId)} ${JSON.stringify(Object.entries(p.workload.labels).sort())}`;
-    const w = byWorkload.get(key) ?? { workload: p.workload, proxies: [] };
+    const w = groups.get(key) ?? { workload: p.workload, proxies: [] };
     w.proxies.push(p);
-    byWorkload.set(key, w);
+    groups.set(key, w);
   }
+  return [...groups.values()];
+}
+
+/**
+ * The same view of any workload, regulated or not (`picoseg describe`): the workloads whose
+ * proxies `match` picks, each with its segments and why, its rules as its proxies enforce them
+ * (annotations applied), each proxy's versions and the decisions read from them.
+ */
+export function describeWorkloads(input: Omit<ReportInput, "regime">, match: (p: ProxyStatus) => boolean): WorkloadReport[] {
+  const groups = byWorkload(input.proxies.filter(match));
+  return groups.map(({ workload, proxies }) => workloadReport(workload, proxies, input, true)!);
+}
+
+export function buildReport(input: ReportInput): ComplianceReport {
   const workloads: WorkloadReport[] = [];
-  for (const { workload, proxies } of byWorkload.values()) {
+  for (const { workload, proxies } of byWorkload(input.proxies)) {
     const r = workloadReport(workload, proxies, input);
     if (r && (input.regime === undefined || r.regimes.includes(input.regime))) workloads.push(r);
   }
@@ -153,22 +170,24 @@ export function buildReport(input: ReportInput): ComplianceReport {
   };
 }
 
-function workloadReport(workload: Workload, proxies: ProxyStatus[], input: ReportInput): WorkloadReport | undefined {
+function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Omit<ReportInput, "regime">, all = false): WorkloadReport | undefined {
   const selected = selectSegments(input.segments, workload);
   const dataClass = workload.labels[DATA_CLASS_LABEL];
   const regimes = new Set<ComplianceRegime>();
   const mapped = dataClass !== undefined ? DATA_CLASS_REGIMES[dataClass] : undefined;
   if (mapped) regimes.add(mapped);
   for (const s of selected) for (const c of s.segment.spec.compliance ?? []) regimes.add(c);
-  if (dataClass === undefined && regimes.size === 0) return undefined;
+  if (!all && dataClass === undefined && regimes.size === 0) return undefined;
   const regimeList = COMPLIANCE_REGIMES.filter((r) => regimes.has(r));
 
   // picoseg.io/mode: enforce makes an audit segment enforce for this workload (never the reverse).
-  const forced = readAnnotations(workload.annotations).tightening.enforce;
+  const { tightening } = readAnnotations(workload.annotations);
+  const forced = tightening.enforce;
   const segments = selected.map((s) => ({
     name: `${s.segment.metadata.namespace}/${s.segment.metadata.name}`,
     mode: forced ? ("enforce" as const) : (s.segment.spec.mode ?? "enforce"),
     compliance: s.segment.spec.compliance ?? [],
+    selects: { ...(s.segment.spec.selector?.matchLabels ?? {}) },
   }));
   const coverage = segments.some((s) => s.mode === "enforce") ? "enforce" : segments.length > 0 ? "audit-only" : "none";
   const name = workloadName(workload, proxies[0]?.nodeId ?? "?");
@@ -192,7 +211,7 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
     const rs = s.segment.spec.rules ?? [];
     if (rs.length === 0) rules.push({ segment: seg.name, rule: "(none)", mode: seg.mode, text: "no rule: every connection is denied" });
     for (const rule of rs) {
-      rules.push({ segment: seg.name, rule: rule.name, mode: seg.mode, text: ruleInWords(rule) });
+      rules.push({ segment: seg.name, rule: rule.name, mode: seg.mode, text: ruleInWords(rule, tightening.limits) });
       const where = `rule ${seg.name}/${rule.name}`;
       if (admitsAnySource(rule)) add("high", "any-source", "restrictInbound", `${where} admits any source`);
       else if (!rule.from?.principals?.length) add("medium", "address-only", "authenticate", `${where} admits sources by address only, with no mTLS identity`);
@@ -208,7 +227,7 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
       evidence.push({
         nodeId: p.nodeId,
         resource: r.name,
-        ...defined({ acked: r.acked, ackedAt: r.ackedAt, current: r.current }),
+        ...defined({ sent: r.sent, acked: r.acked, ackedAt: r.ackedAt, current: r.current }),
         inSync,
         ...(r.nack ? { nack: r.nack } : {}),
       });
@@ -252,6 +271,9 @@ function workloadReport(workload: Workload, proxies: ProxyStatus[], input: Repor
   };
 }
 
+/** The annotation that lowers each limit. */
+const ANNOTATION_OF = Object.fromEntries(Object.entries(LIMIT_ANNOTATIONS).map(([name, a]) => [a.limit, name])) as Record<LimitName, string>;
+
 const ANY_V4 = /^0\.0\.0\.0\/0$/;
 const ANY_V6 = /^::\/0$/;
 
@@ -264,8 +286,11 @@ export function admitsAnySource(rule: Rule): boolean {
   return f.ipBlocks.some((b) => ANY_V4.test(b) || ANY_V6.test(b));
 }
 
-/** One rule as a sentence an auditor reads. */
-export function ruleInWords(rule: Rule): string {
+/**
+ * One rule as a sentence an auditor reads; with the workload's annotation limits, each limit as
+ * its proxies enforce it (the tighter of rule and annotation), saying which annotation set it.
+ */
+export function ruleInWords(rule: Rule, annotated: Partial<Record<LimitName, number>> = {}): string {
   const parts: string[] = [];
   const f = rule.from;
   const who: string[] = [];
@@ -281,11 +306,23 @@ export function ruleInWords(rule: Rule): string {
     parts.push(`only ${rule.schedule.windows.map((w) => `${w.days.join(",")} ${w.start}–${w.end}`).join("; ")} (${tz})`);
   } else parts.push("at any time");
   const l = rule.limits;
+  /** The rule's limit as written, unless an annotation makes it tighter. */
+  const limit = (name: LimitName, written: number | string | undefined, unit = ""): string | undefined => {
+    const a = annotated[name];
+    const parsed = written === undefined ? undefined : name === "maxDurationSeconds" ? { ok: true as const, value: Number(written) } : parseQuantity(written);
+    const value = parsed?.ok ? parsed.value : undefined;
+    if (a !== undefined && (value === undefined || a < value)) return `${a}${unit} (annotation ${ANNOTATION_OF[name]}; the rule says ${written ?? "none"})`;
+    return written === undefined ? undefined : `${written}${unit}`;
+  };
   const limits: string[] = [];
-  if (l?.maxBytesIn !== undefined) limits.push(`${l.maxBytesIn} in`);
-  if (l?.maxBytesOut !== undefined) limits.push(`${l.maxBytesOut} out`);
-  if (l?.maxMessageBytes !== undefined) limits.push(`messages up to ${l.maxMessageBytes} (${l.framing?.type ?? "chunk"})`);
-  if (l?.maxDurationSeconds !== undefined) limits.push(`${l.maxDurationSeconds} s long`);
+  const inB = limit("maxBytesIn", l?.maxBytesIn);
+  const outB = limit("maxBytesOut", l?.maxBytesOut);
+  const msg = limit("maxMessageBytes", l?.maxMessageBytes);
+  const dur = limit("maxDurationSeconds", l?.maxDurationSeconds, " s");
+  if (inB !== undefined) limits.push(`${inB} in`);
+  if (outB !== undefined) limits.push(`${outB} out`);
+  if (msg !== undefined) limits.push(`messages up to ${msg} (${l?.framing?.type ?? "chunk"})`);
+  if (dur !== undefined) limits.push(`${dur} long`);
   if (limits.length) parts.push(`at most ${limits.join(", ")} per connection`);
   const ps = rule.perSource;
   if (ps) {

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { envoyBinaryPath, type HostPort } from "../bootstrap/index.js";
-import { errorMessage, filterWasmPath, repoRoot } from "../util/index.js";
+import { errorMessage, filterWasmPath, repoRoot, TABLE_WIDTH, wrap, wrapCommand } from "../util/index.js";
 import { generateMtls, type MtlsMaterial } from "./pki.js";
 import { startXdsServer, type RunningXdsServer } from "../server/index.js";
 import { PICOSEG_ECDS_RESOURCE } from "../../../api/resources.js";
@@ -34,6 +34,8 @@ export interface DemoOptions {
   wasmPath?: string;
   /** Leave the working directory (policies, certificates, Envoy logs) in place for inspection. */
   keepDir?: boolean;
+  /** Every column whole and no line wrapped (`-o wide`); by default the output fits 100 columns. */
+  wide?: boolean;
 }
 
 /** Fails with a clear message when a demo address cannot be bound (port taken, address not on loopback). */
@@ -73,13 +75,18 @@ async function startService(w: WorkloadSpec): Promise<DemoService> {
 const short = (v: string | undefined): string => (v ? v.slice(0, 12) : "-");
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
-  const out = opts.out ?? ((t: string) => process.stdout.write(t + "\n"));
+  const write = opts.out ?? ((t: string) => process.stdout.write(t + "\n"));
+  const wide = opts.wide === true;
+  const out = (t: string): void => write(wide ? t : wrap(t).replace(/\n$/, ""));
   const root = repoRoot();
   const cwdRel = (p: string): string => {
     const r = relative(process.cwd(), p);
     return r && !r.startsWith("..") ? r : p;
   };
-  const cli = `node ${cwdRel(join(root, "bin", "picoseg.js"))}`;
+  // In the checkout, the README's command (npm ci links it, so npx runs it at once); elsewhere its path.
+  const cli = resolve(process.cwd()) === root ? "npx picoseg" : `node ${cwdRel(join(root, "bin", "picoseg.js"))}`;
+  /** One of the commands to try, wrapped (with a continuation backslash) to fit the width. */
+  const tryLine = (label: string, command: string): void => out(wide ? `  ${label.padEnd(10)} ${command}` : wrapCommand(`  ${label.padEnd(10)} ${command}`, TABLE_WIDTH, "             "));
 
   // Prerequisites first, with the fix in the message.
   const envoyBinary = envoyBinaryPath(root);
@@ -169,7 +176,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`console     ${server.httpUrl}/ui   (read-only: proxies, segments, decisions, denied attempts, proposals, compliance)`);
     sidecars.forEach((s, i) => {
       const w = WORKLOADS[i];
-      out(`sidecar     ${s.spec.name.padEnd(17)} ${s.ports.map((p) => `${s.spec.listen.host}:${p}`).join(", ").padEnd(34)} admin ${s.adminUrl}  config ${short(versions[i])} ACKed`);
+      out(`sidecar     ${s.spec.name.padEnd(17)} ${s.ports.map((p) => `${s.spec.listen.host}:${p}`).join(", ").padEnd(34)} config ${short(versions[i])} ACKed`);
       if (w) out(`            ${"".padEnd(17)} ${w.about}`);
     });
     const now = new Date();
@@ -195,7 +202,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const first: Row[] = [];
     for (const step of initialSteps()) first.push(await runStep(step, env));
     rows.push(...first);
-    out(renderTable(first));
+    out(renderTable(first, wide));
 
     // 2. The hot change: edit the copy of the policy, wait for the cache's sidecar to ACK.
     out("");
@@ -232,7 +239,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const second: Row[] = [];
     for (const step of afterChangeSteps()) second.push(await runStep(step, env));
     rows.push(...second);
-    out(renderTable(second));
+    out(renderTable(second, wide));
     const revokedConn = kept.get("checkout");
     if (ackedAt !== undefined && revokedConn?.endedAt !== undefined) {
       out(`   checkout's live connection (step 2) ended ${revokedConn.endedAt - ackedAt} ms after the ACK (the design allows one second)`);
@@ -250,7 +257,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     // 4. What an assessor would see: the compliance report's summary (the server reads the
     // sidecars' counters once more first, so that the denials above are in it).
     out("");
-    out(`4. compliance (picoseg report --server ${server.httpUrl}; full report as text, json or html):`);
+    out(`4. compliance (${cli} report --server ${server.httpUrl}; -o json|yaml|html for the full report):`);
     await server.decisions.readAll();
     try {
       const res = await fetch(`${server.httpUrl}/report`, { signal: AbortSignal.timeout(5000) });
@@ -291,19 +298,22 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const rel = cwdRel;
     out("");
     out("The demo keeps running (Ctrl-C stops everything). Try:");
-    out(`  console    ${server.httpUrl}/ui`);
-    out(`  status     ${cli} status --server ${server.httpUrl}      or  curl -s ${server.httpUrl}/status`);
-    out(`  report     ${cli} report --server ${server.httpUrl} --compliance pci-dss   (--format json|html)`);
-    out(`  audit      ${cli} audit verify ${rel(join(dir, "audit.jsonl"))}`);
-    out(`  learn      ${cli} learn --server ${server.httpUrl} --workload ${LEARNING_WORKLOAD} --since 1h    (then ${cli} what-if --policies DIR --workload ${LEARNING_WORKLOAD} --server ${server.httpUrl})`);
+    tryLine("console", `${server.httpUrl}/ui`);
+    tryLine("status", `${cli} status --server ${server.httpUrl}`);
+    tryLine("describe", `${cli} describe pod cart-cache -n shop --server ${server.httpUrl}`);
+    tryLine("config", `${cli} proxy-config ${env.sidecar("cart-cache").nodeId} --server ${server.httpUrl}`);
+    tryLine("report", `${cli} report --server ${server.httpUrl} --compliance pci-dss`);
+    tryLine("audit", `${cli} audit verify ${rel(join(dir, "audit.jsonl"))}`);
+    tryLine("learn", `${cli} learn --server ${server.httpUrl} --workload ${LEARNING_WORKLOAD} --since 1h`);
+    tryLine("what-if", `${cli} what-if --policies DIR --workload ${LEARNING_WORKLOAD} --server ${server.httpUrl}`);
     out(`  policies   edit ${rel(policies)}/*.yaml — sidecars enforce the change within a second or two`);
-    out(`  decisions  tail -f ${rel(join(dir, "envoy"))}/*.envoy.log | grep '"picoseg"'`);
-    for (const s of sidecars) out(`  counters   curl -s '${s.adminUrl}/stats?filter=picoseg'   (${s.spec.name})`);
+    tryLine("decisions", `tail -f ${rel(join(dir, "envoy"))}/*.envoy.log | grep '"picoseg"'`);
+    for (const s of sidecars) tryLine("counters", `curl -s '${s.adminUrl}/stats?filter=picoseg'   (${s.spec.name})`);
     if (cart) {
-      out(`  cache      printf '*1\\r\\n$4\\r\\nPING\\r\\n' | openssl s_client -quiet -connect 127.0.0.2:6379 -CAfile ${rel(certs.caFile)} -cert ${rel(cart.certFile)} -key ${rel(cart.keyFile)}`);
+      tryLine("cache", `printf '*1\\r\\n$4\\r\\nPING\\r\\n' | openssl s_client -quiet -connect 127.0.0.2:6379 -CAfile ${rel(certs.caFile)} -cert ${rel(cart.certFile)} -key ${rel(cart.keyFile)}`);
     }
     if (dash) {
-      out(`  reports    curl -s --cacert ${rel(certs.caFile)} --cert ${rel(dash.certFile)} --key ${rel(dash.keyFile)} https://127.0.0.4:8080/reports`);
+      tryLine("reports", `curl -s --cacert ${rel(certs.caFile)} --cert ${rel(dash.certFile)} --key ${rel(dash.keyFile)} https://127.0.0.4:8080/reports`);
     }
     out(`  identities ${rel(join(certs.dir, "clients"))}/ (shop-cart, shop-checkout, shop-intruder, payments-payments-api, analytics-dashboard)`);
     await stopped;

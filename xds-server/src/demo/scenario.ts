@@ -215,7 +215,7 @@ export async function runStep(step: Step, env: StepEnv): Promise<Row> {
   const decision = open ? (replied ? "allowed" : "open, no reply") : `closed`;
   const reasonParts: string[] = [];
   if (denies[0]) reasonParts.push(denies[0].reason);
-  for (const a of audits) reasonParts.push(`audit: would deny ${a.reason}`);
+  for (const a of audits) reasonParts.push(`audit: ${a.reason}`); // would deny, as the expectation says
   if (!denies[0] && allows[0]) reasonParts.unshift(`rule ${allows[0].rule}`);
   if (reasonParts.length === 0 && step.reuse !== undefined && open) reasonParts.push("still admitted");
   if (reasonParts.length === 0) reasonParts.push(open ? "(no decision line)" : `(no decision line; ${conn.ended ?? "closed"}${conn.error ? " " + conn.error : ""})`);

@@ -1,14 +1,29 @@
-// The scenario's table: one row per connection, plain text that reads in any terminal and log.
+// The scenario's table: one row per connection. By default it fits 100 columns (the target by
+// name and port, long cells cut in the middle); wide shows every column whole, the target's
+// address and the expectation too. Decisions are coloured on a terminal only.
+import { colorsFor, type Column, formatTable } from "../util/index.js";
 import type { Row } from "./scenario.js";
 
-const HEAD = ["#", "client", "target", "sent", "decision", "reason (from the sidecar)", "expected", "ok"] as const;
-
-function cells(r: Row, noteMark: string): string[] {
-  return [r.label, r.client, r.target, r.sent, r.decision, r.reason, r.expected + noteMark, r.ok ? "yes" : "NO"];
+function columns(): Column[] {
+  const c = colorsFor(process.stdout);
+  return [
+    { head: "#" },
+    // When the row is too long, what was sent gives first, the reason last.
+    { head: "client", shrink: 2, min: 13 },
+    { head: "target", shrink: 2, min: 15 },
+    { head: "sent", shrink: 3, min: 14 },
+    { head: "decision", style: (d) => (d === "closed" ? c.red(d) : c.green(d)) },
+    { head: "reason", shrink: 1, min: 20 },
+    { head: "expected", wide: true },
+    { head: "ok", style: (ok) => (ok === "yes" ? ok : c.red(c.bold(ok))) },
+  ];
 }
 
+/** "cart-cache 127.0.0.2:6379" as "cart-cache:6379": the sidecars' addresses are listed above the table. */
+const byName = (target: string): string => target.replace(/ \S+:(\d+)$/, ":$1");
+
 /** Renders rows; expectations that carry a note get a footnote mark. */
-export function renderTable(rows: readonly Row[]): string {
+export function renderTable(rows: readonly Row[], wide = false): string {
   const notes: string[] = [];
   const body = rows.map((r) => {
     let mark = "";
@@ -17,13 +32,11 @@ export function renderTable(rows: readonly Row[]): string {
       if (i < 0) i = notes.push(r.note) - 1;
       mark = " " + "*".repeat(i + 1);
     }
-    return cells(r, mark);
+    const ok = r.ok ? "yes" : wide ? "NO" : `NO, expected ${r.expected}`;
+    // The footnote mark goes with the expectation, or with the step when that column is not shown.
+    return [r.label + (wide ? "" : mark.trim()), r.client, wide ? r.target : byName(r.target), r.sent, r.decision, r.reason, r.expected + mark, ok];
   });
-  const all = [[...HEAD], ...body];
-  const widths = HEAD.map((_, c) => Math.max(...all.map((row) => (row[c] ?? "").length)));
-  const line = (row: string[]): string => row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd();
-  const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  const out = [line(all[0] ?? []), rule, ...body.map(line)];
+  const out = formatTable(columns(), body, { wide, rule: true }).trimEnd().split("\n");
   notes.forEach((n, i) => out.push(`${"*".repeat(i + 1)} ${n}`));
   return out.join("\n");
 }

@@ -10,7 +10,9 @@ export const PLURAL = "picosegments";
 /** Where to find the API; exactly one way. */
 export type KubeAccess =
   | { kind: "in-cluster" }
-  | { kind: "kubeconfig"; file: string }
+  | { kind: "kubeconfig"; file: string; context?: string }
+  /** KUBECONFIG, else ~/.kube/config, as kubectl finds them. */
+  | { kind: "default"; context?: string }
   | { kind: "explicit"; server: string; token?: string; caPem?: string };
 
 /**
@@ -30,7 +32,13 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
       } catch (err) {
         throw new Error(`kubeconfig ${access.file}: ${errorMessage(err)}`);
       }
+      if (access.context !== undefined) useContext(kc, access.context, access.file);
       if (!kc.getCurrentCluster()) throw new Error(`${access.file}: no current cluster (set current-context)`);
+      break;
+    case "default":
+      kc.loadFromDefault();
+      if (access.context !== undefined) useContext(kc, access.context, "the kubeconfig");
+      if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster: no kubeconfig (KUBECONFIG, ~/.kube/config) with a current context");
       break;
     case "explicit":
       kc.loadFromOptions({
@@ -51,6 +59,11 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
       break;
   }
   return kc;
+}
+
+function useContext(kc: KubeConfig, context: string, where: string): void {
+  if (!kc.getContextObject(context)) throw new Error(`${where} has no context ${JSON.stringify(context)} (it has: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`);
+  kc.setCurrentContext(context);
 }
 
 /** The API server's URL of a KubeConfig, for logs and status. */

@@ -4,3 +4,4 @@
 export { type KubeAccess, loadKubeConfig } from "./client.js";
 export { type KubeControl, startKubeControl } from "./controller.js";
 export { KubernetesSource } from "./source.js";
+export { type ClusterServer, findClusterServer } from "./server-access.js";

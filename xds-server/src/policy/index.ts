@@ -2,9 +2,10 @@
 // and compile the segments that select one workload into the filter's configuration. This index is
 // the package's public surface: other packages import it and nothing else of it (.dependency-
 // cruiser.cjs).
-export { readAnnotations } from "./annotations.js";
+export { LIMIT_ANNOTATIONS, type LimitName, readAnnotations } from "./annotations.js";
 export { type Cidr, parseCidr } from "./cidr.js";
 export { compileForWorkload, CONFIG_SCHEMA_VERSION, DEFAULT_REPORT_CHANNEL, TIMEZONE_HORIZON_YEARS } from "./compile.js";
+export { decodeConfig, type DecodedConfig } from "./config-text.js";
 export { framingText, parseFramingText } from "./framing.js";
 export { fileTooLarge, MAX_CONFIG_BYTES, MAX_FILE_BYTES, sizeText } from "./limits.js";
 export { duplicateSegmentErrors, loadPolicyDir, loadPolicyFiles, segmentKey, validatePolicyText } from "./load.js";

@@ -20,18 +20,24 @@ export const KIND = "PicoSegment";
  * errors). A segment defined twice in the file is refused at both places; duplicates across
  * files are for the caller to check over all files (duplicateSegmentErrors).
  */
-export function validatePolicyText(text: string, file: string): { segments: LoadedSegment[]; errors: PolicyError[]; warnings: PolicyError[] } {
+export function validatePolicyText(text: string, file: string): Omit<PolicyLoadResult, "files"> {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }], warnings: [] };
+  if (bytes > MAX_FILE_BYTES) return { segments: [], errors: [{ file, line: 1, field: "", message: fileTooLarge(bytes) }], warnings: [], notes: [] };
   const parsed = parseYamlDocuments(text, file);
   const valid: LoadedSegment[] = [];
   const errors: PolicyError[] = [...parsed.errors];
   const warnings: PolicyError[] = [];
+  const notes: PolicyError[] = [];
   if (parsed.documents.length > MAX_DOCUMENTS_PER_FILE) {
     const message = `${parsed.documents.length} documents; a policy file may hold at most ${MAX_DOCUMENTS_PER_FILE} (split it into several files)`;
-    return { segments: [], errors: [{ file, line: 1, field: "", message }], warnings };
+    return { segments: [], errors: [{ file, line: 1, field: "", message }], warnings, notes };
   }
   for (const doc of parsed.documents) {
+    const other = otherApiObject(doc.value);
+    if (other !== undefined) {
+      notes.push({ file, line: doc.line, field: "", message: `skipped ${other}: not a ${KIND}`, document: doc.line });
+      continue;
+    }
     const docErrors = documentErrors(doc, file);
     if (docErrors.length === 0) {
       valid.push({ segment: doc.value as PicoSegment, source: { file, line: doc.line } });
@@ -42,7 +48,20 @@ export function validatePolicyText(text: string, file: string): { segments: Load
   const { unique, errors: duplicates } = withoutDuplicates(valid);
   errors.push(...duplicates);
   errors.sort((a, b) => a.line - b.line);
-  return { segments: unique, errors, warnings };
+  return { segments: unique, errors, warnings, notes };
+}
+
+/**
+ * "Kind name" of a Kubernetes object of another API group (a ConfigMap or Deployment beside the
+ * segments in one file, as `kubectl apply -f` takes it); undefined for anything that claims to
+ * be ours or is no object at all, which validation judges.
+ */
+function otherApiObject(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { apiVersion, kind, metadata } = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
+  if (typeof apiVersion !== "string" || typeof kind !== "string" || kind === KIND) return undefined;
+  if (apiVersion.split("/")[0] === API_VERSION.split("/")[0]) return undefined;
+  return typeof metadata?.name === "string" ? `${kind} ${metadata.name}` : kind;
 }
 
 function documentErrors(doc: SourceDocument, file: string): PolicyError[] {
@@ -113,6 +132,7 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
   const files: string[] = [];
   const errors: PolicyError[] = [];
   const warnings: PolicyError[] = [];
+  const notes: PolicyError[] = [];
   const loaded: LoadedSegment[] = [];
   const seen = new Set<string>();
   for (const path of paths) {
@@ -134,6 +154,7 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
         loaded.push(...result.segments);
         errors.push(...result.errors);
         warnings.push(...result.warnings);
+        notes.push(...result.notes);
       } catch (err) {
         errors.push({ file, line: 1, field: "", message: `cannot read: ${describeIoError(err)}` });
       }
@@ -141,7 +162,7 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<PolicyL
   }
   const { unique, errors: duplicates } = withoutDuplicates(loaded);
   errors.push(...duplicates);
-  return { segments: unique, errors, warnings, files };
+  return { segments: unique, errors, warnings, notes, files };
 }
 
 /** Loads one directory of policy files (see loadPolicyFiles). */

@@ -24,7 +24,8 @@ export function schemaErrors(doc: SourceDocument, file: string): LocatedError[] 
 /**
  * An int-or-string field that fails reports one error per `anyOf` branch plus the `anyOf`
  * itself. Keep what helps: when the value has one branch's type, that branch's own complaint
- * (e.g. `must be <= 65535`); otherwise only the `anyOf` error, rephrased as a type error.
+ * (e.g. `must be <= 65535`); otherwise only the `anyOf` error, rephrased as a type error. A
+ * string that fails its branch's pattern gets the semantic check's message alone.
  */
 function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
   const anyOfs = errors.filter((e) => e.keyword === "anyOf");
@@ -40,7 +41,8 @@ function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
     }
     const parent = branchOf(e);
     if (parent === undefined) { kept.push(e); continue; }
-    if (e.keyword !== "type") kept.push(e);
+    // A branch's pattern and length (the quantity grammar): semantic.ts checks them and says it in words.
+    if (!["type", "pattern", "minLength"].includes(e.keyword)) kept.push(e);
   }
   return kept;
 }

@@ -33,6 +33,8 @@ export interface PolicyLoadResult {
   errors: PolicyError[];
   /** Valid but probably wrong (the lengthPrefixed Postgres form): printed by `picoseg validate`, never refused. */
   warnings: PolicyError[];
+  /** Documents of another API (a ConfigMap in the same file): skipped, not refused. */
+  notes: PolicyError[];
   /** Every file read, as named (directory entries joined to the directory as given). */
   files: string[];
 }

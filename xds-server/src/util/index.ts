@@ -6,4 +6,6 @@ export { freeLoopbackPort } from "./ports.js";
 export { stopProcess } from "./process.js";
 export { filterWasmPath, repoRoot } from "./repo.js";
 export { sleep, StopWaiting, waitFor } from "./wait.js";
+export { type ProgressStream, withProgress } from "./progress.js";
 export { defined, errorMessage } from "./values.js";
+export { colorsFor, type Column, cut, formatTable, TABLE_WIDTH, wrap, wrapCommand } from "./table.js";

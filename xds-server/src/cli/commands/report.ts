@@ -1,39 +1,31 @@
-import { readFileSync } from "node:fs";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { type ComplianceReport, isRegime, reportHtml, reportText } from "../../compliance/index.js";
-import { errorMessage } from "../../util/index.js";
+import { addOutputOption, serialized, wrap } from "../output.js";
+import { addServerOptions, getJson, type ServerFlags } from "../server.js";
 
-interface ReportFlags {
-  server: string;
+interface ReportFlags extends ServerFlags {
   compliance?: string;
-  format: string;
-  tokenFile?: string;
+  output: string;
+  format?: string;
 }
 
-/** `picoseg report`: the compliance report of a running server (its /report), as text, JSON or HTML. */
+/** The old `--format text|json|html`, as `-o`: text is the table form. */
+const FORMAT_ALIAS: Record<string, string> = { text: "table", json: "json", html: "html" };
+
+/** `picoseg report`: the compliance report of a running server (its /report): text, JSON, YAML or HTML. */
 export function registerReport(program: Command): void {
-  program
+  const command = program
     .command("report")
-    .description("compliance evidence for the regulated workloads a running server sees (PCI-DSS, HIPAA): coverage, rules in words, findings, ACKed versions, decisions")
-    .option("--server <url>", "the server's HTTP side", "http://127.0.0.1:18080")
-    .option("--compliance <regime>", "only workloads under this regime: pci-dss or hipaa")
-    .option("--format <text|json|html>", "output format", "text")
-    .option("--token-file <file>", "bearer token for a server started with --admin-token-file")
-    .action(async (flags: ReportFlags) => {
-      if (flags.compliance !== undefined && !isRegime(flags.compliance)) throw new Error(`--compliance: pci-dss or hipaa, got "${flags.compliance}"`);
-      if (!["text", "json", "html"].includes(flags.format)) throw new Error(`--format: text, json or html, got "${flags.format}"`);
-      const url = `${flags.server.replace(/\/+$/, "")}/report${flags.compliance ? `?compliance=${flags.compliance}` : ""}`;
-      const token = flags.tokenFile !== undefined ? readFileSync(flags.tokenFile, "utf8").trim() : undefined;
-      let res: Response;
-      try {
-        res = await fetch(url, { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
-      } catch (err) {
-        throw new Error(`picoseg report: cannot reach ${url}: ${errorMessage(err)}`);
-      }
-      if (!res.ok) throw new Error(`picoseg report: ${url}: HTTP ${res.status}: ${(await res.text()).trim()}`);
-      const text = await res.text();
-      if (flags.format === "json") return void process.stdout.write(text);
-      const report = JSON.parse(text) as ComplianceReport;
-      process.stdout.write(flags.format === "html" ? reportHtml(report) : reportText(report));
-    });
+    .description("compliance evidence for the regulated workloads a server sees (PCI-DSS, HIPAA): coverage, rules in words, findings, ACKed versions, decisions")
+    .option("--compliance <regime>", "only workloads under this regime: pci-dss or hipaa");
+  addServerOptions(command);
+  addOutputOption(command, { formats: ["table", "wide", "json", "yaml", "html"] });
+  command.addOption(new Option("--format <text|json|html>", "same as -o (text: table)").choices(Object.keys(FORMAT_ALIAS)).hideHelp());
+  command.action(async (flags: ReportFlags) => {
+    if (flags.compliance !== undefined && !isRegime(flags.compliance)) throw new Error(`--compliance: pci-dss or hipaa, got "${flags.compliance}"`);
+    const format = flags.format !== undefined ? FORMAT_ALIAS[flags.format]! : flags.output;
+    const report = await getJson<ComplianceReport>("picoseg report", flags, `/report${flags.compliance ? `?compliance=${flags.compliance}` : ""}`);
+    if (format === "html") return void process.stdout.write(reportHtml(report));
+    process.stdout.write(serialized(format, report) ?? (format === "wide" ? reportText(report) : wrap(reportText(report))));
+  });
 }

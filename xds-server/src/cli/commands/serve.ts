@@ -1,10 +1,9 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfig, type KubeAccess, startKubeControl, type KubeControl, KubernetesSource } from "../../kube/index.js";
+import type { KubeAccess, KubeControl, KubernetesSource } from "../../kube/index.js";
 import { DEFAULT_PEER_TIMEOUT_MS, parsePeerUrls, type PeerOptions } from "../../telemetry/index.js";
 import { validatePolicyText, parseDuration } from "../../policy/index.js";
-import { startXdsServer } from "../../server/index.js";
 import { defined } from "../../util/index.js";
 
 interface ServeFlags {
@@ -146,6 +145,10 @@ export function registerServe(program: Command): void {
       const peers = peerOptions(flags);
       const access = kubeAccess(flags);
       const leaseDurationMs = seconds(flags.leaseDuration, "--lease-duration") * 1000;
+      // Loaded here, not at the top: every other command (and each TAB of shell completion)
+      // starts without the Kubernetes client and the server.
+      const { loadKubeConfig, startKubeControl, KubernetesSource } = await import("../../kube/index.js");
+      const { startXdsServer } = await import("../../server/index.js");
       let kube: { config: KubeConfig; source: KubernetesSource } | undefined;
       if (access) {
         const config = loadKubeConfig(access);

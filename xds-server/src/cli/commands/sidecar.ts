@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { addOutputOption, serialized } from "../output.js";
 import { defined, freeLoopbackPort } from "../../util/index.js";
 import {
   envoyBinaryPath,
@@ -39,6 +40,7 @@ interface SidecarFlags {
   logLevel: string;
   print?: boolean;
   format?: string;
+  output?: string;
 }
 
 /** "k=v,k=v" → record; an empty string is an empty record. */
@@ -105,7 +107,7 @@ export function sidecarBootstrapFromFlags(f: SidecarFlags): Bootstrap {
 
 // `picoseg sidecar`: a local Envoy as one workload's inbound sidecar, its picoseg filter fed by ECDS.
 export function registerSidecar(program: Command): void {
-  program
+  const command = program
     .command("sidecar")
     .description("run the installed Envoy as a workload's inbound sidecar (tcp_proxy + picoseg filter fed by ECDS)")
     .requiredOption("--xds <host:port>", "the picoseg xDS server (gRPC)")
@@ -130,17 +132,16 @@ export function registerSidecar(program: Command): void {
     .option("--initial-fetch-timeout <seconds>", "how long the listener waits for its first filter config")
     .option("--concurrency <n>", "Envoy worker threads")
     .option("--log-level <level>", "Envoy log level", "info")
-    .option("--print", "print the bootstrap instead of running Envoy")
-    .option("--format <yaml|json>", "how --print writes the bootstrap", "yaml")
+    .option("--print", "print the bootstrap instead of running Envoy (-o: yaml or json)");
+  addOutputOption(command, { formats: ["yaml", "json"], fallback: "yaml" })
+    .addOption(new Option("--format <yaml|json>", "same as -o").choices(["yaml", "json"]).hideHelp())
     .action(async (flags: SidecarFlags) => {
       // Envoy would pick an admin port itself, but the node metadata must name it beforehand.
       if (!flags.print && /^127\.[\d.]+:0$/.test(flags.admin)) flags.admin = flags.admin.replace(/:0$/, `:${await freeLoopbackPort()}`);
       const bootstrap = sidecarBootstrapFromFlags(flags);
-      const format = flags.format ?? "yaml";
-      if (format !== "yaml" && format !== "json") throw new Error(`--format: yaml or json, got "${format}"`);
       const yaml = toYaml(bootstrap);
       if (flags.print) {
-        process.stdout.write(format === "json" ? `${JSON.stringify(bootstrap, null, 2)}\n` : yaml);
+        process.stdout.write((flags.format ?? flags.output) === "json" ? serialized("json", bootstrap)! : yaml);
         return;
       }
       const binary = envoyBinaryPath();
